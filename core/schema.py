@@ -1,0 +1,296 @@
+"""Canonical columns, their roles and units, lab analytes with reference ranges.
+
+This module is the single source of truth for names. Loading maps uploaded headers onto these
+names, the store builds its tables from them, filters quote identifiers only if they are known
+here or in the validated upload, and pages label axes with :func:`label`.
+
+Conventions
+-----------
+* Days, not dates: every time is in days after CAR-T infusion (day 0), may be negative or
+  fractional.
+* Binary columns hold 0/1 (nullable integers); grades hold 0-4 (0-5 for bleeding/thrombosis).
+* Units are the canonical units below; loading converts recognised alternatives
+  (fibrinogen g/L -> mg/dL and so on) and says so.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+Kind = Literal["id", "numeric", "integer", "binary", "grade", "category", "day"]
+
+
+@dataclass(frozen=True)
+class Column:
+    """One canonical column.
+
+    Attributes
+    ----------
+    name : canonical snake_case name.
+    kind : how values are parsed and validated.
+    label : human label for axes and tables.
+    unit : canonical unit, or None.
+    lo, hi : plausible range (inclusive); values outside are rejected with a message.
+    aliases : further header spellings (compared after :func:`normalise_header`).
+    description : one line for the data dictionary.
+    levels : allowed values of a category (None: any text).
+    """
+
+    name: str
+    kind: Kind
+    label: str
+    unit: str | None = None
+    lo: float | None = None
+    hi: float | None = None
+    aliases: tuple[str, ...] = ()
+    description: str = ""
+    levels: tuple[str, ...] | None = None
+    required: bool = False
+
+
+def _c(name: str, kind: Kind, label: str, unit: str | None = None, lo: float | None = None,
+       hi: float | None = None, aliases: tuple[str, ...] = (), description: str = "",
+       levels: tuple[str, ...] | None = None, required: bool = False) -> Column:
+    return Column(name, kind, label, unit, lo, hi, aliases, description, levels, required)
+
+
+DAY_LO, DAY_HI = -60.0, 3650.0
+
+PATIENT_COLUMNS: dict[str, Column] = {c.name: c for c in [
+    _c("patient_id", "id", "Patient", aliases=("id", "patient", "pat id", "patid", "patient nr",
+       "patientennummer", "pseudonym", "subject id", "subject"), required=True,
+       description="Unique pseudonymous patient identifier (no names, no hospital numbers)."),
+    _c("age", "numeric", "Age", "years", 0, 120, ("alter", "age at infusion", "age years"),
+       "Age at CAR-T infusion."),
+    _c("sex", "category", "Sex", None, aliases=("gender", "geschlecht"), levels=("F", "M"),
+       description="F or M (female/male, w/m, weiblich/maennlich are recognised)."),
+    _c("disease", "category", "Disease", aliases=("diagnosis", "diagnose", "entity", "entitaet"),
+       description="Underlying malignancy, e.g. High-grade B-NHL, Multiple myeloma."),
+    _c("disease_subtype", "category", "Disease subtype", aliases=("subtype",),
+       description="For high-grade B-NHL: primary or transformed."),
+    _c("bulky", "binary", "Bulky disease", aliases=("bulky disease",),
+       description="Bulky disease at lymphodepletion (0/1)."),
+    _c("cci", "integer", "Charlson Comorbidity Index", None, 0, 40,
+       ("charlson", "charlson comorbidity index", "ccis"), "Charlson Comorbidity Index."),
+    _c("product", "category", "CAR-T product", aliases=("car t product", "cart product",
+       "car-t", "produkt"), description="CAR-T product, e.g. tisa-cel, axi-cel, ide-cel."),
+    _c("target", "category", "CAR target", aliases=("antigen", "target antigen"),
+       description="CD19, BCMA, CD19/CD20."),
+    _c("costimulation", "category", "Costimulatory domain", aliases=("costim",
+       "costimulatory domain"), description="CD28 or 4-1BB."),
+    _c("lymphodepletion", "category", "Lymphodepletion", aliases=("ld", "ld regimen",
+       "lymphodepletion regimen"), description="Lymphodepletion regimen, e.g. Flu/Cy, Benda."),
+    _c("crs_grade", "grade", "CRS grade (ASTCT, max)", None, 0, 4,
+       ("crs", "crs grad", "crs max", "max crs", "crs grade max", "crs astct"),
+       "Maximum cytokine release syndrome grade, ASTCT consensus (0-4)."),
+    _c("icans_grade", "grade", "ICANS grade (max)", None, 0, 4,
+       ("icans", "icans grad", "max icans"), "Maximum ICANS grade, ASTCT consensus (0-4)."),
+    _c("tocilizumab", "binary", "Tocilizumab given", aliases=("toci", "tocilizumab given",
+       "tocilizumab yes no"), description="Tocilizumab given for CRS/ICANS (0/1)."),
+    _c("tocilizumab_doses", "integer", "Tocilizumab doses", None, 0, 20,
+       ("toci doses", "number of tocilizumab doses", "tocilizumab n", "anzahl toci"),
+       "Number of tocilizumab doses."),
+    _c("tocilizumab_cum_mg", "numeric", "Cumulative tocilizumab dose", "mg", 0, 20000,
+       ("toci cum", "cumulative tocilizumab", "tocilizumab cumulative dose", "toci mg"),
+       "Cumulative tocilizumab dose."),
+    _c("tocilizumab_first_day", "day", "First tocilizumab dose", "day", DAY_LO, DAY_HI,
+       description="Day of the first tocilizumab dose."),
+    _c("tocilizumab_last_day", "day", "Last tocilizumab dose", "day", DAY_LO, DAY_HI,
+       description="Day of the last tocilizumab dose."),
+    _c("tocilizumab_duration_days", "numeric", "Tocilizumab treatment duration", "days", 0,
+       DAY_HI, description="Days from the first to the last tocilizumab dose."),
+    _c("corticosteroids", "binary", "Corticosteroids given", aliases=("steroids",
+       "corticosteroid", "high dose steroids"), description="High-dose corticosteroids (0/1)."),
+    _c("fibrinogen_baseline", "numeric", "Fibrinogen at baseline", "mg/dL", 0, 2000,
+       ("fibrinogen baseline", "fibrinogen pre", "fibrinogen day 0", "fibrinogen bl"),
+       "Last fibrinogen on or before day 0."),
+    _c("fibrinogen_nadir", "numeric", "Fibrinogen nadir", "mg/dL", 0, 2000,
+       ("fibrinogen min", "min fibrinogen", "fibrinogen minimum", "fibrinogen lowest"),
+       "Lowest fibrinogen after infusion."),
+    _c("fibrinogen_nadir_day", "day", "Day of fibrinogen nadir", "day", DAY_LO, DAY_HI,
+       description="Day of the lowest fibrinogen after infusion."),
+    _c("hypofibrinogenemia_grade", "grade", "Hypofibrinogenemia grade (CTCAE v5)", None, 0, 4,
+       ("hypofibrinogenemia", "ctcae fibrinogen", "fibrinogen decreased grade",
+        "hypofibrinogenaemia grade"), "CTCAE v5 'fibrinogen decreased' grade (0-4)."),
+    _c("hypofibrinogenemia_onset_day", "day", "Hypofibrinogenemia onset", "day", DAY_LO,
+       DAY_HI, description="First day with fibrinogen below LLN after infusion."),
+    _c("fibrinogen_recovery_day", "day", "Fibrinogen recovery", "day", DAY_LO, DAY_HI,
+       description="First day back >= LLN after the nadir; last lab day if never (censored)."),
+    _c("fibrinogen_recovered", "binary", "Fibrinogen recovered",
+       description="1 if fibrinogen returned >= LLN, 0 if censored at the last lab."),
+    _c("days_toci_to_hypofibrinogenemia", "numeric", "Days from first tocilizumab to onset",
+       "days", -DAY_HI, DAY_HI,
+       description="Hypofibrinogenemia onset day minus first tocilizumab day."),
+    _c("d_dimer_max", "numeric", "D-dimer max", "mg/L FEU", 0, 1000, ("d-dimer max",
+       "ddimer max", "max d dimer"), "Maximum D-dimer after infusion."),
+    _c("platelets_min", "numeric", "Platelets min", "10^9/L", 0, 3000,
+       ("thrombocytes min", "plt min", "min platelets"), "Lowest platelet count."),
+    _c("inr_max", "numeric", "INR max", None, 0.5, 20, ("max inr",), "Highest INR."),
+    _c("ptt_max", "numeric", "PTT max", "s", 5, 300, ("aptt max", "max ptt"), "Longest aPTT."),
+    _c("ggt_max", "numeric", "gGT max", "U/L", 0, 20000, ("gamma gt max", "max ggt"),
+       "Highest gamma-glutamyltransferase."),
+    _c("alt_max", "numeric", "ALT max", "U/L", 0, 20000, ("gpt max", "max alt"),
+       "Highest alanine aminotransferase."),
+    _c("che_min", "numeric", "CHE min", "kU/L", 0, 50, ("cholinesterase min", "min che"),
+       "Lowest cholinesterase."),
+    _c("albumin_min", "numeric", "Albumin min", "g/dL", 0, 10, ("min albumin",),
+       "Lowest albumin."),
+    _c("ferritin_max", "numeric", "Ferritin max", "ng/mL", 0, 1_000_000, ("max ferritin",),
+       "Highest ferritin."),
+    _c("crp_max", "numeric", "CRP max", "mg/dL", 0, 100, ("max crp",), "Highest CRP."),
+    _c("dic_score_max", "integer", "ISTH DIC score max", None, 0, 8, ("dic score",
+       "isth dic", "dic"), "Maximum ISTH overt DIC score (>= 5: overt DIC)."),
+    _c("iec_hs", "binary", "IEC-HS", aliases=("iec-hs", "hlh like", "iechs"),
+       description="IEC-HS laboratory screen positive (Hines 2023) (0/1)."),
+    _c("fibrinogen_substitution_g", "numeric", "Fibrinogen substituted", "g", 0, 200,
+       ("fibrinogen substitution", "fibrinogen concentrate g"),
+       "Cumulative fibrinogen concentrate."),
+    _c("bleeding_grade", "grade", "Bleeding grade (CTCAE)", None, 0, 5, ("bleeding",),
+       "Worst bleeding event, CTCAE grade."),
+    _c("thrombosis_grade", "grade", "Thrombosis grade (CTCAE)", None, 0, 5, ("thrombosis",),
+       "Worst thrombotic event, CTCAE grade."),
+    _c("pfs_days", "numeric", "PFS", "days", 0, DAY_HI, ("pfs", "pfs time"),
+       "Progression-free survival time from infusion."),
+    _c("pfs_event", "binary", "PFS event", aliases=("pfs status", "progression or death"),
+       description="1 = progression or death, 0 = censored."),
+    _c("os_days", "numeric", "OS", "days", 0, DAY_HI, ("os", "os time", "overall survival"),
+       "Overall survival time from infusion."),
+    _c("os_event", "binary", "OS event", aliases=("os status", "death", "died"),
+       description="1 = died, 0 = censored."),
+]}
+
+LAB_COLUMNS: dict[str, Column] = {c.name: c for c in [
+    PATIENT_COLUMNS["patient_id"],
+    _c("day", "day", "Day after infusion", "day", DAY_LO, DAY_HI, ("tag", "d", "day after cart",
+       "days after infusion", "time"), "Days after CAR-T infusion (negative before).",
+       required=True),
+    _c("analyte", "category", "Analyte", aliases=("parameter", "test", "lab", "laborwert"),
+       description="Analyte name, e.g. fibrinogen, d_dimer, platelets.", required=True),
+    _c("value", "numeric", "Value", aliases=("result", "wert", "ergebnis"),
+       description="Result in the analyte's canonical unit (or the unit column's).",
+       required=True),
+    _c("unit", "category", "Unit", aliases=("einheit", "units"),
+       description="Optional: unit of the value; recognised units are converted."),
+]}
+
+TREATMENT_COLUMNS: dict[str, Column] = {c.name: c for c in [
+    PATIENT_COLUMNS["patient_id"],
+    LAB_COLUMNS["day"],
+    _c("drug", "category", "Drug", aliases=("medication", "substance", "medikament", "wirkstoff"),
+       description="tocilizumab, dexamethasone, methylprednisolone, anakinra, "
+       "fibrinogen_concentrate, ...", required=True),
+    _c("dose", "numeric", "Dose", None, 0, 100000, ("dosis", "amount"), "Dose given."),
+    _c("unit", "category", "Unit", aliases=("einheit",), description="Unit of the dose (mg, g)."),
+]}
+
+TABLES: dict[str, dict[str, Column]] = {
+    "patients": PATIENT_COLUMNS,
+    "labs": LAB_COLUMNS,
+    "treatments": TREATMENT_COLUMNS,
+}
+TableName = Literal["patients", "labs", "treatments"]
+
+
+@dataclass(frozen=True)
+class Analyte:
+    """A laboratory analyte of the long ``labs`` table.
+
+    Attributes
+    ----------
+    name : canonical name used in ``labs.analyte``.
+    label : axis label.
+    unit : canonical unit.
+    lln, uln : default reference range in the canonical unit (None where one side is not used).
+    source : where the default range comes from; shown next to the setting.
+    units : recognised other units -> factor that multiplies a value into the canonical unit.
+    aliases : other names for the analyte.
+    plausible : (lo, hi) in the canonical unit; values outside are flagged.
+    log_scale : True for skewed analytes drawn on a log axis.
+    """
+
+    name: str
+    label: str
+    unit: str
+    lln: float | None
+    uln: float | None
+    source: str
+    units: dict[str, float] = field(default_factory=dict)
+    aliases: tuple[str, ...] = ()
+    plausible: tuple[float, float] = (0.0, float("inf"))
+    log_scale: bool = False
+
+
+_GENERIC = "typical adult reference range of German university laboratories; set to your lab's"
+
+ANALYTES: dict[str, Analyte] = {a.name: a for a in [
+    Analyte("fibrinogen", "Fibrinogen", "mg/dL", 200, 400,
+            "Clauss method, common adult range 200-400 mg/dL; set to your lab's",
+            {"g/l": 100.0, "mg/dl": 1.0, "mg/l": 0.1, "umol/l": 34.0}, ("fibrinogen clauss",
+            "fibrinogen (clauss)", "fib", "fibrinogen activity"), (0, 2000)),
+    Analyte("d_dimer", "D-dimer", "mg/L FEU", None, 0.5, _GENERIC,
+            {"mg/l feu": 1.0, "mg/l": 1.0, "ug/ml feu": 1.0, "ug/ml": 1.0, "ng/ml feu": 0.001,
+             "ng/ml": 0.001, "ug/l": 0.001}, ("d-dimer", "ddimer", "d dimer", "d-dimere"),
+            (0, 1000), True),
+    Analyte("platelets", "Platelets", "10^9/L", 150, 400, _GENERIC,
+            {"10^9/l": 1.0, "/nl": 1.0, "g/l": 1.0, "10^3/ul": 1.0, "/ul": 0.001},
+            ("thrombocytes", "thrombozyten", "plt"), (0, 3000)),
+    Analyte("inr", "INR", "", None, 1.15, _GENERIC, {"": 1.0, "ratio": 1.0}, ("pt inr",),
+            (0.5, 20)),
+    Analyte("ptt", "aPTT", "s", 25, 37, _GENERIC, {"s": 1.0, "sec": 1.0}, ("aptt", "ptt"),
+            (5, 300)),
+    Analyte("ggt", "gGT", "U/L", None, 60, _GENERIC, {"u/l": 1.0, "ukat/l": 60.0},
+            ("gamma gt", "gamma-gt", "g-gt"), (0, 20000), True),
+    Analyte("alt", "ALT", "U/L", None, 50, _GENERIC, {"u/l": 1.0, "ukat/l": 60.0},
+            ("gpt", "alat"), (0, 20000), True),
+    Analyte("ast", "AST", "U/L", None, 50, _GENERIC, {"u/l": 1.0, "ukat/l": 60.0},
+            ("got", "asat"), (0, 20000), True),
+    Analyte("che", "Cholinesterase", "kU/L", 5.3, 12.9, _GENERIC,
+            {"ku/l": 1.0, "u/l": 0.001}, ("cholinesterase", "pche"), (0, 50)),
+    Analyte("albumin", "Albumin", "g/dL", 3.5, 5.2, _GENERIC, {"g/dl": 1.0, "g/l": 0.1},
+            (), (0, 10)),
+    Analyte("ferritin", "Ferritin", "ng/mL", 30, 400, _GENERIC,
+            {"ng/ml": 1.0, "ug/l": 1.0}, (), (0, 1_000_000), True),
+    Analyte("crp", "CRP", "mg/dL", None, 0.5, _GENERIC, {"mg/dl": 1.0, "mg/l": 0.1},
+            ("c-reactive protein",), (0, 100), True),
+    Analyte("il6", "IL-6", "pg/mL", None, 7, _GENERIC, {"pg/ml": 1.0, "ng/l": 1.0},
+            ("il-6", "interleukin 6", "interleukin-6"), (0, 1_000_000), True),
+]}
+
+DRUGS: tuple[str, ...] = ("tocilizumab", "dexamethasone", "methylprednisolone", "prednisolone",
+                          "hydrocortisone", "anakinra", "siltuximab", "fibrinogen_concentrate")
+CORTICOSTEROIDS: tuple[str, ...] = ("dexamethasone", "methylprednisolone", "prednisolone",
+                                    "hydrocortisone")
+
+_UNIT_SUFFIX = re.compile(r"[\[\(\{][^\]\)\}]*[\]\)\}]")
+
+
+def normalise_header(text: str) -> str:
+    """Fold a header for matching: lower case, unit suffix in brackets dropped, non-alphanumerics
+    removed, German umlauts folded. ``"Fibrinogen [mg/dl]"`` -> ``"fibrinogen"``."""
+    t = str(text).replace("\ufeff", "").strip().lower()
+    t = _UNIT_SUFFIX.sub(" ", t)
+    for a, b in (("ä", "ae"), ("ö", "oe"), ("ü", "ue"), ("ß", "ss")):
+        t = t.replace(a, b)
+    return re.sub(r"[^a-z0-9]+", "", t)
+
+
+def header_unit(text: str) -> str | None:
+    """The unit written in a header's brackets, folded to lower case: ``"Fib [g/L]"`` -> ``"g/l"``."""
+    m = re.search(r"[\[\(]\s*([^\]\)]+?)\s*[\]\)]", str(text))
+    return m.group(1).lower().replace("µ", "u").replace(" ", "") if m else None
+
+
+def label(column: str) -> str:
+    """Axis label with unit for a canonical column, or the column name itself."""
+    col = PATIENT_COLUMNS.get(column)
+    if col is None:
+        return column
+    return f"{col.label} ({col.unit})" if col.unit and col.unit != "day" else col.label
+
+
+def unit_of(column: str) -> str | None:
+    """Canonical unit of a patient column, or None."""
+    col = PATIENT_COLUMNS.get(column)
+    return col.unit if col else None
