@@ -1,0 +1,1 @@
+"""Altair chart builders: data in, alt.Chart out; they never render, save or import streamlit."""

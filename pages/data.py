@@ -1,0 +1,113 @@
+"""Data page: what was loaded, every rejected row and cell problem, the column mapping, and the
+data dictionary with upload templates."""
+
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+import streamlit as st
+
+from core import loading, schema
+from core.errors import CohortError
+from ui import session
+
+st.title("Data")
+
+cohort = session.source_cohort()
+if st.session_state.get("data_source", "demo") == "demo":
+    st.info("The app is showing the **synthetic demo cohort**: 41 invented patients generated "
+            "to mirror the published study (Perl et al., Haematologica 2024). No real patient "
+            "data. Choose **Upload** in the sidebar to load your own cohort.", icon="ℹ️")
+elif err := st.session_state.get("load_error"):
+    st.error(err)
+if cohort is not None:
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Patients", len(cohort.patients))
+    c2.metric("Lab values", len(cohort.labs))
+    c3.metric("Treatment rows", len(cohort.treatments))
+    st.caption(f"Source: {cohort.source}")
+
+# --- load reports --------------------------------------------------------------------------
+if cohort is not None and cohort.reports:
+    st.header("What happened to every row")
+    for table, rep in cohort.reports.items():
+        with st.expander(f"{rep.summary()} — {rep.filename}",
+                         expanded=bool(rep.rows_rejected or len(rep.cell_issues))):
+            st.caption(f"Read as: {rep.detected}")
+            for line in rep.conversions:
+                st.info(line, icon="🔁")
+            for line in rep.notes:
+                st.warning(line)
+            if rep.rows_rejected:
+                st.markdown(f"**{rep.rows_rejected} rows not loaded** (row = spreadsheet row "
+                            "number; the header is row 1):")
+                st.dataframe(rep.rejected, hide_index=True, use_container_width=True)
+            if len(rep.cell_issues):
+                st.markdown(f"**{len(rep.cell_issues)} cells not usable** (the row was loaded; "
+                            "the cell is treated as missing or as stated):")
+                st.dataframe(rep.cell_issues, hide_index=True, use_container_width=True)
+            if not rep.rows_rejected and not len(rep.cell_issues):
+                st.success("Every row and cell loaded.")
+
+# --- column mapping ------------------------------------------------------------------------
+uploads = {t: st.session_state.get(f"up_{t}") for t in ("patients", "labs", "treatments")}
+if st.session_state.get("data_source") == "upload" and any(uploads.values()):
+    st.header("Column mapping")
+    st.caption("Headers are matched to the canonical columns ignoring case, spaces and unit "
+               "suffixes. Correct a match here; unmatched columns are kept under their own "
+               "names and can still be filtered and analysed.")
+    keep = "(keep as extra column)"
+    for table, f in uploads.items():
+        if f is None:
+            continue
+        try:
+            raw = loading.read_table(f.getvalue(), f.name)
+        except CohortError as exc:
+            st.error(f"{table}: {exc}")
+            continue
+        current = st.session_state.get("mappings", {}).get(table) or \
+            loading.suggest_mapping(raw.headers, table)
+        editor = pd.DataFrame({"header": list(current),
+                               "maps to": [v or keep for v in current.values()],
+                               "example": [raw.frame[h].iloc[0] if len(raw.frame) else ""
+                                           for h in current]})
+        st.subheader(f"{table} · {f.name}")
+        edited = st.data_editor(
+            editor, key=f"map_{table}", hide_index=True, use_container_width=True,
+            disabled=["header", "example"],
+            column_config={"maps to": st.column_config.SelectboxColumn(
+                options=[keep, *schema.TABLES[table]], required=True)})
+        if st.button(f"Apply mapping for {table}", key=f"apply_{table}"):
+            mapping = {h: (None if m == keep else m)
+                       for h, m in zip(edited["header"], edited["maps to"])}
+            st.session_state.setdefault("mappings", {})[table] = mapping
+            st.rerun()
+
+# --- dictionary and templates --------------------------------------------------------------
+st.header("Data format")
+st.markdown(
+    "Three tables; only **patients** is required. Times are **days after CAR-T infusion** "
+    "(day 0), not dates. CSV (comma, semicolon or tab; decimal point or comma; UTF-8 or "
+    "Windows-1252) or Excel .xlsx. Headers may be in German or carry units, e.g. "
+    "`Fibrinogen nadir [g/l]` or `CRS Grad`; recognised units are converted.\n\n"
+    "- **patients**: one row per patient (`patient_id` unique) with characteristics and "
+    "patient-level endpoints.\n"
+    "- **labs** (optional, long): `patient_id, day, analyte, value, unit` — one row per result.\n"
+    "- **treatments** (optional, long): `patient_id, day, drug, dose, unit`.")
+dictionary = loading.data_dictionary()
+st.download_button("Data dictionary (CSV)", dictionary.to_csv(index=False).encode("utf-8-sig"),
+                   "cart-data-dictionary.csv", "text/csv")
+cols = st.columns(3)
+for col, table in zip(cols, ("patients", "labs", "treatments")):
+    tpl = loading.template(table)
+    col.download_button(f"{table} template (CSV)", tpl.to_csv(index=False).encode("utf-8-sig"),
+                        f"cart-template-{table}.csv", "text/csv", key=f"tpl_csv_{table}")
+    buf = io.BytesIO()
+    tpl.to_excel(buf, index=False, sheet_name=table)
+    col.download_button(f"{table} template (XLSX)", buf.getvalue(),
+                        f"cart-template-{table}.xlsx",
+                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                        key=f"tpl_xlsx_{table}")
+with st.expander("Data dictionary"):
+    st.dataframe(dictionary, hide_index=True, use_container_width=True)

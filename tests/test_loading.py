@@ -1,0 +1,152 @@
+"""core.loading: reading, header mapping, validation, and the bad-input corpus.
+
+The corpus lives in tests/fixtures/uploads (written by make_uploads.py there). Every bad file
+must end in a CohortError whose message says what to fix, or load with every dropped row and
+unusable cell listed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from core import loading
+from core.errors import DataFormatError, ValidationError
+
+UPLOADS = Path(__file__).parent / "fixtures" / "uploads"
+
+
+def upload(name: str) -> loading.Upload:
+    return loading.Upload(name, (UPLOADS / name).read_bytes())
+
+
+def load_patients(name: str) -> tuple[pd.DataFrame, loading.LoadReport]:
+    cohort = loading.load_upload(upload(name))
+    return cohort.patients, cohort.reports["patients"]
+
+
+def test_german_export_semicolon_decimal_comma_cp1252_and_units():
+    raw = loading.read_table((UPLOADS / "german_cp1252.csv").read_bytes(), "german.csv")
+    assert (raw.delimiter, raw.decimal, raw.encoding) == (";", ",", "cp1252")
+    df, rep = load_patients("german_cp1252.csv")
+    assert list(df["patient_id"]) == ["K-01", "K-02", "K-03", "K-04"]
+    assert rep.mapping["Geschlecht"] == "sex" and rep.mapping["CRS Grad"] == "crs_grade"
+    assert rep.mapping["Fibrinogen Nadir [g/l]"] == "fibrinogen_nadir"
+    # g/L in the header -> mg/dL
+    assert df["fibrinogen_baseline"].tolist() == pytest.approx([380, 310, 420, 290])
+    assert df["fibrinogen_nadir"].iloc[0] == pytest.approx(120)
+    assert any("g/l" in c and "mg/dL" in c for c in rep.conversions)
+    # "<0,5" is a censored value: used as 0.5 g/L = 50 mg/dL and listed
+    assert df["fibrinogen_nadir"].iloc[2] == pytest.approx(50)
+    censored = rep.cell_issues[rep.cell_issues["column"] == "fibrinogen_nadir"]
+    assert censored["value"].tolist() == ["<0,5"]
+    assert df["sex"].tolist() == ["F", "M", "M", "F"]
+    assert df["tocilizumab"].tolist() == [1, 0, 1, 0]
+    assert pd.isna(df["icans_grade"].iloc[2])   # "n.a." is missing, not an error
+    assert df["station"].iloc[0] == "Hämatologie 1"   # umlaut decoded, extra column kept
+    assert rep.rows_read == rep.rows_loaded == 4
+
+
+def test_utf8_bom_tsv_and_xlsx():
+    df, _ = load_patients("utf8_bom.csv")
+    assert list(df.columns[:2]) == ["patient_id", "age"] and len(df) == 2
+    df, _ = load_patients("tab_separated.tsv")
+    assert df["crs_grade"].tolist() == [0, 1, 2]
+    df, rep = load_patients("excel_export.xlsx")
+    assert rep.detected.startswith("Excel")
+    assert df["patient_id"].tolist() == ["X1", "X2"]
+    assert df["fibrinogen_nadir"].tolist() == pytest.approx([150.5, 90.0])
+
+
+@pytest.mark.parametrize("name, fragment", [
+    ("empty.csv", "is empty"),
+    ("only_blank_lines.csv", "is empty"),
+    ("not_a_table.csv", "not a table"),
+])
+def test_unreadable_files_say_why(name, fragment):
+    with pytest.raises(DataFormatError, match=fragment):
+        loading.load_upload(upload(name))
+
+
+@pytest.mark.parametrize("name", ["prose.txt", "no_patient_id.csv"])
+def test_no_patient_id_column_names_the_headers_found(name):
+    with pytest.raises(ValidationError, match="no column for patient_id") as exc:
+        loading.load_upload(upload(name))
+    assert "Headers found" in str(exc.value)
+
+
+def test_duplicate_ids_reject_every_copy_and_keep_the_rest():
+    df, rep = load_patients("duplicate_ids.csv")
+    assert df["patient_id"].tolist() == ["P2", "P3"]
+    assert rep.rejected["row"].tolist() == [2, 4]
+    assert rep.rejected["reason"].str.contains("appears in rows 2, 4").all()
+    assert rep.rows_read == rep.rows_loaded + rep.rows_rejected
+
+
+def test_crs_grade_7_is_listed_and_set_missing():
+    df, rep = load_patients("crs_grade_7.csv")
+    assert len(df) == 3 and pd.isna(df.loc[1, "crs_grade"])
+    issue = rep.cell_issues.iloc[0]
+    assert (issue["row"], issue["column"], issue["value"]) == (3, "crs_grade", "7")
+    assert "0-4" in issue["problem"]
+
+
+def test_text_in_numeric_column_lists_every_cell():
+    df, rep = load_patients("text_in_numeric.csv")
+    assert len(df) == 3
+    assert rep.cell_issues[["row", "column", "value"]].values.tolist() == [
+        [2, "age", "sixty"], [3, "tocilizumab_cum_mg", "viel"]]
+    assert df["tocilizumab_cum_mg"].iloc[2] == 1600
+
+
+def test_labs_for_unknown_patient_rejected_units_converted_analytes_folded():
+    cohort = loading.load_upload(upload("patients_p1_p3.csv"), upload("labs_unknown_patient.csv"))
+    labs, rep = cohort.labs, cohort.reports["labs"]
+    assert rep.rejected["patient_id"].tolist() == ["P9"]
+    assert "not in the patient table" in rep.rejected["reason"].iloc[0]
+    assert rep.rows_read == 4 and rep.rows_loaded == 3
+    fib = labs[labs["analyte"] == "fibrinogen"].set_index("patient_id")["value"]
+    assert fib["P2"] == pytest.approx(210)   # "Fibrinogen" 2.1 g/L -> 210 mg/dL
+    assert any("Quark" in n for n in rep.notes)   # unknown analyte kept and named
+
+
+def test_every_row_is_loaded_or_listed():
+    for name in ["german_cp1252.csv", "duplicate_ids.csv", "crs_grade_7.csv",
+                 "text_in_numeric.csv"]:
+        _, rep = load_patients(name)
+        assert rep.rows_loaded + rep.rows_rejected == rep.rows_read, name
+
+
+def test_suggest_mapping_ignores_case_space_units():
+    m = loading.suggest_mapping(["PATIENT ID", "Fibrinogen [mg/dl]", "crs grad", "Alter (J)",
+                                 "Something else"], "patients")
+    assert m == {"PATIENT ID": "patient_id", "Fibrinogen [mg/dl]": None, "crs grad": "crs_grade",
+                 "Alter (J)": "age", "Something else": None}
+
+
+def test_user_mapping_overrides_suggestion_and_duplicates_are_refused():
+    raw = loading.read_table(b"id,grade\nA,2\nB,3\n", "x.csv")
+    df, _ = loading.validate(raw, {"id": "patient_id", "grade": "crs_grade"}, "patients")
+    assert df["crs_grade"].tolist() == [2, 3]
+    with pytest.raises(ValidationError, match="several headers"):
+        loading.validate(raw, {"id": "patient_id", "grade": "patient_id"}, "patients")
+
+
+def test_fibrinogen_in_g_per_l_recognised_from_values_without_unit():
+    raw = loading.read_table(b"patient_id,fibrinogen_nadir\nA,1.5\nB,2.5\nC,0.9\n", "x.csv")
+    df, rep = loading.validate(raw, loading.suggest_mapping(raw.headers, "patients"), "patients")
+    assert df["fibrinogen_nadir"].tolist() == pytest.approx([150, 250, 90])
+    assert "look like g/L" in rep.conversions[0]
+
+
+def test_data_dictionary_and_templates_cover_the_schema():
+    d = loading.data_dictionary()
+    assert {"patients", "labs", "treatments"} <= set(d["table"])
+    assert d.loc[d["column"] == "patient_id", "required"].all()
+    for table in ("patients", "labs", "treatments"):
+        tpl = loading.template(table)
+        raw = loading.read_table(tpl.to_csv(index=False).encode(), f"{table}.csv")
+        mapping = loading.suggest_mapping(raw.headers, table)
+        assert all(mapping.values()), table   # a template maps onto itself completely

@@ -1,0 +1,164 @@
+"""The session's cohort: data source, per-session DuckDB store, the current filter.
+
+Everything here lives in ``st.session_state`` of one browser session. The only global cache is
+the synthetic demo cohort's parsed CSVs (public, identical for everyone, never mutated).
+Uploaded bytes stay in memory in this session; nothing is written to disk.
+
+Pages use :func:`cohort` and :func:`memo`::
+
+    view = session.cohort()                 # filtered patients, labs, treatments, caption
+    result = session.memo(stats.compare_groups, view.patients, "fibrinogen_nadir", "crs_grade")
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import pandas as pd
+import streamlit as st
+
+from core import loading
+from core.errors import CohortError
+from core.filters import CohortFilter
+from core.loading import Cohort
+from core.store import CohortStore
+
+T = TypeVar("T")
+SYNTHETIC_NOTE = "synthetic demo cohort"
+_MEMO_SIZE = 64
+
+
+@st.cache_resource(show_spinner=False)
+def _demo() -> Cohort:
+    """The demo cohort's CSVs, parsed once per server process (public synthetic data)."""
+    return loading.load_demo()
+
+
+@dataclass(frozen=True)
+class CohortView:
+    """What a page draws from: the filtered cohort of this session.
+
+    Attributes
+    ----------
+    patients : filtered patient rows.
+    labs, treatments : rows of the filtered patients (empty frames when not uploaded).
+    n, n_total : filtered and total patient counts.
+    caption : filter caption with n, and "synthetic demo cohort" for the demo.
+    filter : the CohortFilter.
+    store : the session's CohortStore (for SQL aggregates by core functions).
+    synthetic : True for the demo cohort.
+    source : "Synthetic demo cohort" or the uploaded file names.
+    key : fingerprint of data + filter, for memoised computations.
+    """
+
+    patients: pd.DataFrame
+    labs: pd.DataFrame
+    treatments: pd.DataFrame
+    n: int
+    n_total: int
+    caption: str
+    filter: CohortFilter
+    store: CohortStore
+    synthetic: bool
+    source: str
+    key: str
+
+
+def source_cohort() -> Cohort | None:
+    """The session's unfiltered cohort: an upload if one loaded, else the demo (None if the
+    user chose upload and it failed or is missing)."""
+    if st.session_state.get("data_source", "demo") == "demo":
+        return _demo()
+    return st.session_state.get("uploaded_cohort")
+
+
+def store() -> CohortStore | None:
+    """The session's DuckDB store, rebuilt when the cohort changes."""
+    c = source_cohort()
+    if c is None:
+        return None
+    current: CohortStore | None = st.session_state.get("_store")
+    if current is None or current.fingerprint != c.fingerprint:
+        if current is not None:
+            current.close()
+        current = CohortStore(c)
+        st.session_state["_store"] = current
+        st.session_state.pop("_memo", None)
+    return current
+
+
+def current_filter() -> CohortFilter:
+    return st.session_state.get("cohort_filter", CohortFilter())
+
+
+def cohort() -> CohortView:
+    """The filtered cohort; stops the page with a message when there is no usable data."""
+    s = store()
+    if s is None:
+        st.info("No cohort loaded yet. Upload a patient table in the sidebar (or switch back "
+                "to the synthetic demo cohort). The **Data** page lists any problems found.")
+        st.stop()
+    flt = current_filter()
+    key = hashlib.sha256(f"{s.fingerprint}|{flt!r}".encode()).hexdigest()[:16]
+    cached = st.session_state.get("_view")
+    if cached is not None and cached.key == key:
+        return cached
+    try:
+        patients = s.patients(flt)
+        labs, treatments = s.labs(flt), s.treatments(flt)
+    except CohortError as exc:
+        st.error(f"The filter could not be applied: {exc} Press 'Reset filters'.")
+        st.stop()
+    caption = flt.caption(len(patients))
+    if s.cohort.synthetic:
+        caption += f" · {SYNTHETIC_NOTE}"
+    view = CohortView(patients, labs, treatments, len(patients), len(s.cohort.patients),
+                      caption, flt, s, s.cohort.synthetic, s.cohort.source, key)
+    st.session_state["_view"] = view
+    return view
+
+
+def memo(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Call ``fn`` once per session for the same data, filter and arguments.
+
+    A small per-session LRU (``st.session_state``), so one user's results are never served to
+    another (``st.cache_data`` is shared by all sessions). DataFrame arguments are keyed by
+    content hash.
+    """
+    cache: OrderedDict = st.session_state.setdefault("_memo", OrderedDict())
+    key = (getattr(fn, "__module__", ""), getattr(fn, "__qualname__", repr(fn)),
+           tuple(_key(a) for a in args), tuple(sorted((k, _key(v)) for k, v in kwargs.items())))
+    if key in cache:
+        cache.move_to_end(key)
+        return cache[key]
+    value = fn(*args, **kwargs)
+    cache[key] = value
+    while len(cache) > _MEMO_SIZE:
+        cache.popitem(last=False)
+    return value
+
+
+def _key(v: Any) -> Any:
+    if isinstance(v, (pd.DataFrame, pd.Series)):
+        h = pd.util.hash_pandas_object(v, index=True).to_numpy().tobytes()
+        cols = "|".join(map(str, v.columns)) if isinstance(v, pd.DataFrame) else str(v.name)
+        return ("frame", hashlib.sha256(h + cols.encode()).hexdigest())
+    if isinstance(v, (list, tuple)):
+        return tuple(_key(x) for x in v)
+    if isinstance(v, dict):
+        return tuple(sorted((k, _key(x)) for k, x in v.items()))
+    try:
+        hash(v)
+        return v
+    except TypeError:
+        return repr(v)
+
+
+def show_error(exc: Exception, what: str = "") -> None:
+    """Show a CohortError as a message that says what to fix (never a traceback)."""
+    prefix = f"{what}: " if what else ""
+    st.error(f"{prefix}{exc}")

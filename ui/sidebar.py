@@ -1,0 +1,226 @@
+"""The sidebar: data source, uploads and the cohort filter (mirrored in the URL).
+
+Runs from app.py on every rerun, before the page, so the filter is the same on every page and
+survives page changes. The filter is written to ``st.session_state["cohort_filter"]`` and to the
+URL query parameters; on a session's first run the URL is read back, so a copied link opens
+the same view.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core import loading
+from core.errors import CohortError
+from core.filters import CohortFilter
+from core.store import CohortStore
+from ui import session
+
+#: the standard filters: column -> (label, widget kind)
+STANDARD = {
+    "crs_grade": ("CRS grade", "multi"),
+    "product": ("CAR-T product", "multi"),
+    "tocilizumab_doses": ("Tocilizumab doses", "range"),
+    "tocilizumab_cum_mg": ("Cumulative tocilizumab (mg)", "range"),
+    "disease": ("Disease", "multi"),
+    "sex": ("Sex", "multi"),
+    "age": ("Age (years)", "range"),
+    "corticosteroids": ("Corticosteroids", "multi"),
+    "icans_grade": ("ICANS grade", "multi"),
+}
+_YESNO = {"tocilizumab", "corticosteroids", "bulky", "iec_hs", "pfs_event", "os_event",
+          "fibrinogen_recovered"}
+PREFIX = "flt_"
+MAX_CATEGORIES = 30
+
+
+def render() -> None:
+    """Draw the sidebar and update the session's data source and filter."""
+    with st.sidebar:
+        _data_source()
+        s = session.store()
+        if s is None:
+            return
+        _sync_filter_state(s)
+        _filters(s)
+
+
+# --------------------------------------------------------------------------------------------
+def _data_source() -> None:
+    st.radio("Data", ["demo", "upload"], key="data_source", horizontal=True,
+             format_func={"demo": "Demo cohort", "upload": "Upload"}.get)
+    if st.session_state["data_source"] == "demo":
+        st.caption("Synthetic demo cohort: 41 invented patients that mirror the published "
+                   "study. Not patient data.")
+        return
+    p = st.file_uploader("Patients (required)", type=["csv", "tsv", "txt", "xlsx"],
+                         key="up_patients", help="One row per patient; see the Data page for "
+                         "the columns and templates.")
+    lab = st.file_uploader("Labs (optional)", type=["csv", "tsv", "txt", "xlsx"], key="up_labs")
+    tx = st.file_uploader("Treatments (optional)", type=["csv", "tsv", "txt", "xlsx"],
+                          key="up_treatments")
+    _load_uploads(p, lab, tx)
+
+
+def _load_uploads(p, lab, tx) -> None:  # noqa: ANN001 (streamlit UploadedFile)
+    if p is None:
+        st.session_state.pop("uploaded_cohort", None)
+        st.session_state.pop("load_error", None)
+        st.info("Upload a patient table to begin.")
+        return
+    ups = {t: (loading.Upload(f.name, f.getvalue()) if f is not None else None)
+           for t, f in (("patients", p), ("labs", lab), ("treatments", tx))}
+    mappings = st.session_state.get("mappings", {})
+    key = tuple((t, u.name, hash(u.data)) if u else (t, None) for t, u in ups.items()) \
+        + (repr(sorted((t, sorted(m.items())) for t, m in mappings.items())),)
+    if st.session_state.get("_upload_key") != key:
+        st.session_state["_upload_key"] = key
+        try:
+            cohort = loading.load_upload(ups["patients"], ups["labs"], ups["treatments"],
+                                         mappings)
+            st.session_state["uploaded_cohort"] = cohort
+            st.session_state.pop("load_error", None)
+        except CohortError as exc:
+            st.session_state.pop("uploaded_cohort", None)
+            st.session_state["load_error"] = str(exc)
+    if err := st.session_state.get("load_error"):
+        st.error(f"{err}  \nSee the **Data** page for the column mapping and templates.")
+        return
+    cohort = st.session_state["uploaded_cohort"]
+    for rep in cohort.reports.values():
+        line = rep.summary()
+        (st.warning if rep.rows_rejected or len(rep.cell_issues) else st.caption)(
+            line + (" — details on the Data page" if rep.rows_rejected or len(rep.cell_issues)
+                    else ""))
+
+
+# --------------------------------------------------------------------------------------------
+def _sync_filter_state(s: CohortStore) -> None:
+    """Reset filter widgets when the data changes; seed them from the URL on the first run."""
+    if st.session_state.get("_filter_fp") == s.fingerprint:
+        return
+    first_run = "_filter_fp" not in st.session_state
+    st.session_state["_filter_fp"] = s.fingerprint
+    _clear_widgets()
+    if first_run and len(st.query_params):
+        params = {k: st.query_params.get_all(k) for k in st.query_params}
+        flt, ignored = CohortFilter.from_query_params(params, s.column_kinds())
+        _seed_widgets(flt, s)
+        if ignored:
+            st.session_state["_url_ignored"] = ignored
+
+
+def _clear_widgets() -> None:
+    for k in [k for k in st.session_state if str(k).startswith(PREFIX)]:
+        del st.session_state[k]
+    st.session_state["cohort_filter"] = CohortFilter()
+
+
+def _seed_widgets(flt: CohortFilter, s: CohortStore) -> None:
+    extra = []
+    for c in flt.conditions:
+        if c.op == "between":
+            st.session_state[PREFIX + c.column] = (c.values[0], c.values[1])
+        else:
+            options = s.distinct(c.column)
+            st.session_state[PREFIX + c.column] = [v for v in c.values if v in options]
+        if c.column not in STANDARD:
+            extra.append(c.column)
+    if extra:
+        st.session_state[PREFIX + "_extra"] = extra
+
+
+def _reset() -> None:
+    _clear_widgets()
+    st.query_params.clear()
+
+
+def _filters(s: CohortStore) -> None:
+    flt = CohortFilter()
+    columns = s.columns()
+    header = st.container()
+    for column, (label, kind) in STANDARD.items():
+        if column in columns:
+            flt = _widget(s, flt, column, label, kind)
+    others = [c for c in columns if c not in STANDARD and c != "patient_id"
+              and _filterable(s, c)]
+    with st.expander("More filters", expanded=bool(st.session_state.get(PREFIX + "_extra"))):
+        chosen = st.multiselect("Filter on further columns", others, key=PREFIX + "_extra",
+                                format_func=_label)
+        for column in chosen:
+            flt = _widget(s, flt, column, _label(column),
+                          "range" if _is_range(s, column) else "multi")
+    st.button("Reset filters", on_click=_reset, use_container_width=True)
+
+    n = s.count(flt)
+    with header:
+        st.metric("Patients in view", f"{n} of {len(s.cohort.patients)}")
+        if s.cohort.synthetic:
+            st.caption(":orange[Synthetic demo cohort]")
+        if ignored := st.session_state.pop("_url_ignored", None):
+            st.warning("Link parameters ignored: " + ", ".join(ignored))
+        if n == 0:
+            st.warning("No patient matches these filters. Widen them or press Reset.")
+    st.session_state["cohort_filter"] = flt
+    wanted = flt.to_query_params()
+    current = {k: st.query_params.get_all(k) for k in st.query_params}
+    if current != wanted:
+        st.query_params.from_dict(wanted)
+
+
+def _label(column: str) -> str:
+    from core.schema import PATIENT_COLUMNS
+
+    return PATIENT_COLUMNS[column].label if column in PATIENT_COLUMNS else column
+
+
+def _is_range(s: CohortStore, column: str) -> bool:
+    if not s.is_numeric(column) or column in _YESNO:
+        return False
+    return len(s.distinct(column)) > 6 or column.endswith(("_days", "_day", "_mg", "_max",
+                                                            "_min", "_nadir", "_baseline"))
+
+
+def _filterable(s: CohortStore, column: str) -> bool:
+    if _is_range(s, column):
+        return s.value_range(column) is not None
+    n = len(s.distinct(column))
+    return 1 <= n <= MAX_CATEGORIES
+
+
+def _fmt_value(column: str):  # noqa: ANN202
+    if column in _YESNO:
+        return lambda v: {1: "yes", 0: "no"}.get(v, str(v))
+    return str
+
+
+def _widget(s: CohortStore, flt: CohortFilter, column: str, label: str,
+            kind: str) -> CohortFilter:
+    key = PREFIX + column
+    if kind == "range":
+        bounds = s.value_range(column)
+        if bounds is None or bounds[0] == bounds[1]:
+            return flt
+        lo, hi = bounds
+        integer = float(lo).is_integer() and float(hi).is_integer() and s.is_numeric(column) \
+            and all(float(v).is_integer() for v in s.distinct(column)[:200])
+        lo_, hi_ = (int(lo), int(hi)) if integer else (float(lo), float(hi))
+        if key in st.session_state:  # a seeded or stale value must lie inside the bounds
+            a, b = st.session_state[key]
+            st.session_state[key] = (type(lo_)(max(lo_, min(a, hi_))),
+                                     type(hi_)(min(hi_, max(b, lo_))))
+        default = {} if key in st.session_state else {"value": (lo_, hi_)}
+        value = st.slider(label, lo_, hi_, key=key, **default)
+        if tuple(value) != (lo_, hi_):
+            return flt.between(column, value[0], value[1])
+        return flt
+    options = s.distinct(column)
+    if len(options) <= 1:
+        return flt
+    if key in st.session_state:
+        st.session_state[key] = [v for v in st.session_state[key] if v in options]
+    chosen = st.multiselect(label, options, key=key, placeholder="All",
+                            format_func=_fmt_value(column))
+    if chosen and len(chosen) < len(options):
+        return flt.where(column, chosen)
+    return flt
