@@ -1,9 +1,574 @@
-"""Placeholder: being written; see core/stats/__init__.py for the API."""
-class CoxResult:  # placeholder
-    pass
-class KaplanMeierResult:  # placeholder
-    pass
-def cox(*args, **kwargs):  # placeholder
-    raise NotImplementedError
-def kaplan_meier(*args, **kwargs):  # placeholder
-    raise NotImplementedError
+"""Kaplan-Meier curves, log-rank tests and Cox proportional-hazards models.
+
+Everything here is computed directly with numpy (no lifelines), so every number can be checked
+against R's survival package line by line: ``survfit(conf.type = "log-log")``, ``print.survfit``
+medians, ``survdiff``, ``coxph`` (Efron ties) and ``cox.zph`` (survival 3.x score test).
+
+Conventions
+-----------
+* ``time`` is numeric and >= 0 (days from infusion, or from the landmark); ``event`` is 0/1 or
+  boolean, 1 = event (progression, death), 0 = censored. R's 1/2 status coding is refused with a
+  message rather than guessed.
+* Group labels are text: the group column's values in sorted order, integral floats shown
+  without ".0".
+* Landmark analysis (``landmark=L``): only patients still under observation at L (time >= L)
+  are kept, and time is measured from L (time - L). Patients with time < L are counted in a
+  message, not in ``n_dropped`` (which counts missing values only).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+from scipy import stats as _st
+
+from core.errors import ColumnError, InsufficientDataError
+from core.stats._common import complete_cases, numeric
+from core.stats.regression import check_full_rank, design_matrix
+
+_Z = float(_st.norm.ppf(0.975))
+_TOL = float(np.sqrt(np.finfo(float).eps))
+ALL = "All"
+
+
+# --------------------------------------------------------------------------- input checks
+
+def _event(series: pd.Series, name: str) -> np.ndarray:
+    """The event indicator as a 0/1 float array, or a ColumnError saying how to recode it."""
+    if pd.api.types.is_bool_dtype(series):
+        return series.astype(float).to_numpy()
+    values = pd.to_numeric(series, errors="coerce")
+    bad = sorted(set(values.dropna().unique()) - {0.0, 1.0})
+    if values.isna().any() or bad:
+        found = ", ".join(map(str, sorted(series.astype(str).unique())[:5]))
+        hint = (" (R's 1/2 coding? then 2 = event: subtract 1)"
+                if set(values.dropna().unique()) == {1.0, 2.0} else "")
+        raise ColumnError(f"Event column '{name}' must be 0/1 (1 = event, 0 = censored) or "
+                          f"true/false; it holds {found}{hint}. Recode it.")
+    return values.to_numpy(dtype=float)
+
+
+def _time(series: pd.Series, name: str) -> np.ndarray:
+    t = numeric(series, name).to_numpy()
+    if (t < 0).any():
+        raise ColumnError(f"Time column '{name}' has {int((t < 0).sum())} negative value(s) "
+                          f"(smallest {t.min():g}). Survival times count from day 0: fix them "
+                          "or filter those patients out.")
+    if not np.isfinite(t).all():
+        raise ColumnError(f"Time column '{name}' holds infinite values; fix them.")
+    return t
+
+
+def _labels(series: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Text labels per row and the sorted list of distinct labels."""
+    values = series
+    if pd.api.types.is_float_dtype(values) and (values == np.round(values)).all():
+        values = values.astype(np.int64)
+    order = sorted(values.unique(), key=lambda v: (str(type(v)), v))
+    labels = values.astype(str).to_numpy()
+    return labels, [str(v) for v in order]
+
+
+def _holm(p: np.ndarray) -> np.ndarray:
+    """Holm-adjusted p-values, as R ``p.adjust(p, "holm")``."""
+    p = np.asarray(p, dtype=float)
+    m = len(p)
+    order = np.argsort(p)
+    adj = np.minimum(1.0, np.maximum.accumulate(p[order] * (m - np.arange(m))))
+    out = np.empty(m)
+    out[order] = adj
+    return out
+
+
+# --------------------------------------------------------------------------- Kaplan-Meier
+
+def _km(t: np.ndarray, e: np.ndarray) -> pd.DataFrame:
+    """Kaplan-Meier table at each distinct time, with R's log(-log) 95% CI."""
+    times, inverse = np.unique(t, return_inverse=True)
+    events = np.bincount(inverse, weights=e, minlength=len(times))
+    total = np.bincount(inverse, minlength=len(times)).astype(float)
+    at_risk = len(t) - np.searchsorted(np.sort(t), times, side="left")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        surv = np.cumprod(1.0 - events / at_risk)
+        greenwood = np.where(at_risk - events > 0, events / (at_risk * (at_risk - events)),
+                             np.inf)
+        se = np.sqrt(np.cumsum(np.where(events > 0, greenwood, 0.0)))
+        xx = np.where((surv > 0) & (surv < 1), surv, np.nan)
+        loglog = np.log(-np.log(xx))
+        half = _Z * se / np.log(xx)
+        low = np.exp(-np.exp(loglog - half))
+        high = np.exp(-np.exp(loglog + half))
+    low = np.where(surv == 1, 1.0, low)
+    high = np.where(surv == 1, 1.0, high)
+    return pd.DataFrame({"time": times, "survival": surv, "ci_low": low, "ci_high": high,
+                         "at_risk": at_risk.astype(int), "events": events.astype(int),
+                         "censored": (total - events).astype(int)})
+
+
+def _first_below_half(y: np.ndarray, x: np.ndarray) -> float:
+    """R survival:::survmean's ``minmin``: first x where y < 0.5, midpoint on a flat 0.5."""
+    keep = ~np.isnan(y) & (y < 0.5 + _TOL)
+    if not keep.any():
+        return float("nan")
+    x, y = x[keep], y[keep]
+    if abs(y[0] - 0.5) < _TOL and (y < y[0]).any():
+        return float((x[0] + x[np.argmax(y < y[0])]) / 2)
+    return float(x[0])
+
+
+def _logrank(t: np.ndarray, e: np.ndarray, g: np.ndarray, levels: Sequence[str]
+             ) -> tuple[float, int, float]:
+    """K-sample log-rank test as R ``survdiff(rho = 0)``: statistic, df, p."""
+    event_times = np.unique(t[e == 1])
+    if len(event_times) == 0:
+        return float("nan"), 0, float("nan")
+    n_rk = np.empty((len(levels), len(event_times)))
+    d_rk = np.empty_like(n_rk)
+    for i, lv in enumerate(levels):
+        tg, eg = np.sort(t[g == lv]), e[g == lv]
+        n_rk[i] = len(tg) - np.searchsorted(tg, event_times, side="left")
+        d_rk[i] = [eg[t[g == lv] == s].sum() for s in event_times]
+    n, d = n_rk.sum(0), d_rk.sum(0)
+    expected = (n_rk * d / n).sum(1)
+    observed = d_rk.sum(1)
+    factor = np.where(n > 1, d * (n - d) / np.maximum(n - 1, 1) / n ** 2, 0.0)
+    var = (np.diag((n_rk * n * factor).sum(1)) - (n_rk * factor) @ n_rk.T)
+    keep = expected > 0
+    if keep.sum() < 2:
+        return float("nan"), 0, float("nan")
+    diff = (observed - expected)[keep][1:]
+    vv = var[np.ix_(keep, keep)][1:, 1:]
+    stat = float(diff @ np.linalg.solve(vv, diff))
+    df = int(keep.sum() - 1)
+    return stat, df, float(_st.chi2.sf(stat, df))
+
+
+@dataclass(frozen=True)
+class LogRankResult:
+    """Log-rank test (R ``survdiff``): chi-square statistic, degrees of freedom, p-value."""
+
+    statistic: float
+    df: int
+    pvalue: float
+
+
+@dataclass(frozen=True)
+class KaplanMeierResult:
+    """Result of :func:`kaplan_meier`.
+
+    Attributes
+    ----------
+    curves : DataFrame with columns group, time, survival, ci_low, ci_high, at_risk, events,
+        censored. Per group a start row (time 0, survival 1, at_risk = n) and one row per
+        distinct time (event or censoring). ci_low/ci_high are the log(-log) 95% limits; they
+        are 1 while survival is 1 and missing once survival is 0 (R gives NA for both).
+    medians : DataFrame with columns group, n, events, median, ci_low, ci_high (missing when
+        not reached).
+    logrank : log-rank test over all groups, or None for a single group.
+    pairwise : DataFrame with columns group_a, group_b, statistic, pvalue, pvalue_holm (one
+        log-rank per pair; empty unless there are more than two groups).
+    n, n_dropped, events : patients used, rows left out for a missing value, events.
+    group : the grouping column (None: one curve labelled "All").
+    landmark : the landmark time, or None.
+    messages : warnings for the user.
+    """
+
+    curves: pd.DataFrame
+    medians: pd.DataFrame
+    logrank: LogRankResult | None
+    pairwise: pd.DataFrame
+    n: int
+    n_dropped: int
+    events: int
+    group: str | None = None
+    landmark: float | None = None
+    messages: tuple[str, ...] = field(default=())
+
+    @property
+    def groups(self) -> list[str]:
+        """Group labels in display order."""
+        return list(dict.fromkeys(self.curves["group"]))
+
+    def survival_at(self, times: Sequence[float]) -> pd.DataFrame:
+        """Survival and numbers at risk at given times, as R ``summary(fit, times = ...)``.
+
+        Returns
+        -------
+        DataFrame
+            Columns group, time, survival, ci_low, ci_high, at_risk: one row per group and
+            time. ``at_risk`` counts patients with time >= t. After a group's last follow-up
+            time the curve is undefined: survival and CI are missing and at_risk is 0.
+        """
+        rows = []
+        for lv in self.groups:
+            c = self.curves[self.curves["group"] == lv]
+            ct = c["time"].to_numpy()
+            for t in times:
+                i = np.searchsorted(ct, t, side="right") - 1  # last row with time <= t
+                later = np.searchsorted(ct, t, side="left")   # first row with time >= t
+                at_risk = int(c["at_risk"].iloc[later]) if later < len(c) else 0
+                beyond = t > ct[-1]
+                row = c.iloc[max(i, 0)]
+                rows.append({"group": lv, "time": float(t),
+                             "survival": np.nan if beyond else float(row["survival"]),
+                             "ci_low": np.nan if beyond else float(row["ci_low"]),
+                             "ci_high": np.nan if beyond else float(row["ci_high"]),
+                             "at_risk": at_risk})
+        return pd.DataFrame(rows, columns=["group", "time", "survival", "ci_low", "ci_high",
+                                           "at_risk"])
+
+
+def _survival_data(df: pd.DataFrame, time: str, event: str, extra: Sequence[str]
+                   ) -> tuple[pd.DataFrame, int, np.ndarray, np.ndarray]:
+    cols = [time, event, *extra]
+    if len(set(cols)) < len(cols):
+        raise ColumnError("Time, event and the other columns must be different columns.")
+    data, dropped = complete_cases(df, cols)
+    if len(data) == 0:
+        raise InsufficientDataError(f"No patient has values for all of {', '.join(cols)}.")
+    return data, dropped, _time(data[time], time), _event(data[event], event)
+
+
+def kaplan_meier(df: pd.DataFrame, time: str, event: str, group: str | None = None, *,
+                 landmark: float | None = None) -> KaplanMeierResult:
+    """Kaplan-Meier estimate per group with log(-log) CIs, medians and log-rank tests.
+
+    Parameters
+    ----------
+    df : patient-level data.
+    time : follow-up time (>= 0), e.g. ``pfs_days``.
+    event : 0/1 or boolean, 1 = event.
+    group : optional grouping column (any type); None for one curve.
+    landmark : optional landmark time: keep patients with time >= landmark and measure time
+        from the landmark.
+
+    Returns
+    -------
+    KaplanMeierResult
+        curves (group, time, survival, ci_low, ci_high, at_risk, events, censored), medians
+        (group, n, events, median, ci_low, ci_high), logrank (statistic, df, pvalue) or None,
+        pairwise (group_a, group_b, statistic, pvalue, pvalue_holm), and ``survival_at``.
+
+    Raises
+    ------
+    ColumnError
+        Missing column, negative time, event not 0/1.
+    InsufficientDataError
+        No usable patient (or none left after the landmark).
+
+    Notes
+    -----
+    Validated against R 4.2, survival 3.x: ``survfit(Surv(time, status) ~ g, conf.type =
+    "log-log")`` with ``summary(fit, times = ...)``; medians and their CIs as ``print.survfit``
+    (``summary(fit)$table``); ``survdiff`` for the log-rank test (pairwise: ``survdiff`` on each
+    pair, ``p.adjust(method = "holm")``).
+    """
+    data, dropped, t, e = _survival_data(df, time, event, [group] if group else [])
+    messages: list[str] = []
+    if landmark is not None:
+        keep = t >= landmark
+        if not keep.any():
+            raise InsufficientDataError(f"No patient is still under observation at the "
+                                        f"landmark ({landmark:g}). Choose an earlier landmark.")
+        messages.append(f"Landmark analysis at {landmark:g}: {int((~keep).sum())} patient(s) "
+                        f"with an event or censoring before it are left out; time is counted "
+                        "from the landmark.")
+        data, t, e = data[keep], t[keep] - landmark, e[keep]
+    if group:
+        g, levels = _labels(data[group])
+    else:
+        g, levels = np.full(len(t), ALL, dtype=object), [ALL]
+
+    curves, medians = [], []
+    for lv in levels:
+        tg, eg = t[g == lv], e[g == lv]
+        km = _km(tg, eg)
+        medians.append({"group": lv, "n": len(tg), "events": int(eg.sum()),
+                        "median": _first_below_half(km["survival"].to_numpy(), km["time"].to_numpy()),
+                        "ci_low": _first_below_half(km["ci_low"].to_numpy(), km["time"].to_numpy()),
+                        "ci_high": _first_below_half(km["ci_high"].to_numpy(), km["time"].to_numpy())})
+        start = pd.DataFrame({"time": [0.0], "survival": [1.0], "ci_low": [1.0],
+                              "ci_high": [1.0], "at_risk": [len(tg)], "events": [0],
+                              "censored": [0]})
+        curves.append(pd.concat([start, km], ignore_index=True).assign(group=lv))
+        messages.extend(_group_messages(lv, len(tg), int(eg.sum()), medians[-1]["median"],
+                                        group is not None))
+    curve_df = pd.concat(curves, ignore_index=True)[
+        ["group", "time", "survival", "ci_low", "ci_high", "at_risk", "events", "censored"]]
+    logrank, pairwise = _group_tests(t, e, g, levels, messages)
+    if e.sum() == 0:
+        messages.append("There are no events (all patients censored): survival stays at 1, "
+                        "medians are not reached and no test can be done.")
+    return KaplanMeierResult(
+        curves=curve_df, medians=pd.DataFrame(medians), logrank=logrank, pairwise=pairwise,
+        n=len(t), n_dropped=dropped, events=int(e.sum()), group=group, landmark=landmark,
+        messages=tuple(messages))
+
+
+def _group_messages(lv: str, n: int, events: int, median: float, grouped: bool) -> list[str]:
+    name = f"group {lv}" if grouped else "the cohort"
+    out = []
+    if n == 1:
+        out.append(f"{name.capitalize()} has a single patient; its curve is a single step.")
+    if events > 0 and np.isnan(median):
+        out.append(f"Median not reached in {name} (survival stays above 50%).")
+    return out
+
+
+def _group_tests(t, e, g, levels, messages) -> tuple[LogRankResult | None, pd.DataFrame]:
+    pairwise = pd.DataFrame(columns=["group_a", "group_b", "statistic", "pvalue",
+                                     "pvalue_holm"])
+    if len(levels) < 2:
+        if len(levels) == 1 and g[0] != ALL:
+            messages.append("Only one group: no log-rank test.")
+        return None, pairwise
+    stat, df, p = _logrank(t, e, g, levels)
+    if np.isnan(stat):
+        messages.append("The log-rank test needs events in at least two groups; not computed.")
+    logrank = LogRankResult(stat, df, p)
+    if len(levels) > 2:
+        rows = []
+        for a, b in combinations(levels, 2):
+            m = (g == a) | (g == b)
+            s, _, pv = _logrank(t[m], e[m], g[m], [a, b])
+            rows.append({"group_a": a, "group_b": b, "statistic": s, "pvalue": pv})
+        pairwise = pd.DataFrame(rows)
+        ok = pairwise["pvalue"].notna().to_numpy()
+        holm = np.full(len(pairwise), np.nan)
+        holm[ok] = _holm(pairwise["pvalue"].to_numpy()[ok])
+        pairwise["pvalue_holm"] = holm
+    return logrank, pairwise
+
+
+# --------------------------------------------------------------------------- Cox model
+
+@dataclass(frozen=True)
+class _EfronFit:
+    loglik: float
+    score: np.ndarray
+    info: np.ndarray
+
+
+def _efron(X: np.ndarray, t: np.ndarray, e: np.ndarray, beta: np.ndarray,
+           g: np.ndarray | None = None):
+    """Efron partial log-likelihood, score and information at ``beta``.
+
+    With ``g`` (one value per row, the transformed time of cox.zph), also return the score and
+    information blocks of the extra time-varying covariates X * g(t) at gamma = 0, as the C
+    routine ``zph1`` of survival 3.x: (u_gamma, I_beta_gamma, I_gamma_gamma).
+    """
+    p = X.shape[1]
+    eta = X @ beta
+    shift = eta.max()
+    r = np.exp(eta - shift)                          # scaled for stability
+    order = np.argsort(-t, kind="stable")            # longest time first: cumsum = risk set
+    ts, rs, Xs, es = t[order], r[order], X[order], e[order]
+    s0 = np.cumsum(rs)
+    s1 = np.cumsum(rs[:, None] * Xs, axis=0)
+    s2 = np.cumsum(rs[:, None, None] * Xs[:, :, None] * Xs[:, None, :], axis=0)
+    loglik, score, info = 0.0, np.zeros(p), np.zeros((p, p))
+    ug, ibg, igg = np.zeros(p), np.zeros((p, p)), np.zeros((p, p))
+    for s in np.unique(t[e == 1]):
+        last = np.searchsorted(-ts, -s, side="right") - 1   # last row with time >= s
+        dead = (ts == s) & (es == 1)
+        d = int(dead.sum())
+        d0, d1 = rs[dead].sum(), (rs[dead, None] * Xs[dead]).sum(0)
+        d2 = (rs[dead, None, None] * Xs[dead, :, None] * Xs[dead, None, :]).sum(0)
+        xsum = Xs[dead].sum(0)
+        loglik += eta[order][dead].sum()
+        mean_sum, var_sum = np.zeros(p), np.zeros((p, p))
+        for k in range(d):
+            frac = k / d
+            den = s0[last] - frac * d0
+            mean = (s1[last] - frac * d1) / den
+            var = (s2[last] - frac * d2) / den - np.outer(mean, mean)
+            loglik -= np.log(den) + shift
+            mean_sum += mean
+            var_sum += var
+        score += xsum - mean_sum
+        info += var_sum
+        if g is not None:
+            gs = g[order][dead][0]
+            ug += gs * (xsum - mean_sum)
+            ibg += gs * var_sum
+            igg += gs * gs * var_sum
+    fit = _EfronFit(float(loglik), score, info)
+    return (fit, ug, ibg, igg) if g is not None else fit
+
+
+def _newton(X, t, e) -> tuple[np.ndarray, _EfronFit, bool]:
+    """Newton-Raphson with step halving, from beta = 0 (as R ``coxph``)."""
+    beta = np.zeros(X.shape[1])
+    fit = _efron(X, t, e, beta)
+    for _ in range(100):
+        try:
+            step = np.linalg.solve(fit.info, fit.score)
+        except np.linalg.LinAlgError:
+            return beta, fit, False
+        new = beta + step
+        new_fit = _efron(X, t, e, new)
+        halvings = 0
+        while not new_fit.loglik >= fit.loglik - 1e-12 * abs(fit.loglik) and halvings < 30:
+            step /= 2
+            new = beta + step
+            new_fit = _efron(X, t, e, new)
+            halvings += 1
+        converged_ll = abs(new_fit.loglik - fit.loglik) <= 1e-14 * max(abs(fit.loglik), 1.0)
+        beta, fit = new, new_fit
+        if np.max(np.abs(step)) < 1e-10 or converged_ll:
+            return beta, fit, True
+    return beta, fit, False
+
+
+def _km_transform(t: np.ndarray, e: np.ndarray) -> np.ndarray:
+    """cox.zph's "km" transform: 1 - S(t-) from the pooled Kaplan-Meier curve."""
+    km = _km(t, e)
+    idx = np.searchsorted(km["time"].to_numpy(), t, side="left")  # times strictly before t
+    return 1.0 - np.r_[1.0, km["survival"].to_numpy()][idx]
+
+
+def _zph(X, t, e, beta, variables: Sequence[str]) -> pd.DataFrame:
+    """Proportional-hazards score test of survival 3.x ``cox.zph(fit)`` (transform "km")."""
+    ttimes = _km_transform(t, e)
+    gtime = ttimes - ttimes[e == 1].mean()
+    _, ug, ibg, igg = _efron(X, t, e, beta, g=gtime)
+    fit = _efron(X, t, e, beta)
+    p = X.shape[1]
+    imat = np.block([[fit.info, ibg], [ibg.T, igg]])
+    u = np.r_[np.zeros(p), ug]
+    rows = []
+    terms = list(dict.fromkeys(variables))
+    for term in terms:
+        jj = [j for j, v in enumerate(variables) if v == term]
+        kk = list(range(p)) + [p + j for j in jj]
+        uu = u[kk]
+        stat = float(uu @ np.linalg.solve(imat[np.ix_(kk, kk)], uu))
+        rows.append({"term": term, "chisq": stat, "df": len(jj),
+                     "pvalue": float(_st.chi2.sf(stat, len(jj)))})
+    stat = float(u @ np.linalg.solve(imat, u))
+    rows.append({"term": "GLOBAL", "chisq": stat, "df": p, "pvalue": float(_st.chi2.sf(stat, p))})
+    return pd.DataFrame(rows)
+
+
+def _concordance(t: np.ndarray, e: np.ndarray, eta: np.ndarray) -> float:
+    """Harrell's C as R ``coxph``'s concordance: comparable pairs have the shorter time an
+    event (a censoring at the same time counts as longer); tied risk scores count 1/2; pairs
+    tied on an event time are not comparable."""
+    conc = disc = tied = 0.0
+    for i in np.flatnonzero(e == 1):
+        later = (t > t[i]) | ((t == t[i]) & (e == 0))
+        conc += np.count_nonzero(eta[later] < eta[i])
+        disc += np.count_nonzero(eta[later] > eta[i])
+        tied += np.count_nonzero(eta[later] == eta[i])
+    total = conc + disc + tied
+    return float((conc + tied / 2) / total) if total else float("nan")
+
+
+@dataclass(frozen=True)
+class CoxResult:
+    """Result of :func:`cox`.
+
+    Attributes
+    ----------
+    table : DataFrame with columns term, variable, level, coef, hazard_ratio, ci_low, ci_high,
+        se, pvalue (Wald), one row per model term (term names as in :func:`core.stats.logistic`).
+    ph_test : DataFrame with columns term, chisq, df, pvalue: the proportional-hazards test per
+        covariate (a categorical covariate is one row with df = levels - 1) and a GLOBAL row.
+    n, events, n_dropped : patients used, events among them, rows left out for a missing value.
+    concordance : Harrell's C of the linear predictor.
+    loglik : maximised partial log-likelihood (Efron).
+    messages : warnings for the user.
+    """
+
+    table: pd.DataFrame
+    ph_test: pd.DataFrame
+    n: int
+    events: int
+    n_dropped: int
+    concordance: float
+    loglik: float
+    messages: tuple[str, ...]
+
+
+def cox(df: pd.DataFrame, time: str, event: str, covariates: Sequence[str],
+        reference: dict[str, str] | None = None) -> CoxResult:
+    """Cox proportional-hazards regression with Efron ties and the cox.zph PH test.
+
+    Parameters
+    ----------
+    df : patient-level data.
+    time, event : follow-up time (>= 0) and 0/1 event indicator.
+    covariates : columns entered together; categorical ones are treatment-coded against the
+        first sorted level or ``reference[column]``.
+    reference : reference level per categorical covariate.
+
+    Returns
+    -------
+    CoxResult
+        table (term, variable, level, coef, hazard_ratio, ci_low, ci_high, se, pvalue), ph_test
+        (term, chisq, df, pvalue; last row GLOBAL), n, events, n_dropped, concordance, loglik,
+        messages.
+
+    Raises
+    ------
+    ColumnError
+        Missing column, negative time, event not 0/1, unknown reference.
+    InsufficientDataError
+        No events, constant or collinear covariates, fewer events than parameters... with a
+        message saying what to change.
+
+    Notes
+    -----
+    Validated against R 4.2, survival 3.x: ``coxph(Surv(time, status) ~ ...)`` (Efron; coef,
+    se, ``confint``, Wald p, ``$concordance``) and ``cox.zph(fit)`` (default transform "km",
+    the score test of survival 3.x, implemented here after its R source and C routine zph1).
+    """
+    if isinstance(covariates, str):
+        covariates = [covariates]
+    if not covariates:
+        raise ColumnError("Choose at least one covariate.")
+    data, dropped, t, e = _survival_data(df, time, event, list(covariates))
+    n, events = len(t), int(e.sum())
+    if events == 0:
+        raise InsufficientDataError(f"No events among the {n} usable patients: a Cox model "
+                                    "needs at least one event. Widen the filter.")
+    design = design_matrix(data, list(covariates), reference, check_rank=False)
+    X = design.X
+    k = X.shape[1]
+    if n <= k:
+        raise InsufficientDataError(f"The model has {k} coefficients but only {n} usable "
+                                    "patients. Use fewer covariates.")
+    check_full_rank(X, design.terms)
+    messages: list[str] = []
+    if events / k < 10:
+        messages.append(f"Only {events / k:.1f} events per coefficient (fewer than 10): "
+                        "estimates may be unstable; use fewer covariates.")
+    Xc = X - X.mean(0)
+    beta, fit, converged = _newton(Xc, t, e)
+    se = np.sqrt(np.diag(np.linalg.pinv(fit.info)))
+    sd = X.std(0)
+    infinite = [term for term, b, s in zip(design.terms, beta, sd) if abs(b) * s > 10]
+    if not converged or infinite:
+        who = ", ".join(infinite) if infinite else "some covariates"
+        messages.append(f"The Cox model did not converge to finite estimates for {who}: the "
+                        "hazard ratio is effectively infinite (e.g. no events in one group). "
+                        "Do not interpret it; combine groups or drop the covariate.")
+    table = _cox_table(design, beta, se)
+    ph = _zph(Xc, t, e, beta, design.variables)
+    return CoxResult(table=table, ph_test=ph, n=n, events=events, n_dropped=dropped,
+                     concordance=_concordance(t, e, Xc @ beta), loglik=fit.loglik,
+                     messages=tuple(messages))
+
+
+def _cox_table(design, beta: np.ndarray, se: np.ndarray) -> pd.DataFrame:
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        return pd.DataFrame({
+            "term": design.terms, "variable": design.variables, "level": design.levels,
+            "coef": beta, "hazard_ratio": np.exp(beta),
+            "ci_low": np.exp(beta - _Z * se), "ci_high": np.exp(beta + _Z * se),
+            "se": se, "pvalue": 2 * _st.norm.sf(np.abs(beta / se)),
+        })
