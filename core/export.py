@@ -354,14 +354,15 @@ class RenderCache:
             if fmt == "svg":
                 self.renders += 1
                 return vlc.vegalite_to_svg(vl, **common).encode("utf-8")
-            size = _svg_size(self.get(spec, "svg").decode("utf-8"))
-            self.renders += 1
             if fmt == "png":
+                size = _svg_size(self.get(spec, "svg").decode("utf-8"))
                 factor = _png_pixel_factor(size, self.ppi, self.box_in)
+                self.renders += 1
                 return vlc.vegalite_to_png(vl, scale=factor * 72.0 / self.ppi, ppi=self.ppi,
                                            **common)
-            if fmt == "pdf":  # vector; the page is box width wide (1 CSS px = 1 pt at scale 1)
-                return vlc.vegalite_to_pdf(vl, scale=self.box_in[0] * 72.0 / size[0], **common)
+            if fmt == "pdf":  # vector; one CSS px = 1 pt (vl-convert 1.9 ignores `scale` here)
+                self.renders += 1
+                return vlc.vegalite_to_pdf(vl, **common)
         except ExportError:
             raise
         except Exception as exc:
@@ -386,9 +387,10 @@ def render(spec: FigureSpec, fmt: ImageFormat, *, ppi: float = DEFAULT_PPI,
     ppi : float, default 300
         PNG only: pixels per inch, written to the PNG pHYs chunk.
     box_in : (float, float), default (10, 5.6)
-        The image is scaled to cover this box: a PNG at ``ppi`` (a landscape chart comes out
-        ``box_in[0] * ppi`` = 3000 px wide), a PDF page ``box_in[0]`` inches wide. SVG keeps the
-        chart's own CSS-pixel size (it is vector).
+        PNG only: the image is scaled to cover this box at ``ppi`` (a landscape chart comes
+        out ``box_in[0] * ppi`` = 3000 px wide, its pHYs saying ``ppi``). SVG and PDF are vector
+        and keep the chart's own size (one CSS pixel = one point, so a default-sized captioned
+        chart is a page of about 9.6 x 5.7 in).
 
     Returns
     -------
