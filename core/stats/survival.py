@@ -313,8 +313,9 @@ def _group_messages(lv: str, n: int, events: int, median: float, grouped: bool) 
     name = f"group {lv}" if grouped else "the cohort"
     out = []
     if n == 1:
-        out.append(f"{name.capitalize()} has a single patient; its curve is a single step.")
-    if events > 0 and np.isnan(median):
+        out.append(f"{name[0].upper()}{name[1:]} has a single patient; its curve is a single "
+                   "step.")
+    if np.isnan(median):
         out.append(f"Median not reached in {name} (survival stays above 50%).")
     return out
 
