@@ -19,7 +19,7 @@ import io
 import re
 import zipfile
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -224,6 +224,110 @@ def _finish(frame: pd.DataFrame, name: str, fmt: Literal["csv", "xlsx"], delimit
     decimal = _detect_decimal(body, delimiter) if fmt == "csv" and delimiter else "."
     return RawTable(body, tuple(keep), name, fmt, delimiter, decimal, encoding,
                     header_idx + 2, digest)
+
+
+# --------------------------------------------------------------------------------------------
+# Dates -> days after infusion (a meeting export carries no calendar dates)
+# --------------------------------------------------------------------------------------------
+
+INFUSION_DATE = frozenset(schema.normalise_header(a) for a in (
+    "infusion date", "date of infusion", "cart date", "car t date", "car-t infusion date",
+    "cart infusion", "infusion", "infusionsdatum", "datum infusion", "day 0 date"))
+SAMPLE_DATE = frozenset(schema.normalise_header(a) for a in (
+    "date", "datum", "sample date", "collection date", "abnahmedatum", "administration date",
+    "gabedatum", "date given"))
+_DATE_FORMATS = ("%Y-%m-%d", "%d.%m.%Y", "%d/%m/%Y", "%d.%m.%y", "%Y-%m-%dT%H:%M:%S",
+                 "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%d.%m.%Y %H:%M", "%d.%m.%Y %H:%M:%S")
+
+
+def _parse_dates(raw: pd.Series) -> pd.Series | None:
+    """Datetimes if at least 80% of the non-missing cells are dates in one known format."""
+    cells = raw[~_is_na(raw)]
+    if cells.empty or not cells.str.match(r"^\d{1,4}[-./]\d{1,2}[-./]\d{2,4}").mean() >= 0.8:
+        return None
+    parsed = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
+    for fmt in _DATE_FORMATS:  # each cell takes the first format it fits (dates with and
+        parsed = parsed.fillna(  # without times mix in real exports)
+            pd.to_datetime(raw.where(~_is_na(raw)), format=fmt, errors="coerce"))
+    return parsed if parsed[cells.index].notna().mean() >= 0.8 else None
+
+
+def _days_since(dates: pd.Series, infusion: pd.Series) -> pd.Series:
+    return (dates - infusion).dt.total_seconds() / 86400.0
+
+
+def _patients_dates(raw: RawTable) -> tuple[RawTable, pd.Series | None, list[str]]:
+    """Find the infusion date; turn other date columns into ``<name>_day``; drop the dates.
+
+    Returns the table without date columns, the infusion date per patient ID (or None) and
+    notes for the user.
+    """
+    frame, notes = raw.frame.copy(), []
+    infusion_header = next((h for h in raw.headers
+                            if schema.normalise_header(h) in INFUSION_DATE), None)
+    infusion = _parse_dates(frame[infusion_header]) if infusion_header else None
+    date_cols = {h: d for h in raw.headers if h != infusion_header
+                 and (d := _parse_dates(frame[h])) is not None}
+    if infusion_header and infusion is None:
+        notes.append(f"'{infusion_header}' holds no recognisable dates; it was ignored.")
+    for h, d in date_cols.items():
+        if infusion is not None:
+            name = f"{h} (days after infusion)"
+            frame[name] = _days_since(d, infusion).map(lambda v: "" if pd.isna(v) else f"{v:g}")
+            notes.append(f"'{h}' converted from dates to days after infusion as '{name}'; "
+                         "the dates were dropped.")
+        else:
+            notes.append(f"'{h}' holds dates but there is no infusion date column to convert "
+                         "them to days after infusion; the column was dropped.")
+        del frame[h]
+    if infusion_header:
+        del frame[infusion_header]
+        notes.append(f"'{infusion_header}' (infusion date) used to convert dates, then dropped.")
+    by_id: pd.Series | None = None
+    if infusion is not None:
+        id_header = next((h for h, t in suggest_mapping(raw.headers, "patients").items()
+                          if t == "patient_id"), None)
+        if id_header:
+            by_id = pd.Series(infusion.to_numpy(), index=frame[id_header].str.strip())
+            by_id = by_id[~by_id.index.duplicated()]
+    headers = tuple(c for c in frame.columns)
+    return (RawTable(frame, headers, raw.filename, raw.format, raw.delimiter, raw.decimal,
+                     raw.encoding, raw.first_row, raw.sha256), by_id, notes)
+
+
+def _long_dates(raw: RawTable, table: schema.TableName,
+                infusion: pd.Series | None) -> tuple[RawTable, list[str]]:
+    """Labs/treatments with a date column and no day column: day = date - infusion date."""
+    mapping = suggest_mapping(raw.headers, table)
+    if "day" in mapping.values():
+        return raw, []
+    date_header = next((h for h in raw.headers if schema.normalise_header(h) in SAMPLE_DATE),
+                       None)
+    if date_header is None:
+        return raw, []
+    dates = _parse_dates(raw.frame[date_header])
+    if dates is None:
+        return raw, [f"'{date_header}' holds no recognisable dates."]
+    frame = raw.frame.copy()
+    notes = []
+    id_header = next(h for h, t in mapping.items() if t == "patient_id") \
+        if "patient_id" in mapping.values() else None
+    if infusion is None or id_header is None:
+        frame["day"] = ""
+        notes.append(f"{table}: '{date_header}' holds dates, but the patient table has no "
+                     "infusion date to convert them to days; add an 'infusion_date' column to "
+                     "the patient table or a 'day' column here.")
+    else:
+        inf = frame[id_header].str.strip().map(infusion)
+        days = _days_since(dates, pd.to_datetime(inf))
+        frame["day"] = days.map(lambda v: "" if pd.isna(v) else f"{v:g}")
+        missing = int((dates.notna() & inf.isna()).sum())
+        notes.append(f"{table}: '{date_header}' converted to days after infusion; the dates "
+                     "were dropped." + (f" {missing} rows whose patient has no infusion date "
+                                        "are listed as 'no usable day'." if missing else ""))
+    del frame[date_header]
+    return (RawTable(frame, tuple(frame.columns), raw.filename, raw.format, raw.delimiter,
+                     raw.decimal, raw.encoding, raw.first_row, raw.sha256), notes)
 
 
 # --------------------------------------------------------------------------------------------
@@ -695,6 +799,7 @@ def load_upload(patients: Upload, labs: Upload | None = None,
         raise: they are in ``cohort.reports``.
     """
     mappings = mappings or {}
+    infusion: pd.Series | None = None
     reports: dict[str, LoadReport] = {}
     frames: dict[str, pd.DataFrame] = {}
     for table, up in (("patients", patients), ("labs", labs), ("treatments", treatments)):
@@ -702,12 +807,18 @@ def load_upload(patients: Upload, labs: Upload | None = None,
             frames[table] = empty_table(table)  # type: ignore[arg-type]
             continue
         raw = read_table(up.data, up.name)
+        if table == "patients":
+            raw, infusion, date_notes = _patients_dates(raw)
+        else:
+            raw, date_notes = _long_dates(raw, table, infusion)  # type: ignore[arg-type]
         mapping = mappings.get(table) or suggest_mapping(raw.headers, table)  # type: ignore
         known = set(frames["patients"]["patient_id"]) if table != "patients" else None
         frame, report = validate(raw, mapping, table, known_patients=known)  # type: ignore
         if table == "patients" and frame.empty:
             raise ValidationError(f"'{up.name}': no patient row could be loaded. "
                                   + _first_reasons(report))
+        if date_notes:
+            report = replace(report, notes=report.notes + tuple(date_notes))
         if table == "labs" and "analyte" in frame:
             frame, report = _normalise_labs(frame, report)
         frames[table], reports[table] = frame, report

@@ -150,3 +150,23 @@ def test_data_dictionary_and_templates_cover_the_schema():
         raw = loading.read_table(tpl.to_csv(index=False).encode(), f"{table}.csv")
         mapping = loading.suggest_mapping(raw.headers, table)
         assert all(mapping.values()), table   # a template maps onto itself completely
+
+
+def test_dates_become_days_after_infusion_and_are_dropped():
+    patients = (b"Patient ID,Infusion date,Progression date,age\n"
+                b"A,01.03.2024,15.06.2024,60\nB,05.03.2024,,70\n")
+    labs = (b"patient_id,Datum,analyte,value\nA,02.03.2024 06:00,fibrinogen,300\n"
+            b"B,01.03.2024,fibrinogen,250\n")
+    c = loading.load_upload(loading.Upload("p.csv", patients), loading.Upload("l.csv", labs))
+    # 1 March -> 15 June 2024 is 106 days; 06:00 on the next day is day 1.25
+    assert c.patients["progression_date_days_after_infusion"].tolist()[0] == 106
+    assert c.labs.sort_values("patient_id")["day"].tolist() == [1.25, -4.0]
+    no_dates = " ".join(map(str, c.patients.columns)) + " ".join(map(str, c.labs.columns))
+    assert "Infusion date" not in no_dates and "Datum" not in no_dates
+    assert any("dropped" in n for n in c.reports["patients"].notes)
+
+
+def test_dates_without_an_infusion_date_are_dropped_with_a_note():
+    c = loading.load_upload(loading.Upload("p.csv", b"patient_id,Progression date\nA,2024-01-02\n"))
+    assert list(c.patients.columns) == ["patient_id"]
+    assert "no infusion date" in c.reports["patients"].notes[0]

@@ -1,0 +1,94 @@
+"""The entry point, sidebar filters and the Cohort and Data pages, through AppTest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import assert_clean, widget
+
+UPLOADS = Path(__file__).parent / "fixtures" / "uploads"
+
+
+def metric(at) -> str:  # noqa: ANN001
+    return next(m.value for m in at.metric if m.label == "Patients in view")
+
+
+def test_cohort_page_renders_demo_and_reruns_on_filter(app_test):
+    at = app_test()
+    assert_clean(at)
+    assert metric(at) == "41 of 41"
+    assert any("synthetic demo cohort" in c.value for c in at.caption)
+    assert at.title[0].value == "Cohort"
+    widget(at, "flt_crs_grade").set_value([1, 2]).run()
+    assert_clean(at)
+    assert metric(at) == "33 of 41"
+    assert any(c.value.startswith("CRS 1-2 · n = 33") for c in at.caption)
+
+
+def test_filter_state_survives_page_change_and_is_in_the_url(app_test):
+    at = app_test()
+    widget(at, "flt_product").set_value(["axi-cel"]).run()
+    assert at.query_params["product"] == ["axi-cel"]
+    at.switch_page("pages/data.py").run()
+    assert_clean(at)
+    assert metric(at) == "14 of 41"
+    at.switch_page("pages/cohort.py").run()
+    assert metric(at) == "14 of 41"
+
+
+def test_link_with_query_params_opens_the_same_view(app_test):
+    at = app_test(query={"crs_grade": ["3", "4"]})
+    assert_clean(at)
+    assert metric(at) == "5 of 41"
+    assert widget(at, "flt_crs_grade").value == [3, 4]
+
+
+def test_reset_button_clears_filters(app_test):
+    at = app_test()
+    widget(at, "flt_crs_grade").set_value([1]).run()
+    assert metric(at) == "13 of 41"
+    next(b for b in at.button if b.label == "Reset filters").click().run()
+    assert metric(at) == "41 of 41"
+    assert widget(at, "flt_crs_grade").value == []
+
+
+def test_no_match_warns_instead_of_failing(app_test):
+    at = app_test()
+    widget(at, "flt_crs_grade").set_value([0]).run()
+    widget(at, "flt_tocilizumab_doses").set_value((1, 2)).run()
+    assert not at.exception
+    assert metric(at) == "0 of 41"
+    assert any("No patient matches" in w.value for w in at.warning)
+
+
+def test_table_1_stratification_choice(app_test):
+    at = app_test()
+    sb = next(s for s in at.selectbox if s.label == "Stratify Table 1 by")
+    assert sb.value == "tocilizumab"
+    sb.set_value(None).run()
+    assert_clean(at)
+    sb = next(s for s in at.selectbox if s.label == "Stratify Table 1 by")
+    sb.set_value("sex").run()
+    assert_clean(at)
+
+
+def test_upload_in_the_sidebar_loads_and_reports(app_test):
+    at = app_test("pages/data.py")
+    at.radio(key="data_source").set_value("upload").run()
+    assert not at.exception
+    at.sidebar.file_uploader[0].set_value(
+        ("german.csv", (UPLOADS / "german_cp1252.csv").read_bytes(), "text/csv")).run()
+    assert not at.exception
+    assert metric(at) == "4 of 4"
+    text = " ".join(e.value for e in at.markdown) + " ".join(c.value for c in at.caption)
+    assert "4 rows read" in " ".join(x.value for x in at.expander) or "4 rows read" in text \
+        or any("4 rows read" in str(x.label) for x in at.expander)
+
+
+def test_bad_upload_shows_a_message_not_a_traceback(app_test):
+    at = app_test()
+    at.radio(key="data_source").set_value("upload").run()
+    at.sidebar.file_uploader[0].set_value(
+        ("x.csv", (UPLOADS / "no_patient_id.csv").read_bytes(), "text/csv")).run()
+    assert not at.exception
+    assert any("no column for patient_id" in e.value for e in at.error)
