@@ -217,7 +217,8 @@ def correlation_matrix(matrix: pd.DataFrame, *, title: str = "",
     _check_columns(matrix, ["x", "y", "r", "pvalue", "n"], "correlation matrix")
     labels = labels or {}
     data = matrix.assign(
-        x=matrix["x"].map(lambda c: labels.get(c, c)), y=matrix["y"].map(lambda c: labels.get(c, c)),
+        x=matrix["x"].map(lambda c: labels.get(c, c)),
+        y=matrix["y"].map(lambda c: labels.get(c, c)),
         text=[("–" if pd.isna(r) else f"{r:.2f}") + f"\nn={int(n)}"
               for r, n in zip(matrix["r"], matrix["n"])])
     order = list(dict.fromkeys(data["x"]))

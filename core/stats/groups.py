@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -501,7 +501,7 @@ def correlation_matrix_frame(df: pd.DataFrame, columns: Sequence[str],
     rows = []
     for a in columns:
         for b in columns:
-            n_pair = int(df[[a, b]].notna().all(axis=1).sum()) if a != b else int(df[a].notna().sum())
+            n_pair = int(df[list(dict.fromkeys([a, b]))].notna().all(axis=1).sum())
             if a == b:
                 rows.append({"x": a, "y": b, "r": 1.0, "pvalue": 0.0, "n": n_pair})
                 continue
@@ -578,18 +578,6 @@ def _concentrated_fill(total: int, caps: Sequence[int], lf: np.ndarray) -> float
         out += lf[take]
         left -= take
     return out
-
-
-def _compositions(total: int, caps: Sequence[int]) -> Iterator[tuple[int, ...]]:
-    """Every vector n with sum n = total and 0 <= n_i <= caps_i."""
-    if len(caps) == 1:
-        if total <= caps[0]:
-            yield (total,)
-        return
-    rest_cap = sum(caps[1:])
-    for first in range(max(0, total - rest_cap), min(caps[0], total) + 1):
-        for tail in _compositions(total - first, caps[1:]):
-            yield (first, *tail)
 
 
 def _compositions_array(total: int, caps: Sequence[int]) -> np.ndarray:
