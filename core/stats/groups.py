@@ -146,7 +146,7 @@ def _sorted_levels(values: pd.Series) -> list[Any]:
     if isinstance(values.dtype, pd.CategoricalDtype):
         present = set(values.unique())
         return [c for c in values.cat.categories if c in present]
-    levels = list(pd.unique(values))
+    levels = [v.item() if isinstance(v, np.generic) else v for v in pd.unique(values)]
     try:
         return sorted(levels)
     except TypeError:  # mixed types: sort by text
