@@ -105,8 +105,8 @@ def patients(data) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def pack(report, meta, patients) -> tuple[dict[str, bytes], RenderCache]:
-    cache = RenderCache()
-    return build_pack(report, meta, patients, cache=cache), cache
+    with RenderCache() as cache:
+        return build_pack(report, meta, patients, cache=cache), cache
 
 
 # ---------------------------------------------------------------------------------------------
@@ -204,6 +204,31 @@ def test_long_caption_is_wrapped_on_separators():
     lines = export._wrap_line(caption, 60)
     assert len(lines) > 1 and all(len(line) <= 60 for line in lines)
     assert " \u00b7 ".join(lines) == caption
+
+
+def test_line_opacity_is_rendered_as_stroke_opacity(data):
+    import vl_convert as vlc
+
+    lines = alt.Chart(data).mark_line(opacity=0.4).encode(
+        x="tocilizumab_cum_mg:Q", y="fibrinogen_nadir:Q", detail="crs_grade:N")
+    area = alt.Chart(data).mark_area(opacity=0.3).encode(x="tocilizumab_cum_mg:Q",
+                                                          y="fibrinogen_nadir:Q")
+    spec = _spec((lines + area).facet(column="product:N"))
+    layers = RenderCache().spec_dict(spec)["vconcat"][0]["spec"]["layer"]
+    assert layers[0]["mark"] == {"type": "line", "strokeOpacity": 0.4, "fillOpacity": 0.4}
+    assert layers[1]["mark"] == {"type": "area", "strokeOpacity": 0.3, "fillOpacity": 0.3}
+
+    # same pixels as the original spec (rendered small to keep the test quick)
+    ppi = 40
+    ours = np.asarray(Image.open(io.BytesIO(render(spec, "png", ppi=ppi))).convert("RGB"),
+                      dtype=float)
+    original = with_caption(spec).to_dict()
+    size = export._svg_size(vlc.vegalite_to_svg(original))
+    factor = export._png_pixel_factor(size, ppi, export.FIGURE_BOX_IN)
+    theirs = np.asarray(Image.open(io.BytesIO(vlc.vegalite_to_png(
+        original, scale=factor * 72 / ppi, ppi=ppi))).convert("RGB"), dtype=float)
+    assert ours.shape == theirs.shape
+    assert np.abs(ours - theirs).mean() < 0.5
 
 
 def test_render_errors_are_export_errors():
@@ -490,6 +515,20 @@ def test_pack_renders_each_figure_once(pack, report):
     assert set(out) == {"pptx", "pdf", "zip"}
     # one SVG (also measures the size) and one PNG per figure, shared by all three files
     assert cache.renders == 2 * len(report)
+
+
+def test_prefetch_renders_in_background_and_reports_errors(charts):
+    good = _spec(charts["single"])
+    bad = FigureSpec(chart=alt.Chart(alt.UrlData("https://example.com/x.csv")).mark_point()
+                     .encode(x="a:Q"), title="remote")
+    with RenderCache() as cache:
+        cache.prefetch([good, bad, good])
+        png = cache.get(good, "png")
+        assert png.startswith(b"\x89PNG")
+        with pytest.raises(ExportError, match="remote"):
+            cache.get(bad, "png")
+        assert cache.get(good, "svg").startswith(b"<svg")
+    assert cache.renders == 3  # vl-convert calls: good SVG + PNG once each, bad SVG (failed)
 
 
 def test_pack_rejects_unknown_format(report, meta, patients):
