@@ -1,0 +1,196 @@
+"""Risk factors page: univariable screen and multivariable logistic model for a binary outcome
+(the paper's Table S3), with separation and events-per-variable guards."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import streamlit as st
+
+from core import outcomes
+from core.charts.survival import forest_plot
+from core.errors import CohortError
+from core.schema import label as col_label
+from ui import session
+from ui.figures import show_chart, show_table
+
+METHODS = {"auto": "Auto (Firth if separated)", "ml": "Ordinary ML", "firth": "Firth"}
+CI_KIND = {"Wald": "Wald 95% CI", "profile likelihood": "profile-likelihood 95% CI"}
+KIND_ANY, KIND_SEVERE, KIND_BINARY, KIND_THRESHOLD = "any", "severe", "binary", "threshold"
+OPS = [">=", ">", "<=", "<", "=="]
+
+
+def fmt_num(x: float) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "NA"
+    if math.isinf(x):
+        return "∞"
+    return f"{x:.3g}" if 1e-3 <= abs(x) < 1e4 else f"{x:.2e}"
+
+
+def fmt_or(est: float, lo: float, hi: float) -> str:
+    if est is None or math.isnan(est):
+        return "–"
+    return f"{fmt_num(est)} ({fmt_num(lo)}–{fmt_num(hi)})"
+
+
+def fmt_p(p: float) -> str:
+    if p is None or math.isnan(p):
+        return "–"
+    return "< 0.001" if p < 0.001 else f"{p:.2g}" if p < 0.995 else "1"
+
+
+def show_notes(notes) -> None:  # noqa: ANN001
+    for n in notes:
+        {"error": st.error, "warning": st.warning, "info": st.info}[n.level](n.text)
+
+
+view = session.cohort()
+st.title("Risk factors")
+st.caption(view.caption)
+if view.n == 0:
+    st.warning("No patient matches the filters. Widen the filter in the sidebar.")
+    st.stop()
+df = view.patients
+
+# ------------------------------------------------------------------ outcome
+st.subheader("Outcome")
+has_hypofib = "hypofibrinogenemia_grade" in df.columns
+binary = outcomes.binary_columns(df)
+numeric = outcomes.numeric_columns(df)
+kinds = ([KIND_ANY, KIND_SEVERE] if has_hypofib else []) \
+    + ([KIND_BINARY] if binary else []) + ([KIND_THRESHOLD] if numeric else [])
+if not kinds:
+    st.warning("The data hold no 0/1 or numeric column to use as an outcome. Upload a patient "
+               "table with e.g. hypofibrinogenemia_grade.")
+    st.stop()
+kind = st.radio("Outcome", kinds, horizontal=True, key="rf_outcome_kind", format_func={
+    KIND_ANY: "Hypofibrinogenemia, any grade", KIND_SEVERE: "Hypofibrinogenemia grade ≥ 3",
+    KIND_BINARY: "A 0/1 column", KIND_THRESHOLD: "A threshold on a number"}.get)
+if kind == KIND_ANY:
+    spec = outcomes.HYPOFIB_ANY
+elif kind == KIND_SEVERE:
+    spec = outcomes.HYPOFIB_SEVERE
+elif kind == KIND_BINARY:
+    column = st.selectbox("0/1 column (1 = outcome)", binary, key="rf_binary",
+                          format_func=lambda c: f"{col_label(c)} ({c})" if col_label(c) != c
+                          else c)
+    spec = outcomes.OutcomeSpec(column)
+else:
+    c1, c2, c3 = st.columns([3, 1, 2])
+    column = c1.selectbox("Numeric column", numeric, key="rf_num_col",
+                          index=numeric.index("hypofibrinogenemia_grade")
+                          if "hypofibrinogenemia_grade" in numeric else 0)
+    op = c2.selectbox("is", OPS, key="rf_op")
+    values = pd.to_numeric(df[column], errors="coerce").dropna()
+    threshold = c3.number_input("Threshold", key=f"rf_threshold_{column}",
+                                value=float(values.median()) if len(values) else 0.0)
+    spec = outcomes.OutcomeSpec(column, op, float(threshold))
+st.caption(f"Outcome: **{spec.name}** — defined as `{spec.description}`; patients with a "
+           "missing value are left out.")
+
+# ------------------------------------------------------------------ model settings
+options = outcomes.predictor_options(df, spec)
+defaults = outcomes.default_predictors(df, spec)
+predictors = st.multiselect(
+    "Predictors", options, default=defaults, key="rf_predictors",
+    help="Defaults: the paper's model (Table S3). 'CD28 costimulation' is costimulation == CD28.")
+c1, c2 = st.columns([2, 1])
+method = c1.radio("Method", list(METHODS), horizontal=True, key="rf_method",
+                  format_func=METHODS.get,
+                  help="Auto fits ordinary maximum likelihood and switches to Firth's penalised "
+                       "likelihood when the data separate.")
+compare = c2.toggle("Compare Firth with ordinary ML", key="rf_compare")
+
+try:
+    res = session.memo(outcomes.risk_factor_analysis, df, spec, tuple(predictors), method,
+                       compare)
+except CohortError as exc:
+    session.show_error(exc, "Risk factors")
+    st.stop()
+
+show_notes(res.notes)
+events_pct = f" ({res.events / res.n_outcome_known:.0%})" if res.n_outcome_known else ""
+st.markdown(f"**{res.events} of {res.n_outcome_known}** patients with a known outcome have "
+            f"{spec.name.lower()}{events_pct}"
+            + (f"; {res.n_total - res.n_outcome_known} with the outcome missing."
+               if res.n_total > res.n_outcome_known else "."))
+if not len(res.univariable):
+    st.stop()
+
+# ------------------------------------------------------------------ multivariable model
+model = res.model
+st.subheader("Multivariable model")
+if model is not None:
+    m1, m2, m3, m4 = st.columns(4)
+    m1.metric("Patients used", model.n)
+    m2.metric("Dropped (missing values)", model.n_dropped)
+    m3.metric("Events", model.events)
+    m4.metric("Events per variable", f"{model.epv:.1f}")
+    method_text = ("Firth's penalised likelihood" if model.method == "firth"
+                   else "ordinary maximum likelihood")
+    ci = CI_KIND[model.ci_method]
+    table = model.table.iloc[1:]
+    stat = (f"{method_text} · odds ratio with {ci} · n = {model.n} · events = {model.events}"
+            + (" · separation" if model.separation else ""))
+    left, right = st.columns([1, 1])
+    with left:
+        shown = pd.DataFrame({
+            "Term": table["term"],
+            f"OR ({ci})": [fmt_or(*r) for r in table[["odds_ratio", "ci_low", "ci_high"]]
+                            .itertuples(index=False)],
+            "p": table["pvalue"].map(fmt_p)})
+        show_table(shown, name="risk-factors-multivariable",
+                   title=f"Multivariable logistic regression: {spec.name}")
+        p_kind = "penalised likelihood-ratio p" if model.method == "firth" else "Wald p"
+        st.caption(f"{method_text}; {ci}; {p_kind}. ORs are per unit of a numeric predictor "
+                   "and versus the reference level of a categorical one.")
+    with right:
+        show_chart(forest_plot(model.table), name="risk-factors-forest",
+                   title=f"Odds ratios for {spec.name} (multivariable)", stat=stat)
+
+# ------------------------------------------------------------------ univariable screen
+st.subheader("Univariable screen")
+uni = res.univariable
+shown = pd.DataFrame({
+    "Predictor": uni["predictor"], "Term": uni["term"],
+    "OR (95% CI)": [fmt_or(*r) for r in uni[["odds_ratio", "ci_low", "ci_high"]]
+                    .itertuples(index=False)],
+    "p": uni["pvalue"].map(fmt_p),
+    "n": uni["n"].map(lambda v: "–" if pd.isna(v) else f"{int(v)}"),
+    "Method": [f"{'Firth' if m == 'firth' else 'ML' if m == 'ml' else '–'}"
+               + (f", {CI_KIND[c]}" if c else "") for m, c in zip(uni["method"],
+                                                               uni["ci_method"])],
+    "Separation": uni["separation"].map({True: "yes", False: ""}),
+    "Note": uni["note"]})
+left, right = st.columns([1, 1])
+with left:
+    show_table(shown, name="risk-factors-univariable",
+               title=f"Univariable logistic regressions: {spec.name}")
+    st.caption("One model per predictor. ML rows: Wald CI and p; Firth rows (separated "
+               "predictors with method auto, or all with Firth): profile-likelihood CI and "
+               "penalised likelihood-ratio p.")
+with right:
+    ok = uni[uni["odds_ratio"].notna()]
+    if len(ok):
+        show_chart(forest_plot(ok), name="risk-factors-univariable-forest",
+                   title=f"Odds ratios for {spec.name} (univariable)",
+                   stat=f"one model per predictor · n = {int(ok['n'].max())}")
+
+# ------------------------------------------------------------------ ML vs Firth
+if compare and res.comparison is not None:
+    st.subheader("Firth versus ordinary maximum likelihood")
+    cmp = res.comparison
+    show_table(pd.DataFrame({
+        "Term": cmp["term"],
+        "ML OR (Wald 95% CI)": [fmt_or(*r) for r in cmp[["or_ml", "ci_low_ml", "ci_high_ml"]]
+                                .itertuples(index=False)],
+        "ML p": cmp["pvalue_ml"].map(fmt_p),
+        "Firth OR (profile 95% CI)": [fmt_or(*r) for r in cmp[["or_firth", "ci_low_firth",
+                                                               "ci_high_firth"]]
+                                      .itertuples(index=False)],
+        "Firth p": cmp["pvalue_firth"].map(fmt_p)}),
+        name="risk-factors-ml-vs-firth", title=f"ML vs Firth: {spec.name}")
+    st.caption("Under separation the ML odds ratios are where the optimiser stopped, not "
+               "estimates (the paper's OR = 486 is such a number); Firth's are finite.")

@@ -1,0 +1,210 @@
+"""Survival page: Kaplan-Meier curves by group with numbers at risk, log-rank test, medians,
+and a Cox model with the proportional-hazards check (the paper's Figure S1: PFS by
+hypofibrinogenemia)."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import streamlit as st
+
+from core import outcomes
+from core.charts.survival import forest_plot, km_with_risk_table
+from core.errors import CohortError
+from core.schema import label as col_label
+from ui import session
+from ui.figures import show_chart, show_table
+
+HYPOFIB, HYPOFIB3, NONE, THRESHOLD = "__hypofib__", "__hypofib3__", "__none__", "__threshold__"
+OPS = [">=", ">", "<=", "<"]
+STEPS = [None, 30, 60, 90, 180, 365]
+
+
+def fmt_num(x: float) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "NA"
+    if math.isinf(x):
+        return "∞"
+    return f"{x:.3g}" if 1e-3 <= abs(x) < 1e4 else f"{x:.2e}"
+
+
+def fmt_p(p: float | None) -> str:
+    if p is None or (isinstance(p, float) and math.isnan(p)):
+        return "–"
+    return "< 0.001" if p < 0.001 else f"{p:.2g}" if p < 0.995 else "1"
+
+
+def fmt_days(x: float) -> str:
+    return "NR" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:g}"
+
+
+def show_notes(notes) -> None:  # noqa: ANN001
+    for n in notes:
+        {"error": st.error, "warning": st.warning, "info": st.info}[n.level](n.text)
+
+
+view = session.cohort()
+st.title("Survival")
+st.caption(view.caption)
+if view.n == 0:
+    st.warning("No patient matches the filters. Widen the filter in the sidebar.")
+    st.stop()
+df = view.patients
+
+pairs = outcomes.endpoints(df)
+if not pairs:
+    st.warning("Survival needs a time and an event column, e.g. pfs_days with pfs_event "
+               "(0 = censored, 1 = progression or death) or os_days with os_event. Add them "
+               "to the patient table.")
+    st.stop()
+
+# ------------------------------------------------------------------ settings
+c1, c2, c3 = st.columns([1, 2, 1])
+endpoint = c1.selectbox("Endpoint", pairs, key="sv_endpoint",
+                        format_func=lambda e: f"{e.label} ({e.time}, {e.event})")
+has_hypofib = "hypofibrinogenemia_grade" in df.columns
+columns = outcomes.group_options(df)
+numeric = outcomes.numeric_columns(df)
+group_choices = ([HYPOFIB, HYPOFIB3] if has_hypofib else []) + [NONE] + columns \
+    + ([THRESHOLD] if numeric else [])
+names = {HYPOFIB: "Hypofibrinogenemia yes/no (any grade)",
+         HYPOFIB3: "Hypofibrinogenemia grade ≥ 3 yes/no", NONE: "— none (one curve) —",
+         THRESHOLD: "A threshold on a number…"}
+choice = c2.selectbox("Group by", group_choices, key="sv_group",
+                      format_func=lambda c: names.get(c) or (
+                          f"{col_label(c)} ({c})" if col_label(c) != c else c))
+if choice == HYPOFIB:
+    group: outcomes.Predictor | None = outcomes.HYPOFIB_GROUP
+elif choice == HYPOFIB3:
+    group = outcomes.OutcomeSpec("hypofibrinogenemia_grade", ">=", 3,
+                                 "Hypofibrinogenemia grade ≥ 3")
+elif choice == NONE:
+    group = None
+elif choice == THRESHOLD:
+    t1, t2, t3 = st.columns([3, 1, 2])
+    column = t1.selectbox("Numeric column", numeric, key="sv_num_col")
+    op = t2.selectbox("is", OPS, key="sv_op")
+    values = pd.to_numeric(df[column], errors="coerce").dropna()
+    threshold = t3.number_input("Threshold", key=f"sv_threshold_{column}",
+                                value=float(values.median()) if len(values) else 0.0)
+    group = outcomes.OutcomeSpec(column, op, float(threshold))
+else:
+    group = choice
+step = c3.selectbox("At-risk table every", STEPS, key="sv_step",
+                    format_func=lambda s: "auto" if s is None else f"{s} days")
+l1, l2 = st.columns([1, 3])
+use_landmark = l1.toggle("Landmark analysis", key="sv_landmark_on",
+                         help="Only patients still followed at the landmark; time counts from "
+                              "it. Use it when the grouping is known only some time after "
+                              "infusion.")
+landmark = None
+if use_landmark:
+    landmark = float(l2.number_input("Landmark (days after infusion)", min_value=0.0,
+                                     value=30.0, step=1.0, key="sv_landmark"))
+
+try:
+    res = session.memo(outcomes.survival_analysis, df, endpoint.time, endpoint.event, group,
+                       landmark, None, (), step)
+except CohortError as exc:
+    session.show_error(exc, "Survival")
+    st.stop()
+
+# ------------------------------------------------------------------ Kaplan-Meier
+km = res.km
+show_notes(res.notes)
+group_name = f" by {res.group}" if res.group else ""
+title = f"{endpoint.label}{group_name}" + (f" (landmark day {landmark:g})" if landmark else "")
+st.subheader(title)
+stat = [f"n = {km.n}", f"{km.events} events"]
+if km.logrank is not None and not math.isnan(km.logrank.pvalue):
+    stat.insert(0, f"Log-rank p = {fmt_p(km.logrank.pvalue)}"
+                   + (f" (χ² = {km.logrank.statistic:.2f}, df = {km.logrank.df})"))
+if km.n_dropped:
+    stat.append(f"{km.n_dropped} left out for missing values")
+time_label = "Days after landmark" if landmark else "Days after CAR-T infusion"
+show_chart(km_with_risk_table(km, res.times, time_label=time_label),
+           name=f"km-{endpoint.label.lower()}", title=title, stat=" · ".join(stat))
+st.caption("Kaplan-Meier estimate with 95% CI (log-log); ticks mark censored patients; the "
+           "table gives the numbers still at risk.")
+
+med = km.medians
+show_table(pd.DataFrame({
+    "Group": med["group"], "n": med["n"], "Events": med["events"],
+    "Median, days (95% CI)": [f"{fmt_days(m)} ({fmt_days(lo)}–{fmt_days(hi)})"
+                              for m, lo, hi in med[["median", "ci_low", "ci_high"]]
+                              .itertuples(index=False)]}),
+    name=f"median-{endpoint.label.lower()}", title=f"Median {endpoint.label}{group_name}")
+st.caption("NR: not reached (the curve or its confidence limit stays above 50%).")
+
+if len(km.pairwise):
+    st.markdown("**Pairwise log-rank tests** (Holm-adjusted)")
+    pw = km.pairwise
+    show_table(pd.DataFrame({"Group A": pw["group_a"], "Group B": pw["group_b"],
+                             "χ²": pw["statistic"].map(lambda v: f"{v:.2f}"),
+                             "p": pw["pvalue"].map(fmt_p),
+                             "p (Holm)": pw["pvalue_holm"].map(fmt_p)}),
+               name=f"pairwise-logrank-{endpoint.label.lower()}",
+               title=f"Pairwise log-rank tests, {endpoint.label}{group_name}")
+
+with st.expander("Survival estimates at the at-risk times"):
+    ar = res.at_risk
+    show_table(pd.DataFrame({
+        "Group": ar["group"], "Day": ar["time"].map(lambda v: f"{v:g}"),
+        "At risk": ar["at_risk"],
+        "Survival": [("–" if pd.isna(v) else f"{v:.0%}") for v in ar["survival"]],
+        "95% CI": [("–" if pd.isna(lo) else f"{lo:.0%}–{hi:.0%}")
+                   for lo, hi in ar[["ci_low", "ci_high"]].itertuples(index=False)]}),
+        name=f"survival-at-times-{endpoint.label.lower()}",
+        title=f"{endpoint.label} estimates at the at-risk times")
+
+# ------------------------------------------------------------------ Cox model
+st.subheader("Cox model")
+cov_options: list = []
+if isinstance(group, outcomes.OutcomeSpec):
+    cov_options.append(group.name)
+cov_options += [c for c in outcomes.predictor_options(df)
+                if c not in (endpoint.time, endpoint.event) and c not in cov_options]
+default_cov = [res.group] if res.group in cov_options else []
+chosen = st.multiselect("Covariates", cov_options, default=default_cov, key="sv_covariates",
+                        help="Entered together; hazard ratios per unit of a numeric covariate "
+                             "and versus the reference level of a categorical one.")
+if not chosen:
+    st.caption("Choose covariates to fit a Cox proportional-hazards model.")
+    st.stop()
+covariates = tuple(group if isinstance(group, outcomes.OutcomeSpec) and c == group.name else c
+                   for c in chosen)
+try:
+    cres = session.memo(outcomes.survival_analysis, df, endpoint.time, endpoint.event, group,
+                        landmark, None, covariates, step)
+except CohortError as exc:
+    session.show_error(exc, "Cox model")
+    st.stop()
+show_notes(n for n in cres.notes if n.kind in ("cox", "ph"))
+if cres.cox is None:
+    st.stop()
+cx = cres.cox
+left, right = st.columns([1, 1])
+with left:
+    show_table(pd.DataFrame({
+        "Term": cx.table["term"],
+        "HR (95% CI)": [f"{fmt_num(h)} ({fmt_num(lo)}–{fmt_num(hi)})" for h, lo, hi in
+                        cx.table[["hazard_ratio", "ci_low", "ci_high"]]
+                        .itertuples(index=False)],
+        "p": cx.table["pvalue"].map(fmt_p)}),
+        name=f"cox-{endpoint.label.lower()}", title=f"Cox model, {endpoint.label}")
+    st.caption(f"Efron ties; Wald 95% CI and p · n = {cx.n}, {cx.events} events"
+               + (f", {cx.n_dropped} left out for missing values" if cx.n_dropped else "")
+               + f" · concordance {cx.concordance:.2f}")
+    ph = cx.ph_test
+    st.markdown("**Proportional-hazards check** (Schoenfeld residuals, `cox.zph`)")
+    show_table(pd.DataFrame({
+        "Term": ph["term"], "χ²": ph["chisq"].map(lambda v: f"{v:.2f}"), "df": ph["df"],
+        "p": ph["pvalue"].map(fmt_p),
+        "Note": ["PH doubtful (p < 0.05)" if p < 0.05 else "" for p in ph["pvalue"]]}),
+        name=f"cox-ph-{endpoint.label.lower()}", title=f"PH test, {endpoint.label}")
+with right:
+    show_chart(forest_plot(cx.table, estimate="hazard_ratio"),
+               name=f"cox-forest-{endpoint.label.lower()}",
+               title=f"Hazard ratios, {endpoint.label}",
+               stat=f"Cox (Efron) · Wald 95% CI · n = {cx.n} · events = {cx.events}")
