@@ -15,16 +15,16 @@ ROOT = Path(__file__).resolve().parent
 
 #: (section, file, title, icon); a page file that is not there is left out of the menu
 PAGES = [
-    ("Cohort", "pages/cohort.py", "Cohort", ":material/groups:"),
-    ("Cohort", "pages/data.py", "Data", ":material/upload_file:"),
-    ("Analysis", "pages/lab_values.py", "Lab values", ":material/science:"),
-    ("Analysis", "pages/correlations.py", "Correlations", ":material/scatter_plot:"),
-    ("Analysis", "pages/tocilizumab.py", "Tocilizumab", ":material/medication:"),
-    ("Analysis", "pages/time_course.py", "Time course", ":material/timeline:"),
-    ("Analysis", "pages/paper_figures.py", "Paper figures", ":material/article:"),
-    ("Outcomes", "pages/risk_factors.py", "Risk factors", ":material/forest:"),
-    ("Outcomes", "pages/survival.py", "Survival", ":material/monitor_heart:"),
-    ("Export", "pages/report.py", "Report", ":material/slideshow:"),
+    ("Cohort", "views/cohort.py", "Cohort", ":material/groups:"),
+    ("Cohort", "views/data.py", "Data", ":material/upload_file:"),
+    ("Analysis", "views/lab_values.py", "Lab values", ":material/science:"),
+    ("Analysis", "views/correlations.py", "Correlations", ":material/scatter_plot:"),
+    ("Analysis", "views/tocilizumab.py", "Tocilizumab", ":material/medication:"),
+    ("Analysis", "views/time_course.py", "Time course", ":material/timeline:"),
+    ("Analysis", "views/paper_figures.py", "Paper figures", ":material/article:"),
+    ("Outcomes", "views/risk_factors.py", "Risk factors", ":material/forest:"),
+    ("Outcomes", "views/survival.py", "Survival", ":material/monitor_heart:"),
+    ("Export", "views/report.py", "Report", ":material/slideshow:"),
 ]
 
 
@@ -36,7 +36,7 @@ def main() -> None:
         if (ROOT / path).exists():
             sections.setdefault(section, []).append(
                 st.Page(str(ROOT / path), title=title, icon=icon,
-                        default=path == "pages/cohort.py"))
+                        default=path == "views/cohort.py"))
     nav = st.navigation(sections)
     sidebar.render()
     nav.run()

@@ -204,6 +204,9 @@ def table_one(df: pd.DataFrame, by: str | None = None,
                     len(df), tuple(messages))
 
 
+_TEST_NAMES = {"fisher": "Fisher's exact test", "chi2": "Chi-square"}
+
+
 def _tests(df: pd.DataFrame, lines: list[_Line], labels: pd.Series) -> tuple[list, list[str]]:
     from core import stats
 
@@ -218,7 +221,7 @@ def _tests(df: pd.DataFrame, lines: list[_Line], labels: pd.Series) -> tuple[lis
                 r = stats.compare_groups(work, col, "_stratum")
             else:
                 r = stats.contingency(work, col, "_stratum")
-            tests.append((i, r.test, float(r.pvalue)))
+            tests.append((i, _TEST_NAMES.get(r.test, r.test), float(r.pvalue)))
         except CohortError as exc:
             messages.append(f"{line.label}: no test ({exc})")
     return tests, messages

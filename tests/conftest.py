@@ -26,7 +26,7 @@ CHROMIUM = os.environ.get("CHROMIUM", shutil.which("chromium") or "/usr/bin/chro
 
 @pytest.fixture()
 def app_test() -> Callable:
-    """Factory: ``app_test("pages/cohort.py")`` -> an AppTest of the entry point that has run
+    """Factory: ``app_test("views/cohort.py")`` -> an AppTest of the entry point that has run
     once and switched to that page (the sidebar and filters are the real ones)."""
     from streamlit.testing.v1 import AppTest
 

@@ -22,11 +22,11 @@ def show_chart(chart: alt.Chart | alt.TopLevelMixin, *, name: str, title: str,
     stat : the statistic shown with the figure, e.g. ``"Kruskal-Wallis p = 0.004"``.
     key : widget key prefix (defaults to ``name``); must be unique on the page.
     """
-    st.altair_chart(chart, use_container_width=True)
+    st.altair_chart(chart, width="stretch")
     if stat:
         st.caption(stat)
 
 
 def show_table(df: pd.DataFrame, *, name: str, title: str, key: str | None = None) -> None:
     """Draw a table with CSV/XLSX downloads."""
-    st.dataframe(df, use_container_width=True, hide_index=True)
+    st.dataframe(df, width="stretch", hide_index=True)

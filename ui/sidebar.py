@@ -150,7 +150,7 @@ def _filters(s: CohortStore) -> None:
         for column in chosen:
             flt = _widget(s, flt, column, _label(column),
                           "range" if _is_range(s, column) else "multi")
-    st.button("Reset filters", on_click=_reset, use_container_width=True)
+    st.button("Reset filters", on_click=_reset, width="stretch")
 
     n = s.count(flt)
     with header:

@@ -42,11 +42,11 @@ if cohort is not None and cohort.reports:
             if rep.rows_rejected:
                 st.markdown(f"**{rep.rows_rejected} rows not loaded** (row = spreadsheet row "
                             "number; the header is row 1):")
-                st.dataframe(rep.rejected, hide_index=True, use_container_width=True)
+                st.dataframe(rep.rejected, hide_index=True, width="stretch")
             if len(rep.cell_issues):
                 st.markdown(f"**{len(rep.cell_issues)} cells not usable** (the row was loaded; "
                             "the cell is treated as missing or as stated):")
-                st.dataframe(rep.cell_issues, hide_index=True, use_container_width=True)
+                st.dataframe(rep.cell_issues, hide_index=True, width="stretch")
             if not rep.rows_rejected and not len(rep.cell_issues):
                 st.success("Every row and cell loaded.")
 
@@ -74,7 +74,7 @@ if st.session_state.get("data_source") == "upload" and any(uploads.values()):
                                            for h in current]})
         st.subheader(f"{table} · {f.name}")
         edited = st.data_editor(
-            editor, key=f"map_{table}", hide_index=True, use_container_width=True,
+            editor, key=f"map_{table}", hide_index=True, width="stretch",
             disabled=["header", "example"],
             column_config={"maps to": st.column_config.SelectboxColumn(
                 options=[keep, *schema.TABLES[table]], required=True)})
@@ -110,4 +110,4 @@ for col, table in zip(cols, ("patients", "labs", "treatments")):
                         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                         key=f"tpl_xlsx_{table}")
 with st.expander("Data dictionary"):
-    st.dataframe(dictionary, hide_index=True, use_container_width=True)
+    st.dataframe(dictionary, hide_index=True, width="stretch")
