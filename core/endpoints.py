@@ -242,17 +242,25 @@ class Endpoints:
 _CENSORED = re.compile(r"^\s*(<=|>=|<|>|≤|≥)\s*([-+]?\d+(?:[.,]\d+)?)\s*$")
 
 
+def _per_unique(values: pd.Series | np.ndarray, func) -> np.ndarray:  # noqa: ANN001
+    """``func`` applied once per distinct value (None for missing), spread back to all rows."""
+    codes, uniq = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
+    table = np.array([func(u) for u in uniq] + [func(None)] + [None], dtype=object)[:-1]
+    return table[codes]
+
+
+def _one_id(x: object) -> str | None:
+    if x is None or (isinstance(x, float) and math.isnan(x)) or x is pd.NA:
+        return None
+    if isinstance(x, (float, np.floating)) and float(x).is_integer():
+        return str(int(x))
+    t = str(x).strip()
+    return t or None
+
+
 def _ids(s: pd.Series) -> pd.Series:
-    """Patient IDs as stripped text; integer-valued numbers without '.0'; missing -> NA."""
-    if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
-        f = pd.to_numeric(s, errors="coerce")
-        whole = f.notna() & (f == np.floor(f))
-        out = f.astype(object).where(~whole, f.where(whole).astype("Int64"))
-        out = out.astype(str).where(f.notna(), None)
-        return out.astype(object)
-    t = s.astype(object).where(s.notna(), None)
-    t = t.map(lambda x: None if x is None else str(x).strip())
-    return t.where(t.map(lambda x: bool(x)), None)
+    """Patient IDs as stripped text; integer-valued numbers without '.0'; missing -> None."""
+    return pd.Series(_per_unique(s.to_numpy(object), _one_id), index=s.index, dtype=object)
 
 
 def _numbers(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -306,6 +314,11 @@ _DOSE_UNITS: dict[str, dict[str, float]] = {
     "tocilizumab": {"mg": 1.0, "g": 1000.0, "": 1.0},
     "fibrinogen_concentrate": {"g": 1.0, "mg": 0.001, "": 1.0},
 }
+
+
+_ANAMES: tuple[str, ...] = tuple(ANALYTES)
+_ACODE: dict[str, int] = {a: i for i, a in enumerate(_ANAMES)}
+_A = _ACODE
 
 
 class _Issues:
@@ -384,16 +397,16 @@ def _common_checks(table: str, f: pd.DataFrame, df: pd.DataFrame, known: set[str
 # ----------------------------------------------------------------------------------------------
 # labs
 
-def _clean_labs(labs: pd.DataFrame, known: set[str] | None, iss: _Issues) -> pd.DataFrame:
+def _clean_labs(labs: pd.DataFrame, known: set[str] | None,
+                iss: _Issues) -> tuple[pd.DataFrame, np.ndarray]:
+    """Usable lab rows as integer codes (pid into the returned ID array, analyte into
+    :data:`_ANAMES`), sorted by patient, analyte and day; every other row goes to ``iss``."""
     _require(labs, "labs", ("patient_id", "day", "analyte", "value"))
     f = _frame_for("labs", labs, "analyte", "value")
     ok = _common_checks("labs", f, labs, known, iss)
 
-    names = f["name_raw"].astype(object)
-    uniq = pd.unique(names[ok])
-    mapping = {u: _ANALYTE_NAMES.get(normalise_header(u)) if isinstance(u, str) else None
-               for u in uniq}
-    f["analyte"] = names.map(mapping).to_numpy(object)
+    f["analyte"] = _per_unique(f["name_raw"], lambda u: _ANALYTE_NAMES.get(
+        normalise_header(u)) if isinstance(u, str) else None)
     unknown = ok & pd.isna(f["analyte"]).to_numpy()
     iss.add("labs", f, unknown, "unknown analyte: kept, not used for endpoints (known: "
             + ", ".join(ANALYTES) + ")",
@@ -408,29 +421,33 @@ def _clean_labs(labs: pd.DataFrame, known: set[str] | None, iss: _Issues) -> pd.
             "used.")
     ok &= ~noval
     cens_ok = ok & cens
-    iss.add("labs", f, cens_ok, pd.Series([f"censored result: used as {v:g}" for v in vals],
-            index=f.index), "{n} censored lab results such as '<0.5' were used at their bound "
+    cprob = pd.Series("", index=f.index, dtype=object)
+    cprob[cens_ok] = [f"censored result: used as {v:g}" for v in vals[cens_ok]]
+    iss.add("labs", f, cens_ok, cprob, "{n} censored lab results such as '<0.5' were used at their bound "
             "(listed in issues).")
 
     # units
     factor = np.ones(len(f))
     unit_given = np.zeros(len(f), bool)
     if "unit" in labs:
-        ukey = f["unit_raw"].map(lambda u: "" if pd.isna(u) else _unit_key(u))
-        unit_given = (ukey != "").to_numpy()
+        ukey = _per_unique(f["unit_raw"], lambda u: "" if u is None or pd.isna(u)
+                           else _unit_key(u))
+        unit_given = ukey != ""
         bad_unit = np.zeros(len(f), bool)
-        an = f["analyte"].to_numpy(object)
-        for (a, u), idx in pd.Series(np.arange(len(f)))[ok & unit_given].groupby(
-                [an[ok & unit_given], ukey[ok & unit_given].to_numpy()]).groups.items():
-            table = {_unit_key(k): v for k, v in ANALYTES[a].units.items()}
-            if u in table:
-                factor[np.asarray(idx)] = table[u]
-            else:
-                bad_unit[np.asarray(idx)] = True
-        prob = pd.Series(
-            [f"unknown unit for {a}: not used; use one of "
-             + ", ".join(repr(k) for k in ANALYTES[a].units if k) if isinstance(a, str) else ""
-             for a in f["analyte"]], index=f.index)
+        sel = ok & unit_given
+        ac = _per_unique(f["analyte"][sel], lambda x: _ACODE.get(x, -1)).astype(np.int64)
+        uc, uu = pd.factorize(pd.Series(ukey[sel], dtype=object))
+        pair = ac * (len(uu) + 1) + uc
+        pc, pu = pd.factorize(pair)
+        fac = np.array([{_unit_key(k): v for k, v in ANALYTES[_ANAMES[q // (len(uu) + 1)]]
+                         .units.items()}.get(uu[q % (len(uu) + 1)], np.nan) for q in pu]
+                       + [np.nan])
+        factor[sel] = np.nan_to_num(fac[pc], nan=1.0)
+        bad_unit[sel] = np.isnan(fac[pc])
+        prob = pd.Series("", index=f.index, dtype=object)
+        prob[bad_unit] = [f"unknown unit for {a}: not used; use one of "
+                          + ", ".join(repr(k) for k in ANALYTES[a].units if k)
+                          for a in f["analyte"][bad_unit]]
         iss.add("labs", f, bad_unit, prob, "{n} lab rows have a unit core cannot convert and were"
                 " not used (see issues).")
         ok &= ~bad_unit
@@ -442,7 +459,8 @@ def _clean_labs(labs: pd.DataFrame, known: set[str] | None, iss: _Issues) -> pd.
     cand = ok & f["analyte"].isin(list(_TYPICAL)).to_numpy()
     if cand.any():
         sub = f.loc[cand, ["pid", "analyte", "value"]].copy()
-        sub["u"] = f.loc[cand, "unit_raw"].map(lambda u: "" if pd.isna(u) else str(u)).to_numpy()
+        sub["u"] = _per_unique(f.loc[cand, "unit_raw"],
+                               lambda u: "" if u is None or pd.isna(u) else str(u))
         sub["factor"] = factor[cand]
         med = sub.groupby(["pid", "analyte", "u"], sort=False)["value"].transform("median")
         for (a, u), g in sub.assign(med=med).groupby(["analyte", "u"], sort=False):
@@ -467,61 +485,77 @@ def _clean_labs(labs: pd.DataFrame, known: set[str] | None, iss: _Issues) -> pd.
         ok &= ~wrong
 
     # plausible range
-    lo = f["analyte"].map(lambda a: ANALYTES[a].plausible[0] if isinstance(a, str) else -np.inf)
-    hi = f["analyte"].map(lambda a: ANALYTES[a].plausible[1] if isinstance(a, str) else np.inf)
-    implaus = ok & ((f["value"] < lo) | (f["value"] > hi)).to_numpy()
-    iss.add("labs", f, implaus, pd.Series(
-        [f"outside the plausible range {ANALYTES[a].plausible[0]:g}-{ANALYTES[a].plausible[1]:g}"
-         f" {ANALYTES[a].unit}: not used; check for a typo or the unit" if isinstance(a, str)
-         else "" for a in f["analyte"]], index=f.index),
+    lo = _per_unique(f["analyte"], lambda a: ANALYTES[a].plausible[0] if isinstance(a, str)
+                     else -np.inf).astype(float)
+    hi = _per_unique(f["analyte"], lambda a: ANALYTES[a].plausible[1] if isinstance(a, str)
+                     else np.inf).astype(float)
+    implaus = ok & ((f["value"].to_numpy() < lo) | (f["value"].to_numpy() > hi))
+    pprob = pd.Series("", index=f.index, dtype=object)
+    pprob[implaus] = [f"outside the plausible range {ANALYTES[a].plausible[0]:g}-"
+                      f"{ANALYTES[a].plausible[1]:g} {ANALYTES[a].unit}: not used; check for a "
+                      "typo or the unit" for a in f["analyte"][implaus]]
+    iss.add("labs", f, implaus, pprob,
         "{n} lab values outside the plausible range were not used (see issues).")
     ok &= ~implaus
 
-    good = f.loc[ok, ["row", "pid_raw", "day_raw", "name_raw", "value_raw", "pid", "day",
-                      "analyte", "value"]]
-    # order
+    good = f.loc[ok]
+    pcode, puniq = pd.factorize(good["pid"])
+    acode = _per_unique(good["analyte"], lambda x: _ACODE.get(x, -1)).astype(np.int64)
+    day = good["day"].to_numpy(float)
+    val = good["value"].to_numpy(float)
+    # sort by patient, analyte, day, value (stable: ties keep the input order)
+    o = np.lexsort((val, day, acode, pcode))
     if len(good):
-        by_group = good.sort_values(["pid", "analyte"], kind="stable")
-        same = by_group.duplicated(["pid", "analyte"], keep="first").to_numpy()
-        back = np.diff(by_group["day"].to_numpy(), prepend=-np.inf) < 0
-        if (same & back).any():
+        # input not in day order within a patient's analyte <=> the sort moved a later day
+        # in front of an earlier one
+        grp_same = (pcode[o][1:] == pcode[o][:-1]) & (acode[o][1:] == acode[o][:-1])
+        if (grp_same & (day[o][1:] != day[o][:-1]) & (o[1:] < o[:-1])).any():
             iss.messages.append("Lab rows were not in day order; they were sorted (results do "
                                 "not depend on row order).")
-        g2 = good.sort_values(["pid", "analyte", "day"], kind="stable")
-        good = g2
-        dayv = good["day"].to_numpy()
-        if (dayv != np.floor(dayv)).any():
-            iss.messages.append(f"{int((dayv != np.floor(dayv)).sum())} lab rows have fractional "
-                                "days (times of day); they are used as they are, and DIC scores "
-                                "group them by calendar day.")
-        if (dayv < 0).any():
-            iss.messages.append(f"{int((dayv < 0).sum())} lab rows lie before infusion (day < 0);"
+        frac = day != np.floor(day)
+        if frac.any():
+            iss.messages.append(f"{int(frac.sum())} lab rows have fractional days (times of day);"
+                                " they are used as they are, and DIC scores group them by "
+                                "calendar day.")
+        if (day < 0).any():
+            iss.messages.append(f"{int((day < 0).sum())} lab rows lie before infusion (day < 0);"
                                 " they count for baselines only.")
     # duplicates
-    if len(good):
-        exact = good.duplicated(["pid", "analyte", "day", "value"], keep="first").to_numpy()
-        if exact.any():
-            tmp = good.assign(**{"row": good["row"]})
-            iss.add("labs", tmp.reset_index(drop=True), exact,
-                    "exact duplicate of another row: counted once",
-                    "{n} exact duplicate lab rows were counted once.")
-            good = good.loc[~exact]
-        grp = good.groupby(["pid", "analyte", "day"], sort=False)["value"]
-        cnt = grp.transform("size").to_numpy()
-        multi = cnt > 1
-        if multi.any():
-            mean = grp.transform("mean")
-            listing = grp.transform(lambda v: ", ".join(f"{x:g}" for x in v)) if multi.sum() < 5000 \
-                else pd.Series("several", index=good.index)
-            prob = ("values " + listing.astype(str) + " on the same day: their mean "
-                    + mean.map("{:g}".format) + " is used")
-            iss.add("labs", good.reset_index(drop=True), multi,
-                    prob.reset_index(drop=True),
-                    "{n} lab rows share patient, analyte and day with a different value; the "
-                    "mean of each such set is used (see issues).")
-            good = good.assign(value=mean.to_numpy())
-            good = good.loc[~good.duplicated(["pid", "analyte", "day"], keep="first")]
-    return good[["pid", "analyte", "day", "value"]].reset_index(drop=True)
+    pcode, acode, day, val = pcode[o], acode[o], day[o], val[o]
+    good = good.iloc[o]
+    same_day = np.r_[False, (pcode[1:] == pcode[:-1]) & (acode[1:] == acode[:-1])
+                     & (day[1:] == day[:-1])]
+    exact = same_day & np.r_[False, val[1:] == val[:-1]]
+    if exact.any():
+        iss.add("labs", good.reset_index(drop=True), exact,
+                "exact duplicate of another row: counted once",
+                "{n} exact duplicate lab rows were counted once.")
+        keep = ~exact
+        pcode, acode, day, val, good = pcode[keep], acode[keep], day[keep], val[keep], \
+            good.iloc[keep]
+        same_day = same_day[keep] & np.r_[False, (pcode[1:] == pcode[:-1])
+                                          & (acode[1:] == acode[:-1]) & (day[1:] == day[:-1])]
+    if same_day.any():
+        gid = np.cumsum(~same_day) - 1
+        cnt = np.bincount(gid)
+        mean = np.bincount(gid, weights=val) / cnt
+        multi = cnt[gid] > 1
+        sub = good.iloc[np.flatnonzero(multi)]
+        listing = pd.Series(val[multi]).groupby(gid[multi]).agg(
+            lambda v: ", ".join(f"{x:g}" for x in v))
+        prob = pd.Series("", index=range(len(good)), dtype=object)
+        prob[np.flatnonzero(multi)] = [
+            f"values {listing[g]} on the same day: their mean {mean[g]:g} is used"
+            for g in gid[multi]]
+        del sub
+        iss.add("labs", good.reset_index(drop=True), multi, prob,
+                "{n} lab rows share patient, analyte and day with a different value; the "
+                "mean of each such set is used (see issues).")
+        first = ~same_day
+        pcode, acode, day, val = pcode[first], acode[first], day[first], mean[gid[first]]
+    out = pd.DataFrame({"pid": pcode.astype(np.int64), "analyte": acode, "day": day,
+                        "value": val})
+    return out, np.asarray(puniq, dtype=object)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -546,7 +580,7 @@ def _clean_treatments(tx: pd.DataFrame, known: set[str] | None, iss: _Issues) ->
         dose, cens = np.full(len(f), np.nan), np.zeros(len(f), bool)
     factor = np.ones(len(f))
     drug = f["drug"].to_numpy(object)
-    ukey = f["unit_raw"].map(lambda u: "" if pd.isna(u) else _unit_key(u)).to_numpy(object)
+    ukey = _per_unique(f["unit_raw"], lambda u: "" if u is None or pd.isna(u) else _unit_key(u))
     bad_unit = np.zeros(len(f), bool)
     for d, table in _DOSE_UNITS.items():
         sel = ok & (drug == d)
@@ -575,14 +609,62 @@ def _clean_treatments(tx: pd.DataFrame, known: set[str] | None, iss: _Issues) ->
 # ----------------------------------------------------------------------------------------------
 # derivation
 
-def _first_by(frame: pd.DataFrame, col: str, how: Literal["min", "max", "last"]) -> pd.DataFrame:
-    """Per (pid, analyte): value and day of min/max (first occurrence) or of the last row."""
-    if how == "last":
-        idx = frame.groupby(["pid", "analyte"], sort=False)["day"].idxmax()
-    else:
-        g = frame.groupby(["pid", "analyte"], sort=False)[col]
-        idx = g.idxmin() if how == "min" else g.idxmax()
-    return frame.loc[idx.to_numpy(), ["pid", "analyte", col, "day"]]
+def _first_per_key(keys: np.ndarray, order: np.ndarray, last: bool = False) -> np.ndarray:
+    """Row positions of the first (or last) row of each key, rows visited in ``order``."""
+    k = keys[order]
+    if not len(k):
+        return order
+    edge = np.r_[True, k[1:] != k[:-1]] if not last else np.r_[k[1:] != k[:-1], True]
+    return order[edge]
+
+
+def _summary(P: np.ndarray, A: np.ndarray, D: np.ndarray, V: np.ndarray,
+             inwin: np.ndarray) -> pd.DataFrame:
+    """Per (patient position, analyte code): n, baseline, min, max (first day), last day.
+
+    Rows must be contiguous per (patient, analyte) and sorted by day within (as returned by
+    :func:`_clean_labs`); everything is then O(rows) with ``reduceat``.
+    """
+    na = len(_ANAMES)
+    key = P.astype(np.int64) * na + A
+
+    def groups(k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        edge = np.r_[True, k[1:] != k[:-1]] if len(k) else np.zeros(0, bool)
+        return np.flatnonzero(edge), np.cumsum(edge) - 1
+
+    kw, dw, vw = key[inwin], D[inwin], V[inwin]
+    st, gid = groups(kw)
+    frames = []
+    if len(st):
+        ends = np.r_[st[1:], len(kw)] - 1
+        stats = {"key": kw[st], "n": np.diff(np.r_[st, len(kw)]), "last_day": dw[ends]}
+        for name, red in (("min", np.minimum), ("max", np.maximum)):
+            ext = red.reduceat(vw, st)
+            idx = np.flatnonzero(vw == ext[gid])
+            first = idx[np.r_[True, gid[idx][1:] != gid[idx][:-1]]]
+            stats[name], stats[name + "_day"] = ext, dw[first]
+        frames.append(pd.DataFrame(stats))
+    pre = D <= 0
+    kb, db, vb = key[pre], D[pre], V[pre]
+    sb, _ = groups(kb)
+    base = pd.DataFrame({"key": kb[np.r_[sb[1:], len(kb)] - 1] if len(sb) else kb[:0],
+                         "baseline": vb[np.r_[sb[1:], len(kb)] - 1] if len(sb) else vb[:0],
+                         "baseline_day": db[np.r_[sb[1:], len(kb)] - 1] if len(sb) else db[:0]})
+    win = frames[0] if frames else pd.DataFrame({c: pd.Series(dtype=float) for c in (
+        "key", "n", "last_day", "min", "min_day", "max", "max_day")})
+    out = base.merge(win, on="key", how="outer")
+    out["key"] = out["key"].astype(np.int64)
+    out["n"] = out["n"].fillna(0).astype(int)
+    out["pid"] = (out["key"] // na).astype(np.int64)
+    out["analyte"] = (out["key"] % na).astype(np.int64)
+    return out.sort_values("key").reset_index(drop=True)
+
+
+def _per_patient(summ: pd.DataFrame, analyte: str, col: str, n: int) -> np.ndarray:
+    arr = np.full(n, np.nan)
+    sub = summ[summ["analyte"] == _A[analyte]]
+    arr[sub["pid"].to_numpy()] = sub[col].to_numpy(float)
+    return arr
 
 
 def _grades(v: np.ndarray, base: np.ndarray, s: EndpointSettings) -> tuple[np.ndarray, np.ndarray]:
@@ -651,197 +733,191 @@ def derive(labs: pd.DataFrame | None, treatments: pd.DataFrame | None = None,
     ids: list[str] = []
     if patients is not None:
         _require(patients, "patient", ("patient_id",))
-        pid = _ids(patients["patient_id"])
-        ids = list(dict.fromkeys(x for x in pid if x is not None))
+        ids = list(dict.fromkeys(x for x in _ids(patients["patient_id"]) if x is not None))
         known = set(ids)
-    empty_labs = pd.DataFrame({"pid": pd.Series(dtype=object), "analyte": pd.Series(dtype=object),
-                               "day": pd.Series(dtype=float), "value": pd.Series(dtype=float)})
-    lab = _clean_labs(labs, known, iss) if labs is not None and len(labs.columns) else empty_labs
+    if labs is not None and len(labs.columns):
+        lab, puniq = _clean_labs(labs, known, iss)
+    else:
+        lab = pd.DataFrame({"pid": pd.Series(dtype=np.int64), "analyte": pd.Series(dtype=np.int64),
+                            "day": pd.Series(dtype=float), "value": pd.Series(dtype=float)})
+        puniq = np.array([], dtype=object)
     tx = _clean_treatments(treatments, known, iss) if treatments is not None else None
     if patients is None:
-        ids = list(dict.fromkeys([*lab["pid"], *(tx["pid"] if tx is not None else [])]))
-        ids.sort()
+        ids = sorted(set(puniq) | (set(tx["pid"]) if tx is not None else set()))
     index = pd.Index(ids, name="patient_id", dtype=object)
-    out = pd.DataFrame(index=index)
+    n = len(index)
+    pos = index.get_indexer(puniq) if len(puniq) else np.array([], dtype=np.int64)
+    P = pos[lab["pid"].to_numpy()] if len(lab) else np.array([], dtype=np.int64)
+    A = lab["analyte"].to_numpy(np.int64)
+    D = lab["day"].to_numpy(float)
+    V = lab["value"].to_numpy(float)
+    inwin = D >= s.window_start
+    if s.window_end is not None:
+        inwin &= D <= s.window_end
+    cols: dict[str, object] = {}
 
     # ---- analyte summaries
-    inwin = (lab["day"] >= s.window_start).to_numpy()
-    if s.window_end is not None:
-        inwin &= (lab["day"] <= s.window_end).to_numpy()
-    win = lab.loc[inwin]
-    pre = lab.loc[(lab["day"] <= 0).to_numpy()]
-    summ = pd.DataFrame(columns=list(SUMMARY_COLUMNS))
-    if len(win) or len(pre):
-        base = _first_by(pre, "value", "last").rename(columns={"value": "baseline",
-                                                               "day": "baseline_day"})
-        mn = _first_by(win, "value", "min").rename(columns={"value": "min", "day": "min_day"})
-        mx = _first_by(win, "value", "max").rename(columns={"value": "max", "day": "max_day"})
-        agg = win.groupby(["pid", "analyte"], sort=False)["day"].agg(["size", "max"]).rename(
-            columns={"size": "n", "max": "last_day"}).reset_index()
-        summ = agg.merge(base, on=["pid", "analyte"], how="outer").merge(
-            mn, on=["pid", "analyte"], how="left").merge(mx, on=["pid", "analyte"], how="left")
-        summ["n"] = summ["n"].fillna(0).astype(int)
-        summ = summ.rename(columns={"pid": "patient_id"}).loc[:, list(SUMMARY_COLUMNS)]
-        summ = summ.sort_values(["patient_id", "analyte"]).reset_index(drop=True)
-        for col, (a, how) in ANALYTE_ENDPOINTS.items():
-            sel = summ[summ["analyte"] == a].set_index("patient_id")[how]
-            out[col] = sel.reindex(index).astype(float)
-        bl = summ[summ["analyte"] == "fibrinogen"].set_index("patient_id")["baseline"]
-    else:
-        for col in ANALYTE_ENDPOINTS:
-            out[col] = np.nan
-        bl = pd.Series(dtype=float)
-    out["fibrinogen_baseline"] = bl.reindex(index).astype(float)
+    summ = _summary(P, A, D, V, inwin)
+    for col, (a, how) in ANALYTE_ENDPOINTS.items():
+        cols[col] = _per_patient(summ, a, how, n)
+    base_fib = _per_patient(summ, "fibrinogen", "baseline", n)
+    cols["fibrinogen_baseline"] = base_fib
 
     # ---- fibrinogen grade, onset, nadir, recovery
-    fib = win[win["analyte"] == "fibrinogen"]
-    fb = bl.reindex(fib["pid"]).to_numpy(float)
-    g, thr = _grades(fib["value"].to_numpy(float), fb, s)
-    fib = fib.assign(grade=g, thr=thr)
-    gp = fib.groupby("pid", sort=False)
-    grade = gp["grade"].max()
-    nad_rows = fib.loc[gp["value"].idxmin().to_numpy()].set_index("pid") if len(fib) else \
-        pd.DataFrame(columns=["value", "day"])
-    onset = fib[fib["grade"] >= 1].groupby("pid", sort=False)["day"].min()
-    nday = nad_rows["day"].reindex(fib["pid"]).to_numpy(float)
-    rec = fib[(fib["day"].to_numpy() > nday) & (fib["value"].to_numpy() >= fib["thr"].to_numpy())]
-    rec_day = rec.groupby("pid", sort=False)["day"].min()
-    last_fib = gp["day"].max()
-    out["fibrinogen_nadir"] = nad_rows["value"].reindex(index).astype(float)
-    out["fibrinogen_nadir_day"] = nad_rows["day"].reindex(index).astype(float)
-    gr = grade.reindex(index)
-    out["hypofibrinogenemia_grade"] = gr.astype("Int64")
-    out["hypofibrinogenemia_onset_day"] = onset.reindex(index).astype(float)
-    hypo = (gr >= 1).fillna(False).to_numpy(bool)
-    rd = rec_day.reindex(index)
-    out["fibrinogen_recovery_day"] = np.where(hypo, rd.fillna(last_fib.reindex(index)), np.nan)
-    out["fibrinogen_recovered"] = pd.array(np.where(hypo, rd.notna().astype(int), 0),
-                                           dtype="Int64")
-    out.loc[~hypo, "fibrinogen_recovered"] = pd.NA
+    fsel = inwin & (A == _A["fibrinogen"])
+    Pf, Df, Vf = P[fsel], D[fsel], V[fsel]
+    g, thr = _grades(Vf, base_fib[Pf], s)
+    grade = np.full(n, -1)
+    np.maximum.at(grade, Pf, g)
+    onset = np.full(n, np.inf)
+    np.minimum.at(onset, Pf[g >= 1], Df[g >= 1])
+    nadir = _per_patient(summ, "fibrinogen", "min", n)
+    nadir_day = _per_patient(summ, "fibrinogen", "min_day", n)
+    last_fib = _per_patient(summ, "fibrinogen", "last_day", n)
+    back = (Df > nadir_day[Pf]) & (Vf >= thr)
+    rec = np.full(n, np.inf)
+    np.minimum.at(rec, Pf[back], Df[back])
+    hypo = grade >= 1
+    cols["fibrinogen_nadir"] = nadir
+    cols["fibrinogen_nadir_day"] = nadir_day
+    cols["hypofibrinogenemia_grade"] = np.where(grade >= 0, grade, np.nan)
+    cols["hypofibrinogenemia_onset_day"] = np.where(np.isfinite(onset), onset, np.nan)
+    cols["fibrinogen_recovery_day"] = np.where(hypo, np.where(np.isfinite(rec), rec, last_fib),
+                                               np.nan)
+    cols["fibrinogen_recovered"] = np.where(hypo, np.isfinite(rec).astype(float), np.nan)
 
     # ---- treatments
+    tcols = ("tocilizumab_cum_mg", "tocilizumab_first_day", "tocilizumab_last_day",
+             "tocilizumab_duration_days", "corticosteroids_first_day", "fibrinogen_substitution_g")
     if tx is not None:
-        toci = tx[tx["drug"] == "tocilizumab"].groupby("pid", sort=False).agg(
-            n=("day", "size"), cum=("dose", lambda x: x.sum(min_count=len(x)) if x.notna().all()
-                                    else np.nan), first=("day", "min"), last=("day", "max"))
-        t = toci.reindex(index)
-        out["tocilizumab"] = pd.array(t["n"].notna().astype(int), dtype="Int64")
-        out["tocilizumab_doses"] = pd.array(t["n"].fillna(0).astype(int), dtype="Int64")
-        out["tocilizumab_cum_mg"] = t["cum"].where(t["n"].notna(), 0.0).astype(float)
-        out["tocilizumab_first_day"] = t["first"].astype(float)
-        out["tocilizumab_last_day"] = t["last"].astype(float)
-        out["tocilizumab_duration_days"] = (t["last"] - t["first"]).astype(float)
-        ster = tx[tx["drug"].isin(CORTICOSTEROIDS)].groupby("pid", sort=False)["day"].min()
-        st = ster.reindex(index)
-        out["corticosteroids"] = pd.array(st.notna().astype(int), dtype="Int64")
-        out["corticosteroids_first_day"] = st.astype(float)
-        fc = tx[tx["drug"] == "fibrinogen_concentrate"].groupby("pid", sort=False)["dose"].agg(
-            lambda x: x.sum() if x.notna().all() else np.nan)
-        out["fibrinogen_substitution_g"] = fc.reindex(index).fillna(0.0).where(
-            ~fc.reindex(index).isna() | ~index.isin(fc.index), np.nan).astype(float)
+        tpos = index.get_indexer(tx["pid"].to_numpy(object))
+        drug = tx["drug"].to_numpy(object)
+        tday = tx["day"].to_numpy(float)
+        dose = tx["dose"].to_numpy(float)
+        t = drug == "tocilizumab"
+        cnt = np.bincount(tpos[t], minlength=n).astype(float)
+        cum = np.bincount(tpos[t], weights=np.nan_to_num(dose[t]), minlength=n)
+        missing = np.bincount(tpos[t], weights=np.isnan(dose[t]).astype(float), minlength=n)
+        first, last = np.full(n, np.inf), np.full(n, -np.inf)
+        np.minimum.at(first, tpos[t], tday[t])
+        np.maximum.at(last, tpos[t], tday[t])
+        cols["tocilizumab"] = (cnt > 0).astype(float)
+        cols["tocilizumab_doses"] = cnt
+        cols["tocilizumab_cum_mg"] = np.where(missing > 0, np.nan, cum)
+        cols["tocilizumab_first_day"] = np.where(cnt > 0, first, np.nan)
+        cols["tocilizumab_last_day"] = np.where(cnt > 0, last, np.nan)
+        cols["tocilizumab_duration_days"] = np.where(cnt > 0, last - first, np.nan)
+        st = np.isin(drug, list(CORTICOSTEROIDS))
+        sfirst = np.full(n, np.inf)
+        np.minimum.at(sfirst, tpos[st], tday[st])
+        cols["corticosteroids"] = np.isfinite(sfirst).astype(float)
+        cols["corticosteroids_first_day"] = np.where(np.isfinite(sfirst), sfirst, np.nan)
+        fc = drug == "fibrinogen_concentrate"
+        g_sum = np.bincount(tpos[fc], weights=np.nan_to_num(dose[fc]), minlength=n)
+        g_missing = np.bincount(tpos[fc], weights=np.isnan(dose[fc]).astype(float), minlength=n)
+        cols["fibrinogen_substitution_g"] = np.where(g_missing > 0, np.nan, g_sum)
     else:
-        for c in ("tocilizumab", "tocilizumab_doses", "corticosteroids"):
-            out[c] = pd.array([pd.NA] * len(index), dtype="Int64")
-        for c in ("tocilizumab_cum_mg", "tocilizumab_first_day", "tocilizumab_last_day",
-                  "tocilizumab_duration_days", "corticosteroids_first_day",
-                  "fibrinogen_substitution_g"):
-            out[c] = np.nan
-    out["days_toci_to_hypofibrinogenemia"] = (out["hypofibrinogenemia_onset_day"]
-                                              - out["tocilizumab_first_day"])
-    out["days_corticosteroids_to_hypofibrinogenemia"] = (out["hypofibrinogenemia_onset_day"]
-                                                         - out["corticosteroids_first_day"])
+        for c in ("tocilizumab", "tocilizumab_doses", "corticosteroids", *tcols):
+            cols[c] = np.full(n, np.nan)
+    cols["days_toci_to_hypofibrinogenemia"] = (cols["hypofibrinogenemia_onset_day"]
+                                               - cols["tocilizumab_first_day"])  # type: ignore
+    cols["days_corticosteroids_to_hypofibrinogenemia"] = (
+        cols["hypofibrinogenemia_onset_day"] - cols["corticosteroids_first_day"])  # type: ignore
 
     # ---- DIC per calendar day
-    dic = _dic(win, s)
-    dmax = dic.groupby("patient_id", sort=False)["score"].max() if len(dic) else pd.Series(
-        dtype=float)
-    out["dic_score_max"] = pd.array(dmax.reindex(index).to_numpy(float), dtype="Float64").astype(
-        "Int64")
+    dic = _dic(P[inwin], A[inwin], D[inwin], V[inwin], s)
+    dmax = np.full(n, -1.0)
+    if len(dic):
+        np.maximum.at(dmax, dic["pid"].to_numpy(), dic["score"].to_numpy(float))
+    cols["dic_score_max"] = np.where(dmax >= 0, dmax, np.nan)
 
     # ---- IEC-HS
-    out["iec_hs"] = _iec_hs(win, fib, summ, index, s)
+    cols["iec_hs"] = _iec_hs(P[inwin], A[inwin], D[inwin], V[inwin], Pf[g >= 1], Df[g >= 1],
+                             summ, n, s)
 
-    out = out.reset_index()
-    out = out.loc[:, ["patient_id", *ENDPOINT_COLUMNS]]
-    for c in _INTEGER_COLUMNS:
-        out[c] = out[c].astype("Int64")
-    return Endpoints(out, dic, summ, iss.frame(), tuple(iss.messages), s)
-
-
-def _dic(win: pd.DataFrame, s: EndpointSettings) -> pd.DataFrame:
-    parts = win[win["analyte"].isin(["platelets", "d_dimer", "inr", "fibrinogen"])]
-    if not len(parts):
-        return pd.DataFrame({c: pd.Series(dtype=float) for c in DIC_COLUMNS})
-    parts = parts.assign(cday=np.floor(parts["day"].to_numpy()))
-    worst = {"platelets": "min", "d_dimer": "max", "inr": "max", "fibrinogen": "min"}
-    frames = []
-    for a, how in worst.items():
-        sub = parts[parts["analyte"] == a].groupby(["pid", "cday"], sort=False)["value"].agg(how)
-        frames.append(sub.rename(a))
-    w = pd.concat(frames, axis=1)
-    plt, dd, inr, fg = (w[a].to_numpy(float) if a in w else np.full(len(w), np.nan)
-                        for a in worst)
-    with np.errstate(invalid="ignore"):
-        p_plt = np.where(np.isnan(plt), np.nan, np.select(
-            [plt > s.dic_platelets_mild, plt >= s.dic_platelets_severe], [0, 1], 2))
-        p_dd = np.where(np.isnan(dd), np.nan, np.select(
-            [dd > s.dic_d_dimer_strong, dd > s.dic_d_dimer_moderate], [3, 2], 0))
-        p_pt = np.where(np.isnan(inr), np.nan, np.select(
-            [inr > s.dic_inr_strong, inr > s.dic_inr_moderate], [2, 1], 0))
-        p_fg = np.where(np.isnan(fg), np.nan, np.where(fg < s.dic_fibrinogen, 1, 0))
-    pts = np.vstack([p_plt, p_dd, p_pt, p_fg])
-    res = pd.DataFrame({
-        "patient_id": w.index.get_level_values(0).to_numpy(object),
-        "day": w.index.get_level_values(1).to_numpy(float),
-        "platelets_pts": pd.array(p_plt, dtype="Float64").astype("Int64"),
-        "d_dimer_pts": pd.array(p_dd, dtype="Float64").astype("Int64"),
-        "pt_pts": pd.array(p_pt, dtype="Float64").astype("Int64"),
-        "fibrinogen_pts": pd.array(p_fg, dtype="Float64").astype("Int64"),
-        "score": np.nansum(pts, axis=0).astype(int),
-        "n_components": (~np.isnan(pts)).sum(axis=0).astype(int),
-    })
-    return res.sort_values(["patient_id", "day"]).reset_index(drop=True)
+    out = pd.DataFrame({"patient_id": index.to_numpy(object)})
+    for c in ENDPOINT_COLUMNS:
+        vals = np.asarray(cols[c], dtype=float)
+        out[c] = pd.array(vals, dtype="Float64").astype("Int64") if c in _INTEGER_COLUMNS \
+            else vals
+    dic.insert(0, "patient_id", index.to_numpy(object)[dic.pop("pid").to_numpy()]
+               if len(dic) else pd.Series(dtype=object))
+    summ_out = summ.assign(patient_id=index.to_numpy(object)[summ["pid"].to_numpy()],
+                           analyte=np.asarray(_ANAMES, dtype=object)[summ["analyte"].to_numpy()])
+    summ_out = summ_out.loc[:, list(SUMMARY_COLUMNS)].sort_values(
+        ["patient_id", "analyte"]).reset_index(drop=True)
+    return Endpoints(out, dic.loc[:, list(DIC_COLUMNS)], summ_out, iss.frame(),
+                     tuple(iss.messages), s)
 
 
-def _iec_hs(win: pd.DataFrame, fib: pd.DataFrame, summ: pd.DataFrame, index: pd.Index,
-            s: EndpointSettings) -> pd.Series:
-    """IEC-HS screen per patient: 1/0, NA when an ingredient was never measured."""
-    codes = pd.Series(np.arange(len(index)), index=index)
-    have = {a: set(win.loc[win["analyte"] == a, "pid"]) for a in ("fibrinogen", "ferritin")}
-    trans = set(win.loc[win["analyte"].isin(["alt", "ast"]), "pid"])
-    evaluable = index.isin(list(have["fibrinogen"] & have["ferritin"] & trans))
-    result = pd.Series(np.where(evaluable, 0, -1), index=index)
-    if evaluable.any():
-        base = summ.set_index(["patient_id", "analyte"])["baseline"] if len(summ) else None
+def _dic(P: np.ndarray, A: np.ndarray, D: np.ndarray, V: np.ndarray,
+         s: EndpointSettings) -> pd.DataFrame:
+    """ISTH points per patient position and calendar day (worst value of the day)."""
+    comp = {"platelets": "platelets_pts", "d_dimer": "d_dimer_pts", "inr": "pt_pts",
+            "fibrinogen": "fibrinogen_pts"}
+    sel = np.isin(A, [_A[a] for a in comp])
+    P, A, D, V = P[sel], A[sel], D[sel], V[sel]
+    if not len(P):
+        return pd.DataFrame({"pid": pd.Series(dtype=np.int64),
+                             **{c: pd.Series(dtype="Int64") for c in DIC_COLUMNS[2:6]},
+                             "day": pd.Series(dtype=float), "score": pd.Series(dtype=np.int64),
+                             "n_components": pd.Series(dtype=np.int64)})
+    pts = np.select(
+        [A == _A["platelets"], A == _A["d_dimer"], A == _A["inr"], A == _A["fibrinogen"]],
+        [np.select([V > s.dic_platelets_mild, V >= s.dic_platelets_severe], [0, 1], 2),
+         np.select([V > s.dic_d_dimer_strong, V > s.dic_d_dimer_moderate], [3, 2], 0),
+         np.select([V > s.dic_inr_strong, V > s.dic_inr_moderate], [2, 1], 0),
+         np.where(V < s.dic_fibrinogen, 1, 0)], 0)
+    frame = pd.DataFrame({"pid": P, "day": np.floor(D), "a": A, "pts": pts})
+    # worst value of the day = most points (points are monotone in the value)
+    w = frame.groupby(["pid", "day", "a"], sort=True)["pts"].max().unstack("a")
+    res = pd.DataFrame({"pid": w.index.get_level_values(0).to_numpy(np.int64),
+                        "day": w.index.get_level_values(1).to_numpy(float)})
+    parts = []
+    for a, c in comp.items():
+        v = w[_A[a]].to_numpy(float) if _A[a] in w.columns else np.full(len(w), np.nan)
+        res[c] = pd.array(v, dtype="Float64").astype("Int64")
+        parts.append(v)
+    m = np.vstack(parts)
+    res["score"] = np.nansum(m, axis=0).astype(int)
+    res["n_components"] = (~np.isnan(m)).sum(axis=0).astype(int)
+    return res
 
-        def events(a: str | list[str], factor: float, uln: dict[str, float]) -> np.ndarray:
-            names = [a] if isinstance(a, str) else a
-            sub = win[win["analyte"].isin(names)]
-            if base is not None and len(sub):
-                b = base.reindex(pd.MultiIndex.from_arrays([sub["pid"], sub["analyte"]]))
-                b = b.to_numpy(float)
-            else:
-                b = np.full(len(sub), np.nan)
-            u = sub["analyte"].map(uln).to_numpy(float)
-            ref = np.fmax(u, b)
-            hit = sub[sub["value"].to_numpy() > factor * ref]
-            return codes.reindex(hit["pid"]).to_numpy() * 100000.0 + hit["day"].to_numpy() + 100
-        k_f = np.sort(codes.reindex(fib.loc[fib["grade"] >= 1, "pid"]).to_numpy() * 100000.0
-                      + fib.loc[fib["grade"] >= 1, "day"].to_numpy() + 100)
-        k_fe = np.sort(events("ferritin", s.iec_ferritin_factor, {"ferritin": s.ferritin_uln}))
-        k_tr = np.sort(events(["alt", "ast"], s.iec_transaminase_factor,
-                              {"alt": s.alt_uln, "ast": s.ast_uln}))
-        if len(k_f) and len(k_fe) and len(k_tr):
-            starts = np.unique(np.concatenate([k_f, k_fe, k_tr]))
-            ok = np.ones(len(starts), bool)
-            for keys in (k_f, k_fe, k_tr):
-                i = np.searchsorted(keys, starts, side="left")
-                nxt = np.where(i < len(keys), keys[np.minimum(i, len(keys) - 1)], np.inf)
-                ok &= nxt <= starts + s.iec_window_days + 1e-9
-            pos = np.unique((starts[ok] // 100000).astype(int))
-            result.iloc[pos] = 1
-    return pd.Series(pd.array(result.to_numpy(), dtype="Int64"), index=index).where(
-        result >= 0, pd.NA).astype("Int64")
+
+def _iec_hs(P: np.ndarray, A: np.ndarray, D: np.ndarray, V: np.ndarray, Pl: np.ndarray,
+            Dl: np.ndarray, summ: pd.DataFrame, n: int, s: EndpointSettings) -> np.ndarray:
+    """IEC-HS screen per patient position: 1/0, NaN when an ingredient was never measured.
+
+    ``Pl, Dl``: patients and days of fibrinogen values with grade >= 1 (in the window).
+    """
+    has = {a: np.bincount(P[A == _A[a]], minlength=n) > 0 for a in ("fibrinogen", "ferritin")}
+    trans = np.bincount(P[np.isin(A, [_A["alt"], _A["ast"]])], minlength=n) > 0
+    evaluable = has["fibrinogen"] & has["ferritin"] & trans
+    result = np.where(evaluable, 0.0, np.nan)
+    scale, off = 100000.0, 100.0
+
+    def events(names: dict[str, float], factor: float) -> np.ndarray:
+        keys = []
+        for a, uln in names.items():
+            m = A == _A[a]
+            ref = np.fmax(uln, _per_patient(summ, a, "baseline", n))
+            hit = m & (V > factor * ref[P])
+            keys.append(P[hit] * scale + D[hit] + off)
+        return np.sort(np.concatenate(keys))
+
+    k_f = np.sort(Pl * scale + Dl + off)
+    k_fe = events({"ferritin": s.ferritin_uln}, s.iec_ferritin_factor)
+    k_tr = events({"alt": s.alt_uln, "ast": s.ast_uln}, s.iec_transaminase_factor)
+    if len(k_f) and len(k_fe) and len(k_tr):
+        # all three within the window <=> some window starting at one of the events holds all
+        starts = np.unique(np.concatenate([k_f, k_fe, k_tr]))
+        ok = np.ones(len(starts), bool)
+        for keys in (k_f, k_fe, k_tr):
+            i = np.searchsorted(keys, starts, side="left")
+            nxt = np.where(i < len(keys), keys[np.minimum(i, len(keys) - 1)], np.inf)
+            ok &= nxt <= starts + s.iec_window_days + 1e-9
+        result[np.unique((starts[ok] // scale).astype(int))] = 1.0
+    return result
 
 
 # ----------------------------------------------------------------------------------------------
