@@ -176,16 +176,18 @@ def _has_facet_encoding(chart: alt.Chart) -> bool:
 
 
 def _sized(chart: alt.TopLevelMixin) -> alt.TopLevelMixin:
-    """Give a single/layered chart a fixed view size when it has none (or ``"container"``)."""
+    """Give a single/layered chart a fixed view size when it has none or ``"container"``."""
     if not isinstance(chart, (alt.Chart, alt.LayerChart)):
         return chart
     if isinstance(chart, alt.Chart) and _has_facet_encoding(chart):
         return chart
     updates: dict[str, int] = {}
     width, height = DEFAULT_VIEW_SIZE
-    if not isinstance(chart.width, (int, float)) or isinstance(chart.width, bool):
+    # unset (a discrete axis would be 20 px per band) or "container" (no container when
+    # rendering offline); an explicit number or alt.Step is the builder's choice and is kept
+    if chart.width is alt.Undefined or chart.width == "container":
         updates["width"] = width
-    if not isinstance(chart.height, (int, float)) or isinstance(chart.height, bool):
+    if chart.height is alt.Undefined or chart.height == "container":
         updates["height"] = height
     return chart.properties(**updates) if updates else chart
 
@@ -645,8 +647,8 @@ def _xlsx_value(value: object) -> object:
             return None
     except (TypeError, ValueError):
         pass
-    if isinstance(value, pd.Timestamp):
-        return value.to_pydatetime()
+    if isinstance(value, pd.Timestamp):  # Excel has no time zones: keep the wall-clock time
+        return (value.tz_localize(None) if value.tzinfo else value).to_pydatetime()
     if hasattr(value, "item") and not isinstance(value, (str, bytes)):
         try:
             return value.item()  # numpy scalar -> Python scalar
@@ -876,8 +878,7 @@ def build_pptx(report: Report, meta: ReportMeta, *, cache: RenderCache | None = 
         fig = item.figure
         slide = prs.slides.add_slide(prs.slide_layouts[5])  # "Title Only"
         _place(slide.shapes.title, _MARGIN_IN, _TITLE_BOX_IN[0], content_w, _TITLE_BOX_IN[1])
-        slide.shapes.title.text = fig.title
-        slide.shapes.title.text_frame.paragraphs[0].runs[0].font.size = Pt(28)
+        _set_lines(slide.shapes.title.text_frame, [fig.title], Pt(28))
 
         png = cache.get(fig, "png")
         box_h = _STAT_BOX_IN[0] - _FIGURE_BOX_TOP_IN - 0.1

@@ -29,7 +29,8 @@ from core.export import (
     build_pdf, build_pptx, build_zip, filename, render, safe_csv, table_xlsx, with_caption,
 )
 
-CAPTION = "CRS 1-2 \u00b7 tisa-cel, axi-cel \u00b7 tocilizumab \u2265 1 dose \u2013 M\u00fcller \u00b7 n = 27"
+CAPTION = ("CRS 1-2 \u00b7 tisa-cel, axi-cel \u00b7 tocilizumab \u2265 1 dose \u2013 M\u00fcller"
+           " \u00b7 n = 27")
 DAY = date(2026, 11, 24)
 
 
@@ -177,6 +178,12 @@ def test_with_caption_moves_config_and_keeps_original(charts):
 def test_with_caption_sizes_container_width_chart(charts):
     inner = with_caption(_spec(charts["configured"])).to_dict()["vconcat"][0]
     assert inner["width"] == export.DEFAULT_VIEW_SIZE[0]
+
+
+def test_explicit_sizes_are_kept(charts):
+    step = charts["layered"].properties(width=alt.Step(40), height=200)
+    inner = with_caption(_spec(step)).to_dict()["vconcat"][0]
+    assert inner["width"] == {"step": 40} and inner["height"] == 200
 
 
 def test_same_title_is_not_printed_twice(charts):
@@ -529,6 +536,29 @@ def test_prefetch_renders_in_background_and_reports_errors(charts):
             cache.get(bad, "png")
         assert cache.get(good, "svg").startswith(b"<svg")
     assert cache.renders == 3  # vl-convert calls: good SVG + PNG once each, bad SVG (failed)
+
+
+def test_empty_report_builds_cover_only(meta, patients):
+    out = build_pack(Report(), meta, patients)
+    assert len(Presentation(io.BytesIO(out["pptx"])).slides) == 1
+    assert len(PdfReader(io.BytesIO(out["pdf"])).pages) == 1
+    names = zipfile.ZipFile(io.BytesIO(out["zip"])).namelist()
+    assert names == ["README.txt", "patients_2026-11-24.csv"]
+
+
+def test_pptx_handles_empty_title_and_missing_stat(charts, meta):
+    rep = Report().add(_spec(charts["single"], title="", stat=None))
+    slide = list(Presentation(io.BytesIO(build_pptx(rep, meta))).slides)[1]
+    assert slide.shapes.title.text == ""
+    assert sum(s.shape_type == MSO_SHAPE_TYPE.PICTURE for s in slide.shapes) == 1
+
+
+def test_xlsx_keeps_types_and_drops_time_zones():
+    df = pd.DataFrame({"flag": [True], "n": [np.int64(3)], "x": [np.float64(-0.25)],
+                       "t": [pd.Timestamp("2026-01-02 03:04", tz="Europe/Berlin")]})
+    ws = openpyxl.load_workbook(io.BytesIO(table_xlsx(df))).active
+    assert [c.value for c in ws[2]][:3] == [True, 3, -0.25]
+    assert ws["D2"].value.hour == 3
 
 
 def test_pack_rejects_unknown_format(report, meta, patients):
