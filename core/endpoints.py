@@ -398,12 +398,14 @@ def _common_checks(table: str, f: pd.DataFrame, df: pd.DataFrame, known: set[str
 # labs
 
 def _clean_labs(labs: pd.DataFrame, known: set[str] | None,
-                iss: _Issues) -> tuple[pd.DataFrame, np.ndarray]:
+                iss: _Issues) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     """Usable lab rows as integer codes (pid into the returned ID array, analyte into
-    :data:`_ANAMES`), sorted by patient, analyte and day; every other row goes to ``iss``."""
+    :data:`_ANAMES`), sorted by patient, analyte and day; every other row goes to ``iss``.
+    Third item: every patient ID with a usable ID and day (even if no value was usable)."""
     _require(labs, "labs", ("patient_id", "day", "analyte", "value"))
     f = _frame_for("labs", labs, "analyte", "value")
     ok = _common_checks("labs", f, labs, known, iss)
+    ok_id = ok.copy()  # rows of patients that belong in the output, usable or not
 
     f["analyte"] = _per_unique(f["name_raw"], lambda u: _ANALYTE_NAMES.get(
         normalise_header(u)) if isinstance(u, str) else None)
@@ -555,7 +557,8 @@ def _clean_labs(labs: pd.DataFrame, known: set[str] | None,
         pcode, acode, day, val = pcode[first], acode[first], day[first], mean[gid[first]]
     out = pd.DataFrame({"pid": pcode.astype(np.int64), "analyte": acode, "day": day,
                         "value": val})
-    return out, np.asarray(puniq, dtype=object)
+    everyone = pd.unique(f["pid"][pd.notna(f["pid"]).to_numpy() & ok_id])
+    return out, np.asarray(puniq, dtype=object), everyone
 
 
 # ----------------------------------------------------------------------------------------------
@@ -736,14 +739,14 @@ def derive(labs: pd.DataFrame | None, treatments: pd.DataFrame | None = None,
         ids = list(dict.fromkeys(x for x in _ids(patients["patient_id"]) if x is not None))
         known = set(ids)
     if labs is not None and len(labs.columns):
-        lab, puniq = _clean_labs(labs, known, iss)
+        lab, puniq, everyone = _clean_labs(labs, known, iss)
     else:
         lab = pd.DataFrame({"pid": pd.Series(dtype=np.int64), "analyte": pd.Series(dtype=np.int64),
                             "day": pd.Series(dtype=float), "value": pd.Series(dtype=float)})
-        puniq = np.array([], dtype=object)
+        puniq = everyone = np.array([], dtype=object)
     tx = _clean_treatments(treatments, known, iss) if treatments is not None else None
     if patients is None:
-        ids = sorted(set(puniq) | (set(tx["pid"]) if tx is not None else set()))
+        ids = sorted(set(everyone) | (set(tx["pid"]) if tx is not None else set()))
     index = pd.Index(ids, name="patient_id", dtype=object)
     n = len(index)
     pos = index.get_indexer(puniq) if len(puniq) else np.array([], dtype=np.int64)
@@ -972,7 +975,8 @@ def reconcile(uploaded_patients: pd.DataFrame, derived: Endpoints | pd.DataFrame
                                       "derived": m.loc[differ, c + "__d"].to_numpy(object)}))
     if not rows:
         return empty
-    return pd.concat(rows, ignore_index=True)
+    return pd.concat(rows, ignore_index=True).sort_values("patient_id", kind="stable",
+                                                          ignore_index=True)
 
 
 def apply_derived(patients: pd.DataFrame, derived: Endpoints | pd.DataFrame) -> pd.DataFrame:
