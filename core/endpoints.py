@@ -542,14 +542,12 @@ def _clean_labs(labs: pd.DataFrame, known: set[str] | None,
         cnt = np.bincount(gid)
         mean = np.bincount(gid, weights=val) / cnt
         multi = cnt[gid] > 1
-        sub = good.iloc[np.flatnonzero(multi)]
         listing = pd.Series(val[multi]).groupby(gid[multi]).agg(
             lambda v: ", ".join(f"{x:g}" for x in v))
         prob = pd.Series("", index=range(len(good)), dtype=object)
         prob[np.flatnonzero(multi)] = [
             f"values {listing[g]} on the same day: their mean {mean[g]:g} is used"
             for g in gid[multi]]
-        del sub
         iss.add("labs", good.reset_index(drop=True), multi, prob,
                 "{n} lab rows share patient, analyte and day with a different value; the "
                 "mean of each such set is used (see issues).")
