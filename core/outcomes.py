@@ -508,13 +508,31 @@ def _drop_unusable(frame: pd.DataFrame, out: str, kept: list[str]
                 break
         if alias is None:
             break
-        others = [v for v in kept if v != alias]
+        others = _involved(full, design.variables, alias, [v for v in kept if v != alias])
         kept.remove(alias)
         notes.append(Note("warning", "dropped",
                           f"'{alias}' is collinear with {', '.join(repr(o) for o in others)} "
-                          "(it adds no information beyond them), so it was left out of the "
+                          f"(it adds no information beyond "
+                          f"{'that predictor' if len(others) == 1 else 'those predictors'}), "
+                          "so it was left out of the "
                           "multivariable model. Keep only one of the related predictors."))
     return kept, notes
+
+
+def _involved(full: np.ndarray, variables: Sequence[str], alias: str, others: Sequence[str]
+              ) -> list[str]:
+    """The predictors of ``others`` that ``alias`` depends on: those whose removal makes its
+    columns linearly independent of the rest (all of ``others`` if none alone does)."""
+    var = np.array(["(Intercept)", *variables])
+
+    def aliased(drop: str) -> bool:
+        rest = full[:, (var != alias) & (var != drop)]
+        both = full[:, var != drop]
+        return np.linalg.matrix_rank(both) < np.linalg.matrix_rank(rest) + int(
+            (var == alias).sum())
+
+    needed = [o for o in others if not aliased(o)]
+    return needed or list(others)
 
 
 def _separation_detail(frame: pd.DataFrame, out: str, var: str, kept: Sequence[str]) -> str:
@@ -713,6 +731,14 @@ def _group_labels(spec: OutcomeSpec, values: pd.Series) -> pd.Series:
     return values.map({0.0: f"{spec.name}: no", 1.0: f"{spec.name}: yes"})
 
 
+def _column_groups(s: pd.Series, column: str) -> pd.Series:
+    """Numbers alone make poor curve labels ("0", "1"): label them "<column> = <value>"."""
+    if pd.api.types.is_bool_dtype(s) or not pd.api.types.is_numeric_dtype(s):
+        return s
+    v = pd.to_numeric(s, errors="coerce").astype(float)
+    return v.map(lambda x: np.nan if pd.isna(x) else f"{column} = {x:g}")
+
+
 def survival_analysis(df: pd.DataFrame, time: str = "pfs_days", event: str = "pfs_event",
                       group_spec: Predictor | None = HYPOFIB_GROUP,
                       landmark: float | None = None, times: Sequence[float] | None = None,
@@ -724,8 +750,9 @@ def survival_analysis(df: pd.DataFrame, time: str = "pfs_days", event: str = "pf
     ----------
     df : patient-level data.
     time, event : follow-up time (days, >= 0) and 0/1 event columns.
-    group_spec : a column (each value a curve), an :class:`OutcomeSpec` (two curves,
-        "<label>: no" and "<label>: yes"; default hypofibrinogenemia grade >= 1) or None.
+    group_spec : a column (each value a curve; numeric values labelled "<column> = <value>"),
+        an :class:`OutcomeSpec` (two curves, "<label>: no" and "<label>: yes"; default
+        hypofibrinogenemia grade >= 1) or None.
     landmark : keep patients still followed at this time and count time from it.
     times : times of the numbers-at-risk table (after the landmark); default
         :func:`risk_times` of the longest follow-up, every ``step`` days if given.
@@ -768,7 +795,7 @@ def survival_analysis(df: pd.DataFrame, time: str = "pfs_days", event: str = "pf
             frame[gname] = _group_labels(g, g.values(df))
         else:
             require_columns(df, [g])
-            frame[gname] = df[g]
+            frame[gname] = _column_groups(df[g], g)
     km = kaplan_meier(frame, time, event, gname, landmark=landmark)
     if km.n_dropped:
         notes.append(Note("info", "missing", f"{km.n_dropped} patient(s) left out for a missing "

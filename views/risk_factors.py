@@ -87,8 +87,9 @@ else:
     threshold = c3.number_input("Threshold", key=f"rf_threshold_{column}",
                                 value=float(values.median()) if len(values) else 0.0)
     spec = outcomes.OutcomeSpec(column, op, float(threshold))
-st.caption(f"Outcome: **{spec.name}** — defined as `{spec.description}`; patients with a "
-           "missing value are left out.")
+st.caption((f"Outcome: **{spec.label}** — defined as `{spec.description}`" if spec.label
+            else f"Outcome: `{spec.description}`") + "; patients with a missing value are "
+           "left out.")
 
 # ------------------------------------------------------------------ model settings
 options = outcomes.predictor_options(df, spec)

@@ -1,0 +1,107 @@
+"""The Risk factors page through AppTest: the paper's model on the demo cohort, the separation
+and events-per-variable warnings, filter/method/outcome changes and edge cases."""
+
+from __future__ import annotations
+
+from conftest import assert_clean, widget
+
+PAGE = "views/risk_factors.py"
+
+
+def metric(at, label: str) -> str:  # noqa: ANN001
+    return next(str(m.value) for m in at.metric if m.label == label)
+
+
+def warnings(at) -> str:  # noqa: ANN001
+    return " ".join(w.value for w in at.warning)
+
+
+def frames(at) -> list:  # noqa: ANN001
+    return [d.value for d in at.dataframe]
+
+
+def test_renders_the_paper_model_with_the_separation_warning(app_test):
+    at = app_test(PAGE)
+    assert_clean(at)
+    assert at.title[0].value == "Risk factors"
+    assert any("synthetic demo cohort" in c.value for c in at.caption)
+    sep = next(w.value for w in at.warning if w.value.startswith("Separation"))
+    assert "tocilizumab" in sep and "Firth" in sep and "486" in sep
+    assert "events per variable" in warnings(at)
+    assert metric(at, "Patients used") == "41"
+    assert metric(at, "Events") == "27"
+    assert metric(at, "Dropped (missing values)") == "0"
+    multi = next(f for f in frames(at) if "OR (profile-likelihood 95% CI)" in f.columns)
+    toci = multi.set_index("Term").loc["tocilizumab"]
+    assert toci["OR (profile-likelihood 95% CI)"].startswith("336 (17.5")
+    assert toci["p"] == "< 0.001"
+    uni = next(f for f in frames(at) if "Predictor" in f.columns)
+    assert len(uni) == 8
+    assert uni.set_index("Predictor").loc["tocilizumab", "Separation"] == "yes"
+    assert len(at.get("vega_lite_chart")) == 2      # two forest plots
+
+
+def test_sidebar_filter_reruns_and_changes_n(app_test):
+    at = app_test(PAGE)
+    widget(at, "flt_crs_grade").set_value([1, 2]).run()
+    assert_clean(at)
+    assert metric(at, "Patients used") == "33"
+    assert any(c.value.startswith("CRS 1-2 · n = 33") for c in at.caption)
+
+
+def test_switching_method_and_comparison(app_test):
+    at = app_test(PAGE)
+    widget(at, "rf_method").set_value("ml").run()
+    assert_clean(at)
+    assert "You chose ordinary ML" in warnings(at)
+    assert any("OR (Wald 95% CI)" in f.columns for f in frames(at))
+    widget(at, "rf_method").set_value("firth").run()
+    assert_clean(at)
+    assert any("OR (profile-likelihood 95% CI)" in f.columns for f in frames(at))
+    widget(at, "rf_compare").set_value(True).run()
+    assert_clean(at)
+    cmp = next(f for f in frames(at) if "ML OR (Wald 95% CI)" in f.columns)
+    assert "Firth OR (profile 95% CI)" in cmp.columns and len(cmp) == 8
+
+
+def test_switching_outcome(app_test):
+    at = app_test(PAGE)
+    widget(at, "rf_outcome_kind").set_value("severe").run()
+    assert_clean(at)
+    assert metric(at, "Events") == "11"
+    widget(at, "rf_outcome_kind").set_value("binary").run()
+    widget(at, "rf_binary").set_value("corticosteroids").run()
+    assert_clean(at)
+    assert metric(at, "Events") == "14"
+    widget(at, "rf_outcome_kind").set_value("threshold").run()
+    widget(at, "rf_num_col").set_value("crs_grade").run()
+    widget(at, "rf_threshold_crs_grade").set_value(3.0).run()
+    assert_clean(at)
+    assert metric(at, "Events") == "5"
+    assert any("crs_grade ≥ 3" in c.value for c in at.caption)
+
+
+def test_no_events_shows_a_message_not_an_exception(app_test):
+    at = app_test(PAGE)
+    widget(at, "flt_crs_grade").set_value([0]).run()
+    assert not at.exception
+    assert any("No patient has the outcome" in e.value and "Widen the filter" in e.value
+               for e in at.error)
+
+
+def test_predictor_edge_cases_show_messages(app_test):
+    at = app_test(PAGE)
+    widget(at, "rf_predictors").set_value([]).run()
+    assert not at.exception
+    assert any("at least one predictor" in e.value for e in at.error)
+    # costimulation is fixed by the product (axi-cel, brexu-cel: CD28): collinear
+    widget(at, "rf_predictors").set_value(["age", "product", "CD28 costimulation"]).run()
+    assert not at.exception
+    assert "'CD28 costimulation' is collinear with 'product'" in warnings(at)
+    assert metric(at, "Patients used") == "41"          # the model ran without it
+    # fewer patients than parameters
+    widget(at, "flt_crs_grade").set_value([3, 4]).run()
+    widget(at, "rf_predictors").set_value(list(widget(at, "rf_predictors").options[:8])).run()
+    assert not at.exception
+    assert any("only 5 usable patients. Use fewer predictors" in e.value for e in at.error)
+    assert "'tocilizumab' was left out" in warnings(at)     # constant: all 5 treated
