@@ -410,6 +410,20 @@ class RenderCache:
             self._dicts[key] = _spec_dict(spec)
         return self._dicts[key]
 
+    def put(self, spec: FigureSpec, fmt: ImageFormat, data: bytes) -> None:
+        """Seed the cache with bytes of ``spec`` rendered earlier (same ``ppi``/``box_in``).
+
+        Lets a caller that keeps rendered figures across builds (e.g. a per-session memo in
+        the app) skip vl-convert for them; a seeded PNG is not prefetched again.
+        """
+        with self._lock:
+            self._specs[id(spec)] = spec
+            self._out[(id(spec), fmt)] = data
+
+    def rendered(self, spec: FigureSpec, fmt: ImageFormat) -> bytes | None:
+        """The bytes of ``spec`` in ``fmt`` if already rendered (or seeded), else None."""
+        return self._out.get((id(spec), fmt))
+
     def get(self, spec: FigureSpec, fmt: ImageFormat) -> bytes:
         """The rendered bytes of ``spec`` in ``fmt`` (rendered on first request)."""
         pending = self._pending.get(id(spec))
