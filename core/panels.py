@@ -582,11 +582,11 @@ def tocilizumab_box_panel(df: pd.DataFrame, value: str = "fibrinogen_nadir",
                        if len(b) >= 2 else None)
     box = pd.concat(boxes, ignore_index=True)
     box = box.loc[:, ["group", "tocilizumab"] + list(gstats.TUKEY_BOX_COLUMNS[1:])]
-    pts = data.rename(columns={"_g": "group", "_arm": "tocilizumab", "_v": "value"})
+    keep = [c for c in ("patient_id", "_g", "_arm", "_v") if c in data.columns]
+    pts = data.loc[:, keep].rename(columns={"_g": "group", "_arm": "tocilizumab", "_v": "value"})
     if len(pts) > max_points:
         pts = pts.sample(n=max_points, random_state=seed)
-    cols = [c for c in ("patient_id", "group", "tocilizumab", "value") if c in pts.columns]
-    return ToziBox(box, pts.loc[:, cols].reset_index(drop=True), by_arm, len(data))
+    return ToziBox(box, pts.reset_index(drop=True), by_arm, len(data))
 
 
 @dataclass(frozen=True)
@@ -685,3 +685,19 @@ def grade_by_doses(df: pd.DataFrame, *, doses: str = "tocilizumab_doses",
         severe=lambda s: int((s >= 3).sum())).reset_index()
     return GradeByDoses(counts, summary, comparison, len(data))
 
+
+
+# --------------------------------------------------------------------------------------------
+# column choices
+# --------------------------------------------------------------------------------------------
+
+def numeric_columns(df: pd.DataFrame) -> list[str]:
+    """Numeric patient columns with at least two distinct values (not the id), table order."""
+    return [c for c in df.columns if c != "patient_id" and pd.api.types.is_numeric_dtype(df[c])
+            and not pd.api.types.is_bool_dtype(df[c]) and df[c].nunique() >= 2]
+
+
+def group_columns(df: pd.DataFrame, max_levels: int = 12) -> list[str]:
+    """Columns usable as a grouping: 1 to ``max_levels`` distinct values (any type; one level
+    is kept so a filter that leaves one group says so instead of dropping the choice)."""
+    return [c for c in df.columns if c != "patient_id" and 1 <= df[c].nunique() <= max_levels]

@@ -1,0 +1,137 @@
+"""Correlations page: scatter of two numeric columns with the OLS line and 95% band, Pearson
+and Spearman with CIs (the paper's Figure 1C), and a correlation matrix with n per pair."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import streamlit as st
+
+from core import panels
+from core.charts.groups import correlation_matrix, scatter
+from core.errors import CohortError, InsufficientDataError
+from ui import session
+from ui.figures import show_chart, show_table
+
+NONE = "— none —"
+MIN_N = 4
+METHODS = {"spearman": "Spearman", "pearson": "Pearson"}
+MATRIX_DEFAULT = ("fibrinogen_nadir", "d_dimer_max", "platelets_min", "inr_max", "ptt_max",
+                  "ggt_max", "albumin_min", "crp_max", "tocilizumab_cum_mg")
+
+
+def fmt_p(p: float | None) -> str:
+    if p is None or (isinstance(p, float) and math.isnan(p)):
+        return "–"
+    return "< 0.001" if p < 0.001 else f"{p:.2g}" if p < 0.995 else "1"
+
+
+def p_text(p: float) -> str:
+    f = fmt_p(p)
+    return f"p {f}" if f.startswith("<") else f"p = {f}"
+
+
+def r_text(res) -> str:  # noqa: ANN001 - CorrelationResult
+    name = METHODS[res.method]
+    return (f"{name} r = {res.r:.2f} (95% CI {res.ci_low:.2f} to {res.ci_high:.2f}), "
+            f"{p_text(res.pvalue)}")
+
+
+name_of = panels.label
+
+view = session.cohort()
+st.title("Correlations")
+st.caption(view.caption)
+if view.n < MIN_N:
+    st.info(f"{view.n} patient(s) in view: a correlation needs at least {MIN_N}. Widen the "
+            "filter in the sidebar.")
+    st.stop()
+df = view.patients
+numeric = panels.numeric_columns(df)
+if len(numeric) < 2:
+    st.warning("The patient table needs at least two numeric columns.")
+    st.stop()
+
+# ------------------------------------------------------------------ scatter
+st.subheader("Scatter")
+c1, c2, c3 = st.columns(3)
+x = c1.selectbox("x", numeric, key="co_x", format_func=name_of,
+                 index=numeric.index("fibrinogen_nadir") if "fibrinogen_nadir" in numeric
+                 else 0)
+y_default = "d_dimer_max" if "d_dimer_max" in numeric and x != "d_dimer_max" else \
+    next(c for c in numeric if c != x)
+y = c2.selectbox("y", numeric, key="co_y", format_func=name_of,
+                 index=numeric.index(y_default))
+colors = [NONE] + panels.group_columns(df)
+color = c3.selectbox("Colour by", colors, key="co_color", format_func=lambda c: c if c == NONE
+                     else name_of(c),
+                     index=colors.index("crs_grade") if "crs_grade" in colors else 0)
+color = None if color == NONE else color
+
+left, right = st.columns([3, 2])
+try:
+    cp = session.memo(panels.correlation_panel, df, x, y, color=color)
+except InsufficientDataError as exc:
+    left.info(str(exc))
+    cp = None
+except CohortError as exc:
+    with left:
+        session.show_error(exc, "Scatter")
+    cp = None
+if cp is not None:
+    title = f"{name_of(y)} vs {name_of(x)}"
+    stat = f"{r_text(cp.spearman)} · {r_text(cp.pearson)} · n = {cp.n}"
+    if cp.sampled:
+        stat += f" · {len(cp.points)} of {cp.n} points drawn (line fitted to them)"
+    with left:
+        show_chart(scatter(cp.points, x, y, color=color, x_label=name_of(x),
+                           y_label=name_of(y), title=title, height=360),
+                   name=f"{y}-vs-{x}", title=title, stat=stat)
+    with right:
+        rows = [cp.spearman, cp.pearson]
+        show_table(pd.DataFrame({
+            "Method": [METHODS[r.method] for r in rows], "r": [f"{r.r:.3f}" for r in rows],
+            "95% CI": [f"{r.ci_low:.2f} to {r.ci_high:.2f}" for r in rows],
+            "p": [fmt_p(r.pvalue) for r in rows], "n": [r.n for r in rows]}),
+            name=f"correlation-{y}-vs-{x}", title=f"Correlation: {title}")
+        st.caption("Line: ordinary least squares with its 95% confidence band. Spearman p by "
+                   "the t approximation (R cor.test exact = FALSE); CIs by Fisher's z. "
+                   "Use Spearman for skewed values, counts and grades; Pearson for roughly "
+                   "normal, linear data.")
+        if cp.spearman.n_dropped:
+            st.caption(f"{cp.spearman.n_dropped} patient(s) without both values were left "
+                       "out.")
+
+# ------------------------------------------------------------------ matrix
+st.subheader("Correlation matrix")
+m1, m2 = st.columns([4, 1])
+if "co_matrix" not in st.session_state:
+    st.session_state["co_matrix"] = [c for c in MATRIX_DEFAULT if c in numeric] or numeric[:4]
+st.session_state["co_matrix"] = [c for c in st.session_state["co_matrix"] if c in numeric]
+chosen = m1.multiselect("Columns", numeric, key="co_matrix", format_func=name_of)
+method = m2.radio("Method", list(METHODS), key="co_method", format_func=METHODS.get)
+if len(chosen) < 2:
+    st.info("Choose at least two columns for the matrix.")
+    st.stop()
+try:
+    mat = session.memo(panels.correlation_matrix, df, tuple(chosen), method)
+except CohortError as exc:
+    session.show_error(exc, "Correlation matrix")
+    st.stop()
+labels = {c: panels.label(c).split(" (")[0] for c in chosen}
+n_min, n_max = int(mat["n"].min()), int(mat["n"].max())
+show_chart(correlation_matrix(mat, labels=labels, title=f"{METHODS[method]} correlations"),
+           name=f"correlation-matrix-{method}", title=f"{METHODS[method]} correlation matrix",
+           stat=f"{METHODS[method]} r with pairwise complete n (n = {n_min}"
+                + (f"–{n_max}" if n_max != n_min else "") + ") · blank r: fewer than 4 pairs "
+                "or a constant column")
+with st.expander("All pairs with p-values"):
+    upper = [chosen.index(a) < chosen.index(b) for a, b in zip(mat["x"], mat["y"])]
+    pairs = mat[upper]
+    show_table(pd.DataFrame({
+        "x": pairs["x"].map(labels), "y": pairs["y"].map(labels),
+        "r": pairs["r"].map(lambda v: "–" if pd.isna(v) else f"{v:.3f}"),
+        "p": pairs["pvalue"].map(fmt_p), "n": pairs["n"]}),
+        name=f"correlation-pairs-{method}", title=f"{METHODS[method]} correlations, all pairs")
+    st.caption("p-values are not adjusted for the number of pairs.")

@@ -1,0 +1,148 @@
+"""Tocilizumab page: the dose-response of hypofibrinogenemia (the paper's Figure 3 and S3) on
+the loaded cohort, each panel with its statistic."""
+
+from __future__ import annotations
+
+import math
+
+import streamlit as st
+
+from core import panels
+from core.charts.dose import grade_by_doses, split_boxplot
+from core.charts.groups import scatter
+from core.errors import CohortError, InsufficientDataError
+from ui import session
+from ui.figures import show_chart
+
+METHODS = {"spearman": "Spearman", "pearson": "Pearson"}
+MIN_N = 4
+NEEDED = ("tocilizumab", "fibrinogen_nadir")
+
+
+def fmt_p(p: float | None) -> str:
+    if p is None or (isinstance(p, float) and math.isnan(p)):
+        return "–"
+    return "< 0.001" if p < 0.001 else f"{p:.2g}" if p < 0.995 else "1"
+
+
+def p_text(p: float) -> str:
+    f = fmt_p(p)
+    return f"p {f}" if f.startswith("<") else f"p = {f}"
+
+
+def problem(exc: CohortError, title: str) -> None:
+    if isinstance(exc, InsufficientDataError):
+        st.markdown(f"**{title}**")
+        st.info(str(exc))
+    else:
+        session.show_error(exc, title)
+
+
+view = session.cohort()
+st.title("Tocilizumab")
+st.caption(view.caption)
+if view.n < MIN_N:
+    st.info(f"{view.n} patient(s) in view: the dose-response panels need at least {MIN_N}. "
+            "Widen the filter in the sidebar.")
+    st.stop()
+df = view.patients
+missing = [c for c in NEEDED if c not in df.columns]
+if missing:
+    st.warning(f"This page needs the column(s) {', '.join(missing)} (plus tocilizumab_doses, "
+               "tocilizumab_cum_mg, hypofibrinogenemia_grade for the dose panels).")
+    st.stop()
+
+c1, c2, c3 = st.columns([2, 2, 3])
+method = c1.radio("Correlation", list(METHODS), key="tz_method", format_func=METHODS.get,
+                  horizontal=True, help="Spearman (the default) suits counts, grades and skewed "
+                  "durations; both are in each panel's tooltip line.")
+pool = c2.toggle("Pool CRS 3-4 in 3A", value=True, key="tz_pool")
+treated_only = c3.toggle("3B and S3A: tocilizumab-treated only", key="tz_treated",
+                         help="The paper's r = -0.44 with P = 0.004 implies all 41 patients "
+                              "(untreated counted as 0 mg); switch on to leave them out.")
+
+
+def dose_chart(panel_id: str) -> None:
+    spec = panels.DOSE_PANELS[panel_id]
+    title = f"{panel_id}. {spec.title}"
+    try:
+        dp = session.memo(panels.dose_panel, df, panel_id, method=method,
+                          treated_only=treated_only)
+    except CohortError as exc:
+        problem(exc, title)
+        return
+    res, other = dp.result, (dp.panel.pearson if method == "spearman" else dp.panel.spearman)
+    stat = (f"{METHODS[res.method]} r = {res.r:.2f} (95% CI {res.ci_low:.2f} to "
+            f"{res.ci_high:.2f}), {p_text(res.pvalue)} · n = {res.n} · "
+            f"{METHODS[other.method]} r = {other.r:.2f}, {p_text(other.pvalue)}")
+    chart = scatter(dp.panel.points, spec.x, spec.y, x_label=panels.label(spec.x),
+                    y_label=panels.label(spec.y), title=title, height=280)
+    show_chart(chart, name=f"fig{panel_id.lower()}", title=title, stat=stat)
+    note = spec.note
+    if treated_only and spec.subset == "all":
+        note = "Tocilizumab-treated patients only (switch above)."
+    st.caption(note + (f" {dp.n_eligible - res.n} without both values left out."
+                       if dp.n_eligible > res.n else ""))
+
+
+# ------------------------------------------------------------------ Figure 3
+st.subheader("Figure 3")
+left, right = st.columns(2)
+with left:
+    title = "3A. Fibrinogen nadir by CRS grade and tocilizumab"
+    try:
+        tb = session.memo(panels.tocilizumab_box_panel, df, pool=panels.POOL_CRS_34 if pool
+                          else None)
+        stat = []
+        for arm, name in (("yes", "tocilizumab"), ("no", "no tocilizumab")):
+            r = tb.by_arm.get(arm)
+            if r is not None and not math.isnan(r.pvalue):
+                stat.append(f"{name}: across CRS {r.test} {p_text(r.pvalue)} (n = {r.n})")
+        show_chart(split_boxplot(tb.box, tb.points, value_label=panels.label(
+            "fibrinogen_nadir"), group_label="CRS grade",
+            ref_lines=panels.reference_lines("fibrinogen_nadir"), height=280, title=title),
+            name="fig3a", title=title, stat=" · ".join(stat + [f"n = {tb.n}"]))
+    except CohortError as exc:
+        problem(exc, title)
+    try:
+        crs = session.memo(panels.crs12_tocilizumab, df)
+        s = crs.nadir.summary.set_index("group")
+        line = (f"**CRS 1-2, tocilizumab vs none:** nadir median {s.loc[1, 'median']:.0f} vs "
+                f"{s.loc[0, 'median']:.0f} mg/dL (n = {s.loc[1, 'n']} vs {s.loc[0, 'n']}), "
+                f"{crs.nadir.test} {p_text(crs.nadir.pvalue)}")
+        if crs.hypofibrinogenemia is not None:
+            t = crs.hypofibrinogenemia.table
+            if 1 in t.index and set(t.columns) >= {0, 1}:
+                line += (f"; hypofibrinogenemia {t.loc[1, 1]}/{t[1].sum()} vs "
+                         f"{t.loc[1, 0]}/{t[0].sum()}, "
+                         f"{'Fisher' if crs.hypofibrinogenemia.test == 'fisher' else 'χ²'} "
+                         f"{p_text(crs.hypofibrinogenemia.pvalue)}")
+        st.markdown(line + ". Paper: P < 0.001.")
+    except (CohortError, KeyError):
+        st.caption("CRS 1-2 comparison: needs patients with CRS grade 1-2 both with and "
+                   "without tocilizumab in view.")
+with right:
+    dose_chart("3B")
+left, right = st.columns(2)
+with left:
+    dose_chart("3C")
+with right:
+    title = "3D. Hypofibrinogenemia grade by number of tocilizumab doses"
+    try:
+        gd = session.memo(panels.grade_by_doses, df)
+        mean = gd.summary
+        means = ", ".join(f"{int(d)}: {m:.1f}" for d, m in zip(mean["doses"], mean["mean_grade"]))
+        show_chart(grade_by_doses(gd.counts, title=title, height=280), name="fig3d",
+                   title=title, stat=f"{gd.comparison.test} {p_text(gd.comparison.pvalue)} · "
+                   f"n = {gd.n} · mean grade by doses {means}")
+    except CohortError as exc:
+        problem(exc, title)
+
+# ------------------------------------------------------------------ Figure S3
+st.subheader("Figure S3")
+cols = st.columns(3)
+for col, pid in zip(cols, ("S3A", "S3B", "S3C")):
+    with col:
+        dose_chart(pid)
+st.caption("Recovery: first day back ≥ LLN after the nadir; patients who had not recovered by "
+           "their last lab (censored) are left out of 3C and S3B, as the paper's n = 21 implies.")
