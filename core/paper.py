@@ -237,6 +237,8 @@ def reproduce(df: pd.DataFrame,
                      "paper_p": math.nan if f.paper_p is None else f.paper_p,
                      "computed_r": math.nan if c.r is None else c.r, "computed_p": c.pvalue,
                      "n": c.n, "direction": c.direction, "agrees": c.agrees, "note": c.note})
-    return pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
+    out = pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
+    out["agrees"] = pd.Series([r["agrees"] for r in rows], index=out.index, dtype=object)
+    return out
 
 
