@@ -1,0 +1,56 @@
+"""Correlations page through AppTest: scatter with Pearson and Spearman, the matrix, filter
+reruns, control changes and the n < 4 message."""
+
+from __future__ import annotations
+
+from conftest import assert_clean, widget
+
+PAGE = "views/correlations.py"
+
+
+def scatter_stat(at) -> str:  # noqa: ANN001
+    return next(c.value for c in at.caption if c.value.startswith("Spearman r ="))
+
+
+def test_renders_figure_1c_on_the_demo(app_test):
+    at = app_test(PAGE)
+    assert_clean(at)
+    assert at.title[0].value == "Correlations"
+    s = scatter_stat(at)
+    assert s.startswith("Spearman r = -0.54 (95% CI -0.73 to -0.28), p < 0.001")
+    assert "Pearson r = -0.37" in s and s.endswith("n = 41")
+    assert any(c.value.startswith("Spearman r with pairwise complete n (n = 41)")
+               for c in at.caption)
+
+
+def test_sidebar_filter_changes_n(app_test):
+    at = app_test(PAGE)
+    widget(at, "flt_crs_grade").set_value([1, 2]).run()
+    assert_clean(at)
+    assert scatter_stat(at).endswith("n = 33")
+
+
+def test_controls_columns_colour_and_method(app_test):
+    at = app_test(PAGE)
+    widget(at, "co_x").set_value("tocilizumab_cum_mg").run()
+    widget(at, "co_y").set_value("fibrinogen_nadir").run()
+    widget(at, "co_color").set_value("product").run()
+    assert_clean(at)
+    assert scatter_stat(at).startswith("Spearman r = -0.81")
+    widget(at, "co_method").set_value("pearson").run()
+    assert_clean(at)
+    assert any(c.value.startswith("Pearson r with pairwise") for c in at.caption)
+    widget(at, "co_matrix").set_value(["age"]).run()
+    assert_clean(at)
+    assert any("at least two columns" in i.value for i in at.info)
+
+
+def test_fewer_than_four_pairs_is_a_message(app_test):
+    at = app_test(PAGE)
+    widget(at, "flt_crs_grade").set_value([3]).run()   # 3 patients
+    assert_clean(at)
+    assert any("at least 4" in i.value for i in at.info)
+    at = app_test(PAGE)
+    widget(at, "flt_crs_grade").set_value([3, 4]).run()  # 5 patients, S3C pairs: treated only
+    widget(at, "co_x").set_value("tocilizumab_duration_days").run()
+    assert_clean(at)

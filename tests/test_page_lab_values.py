@@ -1,0 +1,64 @@
+"""Lab values page through AppTest: renders on the demo, follows the sidebar filter, page
+controls (analytes, preset, grouping, pooling) and a filter that leaves one group."""
+
+from __future__ import annotations
+
+from conftest import assert_clean, widget
+
+PAGE = "views/lab_values.py"
+
+
+def stats(at) -> list[str]:  # noqa: ANN001
+    """The statistic line under each boxplot."""
+    return [c.value for c in at.caption if c.value.startswith(("Kruskal-Wallis p", "Mann-Whitney U p", "n = "))]
+
+
+def test_renders_figure_1_on_the_demo(app_test):
+    at = app_test(PAGE)
+    assert_clean(at)
+    assert at.title[0].value == "Lab values"
+    assert any("synthetic demo cohort" in c.value for c in at.caption)
+    assert widget(at, "lv_values").value == ["fibrinogen_nadir", "d_dimer_max",
+                                             "platelets_min", "inr_max", "ptt_max"]
+    lines = stats(at)
+    assert len(lines) == 5 and all(s.endswith("n = 41") for s in lines)
+    assert lines[1].startswith("Kruskal-Wallis p < 0.001")      # D-dimer
+    assert lines[0] == "Kruskal-Wallis p = 0.0023 · n = 41"      # fibrinogen
+    assert sum(e.label == "Dunn post hoc (Holm)" for e in at.expander) == 5
+
+
+def test_sidebar_filter_changes_n(app_test):
+    at = app_test(PAGE)
+    widget(at, "flt_crs_grade").set_value([1, 2]).run()
+    assert_clean(at)
+    assert all(s.endswith("n = 33") for s in stats(at))
+    assert all(s.startswith("Mann-Whitney U") for s in stats(at))
+
+
+def test_figure_2_preset_group_and_pooling(app_test):
+    at = app_test(PAGE)
+    widget(at, "lv_fig2").click().run()
+    assert_clean(at)
+    assert widget(at, "lv_values").value == ["ggt_max", "alt_max", "che_min", "albumin_min"]
+    assert len(stats(at)) == 4
+    widget(at, "lv_pool").set_value(True).run()
+    assert_clean(at)
+    widget(at, "lv_values").set_value(["ferritin_max"]).run()
+    widget(at, "lv_group").set_value("product").run()
+    assert_clean(at)
+    assert len(stats(at)) == 1 and stats(at)[0].endswith("n = 41")
+
+
+def test_filter_leaving_one_group_says_so(app_test):
+    at = app_test(PAGE)
+    widget(at, "flt_crs_grade").set_value([2]).run()
+    assert_clean(at)
+    assert any("Only one group" in c.value for c in at.caption)
+    assert all(s == "n = 20" for s in stats(at))
+
+
+def test_too_few_patients_stop_with_a_message(app_test):
+    at = app_test(PAGE)
+    widget(at, "flt_crs_grade").set_value([4]).run()
+    assert_clean(at)
+    assert any("at least 3" in i.value for i in at.info)
