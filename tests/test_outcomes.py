@@ -311,3 +311,24 @@ def test_ph_violation_is_noted():
                                      covariates=["x"])
     ph = res.notes_of("ph")
     assert ph and "x" in ph[0].text
+
+
+# ------------------------------------------------------------------------- figure builders
+
+def test_outcome_figures_fit_the_page_and_keep_long_labels(demo):
+    from core.charts.models import LABEL_LIMIT, forest, km_figure
+
+    res = outcomes.survival_analysis(demo)
+    spec = km_figure(res.km, res.times, time_label="Days").to_dict()
+    assert spec["autosize"] == {"type": "fit-x", "contains": "padding"}
+    plot, table = spec["vconcat"]
+    colors = [layer["encoding"]["color"] for layer in plot["layer"]]
+    assert all(c["scale"] == {"scheme": "tableau10"} for c in colors)
+    assert all(c["legend"]["labelLimit"] == LABEL_LIMIT for c in colors)
+    assert table["encoding"]["y"]["axis"]["labelLimit"] == LABEL_LIMIT
+    assert table["encoding"]["y"]["axis"]["offset"] == 16       # the builder's own settings kept
+    model = outcomes.risk_factor_analysis(demo, HYPOFIB_ANY, ["age", "bulky", "cci"]).model
+    f3 = forest(model.table).to_dict()
+    f1 = forest(model.table.iloc[:2]).to_dict()
+    assert f3["height"] > f1["height"]
+    assert f3["layer"][1]["encoding"]["y"]["axis"]["labelOverlap"] is False

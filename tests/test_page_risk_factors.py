@@ -35,9 +35,10 @@ def test_renders_the_paper_model_with_the_separation_warning(app_test):
     toci = multi.set_index("Term").loc["tocilizumab"]
     assert toci["OR (profile-likelihood 95% CI)"].startswith("336 (17.5")
     assert toci["p"] == "< 0.001"
-    uni = next(f for f in frames(at) if "Predictor" in f.columns)
+    uni = next(f for f in frames(at) if "Method" in f.columns)
     assert len(uni) == 8
-    assert uni.set_index("Predictor").loc["tocilizumab", "Separation"] == "yes"
+    assert uni.set_index("Term").loc["tocilizumab", "Method"] == "Firth (separation)"
+    assert uni.set_index("Term").loc["age", "Method"] == "ML"
     assert len(at.get("vega_lite_chart")) == 2      # two forest plots
 
 

@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from core import outcomes
-from core.charts.survival import forest_plot
+from core.charts.models import forest
 from core.errors import CohortError
 from core.schema import label as col_label
 from ui import session
@@ -135,7 +135,7 @@ if model is not None:
     table = model.table.iloc[1:]
     stat = (f"{method_text} · odds ratio with {ci} · n = {model.n} · events = {model.events}"
             + (" · separation" if model.separation else ""))
-    left, right = st.columns([1, 1])
+    left, right = st.columns([4, 3])
     with left:
         shown = pd.DataFrame({
             "Term": table["term"],
@@ -148,24 +148,25 @@ if model is not None:
         st.caption(f"{method_text}; {ci}; {p_kind}. ORs are per unit of a numeric predictor "
                    "and versus the reference level of a categorical one.")
     with right:
-        show_chart(forest_plot(model.table), name="risk-factors-forest",
+        show_chart(forest(model.table), name="risk-factors-forest",
                    title=f"Odds ratios for {spec.name} (multivariable)", stat=stat)
 
 # ------------------------------------------------------------------ univariable screen
 st.subheader("Univariable screen")
 uni = res.univariable
 shown = pd.DataFrame({
-    "Predictor": uni["predictor"], "Term": uni["term"],
+    "Term": uni["term"],
     "OR (95% CI)": [fmt_or(*r) for r in uni[["odds_ratio", "ci_low", "ci_high"]]
                     .itertuples(index=False)],
     "p": uni["pvalue"].map(fmt_p),
     "n": uni["n"].map(lambda v: "–" if pd.isna(v) else f"{int(v)}"),
-    "Method": [f"{'Firth' if m == 'firth' else 'ML' if m == 'ml' else '–'}"
-               + (f", {CI_KIND[c]}" if c else "") for m, c in zip(uni["method"],
-                                                               uni["ci_method"])],
-    "Separation": uni["separation"].map({True: "yes", False: ""}),
+    "Method": [{"firth": "Firth", "ml": "ML"}.get(m, "–")
+               + (" (separation)" if sep else "") for m, sep in zip(uni["method"],
+                                                                  uni["separation"])],
     "Note": uni["note"]})
-left, right = st.columns([1, 1])
+if not (uni["note"] != "").any():
+    shown = shown.drop(columns="Note")
+left, right = st.columns([4, 3])
 with left:
     show_table(shown, name="risk-factors-univariable",
                title=f"Univariable logistic regressions: {spec.name}")
@@ -175,7 +176,7 @@ with left:
 with right:
     ok = uni[uni["odds_ratio"].notna()]
     if len(ok):
-        show_chart(forest_plot(ok), name="risk-factors-univariable-forest",
+        show_chart(forest(ok), name="risk-factors-univariable-forest",
                    title=f"Odds ratios for {spec.name} (univariable)",
                    stat=f"one model per predictor · n = {int(ok['n'].max())}")
 

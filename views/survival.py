@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from core import outcomes
-from core.charts.survival import forest_plot, km_with_risk_table
+from core.charts.models import forest, km_figure
 from core.errors import CohortError
 from core.schema import label as col_label
 from ui import session
@@ -123,7 +123,7 @@ if km.logrank is not None and not math.isnan(km.logrank.pvalue):
 if km.n_dropped:
     stat.append(f"{km.n_dropped} left out for missing values")
 time_label = "Days after landmark" if landmark else "Days after CAR-T infusion"
-show_chart(km_with_risk_table(km, res.times, time_label=time_label),
+show_chart(km_figure(km, res.times, time_label=time_label),
            name=f"km-{endpoint.label.lower()}", title=title, stat=" · ".join(stat))
 st.caption("Kaplan-Meier estimate with 95% CI (log-log); ticks mark censored patients; the "
            "table gives the numbers still at risk.")
@@ -204,7 +204,7 @@ with left:
         "Note": ["PH doubtful (p < 0.05)" if p < 0.05 else "" for p in ph["pvalue"]]}),
         name=f"cox-ph-{endpoint.label.lower()}", title=f"PH test, {endpoint.label}")
 with right:
-    show_chart(forest_plot(cx.table, estimate="hazard_ratio"),
+    show_chart(forest(cx.table, estimate="hazard_ratio"),
                name=f"cox-forest-{endpoint.label.lower()}",
                title=f"Hazard ratios, {endpoint.label}",
                stat=f"Cox (Efron) · Wald 95% CI · n = {cx.n} · events = {cx.events}")
