@@ -35,9 +35,7 @@ def _item_card(item: ReportItem, index: int, count: int) -> None:
             st.text_input(f"Slide {index + 2} title", value=fig.title,
                           key=f"rep-title-{item.id}",
                           on_change=_retitle, args=(item.id,))
-            st.caption(fig.caption)
-            if fig.stat:
-                st.caption(fig.stat)
+            st.caption(f"{fig.caption}  \n{fig.stat}" if fig.stat else fig.caption)
             with st.container(horizontal=True, gap="small"):
                 st.button("Up", key=f"rep-up-{item.id}", icon=":material/arrow_upward:",
                           disabled=index == 0, on_click=rs.move, args=(item.id, -1))
@@ -63,7 +61,7 @@ def _build_section(view: session.CohortView) -> None:
     meta = rs.report_meta(view, report)
     signature = rs.pack_signature(report, meta)
     st.subheader("Meeting pack")
-    st.caption(f"Title slide: {meta.cohort} · {meta.filters} · {meta.when.isoformat()}. "
+    st.caption(f"Title slide: {meta.cohort}; {meta.filters}; {meta.when.isoformat()}. "
                "The ZIP adds every figure as PNG and SVG, the filtered patient table (CSV) "
                "and a README with filters, n, date and library versions.")
     if st.button("Build meeting pack", key="rep-build", type="primary",
@@ -100,8 +98,8 @@ if not len(report):
     st.stop()
 
 st.text_input("Pack title", value=report.title, key="rep-pack-title", on_change=_set_pack_title)
-st.caption(f"{len(report)} figure(s) pinned, in slide order. Each keeps the filter caption it "
-           "was pinned with.")
+st.caption(f"{len(report)} figure{'s' * (len(report) != 1)} pinned, in slide order. Each "
+           "keeps the filter caption it was pinned with.")
 if len({item.figure.caption for item in report}) > 1:
     st.warning("The figures were pinned under different filters; each slide carries its own "
                "caption and n.", icon=":material/filter_alt:")
