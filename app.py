@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parent
 PAGES = [
     ("Cohort", "views/cohort.py", "Cohort", ":material/groups:"),
     ("Cohort", "views/data.py", "Data", ":material/upload_file:"),
+    ("Cohort", "views/endpoints.py", "Endpoints", ":material/tune:"),
     ("Analysis", "views/lab_values.py", "Lab values", ":material/science:"),
     ("Analysis", "views/correlations.py", "Correlations", ":material/scatter_plot:"),
     ("Analysis", "views/tocilizumab.py", "Tocilizumab", ":material/medication:"),

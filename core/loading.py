@@ -39,7 +39,6 @@ _TRUE = frozenset({"1", "yes", "y", "ja", "j", "true", "wahr", "x", "positive", 
 _FALSE = frozenset({"0", "no", "n", "nein", "false", "falsch", "negative", "neg"})
 _SEX = {"f": "F", "female": "F", "w": "F", "weiblich": "F", "woman": "F", "frau": "F",
         "m": "M", "male": "M", "maennlich": "M", "männlich": "M", "man": "M", "mann": "M"}
-_CENSORED = re.compile(r"^\s*([<>]=?|≤|≥)\s*(.+)$")
 _GRADE = re.compile(r"^(?:grade|grad|g)?\s*([0-9](?:\.0+)?)$")
 _ROMAN = {"0": 0, "i": 1, "ii": 2, "iii": 3, "iv": 4, "v": 5}
 
@@ -432,37 +431,43 @@ def _is_na(s: pd.Series) -> pd.Series:
 
 
 def _parse_number(text: str, decimal: str) -> float | None:
-    t = text.strip().replace("\u2212", "-").replace(" ", "").replace("\u00a0", "")
+    """One cell as a number (``"1.234,5"`` with a decimal comma), or None."""
+    v = _parse_numbers(pd.Series([text]), decimal).iloc[0]
+    return None if pd.isna(v) else float(v)
+
+
+def _parse_numbers(raw: pd.Series, decimal: str) -> pd.Series:
+    """Vectorised number parsing: thousands separators, decimal comma, minus signs."""
+    t = (raw.astype(str).str.strip().str.replace("\u2212", "-", regex=False)
+         .str.replace(r"[\s\u00a0]", "", regex=True))
     if decimal == ",":
-        if re.fullmatch(r"-?\d{1,3}(\.\d{3})+(,\d+)?", t):
-            t = t.replace(".", "")
-        t = t.replace(",", ".")
-    elif re.fullmatch(r"-?\d{1,3}(,\d{3})+(\.\d+)?", t):
-        t = t.replace(",", "")
-    try:
-        v = float(t)
-    except ValueError:
-        return None
-    return v if np.isfinite(v) else None
+        thousands = t.str.fullmatch(r"-?\d{1,3}(\.\d{3})+(,\d+)?")
+        t = t.where(~thousands, t.str.replace(".", "", regex=False)).str.replace(",", ".",
+                                                                                 regex=False)
+    else:
+        thousands = t.str.fullmatch(r"-?\d{1,3}(,\d{3})+(\.\d+)?")
+        t = t.where(~thousands, t.str.replace(",", "", regex=False))
+    v = pd.to_numeric(t, errors="coerce")
+    return v.where(np.isfinite(v))
 
 
 def _numbers(raw: pd.Series, column: str, decimal: str, col: _Collector,
              allow_censored: bool = True) -> pd.Series:
-    out = np.full(len(raw), np.nan)
-    na = _is_na(raw).to_numpy()
-    for pos, text in enumerate(raw.to_numpy()):
-        if na[pos]:
-            continue
-        v = _parse_number(text, decimal)
-        if v is None and allow_censored:
-            m = _CENSORED.match(text)
-            if m and (v := _parse_number(m.group(2), decimal)) is not None:
-                col.cell(pos, column, text, f"censored value; used {v:g}")
-        if v is None:
-            col.cell(pos, column, text, "not a number; set missing")
-            continue
-        out[pos] = v
-    return pd.Series(out, index=raw.index)
+    na = _is_na(raw)
+    values = _parse_numbers(raw, decimal).where(~na)
+    failed = values.isna() & ~na
+    if allow_censored and failed.any():
+        parts = raw[failed].str.extract(r"^\s*(?:[<>]=?|≤|≥)\s*(.+)$")[0]
+        censored = _parse_numbers(parts.fillna(""), decimal)
+        for pos in np.flatnonzero(failed.to_numpy()):
+            v = censored.get(raw.index[pos])
+            if v is not None and pd.notna(v):
+                values.iloc[pos] = v
+                col.cell(pos, column, raw.iloc[pos], f"censored value; used {v:g}")
+        failed = values.isna() & ~na
+    for pos in np.flatnonzero(failed.to_numpy()):
+        col.cell(pos, column, raw.iloc[pos], "not a number; set missing")
+    return values.astype(float)
 
 
 def _unit_factor(canon: str, header: str, values: pd.Series) -> tuple[float, str | None]:
@@ -505,22 +510,18 @@ def _binary(raw: pd.Series, column: str, c: _Collector) -> pd.Series:
 
 
 def _grade(raw: pd.Series, column: str, lo: float, hi: float, c: _Collector) -> pd.Series:
-    out = pd.Series(pd.NA, index=raw.index, dtype="Int64")
-    na = _is_na(raw).to_numpy()
-    for pos, text in enumerate(raw.to_numpy()):
-        if na[pos]:
-            continue
-        t = text.strip().lower()
-        m = _GRADE.match(t.replace(" ", ""))
-        g: int | None = int(float(m.group(1))) if m else _ROMAN.get(t.removeprefix("grade ")
-                                                                   .removeprefix("grad "))
-        if g is None:
-            c.cell(pos, column, text, f"expected a grade {lo:g}-{hi:g}; set missing")
-        elif not lo <= g <= hi:
-            c.cell(pos, column, text, f"grade out of range {lo:g}-{hi:g}; set missing")
-        else:
-            out.iloc[pos] = g
-    return out
+    na = _is_na(raw)
+    t = raw.astype(str).str.strip().str.lower()
+    digits = t.str.replace(" ", "", regex=False).str.extract(_GRADE.pattern)[0]
+    roman = t.str.replace(r"^(grade|grad)\s+", "", regex=True).map(_ROMAN)
+    g = pd.to_numeric(digits, errors="coerce").fillna(roman).where(~na)
+    unparsed = g.isna() & ~na
+    out_of_range = g.notna() & ((g < lo) | (g > hi))
+    for pos in np.flatnonzero(unparsed.to_numpy()):
+        c.cell(pos, column, raw.iloc[pos], f"expected a grade {lo:g}-{hi:g}; set missing")
+    for pos in np.flatnonzero(out_of_range.to_numpy()):
+        c.cell(pos, column, raw.iloc[pos], f"grade out of range {lo:g}-{hi:g}; set missing")
+    return g.where(~out_of_range).astype("Int64")
 
 
 def _convert_column(raw: pd.Series, spec: schema.Column, header: str, decimal: str,
@@ -567,7 +568,7 @@ def _convert_column(raw: pd.Series, spec: schema.Column, header: str, decimal: s
 def _extra_column(raw: pd.Series, decimal: str) -> pd.Series:
     """An unmapped column: numeric when every non-missing cell is a number, else text."""
     na = _is_na(raw)
-    parsed = raw[~na].map(lambda t: _parse_number(t, decimal))
+    parsed = _parse_numbers(raw[~na], decimal)
     if len(parsed) and parsed.notna().all():
         out = pd.Series(np.nan, index=raw.index)
         out[~na] = parsed.astype(float)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import pandas as pd
@@ -45,7 +45,8 @@ class CohortView:
     Attributes
     ----------
     patients : filtered patient rows.
-    labs, treatments : rows of the filtered patients (empty frames when not uploaded).
+    labs, treatments : rows of the filtered patients (empty frames when not uploaded); fetched
+        from DuckDB on first use, so pages that need no lab series do not pay for them.
     n, n_total : filtered and total patient counts.
     caption : filter caption with n, and "synthetic demo cohort" for the demo.
     filter : the CohortFilter.
@@ -56,8 +57,6 @@ class CohortView:
     """
 
     patients: pd.DataFrame
-    labs: pd.DataFrame
-    treatments: pd.DataFrame
     n: int
     n_total: int
     caption: str
@@ -66,6 +65,19 @@ class CohortView:
     synthetic: bool
     source: str
     key: str
+    _lazy: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def labs(self) -> pd.DataFrame:
+        if "labs" not in self._lazy:
+            self._lazy["labs"] = self.store.labs(self.filter)
+        return self._lazy["labs"]
+
+    @property
+    def treatments(self) -> pd.DataFrame:
+        if "treatments" not in self._lazy:
+            self._lazy["treatments"] = self.store.treatments(self.filter)
+        return self._lazy["treatments"]
 
 
 def source_cohort() -> Cohort | None:
@@ -109,15 +121,14 @@ def cohort() -> CohortView:
         return cached
     try:
         patients = s.patients(flt)
-        labs, treatments = s.labs(flt), s.treatments(flt)
     except CohortError as exc:
         st.error(f"The filter could not be applied: {exc} Press 'Reset filters'.")
         st.stop()
     caption = flt.caption(len(patients))
     if s.cohort.synthetic:
         caption += f" · {SYNTHETIC_NOTE}"
-    view = CohortView(patients, labs, treatments, len(patients), len(s.cohort.patients),
-                      caption, flt, s, s.cohort.synthetic, s.cohort.source, key)
+    view = CohortView(patients, len(patients), len(s.cohort.patients), caption, flt, s,
+                      s.cohort.synthetic, s.cohort.source, key)
     st.session_state["_view"] = view
     return view
 
