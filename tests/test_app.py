@@ -91,3 +91,31 @@ def test_bad_upload_shows_a_message_not_a_traceback(app_test):
         ("x.csv", (UPLOADS / "no_patient_id.csv").read_bytes(), "text/csv")).run()
     assert not at.exception
     assert any("no column for patient_id" in e.value for e in at.error)
+
+
+def _files_under(*roots: Path) -> set[Path]:
+    out: set[Path] = set()
+    for root in roots:
+        out |= {p for p in root.rglob("*") if p.is_file() and ".venv" not in p.parts
+                and "test-artifacts" not in p.parts and "__pycache__" not in p.parts
+                and ".pytest_cache" not in p.parts}
+    return out
+
+
+def test_an_upload_stays_in_its_session_and_touches_no_disk(app_test):
+    import tempfile
+    import uuid
+
+    marker = f"PAT-{uuid.uuid4().hex[:12]}"   # appears nowhere else on this machine
+    upload = f"patient_id,age,crs_grade\n{marker},60,1\nP2,61,2\n".encode()
+    roots = (Path(__file__).resolve().parent.parent, Path(tempfile.gettempdir()))
+    alice = app_test()
+    alice.radio(key="data_source").set_value("upload").run()
+    alice.sidebar.file_uploader[0].set_value(("mine.csv", upload, "text/csv")).run()
+    assert metric(alice) == "2 of 2"
+    bob = app_test()   # a second browser session, started after Alice's upload
+    assert metric(bob) == "41 of 41"
+    assert marker not in set(bob.session_state["_view"].patients["patient_id"])
+    written = [p for p in _files_under(*roots)
+               if p.stat().st_size < 5_000_000 and marker.encode() in p.read_bytes()]
+    assert written == []
