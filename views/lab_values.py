@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from core import panels, schema
+from core.charts.dose import fit_width
 from core.charts.groups import boxplot
 from core.errors import CohortError, InsufficientDataError
 from ui import session
@@ -113,7 +114,7 @@ for start in range(0, len(values), PER_ROW):
                 stat.insert(0, f"{res.test} {p_text(res.pvalue)}")
             if gp.sampled:
                 stat.append(f"{len(gp.points)} of {gp.n} points drawn")
-            show_chart(chart, name=f"{value}-by-{group}", title=title, stat=" · ".join(stat))
+            show_chart(fit_width(chart), name=f"{value}-by-{group}", title=title, stat=" · ".join(stat))
             for m in gp.messages:
                 st.caption(m)
             if res is not None and len(res.posthoc):

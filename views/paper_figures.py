@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from core import paper, panels
-from core.charts.dose import grade_by_doses, split_boxplot
+from core.charts.dose import fit_width, grade_by_doses, split_boxplot
 from core.charts.groups import boxplot, scatter
 from core.errors import CohortError, InsufficientDataError
 from ui import session
@@ -86,7 +86,7 @@ def draw(fid: str, row: pd.Series) -> None:
     except CohortError as exc:
         session.show_error(exc, title)
         return
-    show_chart(chart, name=f"paper-fig{fid.lower()}", title=title, stat=stat)
+    show_chart(fit_width(chart), name=f"paper-fig{fid.lower()}", title=title, stat=stat)
 
 
 view = session.cohort()

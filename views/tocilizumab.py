@@ -8,7 +8,7 @@ import math
 import streamlit as st
 
 from core import panels
-from core.charts.dose import grade_by_doses, split_boxplot
+from core.charts.dose import fit_width, grade_by_doses, split_boxplot
 from core.charts.groups import scatter
 from core.errors import CohortError, InsufficientDataError
 from ui import session
@@ -77,7 +77,7 @@ def dose_chart(panel_id: str) -> None:
             f"{METHODS[other.method]} r = {other.r:.2f}, {p_text(other.pvalue)}")
     chart = scatter(dp.panel.points, spec.x, spec.y, x_label=panels.label(spec.x),
                     y_label=panels.label(spec.y), title=title, height=280)
-    show_chart(chart, name=f"fig{panel_id.lower()}", title=title, stat=stat)
+    show_chart(fit_width(chart), name=f"fig{panel_id.lower()}", title=title, stat=stat)
     note = spec.note
     if treated_only and spec.subset == "all":
         note = "Tocilizumab-treated patients only (switch above)."
@@ -98,9 +98,9 @@ with left:
             r = tb.by_arm.get(arm)
             if r is not None and not math.isnan(r.pvalue):
                 stat.append(f"{name}: across CRS {r.test} {p_text(r.pvalue)} (n = {r.n})")
-        show_chart(split_boxplot(tb.box, tb.points, value_label=panels.label(
+        show_chart(fit_width(split_boxplot(tb.box, tb.points, value_label=panels.label(
             "fibrinogen_nadir"), group_label="CRS grade",
-            ref_lines=panels.reference_lines("fibrinogen_nadir"), height=280, title=title),
+            ref_lines=panels.reference_lines("fibrinogen_nadir"), height=280, title=title)),
             name="fig3a", title=title, stat=" · ".join(stat + [f"n = {tb.n}"]))
     except CohortError as exc:
         problem(exc, title)
@@ -132,7 +132,7 @@ with right:
         gd = session.memo(panels.grade_by_doses, df)
         mean = gd.summary
         means = ", ".join(f"{int(d)}: {m:.1f}" for d, m in zip(mean["doses"], mean["mean_grade"]))
-        show_chart(grade_by_doses(gd.counts, title=title, height=280), name="fig3d",
+        show_chart(fit_width(grade_by_doses(gd.counts, title=title, height=280)), name="fig3d",
                    title=title, stat=f"{gd.comparison.test} {p_text(gd.comparison.pvalue)} · "
                    f"n = {gd.n} · mean grade by doses {means}")
     except CohortError as exc:

@@ -109,7 +109,8 @@ def grade_by_doses(counts: pd.DataFrame, *, doses_label: str = "Tocilizumab dose
     x = alt.X("doses:N", title=doses_label, sort=order, axis=alt.Axis(labelAngle=0))
     bars = alt.Chart(data[data["n"] > 0]).mark_bar(stroke="#666", strokeWidth=0.5).encode(
         x=x, y=alt.Y("share:Q", title="Share of patients", stack="zero",
-                     axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1.12])),
+                     axis=alt.Axis(format="%", values=[0, 0.25, 0.5, 0.75, 1.0]),
+                     scale=alt.Scale(domain=[0, 1.12])),
         color=alt.Color("grade:N", title=grade_label, sort=[str(g) for g in range(5)],
                         scale=alt.Scale(domain=[str(g) for g in range(5)],
                                         range=GRADE_COLORS)),
@@ -121,3 +122,16 @@ def grade_by_doses(counts: pd.DataFrame, *, doses_label: str = "Tocilizumab dose
         baseline="bottom", dy=-3, fontSize=11, color="#333").encode(
         x=alt.X("doses:N", sort=order), y="top:Q", text="label:N")
     return alt.layer(bars, labels).properties(height=height, width=alt.Step(70), title=title)
+
+
+def fit_width(chart: alt.TopLevelMixin) -> alt.TopLevelMixin:
+    """``chart`` with ``autosize: fit-x``: the width follows the page column, the height stays.
+
+    Streamlit gives a chart without ``autosize`` the type ``fit`` (both directions). Vega then
+    shrinks the plot height until every mark fits, and marks placed at a fixed pixel position
+    below the plot (the boxplot's "n = k" labels) make it shrink the plot to almost nothing.
+    Streamlit's theme also pads axis labels by 16 px, which puts the x labels onto the
+    "n = k" line under each box: the label padding is set back to Vega-Lite's default.
+    """
+    return chart.properties(autosize=alt.AutoSizeParams(
+        type="fit-x", contains="padding")).configure_axis(labelPadding=2)
