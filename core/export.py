@@ -249,8 +249,8 @@ def with_caption(spec: FigureSpec) -> alt.VConcatChart:
             if key != "autosize":
                 moved[key] = value
             setattr(inner, key, alt.Undefined)
-    if _title_text(getattr(inner, "title", alt.Undefined)) == spec.title:
-        inner.title = alt.Undefined  # the wrapper carries it; do not print it twice
+    if spec.title and _title_text(getattr(inner, "title", alt.Undefined)) is not None:
+        inner.title = alt.Undefined  # the figure's title replaces the chart's own one
     inner = _sized(inner)
 
     parts: list[alt.TopLevelMixin] = [inner]

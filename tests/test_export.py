@@ -190,8 +190,13 @@ def test_same_title_is_not_printed_twice(charts):
     chart = charts["single"].properties(title="Fibrinogen nadir by CRS grade")
     inner = with_caption(_spec(chart)).to_dict()["vconcat"][0]
     assert "title" not in inner
-    kept = with_caption(_spec(charts["titled"])).to_dict()["vconcat"][0]
-    assert kept["title"] == "Old title"
+    # a chart's own, different title gives way to the figure title: one title per image
+    replaced = with_caption(_spec(charts["titled"])).to_dict()
+    assert "title" not in replaced["vconcat"][0]
+    assert replaced["title"]["text"] == _spec(charts["titled"]).title
+    # a figure without a title keeps the chart's own
+    untitled = export.FigureSpec(charts["titled"], title="")
+    assert with_caption(untitled).to_dict()["vconcat"][0]["title"] == "Old title"
 
 
 def test_synthetic_label_only_when_synthetic(charts):
