@@ -69,6 +69,7 @@ from core.errors import ColumnError, ValidationError
 from core.schema import ANALYTES, CORTICOSTEROIDS, DAY_HI, DAY_LO, DRUGS, normalise_header
 
 __all__ = ["ENDPOINT_COLUMNS", "EndpointSettings", "Endpoints", "derive", "reconcile",
+           "DerivedCohort", "apply_to_cohort", "EndpointSummary", "summarise",
            "apply_derived", "ANALYTE_ENDPOINTS"]
 
 #: Per-patient min/max columns: column -> (analyte, "min" | "max").
@@ -203,6 +204,31 @@ class EndpointSettings:
     def source_table(self) -> pd.DataFrame:
         """The defaults' sources as a frame with columns ``setting, source``."""
         return pd.DataFrame(list(self.sources), columns=["setting", "source"])
+
+    def source_of(self, name: str) -> str:
+        """The source of one setting's default (the :attr:`sources` entry naming it, with
+        ``*`` wildcards); empty when none does."""
+        from fnmatch import fnmatchcase
+
+        for names, src in self.sources:
+            if any(fnmatchcase(name, pat.strip()) for pat in names.split(",")):
+                return src
+        return ""
+
+    def table(self) -> pd.DataFrame:
+        """Every setting with its current value, its default and the default's source.
+
+        Returns
+        -------
+        DataFrame
+            ``setting, value, default, source``, in field order.
+        """
+        d = EndpointSettings()
+        names = [f.name for f in fields(self) if f.name != "sources"]
+        return pd.DataFrame({"setting": names,
+                             "value": [getattr(self, n) for n in names],
+                             "default": [getattr(d, n) for n in names],
+                             "source": [self.source_of(n) for n in names]})
 
 
 @dataclass(frozen=True)
@@ -1000,3 +1026,156 @@ def apply_derived(patients: pd.DataFrame, derived: Endpoints | pd.DataFrame) -> 
         else:
             out[c] = new_s
     return out
+
+
+# ----------------------------------------------------------------------------------------------
+# the app's path: source cohort -> derived cohort
+
+@dataclass(frozen=True)
+class DerivedCohort:
+    """A cohort whose patient table carries the derived endpoints (result of
+    :func:`apply_to_cohort`).
+
+    Attributes
+    ----------
+    cohort : Cohort
+        The source cohort with ``patients`` replaced by :func:`apply_derived` (derived value
+        where there is one, else the uploaded value); ``labs``, ``treatments``, ``source`` and
+        ``reports`` unchanged. The source cohort itself when nothing was derived.
+    endpoints : Endpoints or None
+        The derivation (``patients``, ``dic``, ``analytes``, ``issues``, ``messages``); None when
+        the cohort has neither labs nor treatments.
+    disagreements : DataFrame
+        ``patient_id, column, uploaded, derived`` from :func:`reconcile` (uploaded table vs
+        derived values, before the derived ones were applied).
+    settings : EndpointSettings
+        The settings used.
+    source_fingerprint : str
+        Fingerprint of the source cohort (the derived cohort's fingerprint changes with the
+        settings; this one does not).
+    error : str or None
+        Why the derivation could not run (set by a caller that falls back to the source
+        cohort); None normally.
+    """
+
+    cohort: object
+    endpoints: Endpoints | None
+    disagreements: pd.DataFrame
+    settings: EndpointSettings
+    source_fingerprint: str
+    error: str | None = None
+
+    @property
+    def derived(self) -> bool:
+        """True when endpoints were derived from labs and/or treatments."""
+        return self.endpoints is not None
+
+
+def apply_to_cohort(cohort: object, settings: EndpointSettings | None = None) -> DerivedCohort:
+    """Derive the endpoints of a cohort and put them into its patient table.
+
+    Parameters
+    ----------
+    cohort : core.loading.Cohort
+        Validated tables ``patients`` (``patient_id``, any endpoint columns), ``labs``
+        (``patient_id, day, analyte, value, unit``) and ``treatments`` (``patient_id, day,
+        drug, dose, unit``).
+    settings : EndpointSettings, optional
+        Thresholds; default :class:`EndpointSettings()`.
+
+    Returns
+    -------
+    DerivedCohort
+        With no lab and no treatment rows nothing is derived: ``cohort`` is returned as it
+        is, ``endpoints`` is None. Otherwise :func:`derive` runs with the patient table (lab
+        rows of unknown patients are listed in ``endpoints.issues``), :func:`reconcile` lists
+        every disagreement with the uploaded columns and :func:`apply_derived` fills the
+        patient table. Columns the upload already had keep their dtype (Int64 stays Int64),
+        so a cohort whose columns equal the derived ones comes out identical (same
+        fingerprint).
+    """
+    from dataclasses import replace
+
+    s = settings or EndpointSettings()
+    fp = cohort.fingerprint  # type: ignore[attr-defined]
+    patients: pd.DataFrame = cohort.patients  # type: ignore[attr-defined]
+    labs: pd.DataFrame = cohort.labs  # type: ignore[attr-defined]
+    tx: pd.DataFrame = cohort.treatments  # type: ignore[attr-defined]
+    empty = pd.DataFrame({c: pd.Series(dtype=object) for c in
+                          ("patient_id", "column", "uploaded", "derived")})
+    if not len(labs) and not len(tx):
+        return DerivedCohort(cohort, None, empty, s, fp)
+    res = derive(labs if len(labs) else None, tx if len(tx) else None, s, patients=patients)
+    disagreements = reconcile(patients, res)
+    out = apply_derived(patients, res)
+    for c in ENDPOINT_COLUMNS:
+        want = patients[c].dtype if c in patients else res.patients[c].dtype
+        if str(want) == "Int64":
+            out[c] = pd.to_numeric(out[c], errors="coerce").round().astype("Int64")
+        elif pd.api.types.is_float_dtype(want):
+            out[c] = pd.to_numeric(out[c], errors="coerce").astype(want)
+    if out.equals(patients):
+        out = patients
+    return DerivedCohort(replace(cohort, patients=out), res, disagreements, s, fp)
+
+
+@dataclass(frozen=True)
+class EndpointSummary:
+    """Cohort-level summary of the derived endpoints (raw numbers; wording is the page's).
+
+    Attributes
+    ----------
+    n : patients in the table.
+    n_graded : patients with a hypofibrinogenemia grade.
+    hypo, grade3 : patients with grade >= 1 and >= 3.
+    onset_days : ``days_toci_to_hypofibrinogenemia`` of the hypofibrinogenemia patients
+        (onset minus first tocilizumab day; patients without tocilizumab are not in it).
+    recovery_days : ``fibrinogen_recovery_day`` of those who recovered.
+    never_recovered : hypofibrinogenemia patients with ``fibrinogen_recovered == 0``.
+    iec_hs, dic5 : patients with ``iec_hs == 1``, with ``dic_score_max >= 5``; None when the
+        column is missing or empty.
+    """
+
+    n: int
+    n_graded: int
+    hypo: int
+    grade3: int
+    onset_days: tuple[float, ...]
+    recovery_days: tuple[float, ...]
+    never_recovered: int
+    iec_hs: int | None
+    dic5: int | None
+
+
+def summarise(patients: pd.DataFrame) -> EndpointSummary:
+    """Counts and times of the endpoint columns of a (filtered) patient table.
+
+    Parameters
+    ----------
+    patients : DataFrame
+        Uses ``hypofibrinogenemia_grade``, ``days_toci_to_hypofibrinogenemia``,
+        ``fibrinogen_recovery_day``, ``fibrinogen_recovered``, ``iec_hs``, ``dic_score_max``
+        where present (missing columns count as empty).
+
+    Returns
+    -------
+    EndpointSummary
+    """
+    def col(name: str) -> pd.Series:
+        if name in patients:
+            return pd.to_numeric(patients[name], errors="coerce").astype(float)
+        return pd.Series(np.nan, index=patients.index)
+
+    grade = col("hypofibrinogenemia_grade")
+    hypo = grade >= 1
+    onset = col("days_toci_to_hypofibrinogenemia")[hypo].dropna()
+    recovered = col("fibrinogen_recovered")
+    rec = col("fibrinogen_recovery_day")[hypo & (recovered == 1)].dropna()
+    iec = col("iec_hs")
+    dic = col("dic_score_max")
+    return EndpointSummary(
+        n=len(patients), n_graded=int(grade.notna().sum()), hypo=int(hypo.sum()),
+        grade3=int((grade >= 3).sum()), onset_days=tuple(onset.tolist()),
+        recovery_days=tuple(rec.tolist()), never_recovered=int((hypo & (recovered == 0)).sum()),
+        iec_hs=int((iec == 1).sum()) if iec.notna().any() else None,
+        dic5=int((dic >= 5).sum()) if dic.notna().any() else None)

@@ -22,6 +22,7 @@ import pandas as pd
 import streamlit as st
 
 from core import loading
+from core.endpoints import DerivedCohort, EndpointSettings, apply_to_cohort
 from core.errors import CohortError
 from core.filters import CohortFilter
 from core.loading import Cohort
@@ -30,6 +31,9 @@ from core.store import CohortStore
 T = TypeVar("T")
 SYNTHETIC_NOTE = "synthetic demo cohort"
 _MEMO_SIZE = 64
+_DERIVED_SIZE = 4
+#: st.session_state key of the session's EndpointSettings (edited on the Endpoints page)
+SETTINGS_KEY = "endpoint_settings"
 
 
 @st.cache_resource(show_spinner=False)
@@ -88,11 +92,47 @@ def source_cohort() -> Cohort | None:
     return st.session_state.get("uploaded_cohort")
 
 
-def store() -> CohortStore | None:
-    """The session's DuckDB store, rebuilt when the cohort changes."""
+def endpoint_settings() -> EndpointSettings:
+    """The session's endpoint settings (defaults until the Endpoints page changes them)."""
+    value = st.session_state.get(SETTINGS_KEY)
+    return value if isinstance(value, EndpointSettings) else EndpointSettings()
+
+
+def derived() -> DerivedCohort | None:
+    """The source cohort with its endpoints derived under the session's settings.
+
+    Memoised per session on (source fingerprint, settings): a small LRU in
+    ``st.session_state``, so switching a setting back costs nothing and nothing is shared
+    between sessions. None when there is no source cohort.
+    """
     c = source_cohort()
     if c is None:
         return None
+    settings = endpoint_settings()
+    key = (c.fingerprint, settings)
+    cache: OrderedDict = st.session_state.setdefault("_derived", OrderedDict())
+    if key in cache:
+        cache.move_to_end(key)
+        return cache[key]
+    try:
+        value = apply_to_cohort(c, settings)
+    except CohortError as exc:  # the source tables stay usable; the Endpoints page says why
+        value = DerivedCohort(c, None, pd.DataFrame(columns=["patient_id", "column", "uploaded",
+                                                             "derived"]), settings, c.fingerprint,
+                              error=str(exc))
+    cache[key] = value
+    while len(cache) > _DERIVED_SIZE:
+        cache.popitem(last=False)
+    return value
+
+
+def store() -> CohortStore | None:
+    """The session's DuckDB store of the derived cohort, rebuilt when the cohort or the
+    endpoint settings change."""
+    d = derived()
+    if d is None:
+        return None
+    c = d.cohort
     current: CohortStore | None = st.session_state.get("_store")
     if current is None or current.fingerprint != c.fingerprint:
         if current is not None:

@@ -1,0 +1,276 @@
+"""core.timecourse (SQL band vs pandas, alignment, sampling, bins, doses), its chart builders,
+and core.endpoints.apply_to_cohort (the app's path from the source cohort to the store)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from core import demo, loading
+from core import endpoints as ep
+from core import timecourse as tc
+from core.charts import timecourse as charts
+from core.errors import ColumnError, InsufficientDataError
+from core.filters import CohortFilter
+from core.store import CohortStore
+
+# ------------------------------------------------------------------ fixtures
+
+
+@pytest.fixture(scope="module")
+def demo_cohort() -> loading.Cohort:
+    return loading.load_demo()
+
+
+@pytest.fixture(scope="module")
+def demo_store(demo_cohort) -> CohortStore:  # noqa: ANN001
+    return CohortStore(demo_cohort)
+
+
+@pytest.fixture(scope="module")
+def big() -> tuple[loading.Cohort, CohortStore]:
+    g = demo.generate(n=2000)
+    c = loading.load_frames(g.patients, g.labs, g.treatments, source="generate(2000)")
+    return c, CohortStore(c)
+
+
+def pandas_band(cohort: loading.Cohort, analyte: str, *, align: str, group: str | None,
+                x_range: tuple[float, float], flt: pd.Series | None = None) -> pd.DataFrame:
+    """The band computed independently in pandas: per-patient mean per bin, then median and
+    quartiles (linear interpolation) across patients."""
+    p = cohort.patients if flt is None else cohort.patients[flt]
+    p = p.assign(grp=p[group].astype("string").fillna("missing") if group else "all",
+                 t0=0.0 if align == "infusion" else p["tocilizumab_first_day"])
+    lab = cohort.labs[cohort.labs["analyte"] == analyte].dropna(subset=["value", "day"])
+    m = lab.merge(p[["patient_id", "grp", "t0"]], on="patient_id").dropna(subset=["t0"])
+    m["x"] = m["day"] - m["t0"]
+    m = m[(m["x"] >= x_range[0]) & (m["x"] <= x_range[1])]
+    x = m["x"].to_numpy(float)
+    m["bin"] = np.where(x < 14, np.floor(x), 14 + 7 * np.floor((x - 14) / 7))
+    per = m.groupby(["grp", "patient_id", "bin"])["value"].mean().reset_index()
+    g = per.groupby(["grp", "bin"])["value"]
+    out = pd.DataFrame({"median": g.median(), "q1": g.quantile(0.25), "q3": g.quantile(0.75),
+                        "n": g.size()}).reset_index()
+    out["group"] = [tc.group_label(group, r) for r in out["grp"]]
+    return out.drop(columns="grp").sort_values(["group", "bin"]).reset_index(drop=True)
+
+
+def check_band(sql: pd.DataFrame, ref: pd.DataFrame) -> None:
+    s = sql.assign(group=sql["group"].astype(str)).sort_values(["group", "bin"]) \
+        .reset_index(drop=True)
+    assert len(s) == len(ref) > 0
+    assert list(s["group"]) == list(ref["group"])
+    np.testing.assert_allclose(s["bin"], ref["bin"])
+    np.testing.assert_array_equal(s["n"], ref["n"])
+    for c in ("median", "q1", "q3"):
+        np.testing.assert_allclose(s[c], ref[c], rtol=1e-12, atol=1e-9)
+
+
+# ------------------------------------------------------------------ band SQL == pandas
+
+@pytest.mark.parametrize("align,group", [("infusion", "tocilizumab"), ("tocilizumab", None),
+                                         ("infusion", "crs_grade")])
+def test_band_sql_equals_pandas_on_demo(demo_cohort, demo_store, align, group):  # noqa: ANN001
+    for analyte in ("fibrinogen", "d_dimer"):
+        sql = tc.band(demo_store, None, analyte, align=align, group=group, x_range=(-7, 60))
+        check_band(sql, pandas_band(demo_cohort, analyte, align=align, group=group,
+                                    x_range=(-7, 60)))
+
+
+def test_band_sql_equals_pandas_on_2000_patients_with_filter(big):  # noqa: ANN001
+    cohort, store = big
+    flt = CohortFilter().where("crs_grade", [1, 2])
+    mask = cohort.patients["crs_grade"].isin([1, 2])
+    for align, group in (("infusion", "tocilizumab"), ("tocilizumab", "crs_grade")):
+        sql = tc.band(store, flt, "fibrinogen", align=align, group=group, x_range=(-7, 90))
+        check_band(sql, pandas_band(cohort, "fibrinogen", align=align, group=group,
+                                    x_range=(-7, 90), flt=mask))
+    assert tc.band(store, None, "fibrinogen", group=None)["n"].max() == 2000
+
+
+def test_band_x_is_bin_centre_and_groups_ordered(demo_store):  # noqa: ANN001
+    b = tc.band(demo_store, None, "fibrinogen", group="tocilizumab", x_range=(-7, 60))
+    assert list(b["group"].cat.categories) == ["Tocilizumab given: no",
+                                                "Tocilizumab given: yes"]
+    row = b[(b["bin"] == 14)].iloc[0]
+    assert row["x"] == 17
+    assert set(b.loc[b["bin"] < 14, "x"]) == set(b.loc[b["bin"] < 14, "bin"])
+    # 41 patients: 12 without, 29 with tocilizumab, all measured daily before day 14
+    assert set(b.loc[b["bin"].between(0, 13), "n"].groupby(
+        b["group"].astype(str)).max()) == {12, 29}
+
+
+# ------------------------------------------------------------------ alignment by hand
+
+def test_alignment_to_first_tocilizumab_dose_by_hand(demo_store):  # noqa: ANN001
+    # DEMO-002: tocilizumab on days 3 and 4 -> x = day - 3
+    rows, dropped = tc.curves(demo_store, None, "fibrinogen", ["DEMO-002", "DEMO-003"],
+                              align="tocilizumab", group=None, x_range=(-30, 200))
+    assert dropped == []
+    p2 = rows[rows["patient_id"] == "DEMO-002"].set_index("x")["value"]
+    assert p2[-8.0] == 396.0          # day -5
+    assert p2[0.0] == 483.0           # day 3, first dose
+    assert p2[3.0] == 186.0           # day 6, onset of hypofibrinogenemia
+    assert p2.idxmin() == 6.0 and p2.min() == 185.0   # nadir day 9
+    # DEMO-003: tocilizumab on days 4 and 5 -> doses at x = 0 and 1
+    dz = tc.doses(demo_store, None, rows, align="tocilizumab", x_range=(-30, 200))
+    d3 = dz[dz["patient_id"] == "DEMO-003"]
+    assert list(d3["x"]) == [0.0, 1.0] and set(d3["kind"]) == {"Tocilizumab"}
+    d2 = dz[dz["patient_id"] == "DEMO-002"]
+    assert list(d2["x"]) == [0.0, 1.0] and list(d2["value"]) == [483.0, 353.0]   # on the curve
+    # infusion alignment leaves the days as they are
+    rows0, _ = tc.curves(demo_store, None, "fibrinogen", ["DEMO-002"], group=None,
+                         x_range=(-30, 200))
+    assert rows0.set_index("x")["value"][3.0] == 483.0
+
+
+def test_patients_without_tocilizumab_left_out_and_counted(demo_store):  # noqa: ANN001
+    c = tc.counts(demo_store, None, "fibrinogen", "tocilizumab", (-7, 60))
+    assert c == {"with_values": 41, "unaligned": 12, "in_range": 29}
+    res = tc.time_course(demo_store, None, "fibrinogen", align="tocilizumab")
+    assert res.n_unaligned == 12 and res.n_in_range == 29
+    assert "DEMO-001" not in set(res.curves["patient_id"])       # no tocilizumab
+    assert res.curves["x"].between(-7, 60).all()
+
+
+# ------------------------------------------------------------------ sample, cap, bins
+
+def test_sample_is_seeded_nested_and_capped(big):  # noqa: ANN001
+    _, store = big
+    a = tc.sample_patients(store, None, "fibrinogen", size=30)
+    assert len(a) == 30 and a == tc.sample_patients(store, None, "fibrinogen", size=30)
+    assert tc.sample_patients(store, None, "fibrinogen", size=60)[:30] == a
+    assert tc.sample_patients(store, None, "fibrinogen", size=30, seed=1) != a
+    res = tc.time_course(store, None, "fibrinogen", sample=10_000)
+    assert res.n_curves <= tc.MAX_SAMPLE and res.sampled
+    assert len(res.curves) <= tc.MAX_CURVE_ROWS
+    assert len(res.band) < 100 and len(res.doses) < tc.MAX_CURVE_ROWS
+    again = tc.time_course(store, None, "fibrinogen", sample=10_000)
+    pd.testing.assert_frame_equal(res.curves, again.curves)
+    with pytest.raises(ColumnError):
+        tc.sample_patients(store, None, "fibrinogen", size=0)
+
+
+def test_row_cap_drops_whole_curves_from_the_end(demo_store):  # noqa: ANN001
+    ids = tc.sample_patients(demo_store, None, "fibrinogen", size=10)
+    full, _ = tc.curves(demo_store, None, "fibrinogen", ids)
+    per = full.groupby("patient_id").size()
+    cap = int(per[ids[0]] + per[ids[1]] + 1)
+    rows, dropped = tc.curves(demo_store, None, "fibrinogen", ids, max_rows=cap)
+    assert list(dict.fromkeys(rows["patient_id"])) == ids[:2]
+    assert dropped == ids[2:] and len(rows) <= cap
+    res = tc.time_course(demo_store, None, "fibrinogen", sample=10, max_rows=cap)
+    assert res.dropped == tuple(ids[2:]) and any("not drawn" in m for m in res.messages)
+
+
+def test_picked_patients_replace_the_sample(demo_store):  # noqa: ANN001
+    res = tc.time_course(demo_store, None, "fibrinogen", patients=["DEMO-005", "NOPE"])
+    assert set(res.curves["patient_id"]) == {"DEMO-005"} and not res.sampled
+    assert any("NOPE" in m for m in res.messages)
+
+
+def test_bins():
+    x = [-6.5, -0.1, 0, 13.99, 14, 20.99, 21, 59.5]
+    np.testing.assert_array_equal(tc.bin_start(x), [-7, -1, 0, 13, 14, 14, 21, 56])
+    np.testing.assert_array_equal(tc.bin_x([-7, 0, 13, 14, 21, 56]), [-7, 0, 13, 17, 24, 59])
+    np.testing.assert_array_equal(tc.bin_start([3, 10, 12], daily_until=7, width=5), [3, 7, 12])
+    assert tc.describe_bins() == "daily to day 13, then 7-day bins (14-20, 21-27, ...)"
+
+
+def test_errors_say_what_to_do(demo_store):  # noqa: ANN001
+    with pytest.raises(InsufficientDataError, match="No patient in view has"):
+        tc.time_course(demo_store, None, "nonexistent")
+    with pytest.raises(InsufficientDataError, match="Widen the day range"):
+        tc.time_course(demo_store, None, "fibrinogen", x_range=(500, 600))
+    with pytest.raises(ColumnError, match="empty"):
+        tc.time_course(demo_store, None, "fibrinogen", x_range=(5, 5))
+    with pytest.raises(ColumnError, match="No column"):
+        tc.band(demo_store, None, "fibrinogen", group="nope")
+    assert tc.analytes(demo_store, None)[:3] == ["fibrinogen", "d_dimer", "platelets"]
+
+
+def test_ctcae_lines():
+    lines = tc.ctcae_lines(180)
+    assert list(lines["value"]) == [180, 135, 90, 45]
+    assert list(lines["label"]) == ["G1 < 180", "G2 < 135", "G3 < 90", "G4 < 45"]
+
+
+# ------------------------------------------------------------------ charts
+
+def test_chart_builders_return_charts_with_small_data(demo_store):  # noqa: ANN001
+    res = tc.time_course(demo_store, None, "fibrinogen")
+    lines = tc.ctcae_lines(200)
+    ov = charts.overlay(res.curves, res.band, res.doses, lines, x_domain=(-7, 60))
+    spec = ov.to_dict()
+    # zero rule, grade lines (rule + label), curves, IQR area, median, doses
+    assert len(spec["layer"]) == 6 and len(spec["layer"][1]["layer"]) == 2
+    sm = charts.small_multiples(res.curves, res.doses, lines, log_scale=True, columns=5)
+    d = sm.to_dict()
+    assert d["columns"] == 5 and d["facet"]["field"] == "patient_id"
+    n_rows = sum(len(v) for v in d["datasets"].values())
+    assert n_rows < 3000
+    with pytest.raises(ColumnError):
+        charts.overlay(res.curves.drop(columns="group"))
+
+
+# ------------------------------------------------------------------ apply_to_cohort
+
+def test_apply_to_cohort_on_demo_changes_nothing(demo_cohort):  # noqa: ANN001
+    d = ep.apply_to_cohort(demo_cohort, ep.EndpointSettings())
+    assert d.derived and d.disagreements.empty
+    pd.testing.assert_frame_equal(d.cohort.patients, demo_cohort.patients)
+    assert d.cohort.fingerprint == demo_cohort.fingerprint == d.source_fingerprint
+    s = ep.summarise(d.cohort.patients)
+    assert (s.hypo, s.grade3, s.never_recovered, s.iec_hs, s.dic5) == (27, 11, 6, 4, 15)
+    assert np.median(s.onset_days) == 6 and (min(s.onset_days), max(s.onset_days)) == (2, 27)
+    assert np.median(s.recovery_days) == 44
+
+
+def test_apply_to_cohort_lower_lln_changes_grades_and_lists_disagreements(demo_cohort):  # noqa
+    d = ep.apply_to_cohort(demo_cohort, ep.EndpointSettings(fibrinogen_lln=150))
+    assert ep.summarise(d.cohort.patients).hypo == 20
+    assert "hypofibrinogenemia_grade" in set(d.disagreements["column"])
+    assert d.cohort.fingerprint != demo_cohort.fingerprint
+    assert d.source_fingerprint == demo_cohort.fingerprint
+
+
+PATIENTS = b"""patient_id,crs_grade,fibrinogen_nadir,hypofibrinogenemia_grade
+P1,2,999,0
+P2,1,,
+P3,0,250,0
+"""
+LABS = b"""patient_id,day,analyte,value,unit
+P1,0,fibrinogen,300,mg/dL
+P1,5,fibrinogen,120,mg/dL
+P1,5,fibrinogen,130,mg/dL
+P1,9,fibrinogen,210,mg/dL
+P2,0,fibrinogen,280,mg/dL
+P2,4,fibrinogen,<50,mg/dL
+P2,8,fibrinogen,220,mg/dL
+P2,3,unobtainium,1,U/L
+"""
+
+
+def test_apply_to_cohort_lists_contradictory_upload_and_uses_derived():
+    c = loading.load_upload(loading.Upload("p.csv", PATIENTS), loading.Upload("l.csv", LABS))
+    d = ep.apply_to_cohort(c, ep.EndpointSettings())
+    dis = d.disagreements
+    row = dis[(dis["patient_id"] == "P1") & (dis["column"] == "fibrinogen_nadir")]
+    assert len(row) == 1 and float(row["uploaded"].iloc[0]) == 999
+    assert float(row["derived"].iloc[0]) == 125          # same-day 120 and 130 -> mean
+    p = d.cohort.patients.set_index("patient_id")
+    assert p.loc["P1", "fibrinogen_nadir"] == 125 and p.loc["P1", "hypofibrinogenemia_grade"] == 2
+    assert p.loc["P2", "fibrinogen_nadir"] == 50         # "<50" used as 50 and listed
+    assert p.loc["P3", "fibrinogen_nadir"] == 250        # no labs: uploaded value kept
+    problems = " ".join(d.endpoints.issues["problem"].astype(str)).lower()
+    assert "same day" in problems or "same-day" in problems or "duplicate" in problems
+    assert "unobtainium" in set(d.endpoints.issues["analyte"].astype(str)) or \
+        any("unobtainium" in m for m in d.endpoints.messages)
+    assert d.cohort.labs is c.labs and d.cohort.reports == c.reports
+
+
+def test_apply_to_cohort_without_labs_returns_the_cohort():
+    c = loading.load_upload(loading.Upload("p.csv", PATIENTS))
+    d = ep.apply_to_cohort(c)
+    assert not d.derived and d.cohort is c and d.disagreements.empty
