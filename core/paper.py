@@ -15,6 +15,12 @@ calculated depending on the distribution and linearity of the data"):
   0 mg) for 3B and S3A; r = 0.43 / 0.47 give P = 0.05 / 0.03 with n = 21 (the 27 - 6
   hypofibrinogenemias that recovered) for 3C and S3B; r = -0.45 gives P = 0.015 with n = 29
   (the tocilizumab-treated) for S3C.
+  Note on 3B/S3A: with 0/12 untreated and 27/29 treated patients below the LLN, the split
+  between untreated (0 mg, high nadir) and treated patients alone pushes an all-patient
+  Spearman r to about -0.6 or beyond, so the paper's -0.44 over 41 patients implies a weak
+  dose-response within the treated. The synthetic demo was built to r ~ -0.44 among the 29
+  treated (-0.57) and shows -0.81 over all 41: same sign, stronger. The Tocilizumab page can
+  restrict 3B/S3A to treated patients.
 * 1C correlates the **nadir** fibrinogen with the **maximum** D-dimer (one value per patient;
   the paper plots per-patient extremes throughout Figure 1).
 * Group comparisons are Kruskal-Wallis across CRS grades 0-4 (as printed in the figures);

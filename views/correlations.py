@@ -3,8 +3,6 @@ and Spearman with CIs (the paper's Figure 1C), and a correlation matrix with n p
 
 from __future__ import annotations
 
-import math
-
 import pandas as pd
 import streamlit as st
 
@@ -12,6 +10,7 @@ from core import panels
 from core.charts.groups import correlation_matrix, scatter
 from core.errors import CohortError, InsufficientDataError
 from ui import session
+from ui.format import fmt_p, p_text
 from ui.figures import show_chart, show_table
 
 NONE = "— none —"
@@ -19,17 +18,6 @@ MIN_N = 4
 METHODS = {"spearman": "Spearman", "pearson": "Pearson"}
 MATRIX_DEFAULT = ("fibrinogen_nadir", "d_dimer_max", "platelets_min", "inr_max", "ptt_max",
                   "ggt_max", "albumin_min", "crp_max", "tocilizumab_cum_mg")
-
-
-def fmt_p(p: float | None) -> str:
-    if p is None or (isinstance(p, float) and math.isnan(p)):
-        return "–"
-    return "< 0.001" if p < 0.001 else f"{p:.2g}" if p < 0.995 else "1"
-
-
-def p_text(p: float) -> str:
-    f = fmt_p(p)
-    return f"p {f}" if f.startswith("<") else f"p = {f}"
 
 
 def r_text(res) -> str:  # noqa: ANN001 - CorrelationResult

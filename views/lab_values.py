@@ -13,22 +13,11 @@ from core.charts.dose import fit_width
 from core.charts.groups import boxplot
 from core.errors import CohortError, InsufficientDataError
 from ui import session
+from ui.format import fmt_p, p_text
 from ui.figures import show_chart, show_table
 
 PER_ROW = 3
 MIN_N = 3
-
-
-def fmt_p(p: float | None) -> str:
-    if p is None or (isinstance(p, float) and math.isnan(p)):
-        return "–"
-    return "< 0.001" if p < 0.001 else f"{p:.2g}" if p < 0.995 else "1"
-
-
-def p_text(p: float) -> str:
-    """"p = 0.004" or "p < 0.001"."""
-    f = fmt_p(p)
-    return f"p {f}" if f.startswith("<") else f"p = {f}"
 
 
 name_of = panels.label

@@ -14,6 +14,7 @@ from core.charts.dose import fit_width, grade_by_doses, split_boxplot
 from core.charts.groups import boxplot, scatter
 from core.errors import CohortError, InsufficientDataError
 from ui import session
+from ui.format import fmt_p, p_text
 from ui.figures import show_chart, show_table
 
 PER_ROW = 3
@@ -24,17 +25,6 @@ FIGURES = {
     "Figure 2 · Liver by CRS grade": ("2A", "2B", "2C", "2D"),
     "Figure 3 · Tocilizumab": ("3A", "3B", "3C", "3D"),
 }
-
-
-def fmt_p(p: float | None) -> str:
-    if p is None or (isinstance(p, float) and math.isnan(p)):
-        return "–"
-    return "< 0.001" if p < 0.001 else f"{p:.2g}" if p < 0.995 else "1"
-
-
-def p_text(p: float) -> str:
-    f = fmt_p(p)
-    return f"p {f}" if f.startswith("<") else f"p = {f}"
 
 
 def cohort_text(row: pd.Series) -> str:

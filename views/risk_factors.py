@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import math
-
 import pandas as pd
 import streamlit as st
 
@@ -13,37 +11,13 @@ from core.charts.models import forest
 from core.errors import CohortError
 from core.schema import label as col_label
 from ui import session
+from ui.format import fmt_ci, fmt_num, fmt_p, show_notes
 from ui.figures import show_chart, show_table
 
 METHODS = {"auto": "Auto (Firth if separated)", "ml": "Ordinary ML", "firth": "Firth"}
 CI_KIND = {"Wald": "Wald 95% CI", "profile likelihood": "profile-likelihood 95% CI"}
 KIND_ANY, KIND_SEVERE, KIND_BINARY, KIND_THRESHOLD = "any", "severe", "binary", "threshold"
 OPS = [">=", ">", "<=", "<", "=="]
-
-
-def fmt_num(x: float) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "NA"
-    if math.isinf(x):
-        return "∞"
-    return f"{x:.3g}" if 1e-3 <= abs(x) < 1e4 else f"{x:.2e}"
-
-
-def fmt_or(est: float, lo: float, hi: float) -> str:
-    if est is None or math.isnan(est):
-        return "–"
-    return f"{fmt_num(est)} ({fmt_num(lo)}–{fmt_num(hi)})"
-
-
-def fmt_p(p: float) -> str:
-    if p is None or math.isnan(p):
-        return "–"
-    return "< 0.001" if p < 0.001 else f"{p:.2g}" if p < 0.995 else "1"
-
-
-def show_notes(notes) -> None:  # noqa: ANN001
-    for n in notes:
-        {"error": st.error, "warning": st.warning, "info": st.info}[n.level](n.text)
 
 
 view = session.cohort()
@@ -139,7 +113,7 @@ if model is not None:
     with left:
         shown = pd.DataFrame({
             "Term": table["term"],
-            f"OR ({ci})": [fmt_or(*r) for r in table[["odds_ratio", "ci_low", "ci_high"]]
+            f"OR ({ci})": [fmt_ci(*r) for r in table[["odds_ratio", "ci_low", "ci_high"]]
                             .itertuples(index=False)],
             "p": table["pvalue"].map(fmt_p)})
         show_table(shown, name="risk-factors-multivariable",
@@ -156,7 +130,7 @@ st.subheader("Univariable screen")
 uni = res.univariable
 shown = pd.DataFrame({
     "Term": uni["term"],
-    "OR (95% CI)": [fmt_or(*r) for r in uni[["odds_ratio", "ci_low", "ci_high"]]
+    "OR (95% CI)": [fmt_ci(*r) for r in uni[["odds_ratio", "ci_low", "ci_high"]]
                     .itertuples(index=False)],
     "p": uni["pvalue"].map(fmt_p),
     "n": uni["n"].map(lambda v: "–" if pd.isna(v) else f"{int(v)}"),
@@ -186,10 +160,10 @@ if compare and res.comparison is not None:
     cmp = res.comparison
     show_table(pd.DataFrame({
         "Term": cmp["term"],
-        "ML OR (Wald 95% CI)": [fmt_or(*r) for r in cmp[["or_ml", "ci_low_ml", "ci_high_ml"]]
+        "ML OR (Wald 95% CI)": [fmt_ci(*r) for r in cmp[["or_ml", "ci_low_ml", "ci_high_ml"]]
                                 .itertuples(index=False)],
         "ML p": cmp["pvalue_ml"].map(fmt_p),
-        "Firth OR (profile 95% CI)": [fmt_or(*r) for r in cmp[["or_firth", "ci_low_firth",
+        "Firth OR (profile 95% CI)": [fmt_ci(*r) for r in cmp[["or_firth", "ci_low_firth",
                                                                "ci_high_firth"]]
                                       .itertuples(index=False)],
         "Firth p": cmp["pvalue_firth"].map(fmt_p)}),

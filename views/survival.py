@@ -14,34 +14,12 @@ from core.charts.models import forest, km_figure
 from core.errors import CohortError
 from core.schema import label as col_label
 from ui import session
+from ui.format import fmt_days, fmt_num, fmt_p, show_notes
 from ui.figures import show_chart, show_table
 
 HYPOFIB, HYPOFIB3, NONE, THRESHOLD = "__hypofib__", "__hypofib3__", "__none__", "__threshold__"
 OPS = [">=", ">", "<=", "<"]
 STEPS = [None, 30, 60, 90, 180, 365]
-
-
-def fmt_num(x: float) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "NA"
-    if math.isinf(x):
-        return "∞"
-    return f"{x:.3g}" if 1e-3 <= abs(x) < 1e4 else f"{x:.2e}"
-
-
-def fmt_p(p: float | None) -> str:
-    if p is None or (isinstance(p, float) and math.isnan(p)):
-        return "–"
-    return "< 0.001" if p < 0.001 else f"{p:.2g}" if p < 0.995 else "1"
-
-
-def fmt_days(x: float) -> str:
-    return "NR" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:g}"
-
-
-def show_notes(notes) -> None:  # noqa: ANN001
-    for n in notes:
-        {"error": st.error, "warning": st.warning, "info": st.info}[n.level](n.text)
 
 
 view = session.cohort()

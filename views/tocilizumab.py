@@ -12,22 +12,12 @@ from core.charts.dose import fit_width, grade_by_doses, split_boxplot
 from core.charts.groups import scatter
 from core.errors import CohortError, InsufficientDataError
 from ui import session
+from ui.format import fmt_p, p_text
 from ui.figures import show_chart
 
 METHODS = {"spearman": "Spearman", "pearson": "Pearson"}
 MIN_N = 4
 NEEDED = ("tocilizumab", "fibrinogen_nadir")
-
-
-def fmt_p(p: float | None) -> str:
-    if p is None or (isinstance(p, float) and math.isnan(p)):
-        return "–"
-    return "< 0.001" if p < 0.001 else f"{p:.2g}" if p < 0.995 else "1"
-
-
-def p_text(p: float) -> str:
-    f = fmt_p(p)
-    return f"p {f}" if f.startswith("<") else f"p = {f}"
 
 
 def problem(exc: CohortError, title: str) -> None:

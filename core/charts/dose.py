@@ -11,7 +11,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from core.charts.groups import BOX_COLUMNS, _check_columns, _y_scale
+from core.charts.groups import BOX_COLUMNS, _check_columns, _y_scale, reference_line_layers
 
 ARM_COLORS = {"no": "#dc6b5a", "yes": "#2bb5a8"}  # the paper: untreated red, treated turquoise
 GRADE_COLORS = ["#e5e7eb", "#fde68a", "#fbbf24", "#ea580c", "#991b1b"]
@@ -77,12 +77,7 @@ def split_boxplot(box: pd.DataFrame, points: pd.DataFrame | None = None, *, valu
             x=alt.X("group:N", sort=order), xOffset=offset, y="value:Q", color=color,
             tooltip=ptips))
     if ref_lines:
-        refs = pd.DataFrame(list(ref_lines), columns=["value", "label"])
-        layers.append(alt.Chart(refs).mark_rule(strokeDash=[5, 4], color="#b91c1c",
-                                                strokeWidth=1).encode(y="value:Q"))
-        layers.append(alt.Chart(refs).mark_text(align="left", baseline="bottom", dx=3, dy=-2,
-                                                fontSize=10, color="#b91c1c").encode(
-            y="value:Q", x=alt.value(0), text="label:N"))
+        layers += reference_line_layers(ref_lines)
     return alt.layer(*layers).properties(height=height, width=alt.Step(step), title=title)
 
 

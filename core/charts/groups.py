@@ -108,13 +108,24 @@ def boxplot(box: pd.DataFrame, points: pd.DataFrame | None = None, *, value_labe
             baseline="top", fontSize=11, color="#333", dy=18).encode(
             x=alt.X("group:N", sort=order), y=alt.value(height), text="label:N"))
     if ref_lines:
-        refs = pd.DataFrame(list(ref_lines), columns=["value", "label"])
-        layers.append(alt.Chart(refs).mark_rule(strokeDash=[5, 4], color="#b91c1c",
-                                                strokeWidth=1).encode(y="value:Q"))
-        layers.append(alt.Chart(refs).mark_text(align="left", baseline="bottom", dx=3, dy=-2,
-                                                fontSize=10, color="#b91c1c").encode(
-            y="value:Q", x=alt.value(0), text="label:N"))
+        layers += reference_line_layers(ref_lines)
     return alt.layer(*layers).properties(height=height, width=alt.Step(step), title=title)
+
+
+def reference_line_layers(ref_lines: Sequence[tuple[float, str]]) -> list[alt.Chart]:
+    """Dashed horizontal lines with a label at the left edge, e.g. CTCAE grade limits.
+
+    Parameters
+    ----------
+    ref_lines : (value, label) pairs on the y scale of the chart they are layered onto.
+    """
+    refs = pd.DataFrame(list(ref_lines), columns=["value", "label"])
+    rule = alt.Chart(refs).mark_rule(strokeDash=[5, 4], color="#b91c1c",
+                                     strokeWidth=1).encode(y="value:Q")
+    text = alt.Chart(refs).mark_text(align="left", baseline="bottom", dx=3, dy=-2, fontSize=10,
+                                     color="#b91c1c").encode(y="value:Q", x=alt.value(0),
+                                                             text="label:N")
+    return [rule, text]
 
 
 def ols_band(x: Sequence[float], y: Sequence[float], at: Sequence[float] | None = None,
