@@ -99,3 +99,13 @@ def test_upload_without_labs_shows_a_note(app_test):
     assert not at.exception
     assert not at.error
     assert any("no lab or treatment table" in i.value for i in at.info)
+
+
+def test_a_settings_change_keeps_the_sidebar_filter(app_test):
+    at = app_test(PAGE)
+    widget(at, "flt_crs_grade").set_value([1, 2]).run()
+    assert summary(at).endswith("n = 33")
+    widget(at, "ep_fibrinogen_lln").set_value(150.0).run()
+    assert_clean(at)
+    assert widget(at, "flt_crs_grade").value == [1, 2]
+    assert summary(at).endswith("n = 33")

@@ -96,11 +96,18 @@ def _load_uploads(p, lab, tx) -> None:  # noqa: ANN001 (streamlit UploadedFile)
 
 # --------------------------------------------------------------------------------------------
 def _sync_filter_state(s: CohortStore) -> None:
-    """Reset filter widgets when the data changes; seed them from the URL on the first run."""
-    if st.session_state.get("_filter_fp") == s.fingerprint:
+    """Reset filter widgets when the data changes; seed them from the URL on the first run.
+
+    Keyed on the *source* cohort (demo or the uploaded files), not on the derived one: a change
+    of endpoint settings re-derives the data but keeps the user's filters (the widgets drop
+    values that no longer exist and clamp ranges).
+    """
+    d = session.derived()
+    fp = d.source_fingerprint if d is not None else s.fingerprint
+    if st.session_state.get("_filter_fp") == fp:
         return
     first_run = "_filter_fp" not in st.session_state
-    st.session_state["_filter_fp"] = s.fingerprint
+    st.session_state["_filter_fp"] = fp
     _clear_widgets()
     if first_run and len(st.query_params):
         params = {k: st.query_params.get_all(k) for k in st.query_params}
