@@ -50,6 +50,17 @@ if cohort is not None and cohort.reports:
             if not rep.rows_rejected and not len(rep.cell_issues):
                 st.success("Every row and cell loaded.")
 
+if cohort is not None and (len(cohort.labs) or len(cohort.treatments)):
+    d = session.derived()
+    n_diff = 0 if d is None else len(d.disagreements)
+    st.info("Patient-level endpoints (nadirs, CTCAE grade, onset, recovery, DIC score, IEC-HS, "
+            "tocilizumab doses) are derived from the lab series and treatments and used in "
+            "place of uploaded values"
+            + (f"; {n_diff} uploaded values differ from the derived ones" if n_diff else "")
+            + ". Thresholds, disagreements and derivation issues are on the Endpoints page.",
+            icon="🧪")
+    st.page_link("views/endpoints.py", label="Open the Endpoints page", icon="➡️")
+
 # --- column mapping ------------------------------------------------------------------------
 uploads = {t: st.session_state.get(f"up_{t}") for t in ("patients", "labs", "treatments")}
 if st.session_state.get("data_source") == "upload" and any(uploads.values()):
