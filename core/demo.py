@@ -459,6 +459,9 @@ def _labs(a: pd.DataFrame, tl: pd.DataFrame, demo: pd.DataFrame, ids: np.ndarray
     gpk = gb * by_crs({0: (1.0, 1.4), 1: (1.1, 2.0), 2: (1.5, 3.5), 3: (3, 8), 4: (4, 10)})
     vals["ggt"] = gb[:, None] + (gpk - gb)[:, None] * _bump(Dz, pk + 5, 4, 15) * noise(0.03)
     cb = mult(5.5, 9.5)
+    # CHE falls only in CRS grade 4 (the paper's Figure 2C, P = 0.65): grade 3 keeps a middling
+    # baseline so chance high values do not make grade 3 stand out (no extra random draws)
+    cb = np.where(crs == 3, 7.2, cb)
     cmin = np.where(crs == 4, mult(2.0, 3.5), cb * mult(0.75, 0.95))
     vals["che"] = cb[:, None] - (cb - cmin)[:, None] * _bump(Dz, pk + 4, 3, 12) * noise(0.01)
     ab = mult(3.7, 4.5)

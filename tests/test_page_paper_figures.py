@@ -20,8 +20,8 @@ def test_renders_grid_and_summary(app_test):
     assert len(ls) == 14                                    # 1A-F, 2A-D, 3A-D
     b3 = next(s for s in ls if s.startswith("Paper: r = -0.44, P = 0.004"))
     assert "This cohort: r = -0.81, p < 0.001, n = 41 · ✓ agrees" in b3
-    assert sum("✗ differs" in s for s in ls) == 1          # 2C (CHE)
-    assert at.metric[0].value == "16 of 17"
+    assert sum("✗ differs" in s for s in ls) == 0
+    assert at.metric[0].value == "17 of 17"
     table = at.dataframe[-1].value
     assert len(table) == 17 and list(table["Finding"])[-1] == "S3C"
 
