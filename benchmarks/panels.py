@@ -1,0 +1,66 @@
+"""Benchmark: the computations behind a page redraw, where DuckDB does the aggregation.
+
+For the 41-patient demo (baseline, same process) and synthetic cohorts of 2,000 and 10,000
+patients (core.demo.generate), prints the median of 5 runs and the ratio to the baseline of:
+a Lab values panel (box statistics in SQL + capped points + Kruskal-Wallis/Dunn), the
+Time course data (sampled curves + median/IQR band in SQL + doses), and Table 1.
+Run: `.venv/bin/python benchmarks/panels.py` (or `make bench`).
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from core import demo, loading, panels, table1, timecourse  # noqa: E402
+from core.filters import CohortFilter  # noqa: E402
+from core.store import CohortStore  # noqa: E402
+
+RUNS = 5
+FILTER = CohortFilter().where("crs_grade", [1, 2, 3, 4])
+
+
+def median_ms(fn) -> float:  # noqa: ANN001
+    times = []
+    for _ in range(RUNS):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(times)
+
+
+def measure(n: int) -> dict[str, float]:
+    c = demo.generate(n=n)
+    store = CohortStore(loading.load_frames(c.patients, c.labs, c.treatments))
+    patients = store.patients(FILTER)
+    tc = timecourse.time_course(store, FILTER, "fibrinogen")
+    return {
+        "Lab values panel (D-dimer by CRS)": median_ms(
+            lambda: panels.group_panel(store, FILTER, "d_dimer_max", "crs_grade")),
+        "Time course (fibrinogen, 30 curves + band)": median_ms(
+            lambda: timecourse.time_course(store, FILTER, "fibrinogen")),
+        "Table 1 stratified by tocilizumab": median_ms(
+            lambda: table1.table_one(patients, by="tocilizumab")),
+        "_curve_rows": float(len(tc.curves)),
+    }
+
+
+def main() -> None:
+    sizes = [41, 2_000, 10_000]
+    results = {n: measure(n) for n in sizes}
+    base = results[41]
+    print(f"median of {RUNS} runs, milliseconds (ratio to the 41-patient demo)")
+    print(f"{'computation':44s}" + "".join(f"{f'n = {n:,}':>20s}" for n in sizes))
+    for step in (k for k in base if not k.startswith("_")):
+        print(f"{step:44s}" + "".join(
+            f"{results[n][step]:>11.1f} ({results[n][step] / base[step]:>4.1f}x)" for n in sizes))
+    print(f"{'rows sent to the time-course chart':44s}"
+          + "".join(f"{int(results[n]['_curve_rows']):>20,d}" for n in sizes))
+
+
+if __name__ == "__main__":
+    main()
