@@ -7,13 +7,13 @@ the baseline. Run: `.venv/bin/python benchmarks/cohort_store.py` (or `make bench
 
 from __future__ import annotations
 
-import statistics
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _timing import median_ms  # noqa: E402
 from core import demo, loading  # noqa: E402
 from core.filters import CohortFilter  # noqa: E402
 from core.store import CohortStore  # noqa: E402
@@ -23,14 +23,6 @@ FILTER = (CohortFilter().where("crs_grade", [1, 2]).where("product", ["axi-cel",
           .between("tocilizumab_doses", 1, 4))
 
 
-def median_ms(fn) -> float:  # noqa: ANN001
-    times = []
-    for _ in range(RUNS):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(times)
-
 
 def measure(n: int) -> dict[str, float]:
     cohort = demo.generate(n=n)
@@ -39,11 +31,11 @@ def measure(n: int) -> dict[str, float]:
     store = CohortStore(frames)
     return {
         "parse + validate patients upload": median_ms(
-            lambda: loading.load_upload(loading.Upload("p.csv", patients_csv))),
-        "build store (3 tables)": median_ms(lambda: CohortStore(frames).close()),
-        "filtered count": median_ms(lambda: store.count(FILTER)),
-        "filtered patients": median_ms(lambda: store.patients(FILTER)),
-        "filtered labs": median_ms(lambda: store.labs(FILTER)),
+            lambda: loading.load_upload(loading.Upload("p.csv", patients_csv)), RUNS),
+        "build store (3 tables)": median_ms(lambda: CohortStore(frames).close(), RUNS),
+        "filtered count": median_ms(lambda: store.count(FILTER), RUNS),
+        "filtered patients": median_ms(lambda: store.patients(FILTER), RUNS),
+        "filtered labs": median_ms(lambda: store.labs(FILTER), RUNS),
         "_rows": float(len(cohort.labs)),
     }
 

@@ -9,13 +9,13 @@ Run: `.venv/bin/python benchmarks/panels.py` (or `make bench`).
 
 from __future__ import annotations
 
-import statistics
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _timing import median_ms  # noqa: E402
 from core import demo, loading, panels, table1, timecourse  # noqa: E402
 from core.filters import CohortFilter  # noqa: E402
 from core.store import CohortStore  # noqa: E402
@@ -23,14 +23,6 @@ from core.store import CohortStore  # noqa: E402
 RUNS = 5
 FILTER = CohortFilter().where("crs_grade", [1, 2, 3, 4])
 
-
-def median_ms(fn) -> float:  # noqa: ANN001
-    times = []
-    for _ in range(RUNS):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(times)
 
 
 def measure(n: int) -> dict[str, float]:
@@ -40,11 +32,11 @@ def measure(n: int) -> dict[str, float]:
     tc = timecourse.time_course(store, FILTER, "fibrinogen")
     return {
         "Lab values panel (D-dimer by CRS)": median_ms(
-            lambda: panels.group_panel(store, FILTER, "d_dimer_max", "crs_grade")),
+            lambda: panels.group_panel(store, FILTER, "d_dimer_max", "crs_grade"), RUNS),
         "Time course (fibrinogen, 30 curves + band)": median_ms(
-            lambda: timecourse.time_course(store, FILTER, "fibrinogen")),
+            lambda: timecourse.time_course(store, FILTER, "fibrinogen"), RUNS),
         "Table 1 stratified by tocilizumab": median_ms(
-            lambda: table1.table_one(patients, by="tocilizumab")),
+            lambda: table1.table_one(patients, by="tocilizumab"), RUNS),
         "_curve_rows": float(len(tc.curves)),
     }
 

@@ -53,6 +53,14 @@ def widget(at, key: str):  # noqa: ANN001, ANN201 - AppTest element
     raise KeyError(key)
 
 
+def upload(at, name: str, data: bytes, slot: int = 0):  # noqa: ANN001, ANN201
+    """Switch the sidebar to "Upload" and put ``data`` into upload slot ``slot`` (0 patients,
+    1 labs, 2 treatments), as a user would; returns the rerun AppTest."""
+    if at.radio(key="data_source").value != "upload":
+        at.radio(key="data_source").set_value("upload").run()
+    return at.sidebar.file_uploader[slot].set_value((name, data, "text/csv")).run()
+
+
 def assert_clean(at) -> None:  # noqa: ANN001
     """No exception and no error box on the page."""
     assert not at.exception, [e.value for e in at.exception]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import assert_clean, widget
+from conftest import assert_clean, upload, widget
 
 UPLOADS = Path(__file__).parent / "fixtures" / "uploads"
 
@@ -86,9 +86,7 @@ def test_upload_in_the_sidebar_loads_and_reports(app_test):
 
 def test_bad_upload_shows_a_message_not_a_traceback(app_test):
     at = app_test()
-    at.radio(key="data_source").set_value("upload").run()
-    at.sidebar.file_uploader[0].set_value(
-        ("x.csv", (UPLOADS / "no_patient_id.csv").read_bytes(), "text/csv")).run()
+    upload(at, "x.csv", (UPLOADS / "no_patient_id.csv").read_bytes())
     assert not at.exception
     assert any("no column for patient_id" in e.value for e in at.error)
 
@@ -107,11 +105,10 @@ def test_an_upload_stays_in_its_session_and_touches_no_disk(app_test):
     import uuid
 
     marker = f"PAT-{uuid.uuid4().hex[:12]}"   # appears nowhere else on this machine
-    upload = f"patient_id,age,crs_grade\n{marker},60,1\nP2,61,2\n".encode()
+    content = f"patient_id,age,crs_grade\n{marker},60,1\nP2,61,2\n".encode()
     roots = (Path(__file__).resolve().parent.parent, Path(tempfile.gettempdir()))
     alice = app_test()
-    alice.radio(key="data_source").set_value("upload").run()
-    alice.sidebar.file_uploader[0].set_value(("mine.csv", upload, "text/csv")).run()
+    upload(alice, "mine.csv", content)
     assert metric(alice) == "2 of 2"
     bob = app_test()   # a second browser session, started after Alice's upload
     assert metric(bob) == "41 of 41"

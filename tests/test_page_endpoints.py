@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import assert_clean, widget
+from conftest import assert_clean, upload, widget
 
 PAGE = "views/endpoints.py"
 PATIENTS_ONLY = (Path(__file__).parent / "fixtures" / "uploads" / "german_cp1252.csv")
@@ -93,9 +93,7 @@ def test_window_and_baseline_mode(app_test):
 
 def test_upload_without_labs_shows_a_note(app_test):
     at = app_test(PAGE)
-    at.radio(key="data_source").set_value("upload").run()
-    at.sidebar.file_uploader[0].set_value(
-        ("p.csv", PATIENTS_ONLY.read_bytes(), "text/csv")).run()
+    upload(at, "p.csv", PATIENTS_ONLY.read_bytes())
     assert not at.exception
     assert not at.error
     assert any("no lab or treatment table" in i.value for i in at.info)
