@@ -49,6 +49,7 @@ class CohortStore:
         self.cohort = cohort
         self.fingerprint = cohort.fingerprint
         self._lock = threading.RLock()
+        self._meta: dict[tuple[str, str], object] = {}  # distinct values / ranges per column
         self._con = duckdb.connect(":memory:", config=SAFE_CONFIG)
         for name, frame in (("patients", cohort.patients), ("labs", cohort.labs),
                             ("treatments", cohort.treatments)):
@@ -110,8 +111,17 @@ class CohortStore:
         return self._long("treatments", flt)
 
     def distinct(self, column: str, flt: CohortFilter | None = None) -> list[object]:
-        """Sorted distinct non-missing values of a patient column."""
+        """Sorted distinct non-missing values of a patient column (cached when unfiltered: a
+        store's data never changes, and the sidebar asks for every column on every rerun)."""
         self._check(column)
+        if flt is None or flt.is_empty:
+            key = ("distinct", column)
+            if key not in self._meta:
+                self._meta[key] = self._distinct(column, None)
+            return list(self._meta[key])
+        return self._distinct(column, flt)
+
+    def _distinct(self, column: str, flt: CohortFilter | None) -> list[object]:
         where, params = self.where(flt)
         c = quote_ident(column)
         df = self.query(f"SELECT DISTINCT {c} AS v FROM patients WHERE {where} AND {c} IS NOT "
@@ -121,11 +131,12 @@ class CohortStore:
     def value_range(self, column: str) -> tuple[float, float] | None:
         """(min, max) of a numeric patient column, None when it has no values."""
         self._check(column)
-        c = quote_ident(column)
-        row = self.query(f"SELECT min({c}) AS lo, max({c}) AS hi FROM patients").iloc[0]
-        if pd.isna(row["lo"]):
-            return None
-        return float(row["lo"]), float(row["hi"])
+        key = ("range", column)
+        if key not in self._meta:
+            c = quote_ident(column)
+            row = self.query(f"SELECT min({c}) AS lo, max({c}) AS hi FROM patients").iloc[0]
+            self._meta[key] = None if pd.isna(row["lo"]) else (float(row["lo"]), float(row["hi"]))
+        return self._meta[key]
 
     def _check(self, column: str) -> None:
         if column not in self._columns["patients"]:
