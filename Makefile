@@ -27,6 +27,7 @@ test: $(STAMP)
 
 demo-data: $(STAMP)
 	$(PY) -m core.demo
+	$(PY) -m core.loading
 
 bench: $(STAMP)
 	for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

@@ -934,3 +934,26 @@ def template(table: schema.TableName) -> pd.DataFrame:
     }[table]
     cols = list(schema.TABLES[table])
     return pd.DataFrame(examples).reindex(columns=cols)
+
+
+def write_templates(directory: Path | None = None) -> list[Path]:
+    """Write the upload templates (CSV) and the data dictionary to ``data/templates``.
+
+    ``python -m core.loading`` (or ``make demo-data``) calls this; the files are committed so
+    the README can link them, and a test checks they match this code.
+    """
+    d = directory or DATA_DIR / "templates"
+    d.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for table in ("patients", "labs", "treatments"):
+        path = d / f"{table}.csv"
+        template(table).to_csv(path, index=False)
+        paths.append(path)
+    path = d / "data_dictionary.csv"
+    data_dictionary().to_csv(path, index=False)
+    return [*paths, path]
+
+
+if __name__ == "__main__":
+    for p in write_templates():
+        print(p)

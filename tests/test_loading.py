@@ -170,3 +170,13 @@ def test_dates_without_an_infusion_date_are_dropped_with_a_note():
     c = loading.load_upload(loading.Upload("p.csv", b"patient_id,Progression date\nA,2024-01-02\n"))
     assert list(c.patients.columns) == ["patient_id"]
     assert "no infusion date" in c.reports["patients"].notes[0]
+
+
+def test_committed_templates_match_the_code():
+    d = Path(__file__).resolve().parent.parent / "data" / "templates"
+    for table in ("patients", "labs", "treatments"):
+        committed = pd.read_csv(d / f"{table}.csv")
+        assert list(committed.columns) == list(loading.template(table).columns), table
+        assert len(committed) == 2
+    dictionary = pd.read_csv(d / "data_dictionary.csv", keep_default_na=False)
+    assert dictionary["column"].tolist() == loading.data_dictionary()["column"].tolist()
