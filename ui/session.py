@@ -173,6 +173,22 @@ def cohort() -> CohortView:
     return view
 
 
+def page(title: str, *, min_n: int = 1, needs: str = "this page") -> CohortView:
+    """Start a page: its title, the cohort caption, and a stop with a message when fewer than
+    ``min_n`` patients are in view (``needs`` names what needs them, e.g. "a correlation")."""
+    view = cohort()
+    st.title(title)
+    st.caption(view.caption)
+    if view.n < min_n:
+        if view.n == 0:
+            st.warning("No patient matches the filters. Widen the filter in the sidebar.")
+        else:
+            st.info(f"{view.n} patient(s) in view: {needs} needs at least {min_n}. Widen the "
+                    "filter in the sidebar.")
+        st.stop()
+    return view
+
+
 def memo(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Call ``fn`` once per session for the same data, filter and arguments.
 

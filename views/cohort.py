@@ -10,15 +10,10 @@ from core.errors import CohortError
 from ui import session
 from ui.figures import show_chart, show_table
 
-view = session.cohort()
-st.title("Cohort")
-st.caption(view.caption)
+view = session.page("Cohort")
 if view.synthetic:
     st.info("You are looking at the **synthetic demo cohort** (41 invented patients that mirror "
             "the published study). Upload your own cohort in the sidebar.", icon="ℹ️")
-if view.n == 0:
-    st.warning("No patient matches the filters.")
-    st.stop()
 
 df = view.patients
 strata_options = [None] + [c for c in df.columns if c != "patient_id"

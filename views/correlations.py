@@ -28,13 +28,7 @@ def r_text(res) -> str:  # noqa: ANN001 - CorrelationResult
 
 name_of = panels.label
 
-view = session.cohort()
-st.title("Correlations")
-st.caption(view.caption)
-if view.n < MIN_N:
-    st.info(f"{view.n} patient(s) in view: a correlation needs at least {MIN_N}. Widen the "
-            "filter in the sidebar.")
-    st.stop()
+view = session.page("Correlations", min_n=MIN_N, needs="a correlation")
 df = view.patients
 numeric = panels.numeric_columns(df)
 if len(numeric) < 2:

@@ -28,13 +28,7 @@ def _preset(columns: tuple[str, ...]) -> None:
                                      if c in st.session_state.get("_lv_options", [])]
 
 
-view = session.cohort()
-st.title("Lab values")
-st.caption(view.caption)
-if view.n < MIN_N:
-    st.info(f"{view.n} patient(s) in view: boxplots and tests need at least {MIN_N}. Widen the "
-            "filter in the sidebar.")
-    st.stop()
+view = session.page("Lab values", min_n=MIN_N, needs="a boxplot with its test")
 df = view.patients
 
 numeric = panels.numeric_columns(df)

@@ -79,9 +79,7 @@ def draw(fid: str, row: pd.Series) -> None:
     show_chart(fit_width(chart), name=f"paper-fig{fid.lower()}", title=title, stat=stat)
 
 
-view = session.cohort()
-st.title("Paper figures")
-st.caption(view.caption)
+view = session.page("Paper figures", min_n=0)
 st.markdown("Perl et al., *Tocilizumab administration in cytokine release syndrome is "
             "associated with hypofibrinogenemia after CAR T-cell therapy*, Haematologica 2024, "
             "redrawn on this cohort. Under each panel: the paper's statistic and this cohort's. "

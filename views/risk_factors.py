@@ -20,12 +20,7 @@ KIND_ANY, KIND_SEVERE, KIND_BINARY, KIND_THRESHOLD = "any", "severe", "binary", 
 OPS = [">=", ">", "<=", "<", "=="]
 
 
-view = session.cohort()
-st.title("Risk factors")
-st.caption(view.caption)
-if view.n == 0:
-    st.warning("No patient matches the filters. Widen the filter in the sidebar.")
-    st.stop()
+view = session.page("Risk factors")
 df = view.patients
 
 # ------------------------------------------------------------------ outcome

@@ -22,12 +22,7 @@ OPS = [">=", ">", "<=", "<"]
 STEPS = [None, 30, 60, 90, 180, 365]
 
 
-view = session.cohort()
-st.title("Survival")
-st.caption(view.caption)
-if view.n == 0:
-    st.warning("No patient matches the filters. Widen the filter in the sidebar.")
-    st.stop()
+view = session.page("Survival")
 df = view.patients
 
 pairs = outcomes.endpoints(df)

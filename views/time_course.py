@@ -22,9 +22,7 @@ def _new_sample() -> None:
     st.session_state["tc_seed"] = st.session_state.get("tc_seed", tc.DEFAULT_SEED) + 1
 
 
-view = session.cohort()
-st.title("Time course")
-st.caption(view.caption)
+view = session.page("Time course", min_n=0)
 if not len(view.store.cohort.labs):
     st.info("This cohort has no lab table, so there are no time courses to draw. Upload a "
             "**Labs** file in the sidebar (long format: patient_id, day, analyte, value, unit; "

@@ -28,13 +28,7 @@ def problem(exc: CohortError, title: str) -> None:
         session.show_error(exc, title)
 
 
-view = session.cohort()
-st.title("Tocilizumab")
-st.caption(view.caption)
-if view.n < MIN_N:
-    st.info(f"{view.n} patient(s) in view: the dose-response panels need at least {MIN_N}. "
-            "Widen the filter in the sidebar.")
-    st.stop()
+view = session.page("Tocilizumab", min_n=MIN_N, needs="each dose-response panel")
 df = view.patients
 missing = [c for c in NEEDED if c not in df.columns]
 if missing:
