@@ -1,8 +1,11 @@
-"""The session's cohort: data source, per-session DuckDB store, the current filter.
+"""The session's cohort: data source, DuckDB store, the current filter.
 
-Everything here lives in ``st.session_state`` of one browser session. The only global cache is
-the synthetic demo cohort's parsed CSVs (public, identical for everyone, never mutated).
-Uploaded bytes stay in memory in this session; nothing is written to disk.
+Uploaded data lives only in ``st.session_state`` of one browser session: its derived cohort,
+its DuckDB store and its memoised results are per session, and nothing is written to disk.
+The public synthetic demo is different: it is parsed, derived (default endpoint settings) and
+stored once per server process and shared read-only by every session that views it, with a
+process-wide memo of its results, so a new session on the demo costs almost nothing. A session
+that changes the endpoint settings gets its own derived copy of the demo.
 
 Pages use :func:`cohort` and :func:`memo`::
 
@@ -13,6 +16,7 @@ Pages use :func:`cohort` and :func:`memo`::
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,15 +35,65 @@ from core.store import CohortStore
 T = TypeVar("T")
 SYNTHETIC_NOTE = "synthetic demo cohort"
 _MEMO_SIZE = 64
+_SHARED_MEMO_SIZE = 512
 _DERIVED_SIZE = 4
 #: st.session_state key of the session's EndpointSettings (edited on the Endpoints page)
 SETTINGS_KEY = "endpoint_settings"
 
 
+@dataclass(frozen=True)
+class SharedDemo:
+    """The demo as every session shares it: built once per server process, never mutated.
+
+    Attributes
+    ----------
+    cohort : the parsed demo cohort (source tables).
+    derived : its endpoints under the default :class:`EndpointSettings`.
+    store : a DuckDB store of ``derived.cohort`` (its queries run under the store's lock).
+    memo : process-wide LRU of results computed on the demo (public data, so sharing is safe).
+    lock : guards ``memo``.
+    """
+
+    cohort: Cohort
+    derived: DerivedCohort
+    store: CohortStore
+    memo: OrderedDict = field(default_factory=OrderedDict, repr=False)
+    lock: Any = field(default_factory=threading.Lock, repr=False)
+
+
 @st.cache_resource(show_spinner=False)
-def _demo() -> Cohort:
-    """The demo cohort's CSVs, parsed once per server process (public synthetic data)."""
-    return loading.load_demo()
+def _demo() -> SharedDemo:
+    """The synthetic demo cohort, parsed, derived and stored once per server process."""
+    c = loading.load_demo()
+    d = apply_to_cohort(c, EndpointSettings())
+    s = CohortStore(d.cohort)
+    for column in s.columns():  # warm the sidebar's distinct-value and range caches
+        s.distinct(column)
+        if s.is_numeric(column):
+            s.value_range(column)
+    return SharedDemo(c, d, s)
+
+
+def identity(c: Cohort) -> tuple[str, bool, str]:
+    """What makes two cohorts the same for caching: content, and where it came from.
+
+    The demo files uploaded by a user have the demo's content but are the user's upload (not
+    labelled synthetic), so the source is part of every key.
+    """
+    return (fingerprint(c), bool(c.synthetic), str(c.source))
+
+
+def fingerprint(c: Cohort) -> str:
+    """``c.fingerprint``, computed once per cohort object in this session (it hashes every
+    row, and pages ask several times per rerun)."""
+    if c is _demo().cohort:
+        return _demo().derived.source_fingerprint
+    cached = st.session_state.get("_fingerprint")
+    if cached is not None and cached[0] is c:
+        return cached[1]
+    value = c.fingerprint
+    st.session_state["_fingerprint"] = (c, value)
+    return value
 
 
 @dataclass(frozen=True)
@@ -88,7 +142,7 @@ def source_cohort() -> Cohort | None:
     """The session's unfiltered cohort: an upload if one loaded, else the demo (None if the
     user chose upload and it failed or is missing)."""
     if st.session_state.get("data_source", "demo") == "demo":
-        return _demo()
+        return _demo().cohort
     return st.session_state.get("uploaded_cohort")
 
 
@@ -98,18 +152,25 @@ def endpoint_settings() -> EndpointSettings:
     return value if isinstance(value, EndpointSettings) else EndpointSettings()
 
 
+def _shared_demo_in_use(c: Cohort, settings: EndpointSettings) -> bool:
+    return c is _demo().cohort and settings == EndpointSettings()
+
+
 def derived() -> DerivedCohort | None:
     """The source cohort with its endpoints derived under the session's settings.
 
-    Memoised per session on (source fingerprint, settings): a small LRU in
-    ``st.session_state``, so switching a setting back costs nothing and nothing is shared
-    between sessions. None when there is no source cohort.
+    The demo under default settings is the process-wide shared one. Otherwise memoised per
+    session on (source identity, settings): a small LRU in ``st.session_state``, so switching
+    a setting back costs nothing and nothing is shared between sessions. None when there is
+    no source cohort.
     """
     c = source_cohort()
     if c is None:
         return None
     settings = endpoint_settings()
-    key = (c.fingerprint, settings)
+    if _shared_demo_in_use(c, settings):
+        return _demo().derived
+    key = (identity(c), settings)
     cache: OrderedDict = st.session_state.setdefault("_derived", OrderedDict())
     if key in cache:
         cache.move_to_end(key)
@@ -118,8 +179,8 @@ def derived() -> DerivedCohort | None:
         value = apply_to_cohort(c, settings)
     except CohortError as exc:  # the source tables stay usable; the Endpoints page says why
         value = DerivedCohort(c, None, pd.DataFrame(columns=["patient_id", "column", "uploaded",
-                                                             "derived"]), settings, c.fingerprint,
-                              error=str(exc))
+                                                             "derived"]), settings,
+                              fingerprint(c), error=str(exc))
     cache[key] = value
     while len(cache) > _DERIVED_SIZE:
         cache.popitem(last=False)
@@ -127,20 +188,37 @@ def derived() -> DerivedCohort | None:
 
 
 def store() -> CohortStore | None:
-    """The session's DuckDB store of the derived cohort, rebuilt when the cohort or the
-    endpoint settings change."""
+    """The DuckDB store of the derived cohort: the shared demo store, or this session's own,
+    rebuilt when the cohort, its source or the endpoint settings change."""
     d = derived()
     if d is None:
         return None
+    if d is _demo().derived:
+        _drop_own_store()
+        return _demo().store
     c = d.cohort
+    key = identity(c)
     current: CohortStore | None = st.session_state.get("_store")
-    if current is None or current.fingerprint != c.fingerprint:
-        if current is not None:
-            current.close()
+    if current is None or st.session_state.get("_store_key") != key:
+        _drop_own_store()
         current = CohortStore(c)
         st.session_state["_store"] = current
-        st.session_state.pop("_memo", None)
+        st.session_state["_store_key"] = key
     return current
+
+
+def _drop_own_store() -> None:
+    """Close this session's own store (never the shared demo's) and forget its results."""
+    own: CohortStore | None = st.session_state.pop("_store", None)
+    st.session_state.pop("_store_key", None)
+    if own is not None:
+        own.close()
+        st.session_state.pop("_memo", None)
+
+
+def is_shared_demo(s: CohortStore) -> bool:
+    """True when ``s`` is the process-wide demo store (public data, shared read-only)."""
+    return s is _demo().store
 
 
 def current_filter() -> CohortFilter:
@@ -155,7 +233,8 @@ def cohort() -> CohortView:
                 "to the synthetic demo cohort). The **Data** page lists any problems found.")
         st.stop()
     flt = current_filter()
-    key = hashlib.sha256(f"{s.fingerprint}|{flt!r}".encode()).hexdigest()[:16]
+    ident = f"{s.fingerprint}|{s.cohort.synthetic}|{s.cohort.source}"
+    key = hashlib.sha256(f"{ident}|{flt!r}".encode()).hexdigest()[:16]
     cached = st.session_state.get("_view")
     if cached is not None and cached.key == key:
         return cached
@@ -190,23 +269,52 @@ def page(title: str, *, min_n: int = 1, needs: str = "this page") -> CohortView:
 
 
 def memo(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Call ``fn`` once per session for the same data, filter and arguments.
+    """Call ``fn`` once for the same data, filter and arguments.
 
-    A small per-session LRU (``st.session_state``), so one user's results are never served to
-    another (``st.cache_data`` is shared by all sessions). DataFrame arguments are keyed by
-    content hash.
+    On the shared demo the result is kept in a process-wide LRU (the demo is public and
+    identical for everyone). On an upload it is kept in a small per-session LRU
+    (``st.session_state``), so one user's results are never served to another
+    (``st.cache_data`` is shared by all sessions). DataFrame arguments are keyed by content
+    hash, and the key includes the store's identity.
     """
-    cache: OrderedDict = st.session_state.setdefault("_memo", OrderedDict())
-    key = (getattr(fn, "__module__", ""), getattr(fn, "__qualname__", repr(fn)),
+    s = store()
+    ident = (s.fingerprint, s.cohort.synthetic, s.cohort.source) if s is not None else None
+    key = (ident, getattr(fn, "__module__", ""), getattr(fn, "__qualname__", repr(fn)),
            tuple(_key(a) for a in args), tuple(sorted((k, _key(v)) for k, v in kwargs.items())))
-    if key in cache:
+    if s is not None and is_shared_demo(s):
+        shared = _demo()
+        return _lru(shared.memo, key, lambda: fn(*args, **kwargs), _SHARED_MEMO_SIZE,
+                    shared.lock)
+    cache: OrderedDict = st.session_state.setdefault("_memo", OrderedDict())
+    return _lru(cache, key, lambda: fn(*args, **kwargs), _MEMO_SIZE, None)
+
+
+def _lru(cache: OrderedDict, key: Any, compute: Callable[[], T], size: int,
+         lock: Any) -> T:
+    """Get ``key`` from ``cache`` or compute and insert it, keeping at most ``size`` items.
+    The computation runs outside ``lock`` (two sessions may compute the same value once each;
+    neither waits for the other)."""
+    if lock is not None:
+        with lock:
+            if key in cache:
+                cache.move_to_end(key)
+                return cache[key]
+    elif key in cache:
         cache.move_to_end(key)
         return cache[key]
-    value = fn(*args, **kwargs)
-    cache[key] = value
-    while len(cache) > _MEMO_SIZE:
-        cache.popitem(last=False)
+    value = compute()
+    if lock is not None:
+        with lock:
+            _insert(cache, key, value, size)
+    else:
+        _insert(cache, key, value, size)
     return value
+
+
+def _insert(cache: OrderedDict, key: Any, value: Any, size: int) -> None:
+    cache[key] = value
+    while len(cache) > size:
+        cache.popitem(last=False)
 
 
 def _key(v: Any) -> Any:

@@ -1,0 +1,74 @@
+"""ui.session: the demo is built once per server process and shared read-only; uploads (even of
+the demo's own files) get their own store, their own label and their own memo."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from conftest import assert_clean, upload
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+
+
+def _view(at):  # noqa: ANN001, ANN202
+    return at.session_state["_view"]
+
+
+def test_two_demo_sessions_share_one_store_and_one_memo(app_test):
+    from ui import session
+
+    alice, bob = app_test(), app_test()
+    assert_clean(alice)
+    assert_clean(bob)
+    shared = session._demo()
+    assert _view(alice).store is shared.store
+    assert _view(bob).store is shared.store
+    # neither session built (or holds) a store or a memo of its own
+    for at in (alice, bob):
+        assert "_store" not in at.session_state
+        assert "_memo" not in at.session_state
+    # Table 1 of the demo was computed once and is in the process-wide memo
+    assert any(k[2] == "table_one" for k in shared.memo)
+
+
+def test_uploading_the_demo_files_is_the_users_data_not_the_synthetic_demo(app_test):
+    at = app_test()
+    assert _view(at).synthetic
+    assert any("synthetic demo cohort" in c.value.lower() for c in at.caption)
+    upload(at, "demo_patients.csv", (DATA / "demo_patients.csv").read_bytes())
+    upload(at, "demo_labs.csv", (DATA / "demo_labs.csv").read_bytes(), slot=1)
+    upload(at, "demo_treatments.csv", (DATA / "demo_treatments.csv").read_bytes(), slot=2)
+    assert_clean(at)
+    view = _view(at)
+    assert view.n_total == 41
+    assert not view.synthetic
+    assert view.source == "demo_patients.csv, demo_labs.csv, demo_treatments.csv"
+    assert "synthetic" not in view.caption
+    assert not any("synthetic demo cohort" in c.value.lower() for c in at.caption)
+    # the upload has a store of its own, and its results stay in this session
+    from ui import session
+
+    assert view.store is not session._demo().store
+    assert len(at.session_state["_memo"]) > 0
+    assert not any(k[0] is not None and k[0][2] == view.source for k in session._demo().memo)
+
+
+def test_changing_endpoint_settings_on_the_demo_gives_the_session_its_own_copy(app_test):
+    from core.endpoints import EndpointSettings
+    from ui import session
+
+    at = app_test()
+    shared = session._demo()
+    before = shared.derived.cohort.patients.copy()
+    at.session_state[session.SETTINGS_KEY] = replace(EndpointSettings(),
+                                                     fibrinogen_lln=250.0)
+    at.run()
+    assert_clean(at)
+    view = _view(at)
+    assert view.synthetic
+    assert view.store is not shared.store
+    # the shared demo is untouched for everyone else
+    assert shared.derived.cohort.patients.equals(before)
+    other = app_test()
+    assert _view(other).store is shared.store
