@@ -954,6 +954,17 @@ def _as_frame(derived: Endpoints | pd.DataFrame) -> pd.DataFrame:
     return derived.patients if isinstance(derived, Endpoints) else derived
 
 
+def _blank_cells(values: pd.Series) -> np.ndarray:
+    """True where an uploaded cell holds no value: missing, empty or whitespace-only text, or
+    a token such as "NA", "n.a." or "-" (the loader's missing-value tokens)."""
+    from core.loading import NA_TOKENS  # the same tokens the loader reads as missing
+
+    missing = values.isna().to_numpy(bool)
+    text = values[~missing].map(lambda x: str(x).strip().lower())
+    missing[~missing] = text.isin(NA_TOKENS).to_numpy(bool)
+    return missing
+
+
 def reconcile(uploaded_patients: pd.DataFrame, derived: Endpoints | pd.DataFrame,
               rtol: float = 1e-6) -> pd.DataFrame:
     """List where an uploaded patient table disagrees with the derived endpoints.
@@ -972,7 +983,9 @@ def reconcile(uploaded_patients: pd.DataFrame, derived: Endpoints | pd.DataFrame
     DataFrame
         ``patient_id, column, uploaded, derived``: one row per disagreement in a column present
         in both tables, for patients in both. An empty derived value (no labs) does not count
-        as a disagreement: the uploaded value stays (see :func:`apply_derived`).
+        as a disagreement: the uploaded value stays (see :func:`apply_derived`). A blank
+        uploaded cell (missing, empty text or an NA token such as "n.a.") is not one either:
+        the user left it to the derivation.
     """
     d = _as_frame(derived)
     cols = [c for c in ENDPOINT_COLUMNS if c in uploaded_patients.columns and c in d.columns]
@@ -990,8 +1003,7 @@ def reconcile(uploaded_patients: pd.DataFrame, derived: Endpoints | pd.DataFrame
         v = pd.to_numeric(m[c + "__d"], errors="coerce").to_numpy(float)
         with np.errstate(invalid="ignore"):
             same = np.isclose(u, v, rtol=rtol, atol=1e-9) | (np.isnan(u) & np.isnan(v))
-        differ = ~same & ~np.isnan(v)
-        differ |= ~np.isnan(v) & np.isnan(u) & u_raw.notna().to_numpy()
+        differ = ~same & ~np.isnan(v) & ~_blank_cells(u_raw)
         if differ.any():
             rows.append(pd.DataFrame({"patient_id": m.loc[differ, "patient_id"].to_numpy(),
                                       "column": c,

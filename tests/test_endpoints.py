@@ -367,6 +367,36 @@ def test_reconcile_lists_disagreements_and_apply_uses_derived() -> None:
     assert "dic_score_max" in merged.columns
 
 
+def test_reconcile_blank_uploaded_cells_are_not_disagreements() -> None:
+    res = ep.derive(labs(*fib_course("A", (0, 300), (5, 140)), *fib_course("B", (0, 300),
+                                                                            (4, 90))))
+    up = pd.DataFrame({
+        "patient_id": ["A", "B"],
+        "fibrinogen_nadir": [np.nan, None],                       # missing numbers
+        "hypofibrinogenemia_grade": pd.array([pd.NA, 1], dtype="Int64"),   # B: 1 vs 3
+        "fibrinogen_nadir_day": ["", "  "],                       # empty text
+        "fibrinogen_recovered": ["n.a.", "NA"],                   # NA tokens
+        "dic_score_max": [None, "viel"],                          # B: text is a value
+    })
+    rec = ep.reconcile(up, res)
+    assert rec[["patient_id", "column"]].values.tolist() == [
+        ["B", "hypofibrinogenemia_grade"], ["B", "dic_score_max"]]
+
+
+def test_reconcile_upload_templates_have_no_disagreements() -> None:
+    """The app's own templates (blank cells for what the labs derive) disagree nowhere."""
+    from core import loading
+
+    d = DATA / "templates"
+    cohort = loading.load_upload(loading.Upload("patients.csv", (d / "patients.csv").read_bytes()),
+                                 loading.Upload("labs.csv", (d / "labs.csv").read_bytes()))
+    derived = ep.apply_to_cohort(cohort)
+    assert derived.disagreements.empty, derived.disagreements
+    # the template's values agree with the derivation (140 mg/dL nadir on day 5)
+    row = derived.cohort.patients.set_index("patient_id").loc["P001"]
+    assert row["fibrinogen_nadir"] == 140 and row["fibrinogen_nadir_day"] == 5
+
+
 def test_settings_sources_are_documented() -> None:
     src = ep.EndpointSettings().source_table()
     text = " ".join(src["source"])
