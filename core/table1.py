@@ -4,6 +4,12 @@ Layout follows Perl et al. 2024, Table 1: n (%) for categories, median (range) f
 sub-levels (disease subtype, CRS and ICANS grades) are percentages of their parent row (the
 paper's "Grade 1 13 (34)" is 13 of the 38 patients with CRS).
 
+Missing values are handled as gtsummary does by default (``missing = "ifany"``): percentages
+are of the patients with a known value, and a variable with missing values gets an "Unknown"
+row with the count of patients without one (per stratum too), so no patient leaves the
+denominator silently. A variable is tested across strata only when every stratum has at least
+:data:`MIN_GROUP_N` patients with a value; otherwise the p-value is "—" and the reason is given.
+
 :func:`table_one` returns numbers; :func:`format_table_one` turns them into the printed table.
 """
 
@@ -16,11 +22,21 @@ import numpy as np
 import pandas as pd
 
 from core import schema
-from core.errors import CohortError
+from core.errors import CohortError, ColumnError
 
 _YESNO_ROWS = [("Female sex", "sex", "F"), ("Bulky disease", "bulky", 1)]
 _TREATMENT_ROWS = [("Tocilizumab administration", "tocilizumab", 1),
                    ("Corticosteroid administration", "corticosteroids", 1)]
+#: a variable is tested across strata only when each has at least this many known values
+MIN_GROUP_N = 3
+UNKNOWN = "Unknown"
+NOT_TESTED = "not tested"
+ROW_COLUMNS = ("row", "label", "indent", "kind", "stratum", "n", "denominator", "median",
+               "min", "max")
+TEST_COLUMNS = ("row", "test", "pvalue", "note")
+DENOMINATOR_NOTE = ("Percentages are of the patients with a known value: 'Unknown' rows count "
+                    "the patients without one, who are not in the denominator. Grade and "
+                    "subtype rows are percentages of their parent row, as in the paper.")
 
 
 @dataclass(frozen=True)
@@ -29,13 +45,17 @@ class TableOne:
 
     Attributes
     ----------
-    rows : DataFrame, one row per printed line and stratum, columns: row (int, line order),
-        label, indent (0/1/2), kind ("count", "median", "header"), stratum ("Overall" or a
-        stratum label), n (count or patients with a value), denominator, median, min, max.
-    tests : DataFrame (row, test, pvalue): one test per variable block, on its first line.
+    rows : DataFrame, one row per printed line and stratum, columns :data:`ROW_COLUMNS`:
+        row (int, line order), label, indent (0/1/2), kind ("count", "median", "header",
+        "unknown"), stratum ("Overall" or a stratum label), n (count; patients with a value
+        for "median"; patients without a value for "unknown"), denominator (patients with a
+        known value: the base of the percentage), median, min, max.
+    tests : DataFrame, columns :data:`TEST_COLUMNS` (row, test, pvalue, note): one line per
+        variable block when stratified, on its first line; a variable that was not tested has
+        test "not tested", pvalue NaN and the reason in note.
     strata : stratum labels in order (empty when not stratified).
     n : patients in the table.
-    messages : notes for the user (tests that could not run, ...).
+    messages : notes for the user (tests that could not run, patients without a stratum).
     """
 
     rows: pd.DataFrame
@@ -60,58 +80,83 @@ def _present(df: pd.DataFrame, col: str) -> bool:
     return col in df.columns and df[col].notna().any()
 
 
+def _unknown(missing: pd.Series, indent: int) -> list[_Line]:
+    """An "Unknown" line counting ``missing`` patients, when there are any."""
+    return [_Line(UNKNOWN, indent, "unknown", missing)] if missing.any() else []
+
+
 def _lines(df: pd.DataFrame, extra: Sequence[str]) -> list[_Line]:
     everyone = pd.Series(True, index=df.index)
     lines = [_Line("Total", 0, "count", everyone, everyone)]
     if _present(df, "age"):
         lines.append(_Line("Age in years (range)", 0, "median", values=df["age"],
                            test=("age", "numeric")))
+        lines += _unknown(df["age"].isna(), 1)
     for label, col, level in _YESNO_ROWS[:1]:
-        if _present(df, col):
-            lines.append(_Line(label, 0, "count", df[col].eq(level).fillna(False),
-                               df[col].notna(), test=(col, "categorical")))
+        lines += _yes_line(df, label, col, level)
     if _present(df, "disease"):
-        lines.append(_Line("Disease", 0, "header", test=("disease", "categorical")))
-        known = df["disease"].notna()
-        for level in df["disease"].value_counts().index:
-            m = df["disease"].eq(level).fillna(False)
-            lines.append(_Line(str(level), 1, "count", m, known))
-            if _present(df, "disease_subtype"):
-                sub = df.loc[m, "disease_subtype"].dropna()
-                for s in sub.value_counts().index:
-                    lines.append(_Line(_subtype_label(str(s)), 2, "count",
-                                       m & df["disease_subtype"].eq(s).fillna(False), m))
+        lines += _disease_lines(df)
     for label, col, level in _YESNO_ROWS[1:]:
-        if _present(df, col):
-            lines.append(_Line(label, 0, "count", df[col].eq(level).fillna(False),
-                               df[col].notna(), test=(col, "categorical")))
+        lines += _yes_line(df, label, col, level)
     if _present(df, "product"):
-        lines.append(_Line("CAR T-cell product (target)", 0, "header",
-                           test=("product", "categorical")))
-        known = df["product"].notna()
-        targets = (df.dropna(subset=["product"]).groupby("product")["target"]
-                   .agg(lambda s: s.mode().iloc[0] if s.notna().any() else None)
-                   if "target" in df else pd.Series(dtype=object))
-        for level in df["product"].value_counts().index:
-            t = targets.get(level)
-            lbl = f"{level} ({t})" if t and t not in str(level) else str(level)
-            lines.append(_Line(lbl, 1, "count", df["product"].eq(level).fillna(False), known))
+        lines += _product_lines(df)
     for col, name in (("crs_grade", "CRS"), ("icans_grade", "ICANS")):
         if _present(df, col):
-            g = df[col]
-            any_ = g.ge(1).fillna(False)
-            lines.append(_Line(f"{name}, total", 0, "count", any_, g.notna(),
-                               test=(col, "categorical")))
-            for grade in range(1, 5):
-                lines.append(_Line(f"Grade {grade}", 1, "count", g.eq(grade).fillna(False),
-                                   any_))
+            lines += _grade_lines(df, col, name)
     for label, col, level in _TREATMENT_ROWS:
-        if _present(df, col):
-            lines.append(_Line(label, 0, "count", df[col].eq(level).fillna(False),
-                               df[col].notna(), test=(col, "categorical")))
+        lines += _yes_line(df, label, col, level)
     for col in extra:
         lines += _extra_lines(df, col)
     return lines
+
+
+def _yes_line(df: pd.DataFrame, label: str, col: str, level: object) -> list[_Line]:
+    """One n (%) line for ``col == level`` among patients with a value, and its Unknown."""
+    if not _present(df, col):
+        return []
+    s = df[col]
+    return [_Line(label, 0, "count", s.eq(level).fillna(False), s.notna(),
+                  test=(col, "categorical")), *_unknown(s.isna(), 1)]
+
+
+def _disease_lines(df: pd.DataFrame) -> list[_Line]:
+    lines = [_Line("Disease", 0, "header", test=("disease", "categorical"))]
+    known = df["disease"].notna()
+    for level in df["disease"].value_counts().index:
+        m = df["disease"].eq(level).fillna(False)
+        lines.append(_Line(str(level), 1, "count", m, known))
+        if _present(df, "disease_subtype"):
+            sub = df["disease_subtype"].where(m)
+            for s in sub.dropna().value_counts().index:
+                lines.append(_Line(_subtype_label(str(s)), 2, "count",
+                                   m & df["disease_subtype"].eq(s).fillna(False),
+                                   m & sub.notna()))
+            if sub.notna().any():  # a level without any subtype has none to be unknown
+                lines += _unknown(m & sub.isna(), 2)
+    return lines + _unknown(~known, 1)
+
+
+def _product_lines(df: pd.DataFrame) -> list[_Line]:
+    lines = [_Line("CAR T-cell product (target)", 0, "header", test=("product", "categorical"))]
+    known = df["product"].notna()
+    targets = (df.dropna(subset=["product"]).groupby("product")["target"]
+               .agg(lambda s: s.mode().iloc[0] if s.notna().any() else None)
+               if "target" in df else pd.Series(dtype=object))
+    for level in df["product"].value_counts().index:
+        t = targets.get(level)
+        lbl = f"{level} ({t})" if t and t not in str(level) else str(level)
+        lines.append(_Line(lbl, 1, "count", df["product"].eq(level).fillna(False), known))
+    return lines + _unknown(~known, 1)
+
+
+def _grade_lines(df: pd.DataFrame, col: str, name: str) -> list[_Line]:
+    """"<name>, total" (grade >= 1 of the known), grades 1-4 (of the total), Unknown."""
+    g = df[col]
+    any_ = g.ge(1).fillna(False)
+    lines = [_Line(f"{name}, total", 0, "count", any_, g.notna(), test=(col, "categorical"))]
+    for grade in range(1, 5):
+        lines.append(_Line(f"Grade {grade}", 1, "count", g.eq(grade).fillna(False), any_))
+    return lines + _unknown(g.isna(), 1)
 
 
 def _subtype_label(s: str) -> str:
@@ -120,19 +165,22 @@ def _subtype_label(s: str) -> str:
 
 def _extra_lines(df: pd.DataFrame, col: str) -> list[_Line]:
     if col not in df.columns:
-        raise CohortError(f"Table 1: no column '{col}'.")
+        raise CohortError(f"Table 1: no column '{col}'. Choose another column to add.")
     label = schema.label(col)
     s = df[col]
+    missing = _unknown(s.isna(), 1)
+    if not s.notna().any():
+        return [_Line(f"{label} (no values)", 0, "header"), *missing]
     if pd.api.types.is_numeric_dtype(s) and s.nunique() > 2:
         return [_Line(f"{label}, median (range)", 0, "median", values=s.astype(float),
-                      test=(col, "numeric"))]
+                      test=(col, "numeric")), *missing]
     if pd.api.types.is_numeric_dtype(s) and set(s.dropna().unique()) <= {0, 1}:
         return [_Line(label, 0, "count", s.eq(1).fillna(False), s.notna(),
-                      test=(col, "categorical"))]
+                      test=(col, "categorical")), *missing]
     out = [_Line(label, 0, "header", test=(col, "categorical"))]
     for level in s.value_counts().index[:20]:
         out.append(_Line(str(level), 1, "count", s.eq(level).fillna(False), s.notna()))
-    return out
+    return out + missing
 
 
 def _strata(df: pd.DataFrame, by: str | None) -> tuple[list[str], pd.Series | None]:
@@ -168,13 +216,24 @@ def table_one(df: pd.DataFrame, by: str | None = None,
     Returns
     -------
     TableOne
-        ``rows`` (label, indent, kind, stratum, n, denominator, median, min, max) and ``tests``
-        (row, test, pvalue). Tests: Kruskal-Wallis (Mann-Whitney U for two groups) for numbers;
-        chi-square, or Fisher's exact test when an expected count is below 5, for categories
-        (:func:`core.stats.compare_groups` and :func:`core.stats.contingency`).
+        ``rows`` (:data:`ROW_COLUMNS`) and ``tests`` (:data:`TEST_COLUMNS`), both with these
+        columns even for an empty ``df``. Tests: Kruskal-Wallis (Mann-Whitney U for two
+        groups) for numbers; chi-square, or Fisher's exact test when an expected count is
+        below 5, for categories (:func:`core.stats.compare_groups` and
+        :func:`core.stats.contingency`), on the patients with a known value.
+
+    Raises
+    ------
+    CohortError
+        ``by`` or a column of ``extra`` is not in ``df``, or ``by`` has more than 8 values.
 
     Notes
     -----
+    Percentages are of the patients with a known value; a variable with missing values gets
+    an "Unknown" row (kind "unknown") counting them. A variable is not tested when fewer than
+    two strata, or a stratum with fewer than :data:`MIN_GROUP_N` patients, have a value.
+    Patients without a value for ``by`` are counted in "Overall" only (said in ``messages``).
+
     On the synthetic demo cohort the unstratified table reproduces the paper's Table 1 (tested),
     except ICANS grade 1, which the paper prints as 59% where 7/12 is 58.3%.
     """
@@ -183,31 +242,70 @@ def table_one(df: pd.DataFrame, by: str | None = None,
     groups = [("Overall", pd.Series(True, index=df.index))]
     if labels is not None:
         groups += [(o, labels.eq(o).fillna(False)) for o in order]
-    records = []
-    for i, line in enumerate(lines):
-        for stratum, g in groups:
-            rec = {"row": i, "label": line.label, "indent": line.indent, "kind": line.kind,
-                   "stratum": stratum, "n": np.nan, "denominator": np.nan, "median": np.nan,
-                   "min": np.nan, "max": np.nan}
-            if line.kind == "count":
-                rec["n"] = int((line.mask & g).sum())
-                rec["denominator"] = int((line.parent & g).sum())
-            elif line.kind == "median":
-                v = line.values[g].dropna()
-                rec["n"] = len(v)
-                if len(v):
-                    rec.update(median=float(v.median()), min=float(v.min()), max=float(v.max()))
-            records.append(rec)
-    tests, messages = _tests(df, lines, labels) if labels is not None else ([], [])
-    return TableOne(pd.DataFrame.from_records(records),
-                    pd.DataFrame(tests, columns=["row", "test", "pvalue"]), tuple(order),
+    records = [_record(i, line, stratum, g) for i, line in enumerate(lines)
+               for stratum, g in groups]
+    tests: list[tuple] = []
+    messages: list[str] = []
+    if labels is not None:
+        tests, messages = _tests(df, lines, labels, order)
+        if n_out := int(labels.isna().sum()):
+            messages.insert(0, f"{n_out} patient(s) without a value for '{by}' are counted "
+                               "in Overall only.")
+    return TableOne(pd.DataFrame.from_records(records, columns=list(ROW_COLUMNS)),
+                    pd.DataFrame(tests, columns=list(TEST_COLUMNS)), tuple(order),
                     len(df), tuple(messages))
+
+
+def _record(i: int, line: _Line, stratum: str, g: pd.Series) -> dict:
+    """One printed line in one stratum, as numbers."""
+    rec = {"row": i, "label": line.label, "indent": line.indent, "kind": line.kind,
+           "stratum": stratum, "n": np.nan, "denominator": np.nan, "median": np.nan,
+           "min": np.nan, "max": np.nan}
+    if line.kind in ("count", "unknown"):
+        rec["n"] = int((line.mask & g).sum())
+    if line.kind == "count":
+        rec["denominator"] = int((line.parent & g).sum())
+    elif line.kind == "median":
+        v = line.values[g].dropna()
+        rec["n"] = len(v)
+        if len(v):
+            rec.update(median=float(v.median()), min=float(v.min()), max=float(v.max()))
+    return rec
 
 
 _TEST_NAMES = {"fisher": "Fisher's exact test", "chi2": "Chi-square"}
 
 
-def _tests(df: pd.DataFrame, lines: list[_Line], labels: pd.Series) -> tuple[list, list[str]]:
+def untestable(values: pd.Series, labels: pd.Series, order: Sequence[str],
+               min_n: int = MIN_GROUP_N) -> str:
+    """Why ``values`` cannot be compared across the strata ``labels``, or "" when it can.
+
+    Parameters
+    ----------
+    values : the variable (missing values do not count).
+    labels : stratum of each patient (aligned with ``values``).
+    order : the strata shown in the table.
+    min_n : fewest patients with a value each stratum needs.
+
+    Returns
+    -------
+    str
+        E.g. "not tested: group 'axi-cel' has fewer than 3 patients with a value (1)".
+    """
+    known = values.notna() & labels.notna()
+    counts = labels[known].value_counts().reindex(list(order), fill_value=0)
+    if (counts > 0).sum() < 2:
+        return f"{NOT_TESTED}: fewer than two groups have a value"
+    small = counts[counts < min_n]
+    if len(small):
+        which = ", ".join(f"'{g}' ({n})" for g, n in small.items())
+        return (f"{NOT_TESTED}: a group has fewer than {min_n} patients with a value: "
+                f"{which}")
+    return ""
+
+
+def _tests(df: pd.DataFrame, lines: list[_Line], labels: pd.Series,
+           order: Sequence[str]) -> tuple[list[tuple], list[str]]:
     from core import stats
 
     tests, messages = [], []
@@ -216,15 +314,33 @@ def _tests(df: pd.DataFrame, lines: list[_Line], labels: pd.Series) -> tuple[lis
         if line.test is None:
             continue
         col, kind = line.test
+        why = untestable(df[col], labels, order)
+        if why:
+            tests.append((i, NOT_TESTED, np.nan, why))
+            messages.append(f"{line.label}: {why}.")
+            continue
         try:
             if kind == "numeric":
                 r = stats.compare_groups(work, col, "_stratum")
             else:
                 r = stats.contingency(work, col, "_stratum")
-            tests.append((i, _TEST_NAMES.get(r.test, r.test), float(r.pvalue)))
+            tests.append((i, _TEST_NAMES.get(r.test, r.test), float(r.pvalue), ""))
         except CohortError as exc:
-            messages.append(f"{line.label}: no test ({exc})")
+            tests.append((i, NOT_TESTED, np.nan, str(exc)))
+            messages.append(f"{line.label}: not tested ({exc})")
     return tests, messages
+
+
+def note(t: TableOne) -> str:
+    """The footnote of a printed Table 1: denominators, and the tests when stratified."""
+    text = DENOMINATOR_NOTE
+    if t.strata:
+        text += (" Tests on the patients with a known value: Kruskal-Wallis (Mann-Whitney U "
+                 "for two groups) for numbers; chi-square, or Fisher's exact test when an "
+                 "expected count is below 5, for categories. p-value \"—\": not tested, "
+                 f"because a group has fewer than {MIN_GROUP_N} patients with a value (see "
+                 "below).")
+    return text
 
 
 def _pct(n: float, d: float) -> str:
@@ -243,13 +359,17 @@ def format_table_one(t: TableOne, digits: int = 3) -> pd.DataFrame:
     table, as in the paper), and p-value and test columns when stratified.
 
     Percentages are rounded half up to whole numbers as in the paper; medians and ranges are
-    printed without decimals when whole.
+    printed without decimals when whole; "Unknown" rows print the count alone. A variable that
+    was not tested prints "—" as p-value and "not tested" as test (the reason is in
+    ``t.messages``).
     """
     cells = t.rows.copy()
 
     def fmt(r: pd.Series) -> str:
         if r["kind"] == "header":
             return ""
+        if r["kind"] == "unknown":
+            return str(int(r["n"]))
         if r["kind"] == "median":
             if not r["n"]:
                 return "–"
@@ -270,8 +390,9 @@ def format_table_one(t: TableOne, digits: int = 3) -> pd.DataFrame:
         out[name] = wide[c]
     if t.strata:
         tests = t.tests.set_index("row")
-        out["p-value"] = [(_p(tests.loc[i, "pvalue"], digits) if i in tests.index else "")
-                          for i in out.index]
+        out["p-value"] = [("" if i not in tests.index else "—"
+                           if tests.loc[i, "test"] == NOT_TESTED
+                           else _p(tests.loc[i, "pvalue"], digits)) for i in out.index]
         out["test"] = [tests.loc[i, "test"] if i in tests.index else "" for i in out.index]
     return out.reset_index(drop=True)
 
@@ -289,19 +410,37 @@ def _p(p: float, digits: int) -> str:
     return f"{p:.{digits}f}" if p < 0.1 else f"{p:.2f}"
 
 
+INCIDENCE_COLUMNS = ("group", "n", "events", "proportion", "ci_low", "ci_high")
+
+
 @dataclass(frozen=True)
 class Incidence:
     """Incidence of an event by group.
 
     Attributes
     ----------
-    table : DataFrame (group, n, events, proportion, ci_low, ci_high): Wilson 95% CI.
+    table : DataFrame, columns :data:`INCIDENCE_COLUMNS` (group, n, events, proportion,
+        ci_low, ci_high; Wilson 95% CI), one row per group with at least one patient with a
+        known event, groups in ascending order of their values; empty (same columns) when no
+        patient has both a group and a known event.
     event_label, group : what was counted, by which column.
+    n_dropped : patients left out for a missing event or group.
     """
 
     table: pd.DataFrame
     event_label: str
     group: str
+    n_dropped: int = 0
+
+    @property
+    def n(self) -> int:
+        """Patients counted (with a group and a known event)."""
+        return int(self.table["n"].sum())
+
+    @property
+    def events(self) -> int:
+        """Patients with the event."""
+        return int(self.table["events"].sum())
 
 
 def incidence_by(df: pd.DataFrame, event: pd.Series, group: str, event_label: str,
@@ -310,22 +449,56 @@ def incidence_by(df: pd.DataFrame, event: pd.Series, group: str, event_label: st
 
     Parameters
     ----------
+    df : patient table.
     event : boolean Series aligned with ``df`` (missing: patient left out of that group's n).
     group : grouping column.
+    event_label : what is counted, e.g. "Hypofibrinogenemia".
     bins : optional relabelling, e.g. ``{"3-4": [3, 4]}`` to pool CRS grades 3 and 4.
+
+    Returns
+    -------
+    Incidence
+        ``table`` always has the columns :data:`INCIDENCE_COLUMNS` (empty when nothing is
+        known), ``n_dropped`` counts the patients left out.
+
+    Raises
+    ------
+    ColumnError
+        ``group`` is not a column of ``df``.
     """
-    g = df[group].astype(object)
-    if bins:
-        for name, members in bins.items():
-            g = g.where(~df[group].isin(list(members)), name)
-    work = pd.DataFrame({"group": g, "event": event.astype("boolean")}).dropna()
+    if group not in df.columns:
+        raise ColumnError(f"No column '{group}' to count {event_label.lower()} by.")
+    raw = pd.Series([_py(v) for v in df[group]], index=df.index, dtype=object)
+    label = raw.astype(object)
+    for name, members in (bins or {}).items():
+        label = label.where(~raw.isin(list(members)), name)
+    work = pd.DataFrame({"group": label, "raw": raw,
+                         "event": event.reindex(df.index).astype("boolean")}).dropna()
     rows = []
-    for level, sub in work.groupby("group", sort=True):
+    for level, sub in sorted(work.groupby("group", sort=False),
+                             key=lambda kv: _sort_key(kv[1]["raw"].min())):
         n, k = len(sub), int(sub["event"].sum())
         lo, hi = _wilson(k, n)
-        rows.append({"group": str(level), "n": n, "events": k, "proportion": k / n if n else
-                     np.nan, "ci_low": lo, "ci_high": hi})
-    return Incidence(pd.DataFrame(rows), event_label, group)
+        rows.append((str(level), n, k, k / n, lo, hi))
+    table = pd.DataFrame(rows, columns=list(INCIDENCE_COLUMNS)).astype(
+        {"n": int, "events": int, "proportion": float, "ci_low": float, "ci_high": float})
+    return Incidence(table, event_label, group, len(df) - len(work))
+
+
+def _py(v: object) -> object:
+    """A numpy scalar as a Python one; whole floats as ints (2.0 -> 2)."""
+    if hasattr(v, "item"):
+        v = v.item()
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    return v
+
+
+def _sort_key(v: object) -> tuple[int, float, str]:
+    """Numbers first in numeric order, then text."""
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return (0, float(v), "")
+    return (1, 0.0, str(v))
 
 
 def _wilson(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
@@ -339,9 +512,17 @@ def _wilson(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]
 
 
 def grade_counts(series: pd.Series, grades: range = range(0, 5)) -> pd.DataFrame:
-    """Patients per grade: DataFrame (grade, n, percent) for grades 0-4 of a grade column (missing left out)."""
-    s = series.dropna().astype(int)
+    """Patients per grade of a grade column (missing, non-numeric and other values left out).
+
+    Returns
+    -------
+    DataFrame
+        Columns grade, n, percent (of the patients counted), one row per grade in ``grades``;
+        n and percent are 0 when no patient has a grade.
+    """
+    s = pd.to_numeric(series, errors="coerce").dropna()
+    s = s[s.isin(list(grades))].astype(int)
     n = s.value_counts().reindex(list(grades), fill_value=0)
     total = max(int(n.sum()), 1)
-    return pd.DataFrame({"grade": n.index, "n": n.to_numpy(), "percent": 100 * n.to_numpy()
-                         / total})
+    return pd.DataFrame({"grade": list(grades), "n": n.to_numpy(),
+                         "percent": 100 * n.to_numpy() / total})
