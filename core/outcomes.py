@@ -182,6 +182,11 @@ DEFAULT_PREDICTORS: tuple[str, ...] = ("tocilizumab", "age", "bulky", "CD28 cost
 
 # ============================================================================ column choices
 
+def has_values(df: pd.DataFrame, column: str) -> bool:
+    """True when ``column`` is in ``df`` and at least one patient has a value in it."""
+    return column in df.columns and bool(df[column].notna().any())
+
+
 def is_binary(s: pd.Series) -> bool:
     """True for a boolean column or a numeric one whose values are all 0 or 1 (some present)."""
     s = s.dropna()
@@ -849,5 +854,5 @@ __all__ = [
     "DERIVED_PREDICTORS", "DEFAULT_PREDICTORS", "binary_columns", "numeric_columns",
     "predictor_options", "default_predictors", "resolve_predictor", "RiskFactorResult",
     "risk_factor_analysis", "Endpoint", "endpoints", "group_options", "risk_times",
-    "SurvivalResult", "survival_analysis", "is_binary",
+    "SurvivalResult", "survival_analysis", "is_binary", "has_values",
 ]

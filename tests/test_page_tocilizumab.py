@@ -47,5 +47,7 @@ def test_only_treated_in_view_explains_instead_of_failing(app_test):
     at = app_test(PAGE)
     widget(at, "flt_crs_grade").set_value([3, 4]).run()   # all treated, 5 patients
     assert_clean(at)
-    assert any("CRS grade 1-2" in c.value for c in at.caption)
+    # the CRS 1-2 comparison says why it is missing, as information
+    assert any("CRS 1-2, tocilizumab vs none" in i.value and "CRS grade 1-2" in i.value
+               for i in at.info)
     assert at.info                                          # 3C/S3B: < 4 recovered pairs

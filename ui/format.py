@@ -51,6 +51,15 @@ def fmt_days(x: float | None) -> str:
 
 
 def show_notes(notes: Iterable) -> None:
-    """Show core result notes (objects with ``level`` error/warning/info and ``text``)."""
+    """Show core result notes (objects with ``level`` error/warning/info and ``text``).
+
+    A note of level "error" means "this part cannot be shown with these data" (no events, a
+    model that cannot be fitted, no predictor chosen): the data limit it, nothing is broken,
+    so it is a warning box with a "blocked" icon; red error boxes are kept for
+    :func:`ui.guard.show`. Warnings and information keep their level.
+    """
     for n in notes:
-        {"error": st.error, "warning": st.warning, "info": st.info}[n.level](n.text)
+        if n.level == "error":
+            st.warning(n.text, icon=":material/block:")
+        else:
+            {"warning": st.warning, "info": st.info}[n.level](n.text)

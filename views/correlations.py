@@ -8,10 +8,10 @@ import streamlit as st
 
 from core import panels
 from core.charts.groups import correlation_matrix, scatter
-from core.errors import CohortError, InsufficientDataError
 from ui import session
 from ui.format import fmt_p, p_text
 from ui.figures import show_chart, show_table
+from ui.guard import guard
 
 NONE = "— none —"
 MIN_N = 4
@@ -52,16 +52,9 @@ color = c3.selectbox("Colour by", colors, key="co_color", format_func=lambda c: 
 color = None if color == NONE else color
 
 left, right = st.columns([3, 2])
-try:
+with left, guard("Scatter", scope="panel") as outcome:
     cp = session.memo(panels.correlation_panel, df, x, y, color=color)
-except InsufficientDataError as exc:
-    left.info(str(exc))
-    cp = None
-except CohortError as exc:
-    with left:
-        session.show_error(exc, "Scatter")
-    cp = None
-if cp is not None:
+if not outcome.failed:
     title = f"{name_of(y)} vs {name_of(x)}"
     stat = f"{r_text(cp.spearman)} · {r_text(cp.pearson)} · n = {cp.n}"
     if cp.sampled:
@@ -96,11 +89,8 @@ method = m2.radio("Method", list(METHODS), key="co_method", format_func=METHODS.
 if len(chosen) < 2:
     st.info("Choose at least two columns for the matrix.")
     st.stop()
-try:
+with guard("Correlation matrix"):
     mat = session.memo(panels.correlation_matrix, df, tuple(chosen), method)
-except CohortError as exc:
-    session.show_error(exc, "Correlation matrix")
-    st.stop()
 labels = {c: panels.label(c).split(" (")[0] for c in chosen}
 n_min, n_max = int(mat["n"].min()), int(mat["n"].max())
 show_chart(correlation_matrix(mat, labels=labels, title=f"{METHODS[method]} correlations"),

@@ -11,10 +11,10 @@ import streamlit as st
 from core import panels, schema
 from core.charts.dose import fit_width
 from core.charts.groups import boxplot
-from core.errors import CohortError, InsufficientDataError
 from ui import session
 from ui.format import fmt_p, p_text
 from ui.figures import show_chart, show_table
+from ui.guard import guard
 
 PER_ROW = 3
 MIN_N = 3
@@ -71,41 +71,39 @@ if not values:
 
 pool_map = panels.POOL_CRS_34 if pool else None
 group_label = "CRS grade" if group == "crs_grade" else name_of(group)
+
+
+def draw_panel(value: str) -> None:
+    """One boxplot of ``value`` by the chosen group, its test, notes and Dunn table."""
+    title = f"{name_of(value)} by {group_label}"
+    with guard(title, scope="panel") as outcome:
+        gp = session.memo(panels.group_panel, view.store, view.filter, value, group,
+                          pool=pool_map)
+    if outcome.failed:
+        return
+    chart = boxplot(gp.box, gp.points, value_label=panels.label(value), group_label=group_label,
+                    log_scale=log and panels.log_scale_default(value),
+                    ref_lines=panels.reference_lines(value), step=56, height=280, title=title)
+    res = gp.comparison
+    stat = [f"n = {gp.n}"]
+    if res is not None and not math.isnan(res.pvalue):
+        stat.insert(0, f"{res.test} {p_text(res.pvalue)}")
+    if gp.sampled:
+        stat.append(f"{len(gp.points)} of {gp.n} points drawn")
+    show_chart(fit_width(chart), name=f"{value}-by-{group}", title=title, stat=" · ".join(stat))
+    for m in gp.messages:
+        st.caption(m)
+    if res is not None and len(res.posthoc):
+        with st.expander("Dunn post hoc (Holm)"):
+            ph = res.posthoc
+            show_table(pd.DataFrame({
+                "Groups": [f"{a} vs {b}" for a, b in zip(ph["group_a"], ph["group_b"])],
+                "z": ph["z"].map(lambda v: f"{v:.2f}"), "p": ph["pvalue"].map(fmt_p),
+                "p (Holm)": ph["pvalue_holm"].map(fmt_p)}),
+                name=f"dunn-{value}-by-{group}", title=f"Dunn post hoc: {title}")
+
+
 for start in range(0, len(values), PER_ROW):
-    cols = st.columns(PER_ROW)
-    for col, value in zip(cols, values[start:start + PER_ROW]):
+    for col, value in zip(st.columns(PER_ROW), values[start:start + PER_ROW]):
         with col:
-            title = f"{name_of(value)} by {group_label}"
-            try:
-                gp = session.memo(panels.group_panel, view.store, view.filter, value, group,
-                                  pool=pool_map)
-            except InsufficientDataError as exc:
-                st.markdown(f"**{title}**")
-                st.info(str(exc))
-                continue
-            except CohortError as exc:
-                session.show_error(exc, title)
-                continue
-            chart = boxplot(gp.box, gp.points, value_label=panels.label(value),
-                            group_label=group_label,
-                            log_scale=log and panels.log_scale_default(value),
-                            ref_lines=panels.reference_lines(value), step=56, height=280,
-                            title=title)
-            res = gp.comparison
-            stat = [f"n = {gp.n}"]
-            if res is not None and not math.isnan(res.pvalue):
-                stat.insert(0, f"{res.test} {p_text(res.pvalue)}")
-            if gp.sampled:
-                stat.append(f"{len(gp.points)} of {gp.n} points drawn")
-            show_chart(fit_width(chart), name=f"{value}-by-{group}", title=title, stat=" · ".join(stat))
-            for m in gp.messages:
-                st.caption(m)
-            if res is not None and len(res.posthoc):
-                with st.expander("Dunn post hoc (Holm)"):
-                    ph = res.posthoc
-                    show_table(pd.DataFrame({
-                        "Groups": [f"{a} vs {b}" for a, b in zip(ph["group_a"], ph["group_b"])],
-                        "z": ph["z"].map(lambda v: f"{v:.2f}"),
-                        "p": ph["pvalue"].map(fmt_p),
-                        "p (Holm)": ph["pvalue_holm"].map(fmt_p)}),
-                        name=f"dunn-{value}-by-{group}", title=f"Dunn post hoc: {title}")
+            draw_panel(value)

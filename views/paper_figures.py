@@ -12,10 +12,10 @@ import streamlit as st
 from core import paper, panels
 from core.charts.dose import fit_width, grade_by_doses, split_boxplot
 from core.charts.groups import boxplot, scatter
-from core.errors import CohortError, InsufficientDataError
 from ui import session
 from ui.format import fmt_p, p_text
 from ui.figures import show_chart, show_table
+from ui.guard import guard
 
 PER_ROW = 3
 MIN_N = 4
@@ -38,45 +38,46 @@ def cohort_text(row: pd.Series) -> str:
     return f"This cohort: {', '.join(parts)} · {AGREES[row['agrees']]}"
 
 
+def figure(fid: str, title: str) -> tuple[object, str]:
+    """The chart of one paper panel on this cohort, and a note on its test ("" if none)."""
+    f = paper.BY_ID[fid]
+    if fid == "3A":
+        tb = session.memo(panels.tocilizumab_box_panel, df, pool=panels.POOL_CRS_34)
+        return split_boxplot(tb.box, tb.points, value_label=panels.label("fibrinogen_nadir"),
+                             group_label="CRS grade", height=240, step=70,
+                             ref_lines=panels.reference_lines("fibrinogen_nadir"),
+                             title=title), " · test: CRS 1-2, tocilizumab vs none (Mann-Whitney)"
+    if fid == "3D":
+        gd = session.memo(panels.grade_by_doses, df)
+        return grade_by_doses(gd.counts, height=240, title=title), ""
+    if f.kind == "correlate":
+        if fid in panels.DOSE_PANELS:
+            cp = session.memo(panels.dose_panel, df, fid).panel
+        else:
+            cp = session.memo(panels.correlation_panel, df, *f.columns)
+        x, y = f.columns
+        return scatter(cp.points, x, y, x_label=panels.label(x), y_label=panels.label(y),
+                       title=title, height=240), ""
+    value, group = f.columns
+    gp = session.memo(panels.group_panel, view.store, view.filter, value, group)
+    return boxplot(gp.box, gp.points, value_label=panels.label(value), group_label="CRS grade",
+                   log_scale=panels.log_scale_default(value),
+                   ref_lines=panels.reference_lines(value), height=240, step=44,
+                   title=title), ""
+
+
 def draw(fid: str, row: pd.Series) -> None:
+    """One panel with the paper's statistic and this cohort's under it."""
     f = paper.BY_ID[fid]
     title = f"{fid}. {f.description}"
     stat = f"Paper: {f.paper_text} · {cohort_text(row)}"
-    try:
-        if fid == "3A":
-            tb = session.memo(panels.tocilizumab_box_panel, df, pool=panels.POOL_CRS_34)
-            chart = split_boxplot(tb.box, tb.points, value_label=panels.label(
-                "fibrinogen_nadir"), group_label="CRS grade", height=240, step=70,
-                ref_lines=panels.reference_lines("fibrinogen_nadir"), title=title)
-            stat += " · test: CRS 1-2, tocilizumab vs none (Mann-Whitney)"
-        elif fid == "3D":
-            gd = session.memo(panels.grade_by_doses, df)
-            chart = grade_by_doses(gd.counts, height=240, title=title)
-        elif f.kind == "correlate":
-            dp_id = fid if fid in panels.DOSE_PANELS else None
-            if dp_id:
-                cp = session.memo(panels.dose_panel, df, dp_id).panel
-            else:
-                cp = session.memo(panels.correlation_panel, df, *f.columns)
-            x, y = f.columns
-            chart = scatter(cp.points, x, y, x_label=panels.label(x), y_label=panels.label(y),
-                            title=title, height=240)
-        else:
-            value, group = f.columns
-            gp = session.memo(panels.group_panel, view.store, view.filter, value, group)
-            chart = boxplot(gp.box, gp.points, value_label=panels.label(value),
-                            group_label="CRS grade", log_scale=panels.log_scale_default(value),
-                            ref_lines=panels.reference_lines(value), height=240, step=44,
-                            title=title)
-    except InsufficientDataError as exc:
-        st.markdown(f"**{title}**")
-        st.info(str(exc))
+    with guard(title, scope="panel") as outcome:
+        chart, test_note = figure(fid, title)
+    if outcome.failed:
         st.caption(stat)
         return
-    except CohortError as exc:
-        session.show_error(exc, title)
-        return
-    show_chart(fit_width(chart), name=f"paper-fig{fid.lower()}", title=title, stat=stat)
+    show_chart(fit_width(chart), name=f"paper-fig{fid.lower()}", title=title,
+               stat=stat + test_note)
 
 
 view = session.page("Paper figures", min_n=0)

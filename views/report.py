@@ -9,10 +9,10 @@ from __future__ import annotations
 import streamlit as st
 
 from core import export
-from core.errors import ExportError
 from core.export import ReportItem
 from ui import report as rs
 from ui import session
+from ui.guard import guard
 
 MIMES = {
     "pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
@@ -66,11 +66,9 @@ def _build_section(view: session.CohortView) -> None:
                "and a README with filters, n, date and library versions.")
     if st.button("Build meeting pack", key="rep-build", type="primary",
                  icon=":material/build:"):
-        try:
-            with st.spinner(f"Rendering {len(report)} figure(s) at 300 dpi…"):
-                rs.build_into_session(view)
-        except ExportError as exc:
-            session.show_error(exc, "The pack could not be built")
+        with guard("The pack could not be built", scope="panel"), \
+                st.spinner(f"Rendering {len(report)} figure(s) at 300 dpi…"):
+            rs.build_into_session(view)
     pack = rs.current_pack(signature)
     if pack is None:
         if rs.stale_pack_exists(signature):

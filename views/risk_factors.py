@@ -8,11 +8,11 @@ import streamlit as st
 
 from core import outcomes
 from core.charts.models import forest
-from core.errors import CohortError
 from core.schema import label as col_label
 from ui import session
 from ui.format import fmt_ci, fmt_num, fmt_p, show_notes
 from ui.figures import show_chart, show_table
+from ui.guard import guard
 
 METHODS = {"auto": "Auto (Firth if separated)", "ml": "Ordinary ML", "firth": "Firth"}
 CI_KIND = {"Wald": "Wald 95% CI", "profile likelihood": "profile-likelihood 95% CI"}
@@ -25,7 +25,7 @@ df = view.patients
 
 # ------------------------------------------------------------------ outcome
 st.subheader("Outcome")
-has_hypofib = "hypofibrinogenemia_grade" in df.columns
+has_hypofib = outcomes.has_values(df, "hypofibrinogenemia_grade")
 binary = outcomes.binary_columns(df)
 numeric = outcomes.numeric_columns(df)
 kinds = ([KIND_ANY, KIND_SEVERE] if has_hypofib else []) \
@@ -73,12 +73,9 @@ method = c1.radio("Method", list(METHODS), horizontal=True, key="rf_method",
                        "likelihood when the data separate.")
 compare = c2.toggle("Compare Firth with ordinary ML", key="rf_compare")
 
-try:
+with guard("Risk factors"):
     res = session.memo(outcomes.risk_factor_analysis, df, spec, tuple(predictors), method,
                        compare)
-except CohortError as exc:
-    session.show_error(exc, "Risk factors")
-    st.stop()
 
 show_notes(res.notes)
 events_pct = f" ({res.events / res.n_outcome_known:.0%})" if res.n_outcome_known else ""

@@ -11,11 +11,11 @@ import streamlit as st
 
 from core import outcomes
 from core.charts.models import forest, km_figure
-from core.errors import CohortError
 from core.schema import label as col_label
 from ui import session
 from ui.format import fmt_days, fmt_num, fmt_p, show_notes
 from ui.figures import show_chart, show_table
+from ui.guard import guard
 
 HYPOFIB, HYPOFIB3, NONE, THRESHOLD = "__hypofib__", "__hypofib3__", "__none__", "__threshold__"
 OPS = [">=", ">", "<=", "<"]
@@ -36,7 +36,7 @@ if not pairs:
 c1, c2, c3 = st.columns([1, 2, 1])
 endpoint = c1.selectbox("Endpoint", pairs, key="sv_endpoint",
                         format_func=lambda e: f"{e.label} ({e.time}, {e.event})")
-has_hypofib = "hypofibrinogenemia_grade" in df.columns
+has_hypofib = outcomes.has_values(df, "hypofibrinogenemia_grade")
 columns = outcomes.group_options(df)
 numeric = outcomes.numeric_columns(df)
 group_choices = ([HYPOFIB, HYPOFIB3] if has_hypofib else []) + [NONE] + columns \
@@ -76,12 +76,9 @@ if use_landmark:
     landmark = float(l2.number_input("Landmark (days after infusion)", min_value=0.0,
                                      value=30.0, step=1.0, key="sv_landmark"))
 
-try:
+with guard("Survival"):
     res = session.memo(outcomes.survival_analysis, df, endpoint.time, endpoint.event, group,
                        landmark, None, (), step)
-except CohortError as exc:
-    session.show_error(exc, "Survival")
-    st.stop()
 
 # ------------------------------------------------------------------ Kaplan-Meier
 km = res.km
@@ -147,12 +144,9 @@ if not chosen:
     st.stop()
 covariates = tuple(group if isinstance(group, outcomes.OutcomeSpec) and c == group.name else c
                    for c in chosen)
-try:
+with guard("Cox model"):
     cres = session.memo(outcomes.survival_analysis, df, endpoint.time, endpoint.event, group,
                         landmark, None, covariates, step)
-except CohortError as exc:
-    session.show_error(exc, "Cox model")
-    st.stop()
 show_notes(n for n in cres.notes if n.kind in ("cox", "ph"))
 if cres.cox is None:
     st.stop()

@@ -9,9 +9,9 @@ import streamlit as st
 from core import panels, schema
 from core import timecourse as tc
 from core.charts import timecourse as charts
-from core.errors import CohortError, InsufficientDataError
 from ui import session
 from ui.figures import show_chart, show_table
+from ui.guard import guard
 
 NONE = "__none__"
 MAX_PANELS = 40
@@ -73,18 +73,12 @@ show_band = e2.toggle("Median and IQR", value=True, key="tc_band")
 
 # ------------------------------------------------------------------ compute
 settings = session.endpoint_settings()
-try:
+with guard("Time course"):
     res = session.memo(tc.time_course, view.store, view.filter, analyte, align=align,
                        group=None if group == NONE else group,
                        x_range=(float(x_range[0]), float(x_range[1])), sample=int(sample),
                        seed=int(st.session_state.get("tc_seed", tc.DEFAULT_SEED)),
                        patients=tuple(picked))
-except InsufficientDataError as exc:
-    st.info(str(exc))
-    st.stop()
-except CohortError as exc:
-    session.show_error(exc, "Time course")
-    st.stop()
 
 name = a.label if a else analyte
 y_title = f"{name} ({a.unit})" if a and a.unit else name

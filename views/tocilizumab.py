@@ -10,30 +10,23 @@ import streamlit as st
 from core import panels
 from core.charts.dose import fit_width, grade_by_doses, split_boxplot
 from core.charts.groups import scatter
-from core.errors import CohortError, InsufficientDataError
 from ui import session
 from ui.format import fmt_p, p_text
 from ui.figures import show_chart
+from ui.guard import guard
 
 METHODS = {"spearman": "Spearman", "pearson": "Pearson"}
 MIN_N = 4
 NEEDED = ("tocilizumab", "fibrinogen_nadir")
 
 
-def problem(exc: CohortError, title: str) -> None:
-    if isinstance(exc, InsufficientDataError):
-        st.markdown(f"**{title}**")
-        st.info(str(exc))
-    else:
-        session.show_error(exc, title)
-
-
 view = session.page("Tocilizumab", min_n=MIN_N, needs="each dose-response panel")
 df = view.patients
-missing = [c for c in NEEDED if c not in df.columns]
+missing = [c for c in NEEDED if c not in df.columns or not df[c].notna().any()]
 if missing:
-    st.warning(f"This page needs the column(s) {', '.join(missing)} (plus tocilizumab_doses, "
-               "tocilizumab_cum_mg, hypofibrinogenemia_grade for the dose panels).")
+    st.warning(f"This page needs values in the column(s) {', '.join(missing)} (plus "
+               "tocilizumab_doses, tocilizumab_cum_mg, hypofibrinogenemia_grade for the dose "
+               "panels); no patient in view has one.")
     st.stop()
 
 c1, c2, c3 = st.columns([2, 2, 3])
@@ -49,11 +42,10 @@ treated_only = c3.toggle("3B and S3A: tocilizumab-treated only", key="tz_treated
 def dose_chart(panel_id: str) -> None:
     spec = panels.DOSE_PANELS[panel_id]
     title = f"{panel_id}. {spec.title}"
-    try:
+    with guard(title, scope="panel") as outcome:
         dp = session.memo(panels.dose_panel, df, panel_id, method=method,
                           treated_only=treated_only)
-    except CohortError as exc:
-        problem(exc, title)
+    if outcome.failed:
         return
     res, other = dp.result, (dp.panel.pearson if method == "spearman" else dp.panel.spearman)
     stat = (f"{METHODS[res.method]} r = {res.r:.2f} (95% CI {res.ci_low:.2f} to "
@@ -69,58 +61,65 @@ def dose_chart(panel_id: str) -> None:
                        if dp.n_eligible > res.n else ""))
 
 
-# ------------------------------------------------------------------ Figure 3
-st.subheader("Figure 3")
-left, right = st.columns(2)
-with left:
+def crs12_line(crs: panels.Crs12Comparison) -> str:
+    """The paper's CRS 1-2 sentence on this cohort: nadir and hypofibrinogenemia by arm."""
+    s = crs.nadir.summary.set_index("group")
+    if not {0, 1} <= set(s.index):
+        return ("**CRS 1-2, tocilizumab vs none:** needs CRS 1-2 patients both with and "
+                "without tocilizumab (coded 1 and 0) in view.")
+    line = (f"**CRS 1-2, tocilizumab vs none:** nadir median {s.loc[1, 'median']:.0f} vs "
+            f"{s.loc[0, 'median']:.0f} mg/dL (n = {s.loc[1, 'n']} vs {s.loc[0, 'n']}), "
+            f"{crs.nadir.test} {p_text(crs.nadir.pvalue)}")
+    hyp = crs.hypofibrinogenemia
+    if hyp is not None and 1 in hyp.table.index and set(hyp.table.columns) >= {0, 1}:
+        t = hyp.table
+        line += (f"; hypofibrinogenemia {t.loc[1, 1]}/{t[1].sum()} vs {t.loc[1, 0]}/"
+                 f"{t[0].sum()}, {'Fisher' if hyp.test == 'fisher' else 'χ²'} "
+                 f"{p_text(hyp.pvalue)}")
+    return line + ". Paper: P < 0.001."
+
+
+def figure_3a() -> None:
+    """Figure 3A: nadir by CRS grade in each arm, and the CRS 1-2 comparison under it."""
     title = "3A. Fibrinogen nadir by CRS grade and tocilizumab"
-    try:
+    with guard(title, scope="panel"):
         tb = session.memo(panels.tocilizumab_box_panel, df, pool=panels.POOL_CRS_34 if pool
                           else None)
-        stat = []
-        for arm, name in (("yes", "tocilizumab"), ("no", "no tocilizumab")):
-            r = tb.by_arm.get(arm)
-            if r is not None and not math.isnan(r.pvalue):
-                stat.append(f"{name}: across CRS {r.test} {p_text(r.pvalue)} (n = {r.n})")
+        stat = [f"{name}: across CRS {r.test} {p_text(r.pvalue)} (n = {r.n})"
+                for arm, name in (("yes", "tocilizumab"), ("no", "no tocilizumab"))
+                if (r := tb.by_arm.get(arm)) is not None and not math.isnan(r.pvalue)]
         show_chart(fit_width(split_boxplot(tb.box, tb.points, value_label=panels.label(
             "fibrinogen_nadir"), group_label="CRS grade",
             ref_lines=panels.reference_lines("fibrinogen_nadir"), height=280, title=title)),
             name="fig3a", title=title, stat=" · ".join(stat + [f"n = {tb.n}"]))
-    except CohortError as exc:
-        problem(exc, title)
-    try:
-        crs = session.memo(panels.crs12_tocilizumab, df)
-        s = crs.nadir.summary.set_index("group")
-        line = (f"**CRS 1-2, tocilizumab vs none:** nadir median {s.loc[1, 'median']:.0f} vs "
-                f"{s.loc[0, 'median']:.0f} mg/dL (n = {s.loc[1, 'n']} vs {s.loc[0, 'n']}), "
-                f"{crs.nadir.test} {p_text(crs.nadir.pvalue)}")
-        if crs.hypofibrinogenemia is not None:
-            t = crs.hypofibrinogenemia.table
-            if 1 in t.index and set(t.columns) >= {0, 1}:
-                line += (f"; hypofibrinogenemia {t.loc[1, 1]}/{t[1].sum()} vs "
-                         f"{t.loc[1, 0]}/{t[0].sum()}, "
-                         f"{'Fisher' if crs.hypofibrinogenemia.test == 'fisher' else 'χ²'} "
-                         f"{p_text(crs.hypofibrinogenemia.pvalue)}")
-        st.markdown(line + ". Paper: P < 0.001.")
-    except (CohortError, KeyError):
-        st.caption("CRS 1-2 comparison: needs patients with CRS grade 1-2 both with and "
-                   "without tocilizumab in view.")
-with right:
-    dose_chart("3B")
-left, right = st.columns(2)
-with left:
-    dose_chart("3C")
-with right:
+    with guard("CRS 1-2, tocilizumab vs none", scope="panel"):
+        st.markdown(crs12_line(session.memo(panels.crs12_tocilizumab, df)))
+
+
+def figure_3d() -> None:
+    """Figure 3D: hypofibrinogenemia grade by number of doses, Kruskal-Wallis."""
     title = "3D. Hypofibrinogenemia grade by number of tocilizumab doses"
-    try:
+    with guard(title, scope="panel"):
         gd = session.memo(panels.grade_by_doses, df)
         mean = gd.summary
         means = ", ".join(f"{int(d)}: {m:.1f}" for d, m in zip(mean["doses"], mean["mean_grade"]))
         show_chart(fit_width(grade_by_doses(gd.counts, title=title, height=280)), name="fig3d",
                    title=title, stat=f"{gd.comparison.test} {p_text(gd.comparison.pvalue)} · "
                    f"n = {gd.n} · mean grade by doses {means}")
-    except CohortError as exc:
-        problem(exc, title)
+
+
+# ------------------------------------------------------------------ Figure 3
+st.subheader("Figure 3")
+left, right = st.columns(2)
+with left:
+    figure_3a()
+with right:
+    dose_chart("3B")
+left, right = st.columns(2)
+with left:
+    dose_chart("3C")
+with right:
+    figure_3d()
 
 # ------------------------------------------------------------------ Figure S3
 st.subheader("Figure S3")
