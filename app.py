@@ -12,6 +12,10 @@ import streamlit as st
 from ui import sidebar
 
 ROOT = Path(__file__).resolve().parent
+#: the tab icon, a file in the repository: a Material icon name (":material/...:") as page_icon
+#: makes every page fetch the icon from fonts.gstatic.com, and hospital PCs are often offline
+#: (the Material icons of st.Page come from the font Streamlit bundles, so they stay local)
+ICON = ROOT / "assets" / "favicon.png"
 
 #: (section, file, title, icon); a page file that is not there is left out of the menu
 PAGES = [
@@ -30,8 +34,7 @@ PAGES = [
 
 
 def main() -> None:
-    st.set_page_config(page_title="CAR-T cohort explorer", page_icon=":material/biotech:",
-                       layout="wide")
+    st.set_page_config(page_title="CAR-T cohort explorer", page_icon=str(ICON), layout="wide")
     sections: dict[str, list] = {}
     for section, path, title, icon in PAGES:
         if (ROOT / path).exists():
