@@ -197,37 +197,57 @@ def is_binary(s: pd.Series) -> bool:
     return bool(pd.api.types.is_numeric_dtype(s) and set(s.unique()) <= {0, 1})
 
 
+def column_profile(df: pd.DataFrame) -> pd.DataFrame:
+    """What each column (not the id) holds, computed column-wise in one pass.
+
+    Returns
+    -------
+    DataFrame
+        Indexed by column name in table order; columns ``numeric`` (numbers, not boolean),
+        ``boolean``, ``n_values`` (non-missing), ``n_distinct`` and ``binary`` (as
+        :func:`is_binary`: boolean, or numbers that are all 0 or 1, some present).
+    """
+    d = df.loc[:, [c for c in df.columns if c not in ID_COLUMNS]]
+    dtypes = d.dtypes
+    boolean = dtypes.map(pd.api.types.is_bool_dtype).astype(bool)
+    numeric = dtypes.map(pd.api.types.is_numeric_dtype).astype(bool) & ~boolean
+    n_values = d.notna().sum()
+    num = d.loc[:, numeric.to_numpy()]
+    zero_one = pd.Series(False, index=d.columns)
+    if num.shape[1]:
+        zero_one[num.columns] = (num.isin([0, 1]) | num.isna()).all()
+    return pd.DataFrame({"numeric": numeric, "boolean": boolean, "n_values": n_values,
+                         "n_distinct": d.nunique(dropna=True),
+                         "binary": (boolean | zero_one) & (n_values > 0)}, index=d.columns)
+
+
 def binary_columns(df: pd.DataFrame) -> list[str]:
     """Columns usable as a 0/1 outcome as they are (boolean, or numeric with only 0 and 1)."""
-    return [c for c in df.columns if c not in ID_COLUMNS and is_binary(df[c])]
+    p = column_profile(df)
+    return p.index[p["binary"]].tolist()
 
 
 def numeric_columns(df: pd.DataFrame) -> list[str]:
-    """Numeric, non-binary columns (candidates for an outcome threshold)."""
-    return [c for c in df.columns if c not in ID_COLUMNS
-            and pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])
-            and df[c].notna().any() and not is_binary(df[c])]
+    """Numeric, non-binary columns with a value (candidates for an outcome threshold)."""
+    p = column_profile(df)
+    return p.index[p["numeric"] & (p["n_values"] > 0) & ~p["binary"]].tolist()
 
 
 def predictor_options(df: pd.DataFrame, outcome: OutcomeSpec | None = None) -> list[str]:
     """Predictor names the data offer: the defaults first, then derived indicators, then every
-    other column (numeric, or categorical with at most 10 levels); never the id or the
-    outcome's own column."""
+    other column with a value (numeric, or categorical with at most 10 levels); never the id
+    or the outcome's own column."""
     names: list[str] = []
     for name, spec in DERIVED_PREDICTORS.items():
         if spec.column in df.columns and (df[spec.column].astype(str) == spec.threshold).any():
             names.append(name)
-    for c in df.columns:
-        if c in ID_COLUMNS or (outcome is not None and c == outcome.column):
-            continue
-        s = df[c]
-        if s.notna().sum() == 0:
-            continue
-        if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s) \
-                or s.nunique() <= _MAX_LEVELS:
-            names.append(c)
-    first = [p for p in DEFAULT_PREDICTORS if p in names]
-    return first + [p for p in names if p not in first]
+    p = column_profile(df)
+    usable = (p["n_values"] > 0) & (p["numeric"] | p["boolean"] | (p["n_distinct"] <= _MAX_LEVELS))
+    if outcome is not None:
+        usable &= p.index != outcome.column
+    names += p.index[usable].tolist()
+    first = [n for n in DEFAULT_PREDICTORS if n in names]
+    return first + [n for n in names if n not in first]
 
 
 def default_predictors(df: pd.DataFrame, outcome: OutcomeSpec | None = HYPOFIB_ANY
@@ -668,7 +688,8 @@ def group_options(df: pd.DataFrame, max_groups: int = 6) -> list[str]:
     skip = set(ID_COLUMNS)
     for e in endpoints(df):
         skip |= {e.time, e.event}
-    return [c for c in df.columns if c not in skip and 2 <= df[c].nunique() <= max_groups]
+    n = df.loc[:, [c for c in df.columns if c not in skip]].nunique(dropna=True)
+    return n.index[(n >= 2) & (n <= max_groups)].tolist()
 
 
 def risk_times(max_time: float, step: float | None = None, max_ticks: int = 12
@@ -854,5 +875,5 @@ __all__ = [
     "DERIVED_PREDICTORS", "DEFAULT_PREDICTORS", "binary_columns", "numeric_columns",
     "predictor_options", "default_predictors", "resolve_predictor", "RiskFactorResult",
     "risk_factor_analysis", "Endpoint", "endpoints", "group_options", "risk_times",
-    "SurvivalResult", "survival_analysis", "is_binary", "has_values",
+    "SurvivalResult", "survival_analysis", "is_binary", "has_values", "column_profile",
 ]

@@ -393,6 +393,25 @@ def correlation_matrix(df: pd.DataFrame, columns: Sequence[str],
 # tocilizumab dose-response
 # --------------------------------------------------------------------------------------------
 
+#: the columns :func:`with_durations` reads
+DURATION_INPUTS = ("fibrinogen_recovered", "hypofibrinogenemia_grade", "fibrinogen_recovery_day",
+                   "fibrinogen_nadir_day", "hypofibrinogenemia_onset_day")
+#: every column a Figure 3 / S3 panel reads (the Tocilizumab page needs no other)
+DOSE_COLUMNS = ("patient_id", "tocilizumab", "crs_grade", "fibrinogen_nadir",
+                "tocilizumab_cum_mg", "tocilizumab_doses", "tocilizumab_duration_days",
+                *DURATION_INPUTS)
+
+
+def only(df: pd.DataFrame, columns: Sequence[str | None]) -> pd.DataFrame:
+    """The columns of ``df`` among ``columns`` (absent ones and None skipped), in df's order.
+
+    A wide upload (thousands of columns) then costs a page nothing beyond the columns it
+    uses: copies, content hashes for memoisation and column scans stay small.
+    """
+    wanted = set(c for c in columns if c)
+    return df.loc[:, [c for c in df.columns if c in wanted]]
+
+
 def with_durations(df: pd.DataFrame) -> pd.DataFrame:
     """``df`` with the two durations of Figures 3C and S3B (recovered patients only).
 
@@ -516,7 +535,7 @@ def dose_panel(df: pd.DataFrame, panel_id: str, *, method: Method = "spearman",
         Missing columns; fewer than 4 complete pairs.
     """
     spec = DOSE_PANELS[panel_id]
-    data = _subset(with_durations(df), spec.subset)
+    data = _subset(with_durations(only(df, (spec.x, spec.y, *DOSE_COLUMNS))), spec.subset)
     if treated_only and spec.subset == "all":
         data = _subset(data, "treated")
     panel = correlation_panel(data, spec.x, spec.y, max_points=max_points)

@@ -134,6 +134,9 @@ FINDINGS: tuple[Finding, ...] = (
        ("tocilizumab_duration_days", "fibrinogen_nadir"), -1, -0.45, 0.015, subset="treated"),
 )
 BY_ID: dict[str, Finding] = {f.id: f for f in FINDINGS}
+#: every patient column a finding or its figure reads
+COLUMNS: tuple[str, ...] = tuple(dict.fromkeys(
+    [c for f in FINDINGS for c in f.columns] + list(panels.DOSE_COLUMNS)))
 
 
 @dataclass(frozen=True)
@@ -196,7 +199,8 @@ def compute(df: pd.DataFrame, finding: Finding) -> Computed:
         whose data are too few comes back with ``agrees = None`` and the reason in ``note``.
     """
     try:
-        data = _subset(df, finding.subset)
+        data = _subset(panels.only(df, (*finding.columns, *panels.DOSE_COLUMNS)),
+                       finding.subset)
         a, b = finding.columns
         if finding.kind == "correlate":
             res = gstats.correlate(data, a, b, "spearman")

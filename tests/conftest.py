@@ -148,3 +148,32 @@ def screenshot(page, name: str) -> Path:  # noqa: ANN001
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+# --------------------------------------------------------------------------------------------
+# Generated uploads
+# --------------------------------------------------------------------------------------------
+
+def wide_patients_csv(n_columns: int = 2000, seed: int = 1) -> bytes:
+    """The demo patient table widened to ``n_columns`` columns, as CSV bytes.
+
+    Like a registry export that carries every field: the demo's columns, then extra columns
+    cycling through kinds: continuous numbers, small integer codes (0-4), 0/1 flags, text
+    categories, free text (one value per patient), a constant, and an empty column.
+    """
+    import numpy as np
+    import pandas as pd
+
+    from core import loading
+
+    base = loading.load_demo().patients
+    n = len(base)
+    rng = np.random.default_rng(seed)
+    kinds = [lambda: rng.normal(50, 10, n).round(2), lambda: rng.integers(0, 5, n),
+             lambda: rng.integers(0, 2, n), lambda: rng.choice(["a", "b", "c"], n),
+             lambda: [f"note {i}" for i in rng.permutation(n)], lambda: ["x"] * n,
+             lambda: [None] * n]
+    extra = {f"extra_{i:04d}": kinds[i % len(kinds)]()
+             for i in range(max(0, n_columns - len(base.columns)))}
+    wide = pd.concat([base.reset_index(drop=True), pd.DataFrame(extra)], axis=1)
+    return wide.to_csv(index=False).encode()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import assert_clean, upload, widget
+from conftest import assert_clean, upload, wide_patients_csv, widget
 
 UPLOADS = Path(__file__).parent / "fixtures" / "uploads"
 
@@ -171,3 +171,47 @@ def test_template_upload_with_blank_columns_renders_the_cohort_page(app_test):
                for c in at.caption)
     table = at.dataframe[0].value
     assert "Total" in table["Parameter"].str.strip("\u2003").tolist()
+
+
+def test_a_2000_column_upload_renders_and_reads_only_the_columns_picked(app_test, capsys,
+                                                                       monkeypatch):
+    """A registry export with 2,000 columns (41 patients): the sidebar offers every further
+    column without scanning them and reads values only for the ones the user picks."""
+    import time
+
+    from core.store import CohortStore
+
+    scanned: set[str] = set()
+    for name in ("distinct", "value_range"):
+        original = getattr(CohortStore, name)
+
+        def recording(self, column, *args, _original=original, **kwargs):  # noqa: ANN001, ANN202
+            scanned.add(column)
+            return _original(self, column, *args, **kwargs)
+
+        monkeypatch.setattr(CohortStore, name, recording)
+    at = app_test()
+    start = time.perf_counter()
+    upload(at, "wide.csv", wide_patients_csv(2000))
+    seconds = time.perf_counter() - start
+    with capsys.disabled():  # a measurement for the reader, not an assertion
+        print(f"\n2,000-column upload (load + sidebar + Cohort page): {seconds:.1f} s")
+    assert_clean(at)
+    assert metric(at) == "41 of 41"
+    extra = widget(at, "flt__extra")
+    assert len(extra.options) > 1900 and "extra_0000" in extra.options
+    assert not {c for c in scanned if c.startswith("extra_")}   # nothing read for them
+    extra.set_value(["extra_0000", "extra_0001", "extra_0004", "extra_0005",
+                     "extra_0006"]).run()
+    assert_clean(at)
+    captions = " ".join(c.value for c in at.sidebar.caption)
+    assert "extra_0004: 41 different values: too many to pick from" in captions  # free text
+    assert "extra_0005: one value only (x)" in captions                          # constant
+    assert "extra_0006: no values" in captions                                   # blank
+    assert {c for c in scanned if c.startswith("extra_")} == {
+        "extra_0000", "extra_0001", "extra_0004", "extra_0005", "extra_0006"}
+    # a picked code is a choice, and it filters
+    widget(at, "flt_extra_0001").set_value([0, 1]).run()
+    assert_clean(at)
+    assert int(metric(at).split()[0]) < 41
+    assert widget(at, "flt_extra_0000").value[0] < widget(at, "flt_extra_0000").value[1]

@@ -149,14 +149,16 @@ def _filters(s: CohortStore) -> None:
     for column, (label, kind) in STANDARD.items():
         if column in columns:
             flt = _widget(s, flt, column, label, kind)
-    others = [c for c in columns if c not in STANDARD and c != "patient_id"
-              and _filterable(s, c)]
+    # every further column is offered without looking at its values (a registry export can
+    # have thousands); values and ranges are read only for the columns the user picks
+    others = [c for c in columns if c not in STANDARD and c != "patient_id"]
     with st.expander("More filters", expanded=bool(st.session_state.get(PREFIX + "_extra"))):
         chosen = st.multiselect("Filter on further columns", others, key=PREFIX + "_extra",
-                                format_func=_label)
+                                format_func=_label, placeholder="Choose columns…",
+                                help="Any column of the patient table; its values are looked "
+                                     "up when you pick it.")
         for column in chosen:
-            flt = _widget(s, flt, column, _label(column),
-                          "range" if _is_range(s, column) else "multi")
+            flt = _extra_widget(s, flt, column)
     st.button("Reset filters", on_click=_reset, width="stretch")
 
     n = s.count(flt)
@@ -188,11 +190,36 @@ def _is_range(s: CohortStore, column: str) -> bool:
                                                             "_min", "_nadir", "_baseline"))
 
 
-def _filterable(s: CohortStore, column: str) -> bool:
-    if _is_range(s, column):
-        return s.value_range(column) is not None
-    n = len(s.distinct(column))
-    return 1 <= n <= MAX_CATEGORIES
+def unfilterable(s: CohortStore, column: str) -> str:
+    """Why ``column`` cannot be filtered on, or "" when it can (reads only this column).
+
+    Parameters
+    ----------
+    s : the session's store.
+    column : a patient column.
+
+    Returns
+    -------
+    str
+        E.g. "no values", "one value only (x)", "41 different values: too many to pick from".
+    """
+    values = s.distinct(column)
+    if not values:
+        return "no values"
+    if len(values) == 1:
+        return f"one value only ({_fmt_value(column)(values[0])})"
+    if not _is_range(s, column) and len(values) > MAX_CATEGORIES:
+        return (f"{len(values)} different values: too many to pick from (at most "
+                f"{MAX_CATEGORIES})")
+    return ""
+
+
+def _extra_widget(s: CohortStore, flt: CohortFilter, column: str) -> CohortFilter:
+    """The filter widget of a column picked under "More filters", or why there is none."""
+    if why := unfilterable(s, column):
+        st.caption(f"{_label(column)}: {why}; nothing to filter.")
+        return flt
+    return _widget(s, flt, column, _label(column), "range" if _is_range(s, column) else "multi")
 
 
 def _fmt_value(column: str):  # noqa: ANN202

@@ -53,7 +53,8 @@ color = None if color == NONE else color
 
 left, right = st.columns([3, 2])
 with left, guard("Scatter", scope="panel") as outcome:
-    cp = session.memo(panels.correlation_panel, df, x, y, color=color)
+    cp = session.memo(panels.correlation_panel, panels.only(df, ("patient_id", x, y, color)),
+                      x, y, color=color)
 if not outcome.failed:
     title = f"{name_of(y)} vs {name_of(x)}"
     stat = f"{r_text(cp.spearman)} · {r_text(cp.pearson)} · n = {cp.n}"
@@ -90,7 +91,8 @@ if len(chosen) < 2:
     st.info("Choose at least two columns for the matrix.")
     st.stop()
 with guard("Correlation matrix"):
-    mat = session.memo(panels.correlation_matrix, df, tuple(chosen), method)
+    mat = session.memo(panels.correlation_matrix, panels.only(df, chosen), tuple(chosen),
+                       method)
 labels = {c: panels.label(c).split(" (")[0] for c in chosen}
 n_min, n_max = int(mat["n"].min()), int(mat["n"].max())
 show_chart(correlation_matrix(mat, labels=labels, title=f"{METHODS[method]} correlations"),

@@ -90,7 +90,7 @@ if view.n < MIN_N:
     st.info(f"{view.n} patient(s) in view: the figures need at least {MIN_N}. Widen the "
             "filter in the sidebar.")
     st.stop()
-df = view.patients
+df = panels.only(view.patients, paper.COLUMNS)
 table = session.memo(paper.reproduce, df).set_index("finding", drop=False)
 
 n_agree = int((table["agrees"] == True).sum())  # noqa: E712 - object column with None

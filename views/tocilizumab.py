@@ -21,7 +21,7 @@ NEEDED = ("tocilizumab", "fibrinogen_nadir")
 
 
 view = session.page("Tocilizumab", min_n=MIN_N, needs="each dose-response panel")
-df = view.patients
+df = panels.only(view.patients, panels.DOSE_COLUMNS)
 missing = [c for c in NEEDED if c not in df.columns or not df[c].notna().any()]
 if missing:
     st.warning(f"This page needs values in the column(s) {', '.join(missing)} (plus "
