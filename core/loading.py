@@ -14,11 +14,16 @@ Nothing is dropped silently: every data row is either in ``frame`` or listed in
 from __future__ import annotations
 
 import csv
+import datetime
 import hashlib
 import io
+import itertools
+import json
 import re
+import unicodedata
 import zipfile
-from collections.abc import Mapping
+import zlib
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
@@ -39,7 +44,8 @@ _TRUE = frozenset({"1", "yes", "y", "ja", "j", "true", "wahr", "x", "positive", 
 _FALSE = frozenset({"0", "no", "n", "nein", "false", "falsch", "negative", "neg"})
 _SEX = {"f": "F", "female": "F", "w": "F", "weiblich": "F", "woman": "F", "frau": "F",
         "m": "M", "male": "M", "maennlich": "M", "männlich": "M", "man": "M", "mann": "M"}
-_GRADE = re.compile(r"^(?:grade|grad|g)?\s*([0-9](?:\.0+)?)$")
+_GRADE = re.compile(r"^(?:grade|grad|g)?\s*([0-9](?:[.,]0+)?)$")
+_PLAIN_GRADE = re.compile(r"^[0-9](?:[.,]0+)?$")
 _ROMAN = {"0": 0, "i": 1, "ii": 2, "iii": 3, "iv": 4, "v": 5}
 
 
@@ -53,13 +59,21 @@ class RawTable:
 
     Attributes
     ----------
-    frame : DataFrame of str, one column per header, in file order.
+    frame : DataFrame of str, one column per header, in file order; one row per data row of
+        the file (from the row after the header to the last non-blank row).
     headers : the original headers (de-duplicated with a ``.2`` suffix where repeated).
     filename : the uploaded file's name.
     format : "csv" or "xlsx".
     delimiter, decimal, encoding : what was detected (None for xlsx).
     first_row : spreadsheet row number of the first data row (2 when the header is row 1).
     sha256 : content hash of the bytes, used as a per-session cache key.
+    sheet, sheets : for a workbook, the sheet read and all sheet names in order.
+    row_problems : position in ``frame`` -> why that row cannot be loaded as it is (a row
+        whose number of fields differs from the header's, a repeated header row);
+        :func:`validate` rejects and lists these rows.
+    cell_notes : ``(position, header, value, problem)`` for cells changed while reading
+        (an invisible NUL character removed); :func:`validate` lists them as cell issues.
+    notes : sentences about the file as a whole.
     """
 
     frame: pd.DataFrame
@@ -71,45 +85,311 @@ class RawTable:
     encoding: str | None
     first_row: int
     sha256: str
+    sheet: str | None = None
+    sheets: tuple[str, ...] = ()
+    row_problems: Mapping[int, str] = field(default_factory=dict)
+    cell_notes: tuple[tuple[int, str, str, str], ...] = ()
+    notes: tuple[str, ...] = ()
 
     def describe(self) -> str:
-        """One line for the user, e.g. ``CSV · ';' separated · decimal comma · cp1252``."""
+        """One line for the user, e.g. ``CSV · ';' separated · decimal comma · cp1252`` or
+        ``Excel workbook, sheet 'Patienten' (of 3: 'Info', 'Patienten', 'Labs')``."""
         if self.format == "xlsx":
-            return "Excel workbook (first sheet)"
-        sep = {"\t": "tab", ",": "','", ";": "';'", "|": "'|'"}.get(self.delimiter or "", "?")
+            return "Excel workbook, " + _sheet_phrase(self.sheet, self.sheets)
         dec = "decimal comma" if self.decimal == "," else "decimal point"
-        return f"CSV · {sep} separated · {dec} · {self.encoding}"
+        return f"CSV · {_delimiter_name(self.delimiter)} separated · {dec} · {self.encoding}"
+
+    @property
+    def label(self) -> str:
+        """The file (and sheet) for messages: ``'x.xlsx', sheet 'Labs' (of 2: ...)``."""
+        return _file_label(self.filename, self.format, self.sheet, self.sheets)
 
 
-def _decode(data: bytes) -> tuple[str, str]:
-    if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8", errors="strict"), "UTF-8 with BOM"
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16"), "UTF-16"
+def _file_label(name: str, fmt: str, sheet: str | None, sheets: tuple[str, ...]) -> str:
+    return f"'{name}', " + _sheet_phrase(sheet, sheets) if fmt == "xlsx" else f"'{name}'"
+
+
+def _delimiter_name(delimiter: str | None) -> str:
+    return {"\t": "tab", ",": "','", ";": "';'", "|": "'|'"}.get(delimiter or "", "?")
+
+
+def _sheet_list(sheets: tuple[str, ...] | list[str], limit: int = 12) -> str:
+    names = ", ".join(f"'{s}'" for s in list(sheets)[:limit])
+    return names + (f" and {len(sheets) - limit} more" if len(sheets) > limit else "")
+
+
+def _sheet_phrase(sheet: str | None, sheets: tuple[str, ...]) -> str:
+    if len(sheets) <= 1:
+        return f"sheet '{sheet}' (its only sheet)"
+    return f"sheet '{sheet}' (of {len(sheets)}: {_sheet_list(sheets)})"
+
+
+# ---- what kind of file is it? ----------------------------------------------------------------
+
+_AGAIN = "Export the table again as CSV or Excel (.xlsx) and upload that file."
+_MAGIC = (
+    (b"%PDF-", "a PDF document"),
+    (b"\x89PNG\r\n", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF87a", "a GIF image"),
+    (b"GIF89a", "a GIF image"),
+    (b"\x1f\x8b\x08", "a gzip-compressed file (unpack it first)"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive (unpack it first)"),
+    (b"Rar!\x1a\x07", "a RAR archive (unpack it first)"),
+    (b"SQLite format 3\x00", "an SQLite database"),
+)
+_OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
+def _binary_kind(data: bytes, name: str) -> str | None:
+    """A message for a file that is recognisably not a text table or workbook, else None."""
+    for magic, what in _MAGIC:
+        if data.startswith(magic):
+            return f"'{name}' is {what}, not a table. {_AGAIN}"
+    if data.startswith(b"PAR1") and data.endswith(b"PAR1"):
+        return f"'{name}' is a Parquet file. {_AGAIN}"
+    if data.startswith(_OLE):
+        if name.lower().endswith((".xlsx", ".xlsm")):
+            return (f"'{name}' is a password-protected (encrypted) workbook, or an old .xls "
+                    "file renamed to .xlsx. Remove the password (File > Info > Protect "
+                    "Workbook) or save it as .xlsx, and upload again.")
+        return (f"'{name}' is an old Excel 97-2003 (.xls) or other Office file. Save it as "
+                ".xlsx or CSV and upload again.")
+    return None
+
+
+def _zip_kind(data: bytes, name: str) -> str | None:
+    """None for an Excel workbook; otherwise a message saying what the ZIP file is."""
     try:
-        return data.decode("utf-8"), "UTF-8"
-    except UnicodeDecodeError:
-        pass
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            names = z.namelist()
+            mimetype = ""
+            if "mimetype" in names:
+                with z.open("mimetype") as f:
+                    mimetype = f.read(100).decode("ascii", "replace")
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, KeyError,
+            EOFError, zlib.error, RuntimeError, NotImplementedError) as exc:
+        return (f"'{name}' starts like a ZIP file or Excel workbook but is damaged ({exc}). "
+                "Save it again as .xlsx or CSV and upload again.")
+    if "xl/workbook.xml" in names or any(n.startswith("xl/workbook") for n in names):
+        return None
+    if "spreadsheet" in mimetype:
+        return (f"'{name}' is an OpenDocument spreadsheet (.ods). Save it as .xlsx or CSV "
+                "(File > Save as) and upload again.")
+    if any(n.startswith("word/") for n in names) or "text" in mimetype:
+        return f"'{name}' is a word-processor document, not a table. {_AGAIN}"
+    if any(n.startswith("ppt/") for n in names) or "presentation" in mimetype:
+        return f"'{name}' is a presentation, not a table. {_AGAIN}"
+    inside = ", ".join(f"'{n}'" for n in names[:5]) + (" ..." if len(names) > 5 else "")
+    return (f"'{name}' is a ZIP archive ({len(names)} files: {inside or 'empty'}), not a "
+            "table. Unpack it and upload the CSV or .xlsx file inside.")
+
+
+def _text_kind(text: str, name: str) -> str | None:
+    """A message for text that is a known non-table format (JSON, HTML, XML, RTF), else None."""
+    head = text[:4096].lstrip("\ufeff \t\r\n").lower()
+    if head.startswith("{\\rtf"):
+        return f"'{name}' is a Rich Text (RTF) document, not a table. {_AGAIN}"
+    if head.startswith(("<!doctype html", "<html")) or (
+            head.startswith("<") and re.search(r"<(html|head|body|script|meta|title)[\s>]", head)):
+        return (f"'{name}' is a web page (HTML), not a table: probably a download that failed "
+                "or a login page saved under this name. Download the export again and check "
+                "that it opens as a table in Excel before uploading.")
+    if head.startswith("<?xml") or head.startswith("<svg"):
+        if "urn:schemas-microsoft-com:office:spreadsheet" in head:
+            return (f"'{name}' is an Excel 2003 XML spreadsheet. Open it in Excel, save it as "
+                    ".xlsx and upload again.")
+        return f"'{name}' is an XML file, not a table. {_AGAIN}"
+    if head.startswith(("{", "[")) and _is_json(text, head):
+        return (f"'{name}' is a JSON file (structured data, not a table of rows and columns). "
+                f"{_AGAIN}")
+    return None
+
+
+def _is_json(text: str, head: str) -> bool:
+    if re.match(r'^(\{\s*"|\[\s*[\[{"]|\[\s*\]|\{\s*\})', head):
+        return True  # also a truncated or line-delimited JSON file
     try:
-        return data.decode("cp1252"), "cp1252"
-    except UnicodeDecodeError:
-        return data.decode("latin-1"), "latin-1"
+        json.loads(text)
+    except (ValueError, RecursionError):
+        return False
+    return True
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x19\x1b-\x1f]")
+
+
+def _looks_binary(text: str) -> bool:
+    """True when invisible control characters are frequent (more than 1% of the first 4 KiB,
+    and more than 4): an image, a database or a damaged file, not text. A few stray NUL
+    characters in a text export are cleaned cell by cell instead."""
+    sample = text[:4096]
+    n = len(_CONTROL.findall(sample))
+    return n > max(4, 0.01 * len(sample))
+
+
+# ---- text: decoding, delimiter, records --------------------------------------------------------
+
+def _utf16_without_bom(sample: bytes) -> str | None:
+    """``utf-16-le``/``utf-16-be`` when NUL bytes sit at every other position (UTF-16 text of
+    mostly Latin characters written without a byte order mark), else None."""
+    if len(sample) < 4:
+        return None
+    even, odd = sample[0::2], sample[1::2]
+    if odd.count(0) > 0.9 * len(odd) and even.count(0) < 0.1 * len(even):
+        return "utf-16-le"
+    if even.count(0) > 0.9 * len(even) and odd.count(0) < 0.1 * len(odd):
+        return "utf-16-be"
+    return None
+
+
+def _decode(data: bytes, name: str) -> tuple[str, str]:
+    """The text of a file and a name for its encoding (UTF-8, UTF-16, cp1252, latin-1)."""
+    boms = ((b"\xff\xfe\x00\x00", "utf-32", "UTF-32"), (b"\x00\x00\xfe\xff", "utf-32", "UTF-32"),
+            (b"\xff\xfe", "utf-16", "UTF-16"), (b"\xfe\xff", "utf-16", "UTF-16"))
+    codec, label = next(((c, lbl) for bom, c, lbl in boms if data.startswith(bom)), (None, ""))
+    codec = codec or _utf16_without_bom(data[:4096])
+    if codec:
+        try:
+            return data.decode(codec), label or "UTF-16"
+        except UnicodeError as exc:
+            raise DataFormatError(
+                f"'{name}' starts like a {label or 'UTF-16'} text file but cannot be decoded "
+                f"({exc.reason} at byte {getattr(exc, 'start', '?')}): it is damaged or not a "
+                "text file. Save the table again as CSV (UTF-8) and upload again.") from exc
+    bom = data.startswith(b"\xef\xbb\xbf")
+    body = data[3:] if bom else data
+    for codec, label in (("utf-8", "UTF-8 with BOM" if bom else "UTF-8"), ("cp1252", "cp1252")):
+        try:
+            return body.decode(codec), label
+        except UnicodeDecodeError:
+            continue
+    return body.decode("latin-1"), "latin-1"
+
+
+def _reader(text: str, delimiter: str) -> Iterator[list[str]]:
+    """Records of ``text`` with any line ending (``\\n``, ``\\r\\n``, old-Mac ``\\r``) and
+    quoted fields that may hold delimiters and line breaks."""
+    # a cell may be as long as the file itself (the bytes are in memory already); the limit is
+    # process-wide, so it is only ever raised
+    need = min(len(text) + 1, 2**31 - 1)
+    if csv.field_size_limit() < need:
+        csv.field_size_limit(need)
+    return csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"',
+                      doublequote=True, strict=False)
+
+
+_SNIFF_CHARS = 65536
 
 
 def _sniff_delimiter(text: str) -> str:
-    lines = [ln for ln in text.splitlines()[:50] if ln.strip()]
-    if not lines:
-        return ","
+    """The delimiter (tab ; , |) that splits the first 50 records most consistently; the
+    header must contain it."""
+    sample = text[:_SNIFF_CHARS]
     best, best_score = ",", -1.0
     for d in ("\t", ";", ",", "|"):
-        counts = [len(next(csv.reader([ln], delimiter=d))) - 1 for ln in lines]
-        if counts[0] == 0:
+        try:
+            records = list(itertools.islice(_reader(sample, d), 51))
+        except csv.Error:
+            continue
+        if len(text) > _SNIFF_CHARS and len(records) > 1:
+            records = records[:-1]  # probably cut in the middle
+        counts = [len(r) - 1 for r in records if any(c.strip() for c in r)][:50]
+        if not counts or counts[0] == 0:
             continue
         consistent = sum(c == counts[0] for c in counts) / len(counts)
         score = consistent * 1000 + counts[0]
         if score > best_score:
             best, best_score = d, score
     return best
+
+
+_MAX_RESTARTS = 100
+
+
+def _records(text: str, delimiter: str, name: str) -> tuple[list[list[str]], dict[int, str]]:
+    """All records of a delimited text, and record index -> problem for records cut short.
+
+    A quotation mark that opens a value and is never closed makes the csv module read the
+    following lines into that value: rows would vanish. Such a record (one that swallowed
+    lines that look like rows of the table) is read as its first line only, listed as a
+    problem, and reading starts again on the next line.
+    """
+    lines = io.StringIO(text, newline="").readlines()  # the lines the csv module sees
+    records: list[list[str]] = []
+    problems: dict[int, str] = {}
+    header: list[str] | None = None
+    start = 0
+    for _ in range(_MAX_RESTARTS):
+        try:
+            part = text if start == 0 else "".join(lines[start:])
+            restart, header = _read_from(part, lines, start, delimiter, records, problems,
+                                         header)
+        except csv.Error as exc:  # with strict=False and newline="" hardly reachable
+            raise DataFormatError(
+                f"'{name}' could not be read as a {_delimiter_name(delimiter)}-separated table "
+                f"({exc}). Open it in Excel, save it as CSV or .xlsx and upload again.") from exc
+        if restart is None:
+            return records, problems
+        start = restart
+    first = min(problems) + 1
+    raise DataFormatError(f"'{name}' has more than {_MAX_RESTARTS} quotation marks (\") that "
+                          f"open a value and are never closed (the first in row {first}). "
+                          "Open it in Excel, save it again as CSV or .xlsx and upload again.")
+
+
+def _read_from(part: str, lines: list[str], start: int, delimiter: str,
+               records: list[list[str]], problems: dict[int, str], header: list[str] | None
+               ) -> tuple[int | None, list[str] | None]:
+    """Append the records of ``part`` (the text from physical line ``start`` on); stop at a
+    record that swallowed rows (see :func:`_records`) and return the line to restart from
+    (None: end of text)."""
+    reader = _reader(part, delimiter)
+    consumed = 0
+    for record in reader:
+        first, consumed = start + consumed, reader.line_num
+        end = start + consumed
+        if header is None and not _blank(record):
+            header = record
+        elif header is not None and end - first > 1 and _swallowed(
+                lines[first + 1:end], header, delimiter, at_end=end >= len(lines)):
+            problems[len(records)] = (
+                "a quotation mark (\") opens a value in this row and is never closed; the "
+                f"{_plural(end - first - 1, 'line')} after it are read as rows of their own. "
+                "Close or remove the quotation mark")
+            records.append(_split(lines[first], delimiter, csv.QUOTE_NONE))
+            return first + 1, header
+        records.append(record)
+    return None, header
+
+
+def _split(line: str, delimiter: str, quoting: int = csv.QUOTE_MINIMAL) -> list[str]:
+    """The fields of one line of text by the csv rules (a line break ends it)."""
+    reader = csv.reader(io.StringIO(line, newline=""), delimiter=delimiter, quoting=quoting,
+                        strict=False)
+    return next(reader, [])
+
+
+def _swallowed(continuation: list[str], header: list[str], delimiter: str,
+               at_end: bool) -> bool:
+    """Whether the lines read into one quoted value look like rows of the table: at least two
+    of them do, or one does and the value runs to the end of the file."""
+    if _used_width(header) < 2:
+        return False
+    rowlike = 0
+    for line in continuation:
+        fields = _split(line, delimiter)
+        rowlike += _fits(fields, header)
+        if rowlike >= (1 if at_end else 2):
+            return True
+    return False
+
+
+def _fits(record: list[str], header: list[str]) -> bool:
+    """A record fits the header: as many fields (trailing empty ones may be more or fewer)."""
+    n = len(record)
+    return _used_width(header) <= n <= len(header) or (
+        n > len(header) and _blank(record[len(header):]))
 
 
 _DEC_COMMA = re.compile(r"^-?\d{1,3}(\.\d{3})*,\d+$|^-?\d+,\d+$")
@@ -130,99 +410,320 @@ def _dedupe(headers: list[str]) -> list[str]:
     out = []
     for i, h in enumerate(headers):
         h = str(h).replace("\ufeff", "").strip() or f"column_{i + 1}"
-        if h in seen:
+        while h in seen:  # "a", "a", "a.2" -> "a", "a.2", "a.2.2"
             seen[h] += 1
             h = f"{h}.{seen[h]}"
-        else:
-            seen[h] = 1
+        seen[h] = 1
         out.append(h)
     return out
 
 
-def read_table(data: bytes, filename: str) -> RawTable:
+def read_table(data: bytes, filename: str, table: schema.TableName | None = None) -> RawTable:
     """Read CSV, TSV or XLSX bytes into a :class:`RawTable` of text cells.
 
     Parameters
     ----------
     data : the file's bytes (uploads are never written to disk).
-    filename : used for the format hint and messages.
+    filename : used for messages (the format is recognised from the content).
+    table : the table being loaded (patients when None); in a workbook it picks the sheet
+        whose header names that table's required columns.
 
     Returns
     -------
     RawTable
-        All cells as stripped text; delimiter, decimal mark and encoding detected.
+        All cells as stripped text; delimiter, decimal mark and encoding detected. Rows with
+        a different number of fields than the header and repeated header rows are in
+        ``row_problems``, to be listed by :func:`validate`.
 
     Raises
     ------
     DataFormatError
-        Empty file, a binary file that is not an Excel workbook, a workbook that cannot be
-        opened, or a file with a header row and no usable structure.
+        For everything that is not a readable table (empty, binary, PDF, HTML, JSON, ZIP,
+        damaged workbook, ...), with a message that says what the file is and what to do.
     """
     name = filename or "upload"
     if not data or not data.strip():
         raise DataFormatError(f"'{name}' is empty. Export the table again with a header row "
                               "and one row per patient.")
     digest = hashlib.sha256(data).hexdigest()
-    if data[:4] == b"PK\x03\x04" or name.lower().endswith((".xlsx", ".xlsm")):
-        return _read_xlsx(data, name, digest)
-    if name.lower().endswith(".xls") or data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
-        raise DataFormatError(f"'{name}' is an old Excel 97-2003 (.xls) file. Save it as .xlsx "
-                              "or CSV and upload again.")
-    if b"\x00" in data[:4096] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise DataFormatError(f"'{name}' is not a table: it looks like a binary file (an image, "
-                              "PDF or database?). Upload a CSV, TSV or XLSX export.")
-    text, encoding = _decode(data)
+    if data.startswith(b"PK\x03\x04"):
+        if (problem := _zip_kind(data, name)) is not None:
+            raise DataFormatError(problem)
+        return _read_xlsx(data, name, digest, table)
+    if (problem := _binary_kind(data, name)) is not None:
+        raise DataFormatError(problem)
+    text, encoding = _decode(data, name)
+    excel_name = name.lower().endswith((".xlsx", ".xlsm"))
+    if _looks_binary(text):
+        raise DataFormatError(
+            f"'{name}' is named like an Excel workbook but is not one (damaged, or another "
+            "format renamed). Open it in Excel, save it as .xlsx and upload again." if excel_name
+            else f"'{name}' is not a table: it looks like a binary file (an image, PDF or "
+                 "database?). Upload a CSV, TSV or XLSX export.")
+    if (problem := _text_kind(text, name)) is not None:
+        raise DataFormatError(problem)
+    notes: tuple[str, ...] = ()
+    if excel_name:
+        notes = (f"'{name}' is named like an Excel workbook but is a text file; it was read "
+                 "as CSV.",)
+    text = text.rstrip("\x1a")  # DOS end-of-file mark
     delimiter = _sniff_delimiter(text)
+    records, problems = _records(text, delimiter, name)
+    source = _Source(name, "csv", delimiter, encoding, digest, notes=notes, nul="\x00" in text)
+    return _build(records, source, problems)
+
+
+@dataclass(frozen=True)
+class _Source:
+    """Where records came from (the RawTable fields that are not the table itself)."""
+
+    name: str
+    format: Literal["csv", "xlsx"]
+    delimiter: str | None
+    encoding: str | None
+    digest: str
+    sheet: str | None = None
+    sheets: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    nul: bool = False  # the text holds NUL characters (cleaned cell by cell)
+
+    @property
+    def label(self) -> str:
+        return _file_label(self.name, self.format, self.sheet, self.sheets)
+
+
+# ---- workbooks -----------------------------------------------------------------------------
+
+def _xlsx_errors() -> tuple[type[BaseException], ...]:
+    """What openpyxl raises on damaged or unusual workbooks (not bugs of ours)."""
+    from xml.etree.ElementTree import ParseError
+
+    from openpyxl.utils.exceptions import InvalidFileException, ReadOnlyWorkbookException
+
+    return (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, InvalidFileException,
+            ReadOnlyWorkbookException, ParseError, KeyError, IndexError, OSError, EOFError,
+            ValueError, TypeError, AttributeError, NotImplementedError)
+
+
+def _read_xlsx(data: bytes, name: str, digest: str,
+               table: schema.TableName | None) -> RawTable:
+    sheets = _workbook_sheets(data, name)
+    names = tuple(sheets)
+    if not names:
+        raise DataFormatError(f"'{name}' is an Excel workbook without worksheets (only charts?). "
+                              "Put the table on a worksheet, save and upload again.")
+    chosen = _choose_sheet(sheets, table)
+    if chosen is None:
+        raise DataFormatError(f"'{name}' holds no data: its {_plural(len(names), 'sheet')} "
+                              f"({_sheet_list(names)}) are empty. Check that you saved the "
+                              "workbook with the table in it.")
+    return _build(sheets[chosen], _Source(name, "xlsx", None, None, digest, chosen, names))
+
+
+_MAX_CELLS = 20_000_000  # a damaged or hostile workbook can claim any size
+
+
+def _workbook_sheets(data: bytes, name: str) -> dict[str, list[list[str]]]:
+    """Every worksheet's rows as text cells, in workbook order."""
+    import openpyxl
+
+    errors = _xlsx_errors()
     try:
-        frame = pd.read_csv(io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=False,
-                            header=None, skip_blank_lines=False, engine="python",
-                            quoting=csv.QUOTE_MINIMAL, on_bad_lines="error")
-    except (pd.errors.ParserError, csv.Error, ValueError) as exc:
-        raise DataFormatError(f"'{name}' could not be read as a table ({exc}). Check that every "
-                              "row has the same number of columns as the header.") from exc
-    return _finish(frame, name, "csv", delimiter, encoding, digest)
-
-
-def _read_xlsx(data: bytes, name: str, digest: str) -> RawTable:
+        wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except errors as exc:
+        raise DataFormatError(f"'{name}' could not be opened as an Excel workbook "
+                              f"({type(exc).__name__}: {exc}). Open it in Excel, save it again "
+                              "as .xlsx (or CSV) and upload again.") from exc
+    values: dict[str, list[tuple]] = {}
+    title, cells = "", 0
+    sheets = f"sheets {_sheet_list(wb.sheetnames)}"
     try:
-        frame = pd.read_excel(io.BytesIO(data), sheet_name=0, header=None, dtype=object,
-                              engine="openpyxl")
-    except (zipfile.BadZipFile, ValueError, KeyError, OSError) as exc:
-        raise DataFormatError(f"'{name}' could not be opened as an Excel workbook ({exc}). "
-                              "Save it again as .xlsx or CSV.") from exc
+        for ws in wb.worksheets:
+            title = ws.title
+            ws.reset_dimensions()  # some writers record a wrong used range
+            rows = values[title] = []
+            for row in ws.iter_rows(values_only=True):
+                rows.append(row)
+                cells += len(row)
+                if cells > _MAX_CELLS:
+                    raise DataFormatError(
+                        f"'{name}' ({sheets}) has more than {_MAX_CELLS:,} cells by sheet "
+                        f"'{title}': too large to read. Save the sheet with the table as CSV "
+                        "and upload that file.")
+    except errors as exc:
+        raise DataFormatError(f"'{name}' ({sheets}): sheet '{title}' could not be read "
+                              f"({type(exc).__name__}: {exc}). Open the workbook in Excel, save "
+                              "it again as .xlsx (or the sheet with the table as CSV) and "
+                              "upload again.") from exc
+    finally:
+        wb.close()
+    return {title: [[_xlsx_cell(v) for v in row] for row in rows]
+            for title, rows in values.items()}
 
-    def cell(v: object) -> str:
-        if v is None or (isinstance(v, float) and np.isnan(v)):
+
+def _xlsx_cell(v: object) -> str:
+    """One workbook cell as the text a user sees (15 significant digits, ISO dates)."""
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "1" if v else "0"
+    if isinstance(v, float):
+        if not np.isfinite(v):
             return ""
-        if isinstance(v, float) and v.is_integer():
-            return str(int(v))
-        if isinstance(v, pd.Timestamp):
-            return v.date().isoformat() if v == v.normalize() else v.isoformat()
-        return str(v).strip()
+        return str(int(v)) if v.is_integer() and abs(v) < 1e15 else f"{v:.15g}"
+    if isinstance(v, datetime.datetime):
+        v = (v + datetime.timedelta(microseconds=500_000)).replace(microsecond=0)
+        return v.date().isoformat() if v.time() == datetime.time() else v.isoformat()
+    if isinstance(v, (datetime.date, datetime.time)):
+        return v.isoformat()
+    return str(v).strip()
 
-    frame = frame.map(cell)
-    return _finish(frame, name, "xlsx", None, None, digest)
+
+def _choose_sheet(sheets: Mapping[str, list[list[str]]],
+                  table: schema.TableName | None) -> str | None:
+    """The sheet that holds the table: among the sheets whose first non-blank row names every
+    required column of ``table`` the one with most recognised headers; else the one with most
+    recognised headers; else the one with most non-empty cells (None: all sheets empty)."""
+    table = table or "patients"
+    required = {c.name for c in schema.TABLES[table].values() if c.required}
+    best: tuple[bool, int, int] | None = None
+    chosen = None
+    for title, rows in sheets.items():
+        header = next((r for r in rows if any(c for c in r)), None)
+        if header is None:
+            continue
+        mapped = {m for m in suggest_mapping(_dedupe(header), table).values() if m}
+        cells = sum(1 for r in rows for c in r if c)
+        score = (required <= mapped, len(mapped), cells)
+        if best is None or score > best:
+            best, chosen = score, title
+    return chosen
 
 
-def _finish(frame: pd.DataFrame, name: str, fmt: Literal["csv", "xlsx"], delimiter: str | None,
-            encoding: str | None, digest: str) -> RawTable:
-    frame = frame.fillna("").astype(str).apply(lambda s: s.str.strip())
-    # the header is the first non-blank row
-    nonblank = frame.ne("").any(axis=1).to_numpy()
-    if not nonblank.any():
-        raise DataFormatError(f"'{name}' holds no data, only empty rows.")
-    header_idx = int(np.argmax(nonblank))
-    headers = _dedupe(list(frame.iloc[header_idx]))
-    body = frame.iloc[header_idx + 1:].reset_index(drop=True)
-    body.columns = headers
-    # drop fully empty trailing columns without header (Excel artefacts)
-    keep = [h for h in headers if not (h.startswith("column_") and body[h].eq("").all())]
-    body = body[keep]
-    if len(keep) < 1:
-        raise DataFormatError(f"'{name}' has no column headers.")
-    decimal = _detect_decimal(body, delimiter) if fmt == "csv" and delimiter else "."
-    return RawTable(body, tuple(keep), name, fmt, delimiter, decimal, encoding,
-                    header_idx + 2, digest)
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+# ---- records -> RawTable -----------------------------------------------------------------------
+
+def _blank(record: list[str]) -> bool:
+    return not any(c.strip() for c in record)
+
+
+def _build(records: list[list[str]], src: _Source,
+           problems_by_record: Mapping[int, str] | None = None) -> RawTable:
+    """The header (first non-blank row), the data rows under it, and every row that does not
+    fit the header listed in ``row_problems`` (with ``problems_by_record``, by record index,
+    found while reading)."""
+    while records and _blank(records[-1]):
+        records.pop()  # trailing blank lines are not data rows
+    header_idx = next((i for i, r in enumerate(records) if not _blank(r)), None)
+    if header_idx is None:
+        raise DataFormatError(f"{src.label} holds no data, only empty rows.")
+    header = [c.replace("\x00", "").strip() for c in records[header_idx]]
+    body = records[header_idx + 1:]
+    problems = {i - header_idx - 1: p for i, p in (problems_by_record or {}).items()
+                if i > header_idx}
+    if src.format == "csv":
+        width = len(header)
+        problems |= _width_problems(body, header, src.delimiter or ",", skip=problems)
+    else:  # a workbook's cells are positional: data right of the header is an unnamed column
+        width = max(map(len, records))
+    frame = _frame(body, width)
+    headers = _dedupe(header + [""] * (width - len(header)))
+    frame.columns = headers
+    frame, cell_notes = _clean_nul(frame) if src.nul else (frame, [])
+    keep = [h for h in headers if not (h.startswith("column_") and not frame[h].ne("").any())]
+    if not keep:
+        raise DataFormatError(f"{src.label} has no column headers.")
+    frame = frame[keep]
+    originals = dict(zip(headers, header))
+    for pos in _repeated_headers(frame, {h: originals.get(h, "") for h in keep}):
+        problems.setdefault(pos, "repeated header row (several exports joined into one "
+                                 "file?); not data")
+    decimal = _detect_decimal(frame, src.delimiter) if src.delimiter else "."
+    cell_notes = tuple(n for n in cell_notes if n[1] in keep)
+    return RawTable(frame, tuple(keep), src.name, src.format, src.delimiter, decimal,
+                    src.encoding, header_idx + 2, src.digest, src.sheet, src.sheets,
+                    dict(sorted(problems.items())), cell_notes, src.notes)
+
+
+def _frame(body: list[list[str]], width: int) -> pd.DataFrame:
+    """Records as a DataFrame of stripped text, cut or padded to ``width`` columns."""
+    if any(len(r) != width for r in body):
+        body = [r[:width] + [""] * (width - len(r)) for r in body]
+    frame = pd.DataFrame(body, columns=range(width), dtype=object)
+    return frame.apply(lambda s: s.str.strip()) if len(frame) else frame
+
+
+def _width_problems(body: list[list[str]], header: list[str], delimiter: str,
+                    skip: Mapping[int, str]) -> dict[int, str]:
+    """Position -> problem for every data row whose number of fields does not fit."""
+    fits = range(_used_width(header), len(header) + 1)
+    return {i: p for i, r in enumerate(body) if len(r) not in fits and i not in skip
+            and (p := _width_problem(r, header, delimiter)) is not None}
+
+
+def _width_problem(record: list[str], header: list[str], delimiter: str) -> str | None:
+    """Why a delimited row does not fit the header, or None. A blank row, trailing empty
+    fields and empty fields under trailing empty headers fit."""
+    n, width = len(record), _used_width(header)
+    if _blank(record) or _fits(record, header):
+        return None
+    fields = _plural(n, "field")
+    problem = f"has {fields} where the header has {width}"
+    line = delimiter.join(record)
+    for other in ("\t", ";", ",", "|"):
+        if other == delimiter or other not in line:
+            continue
+        split = _split(line, other)
+        if _fits(split, header):
+            return (f"{problem}; it looks {_delimiter_name(other)}-separated — the rest of "
+                    f"the file uses {_delimiter_name(delimiter)}")
+    if any("\n" in c or "\r" in c for c in record):
+        return (f"{problem}; a value in it runs over several lines (a quotation mark \" that "
+                "is not closed?)")
+    if n > len(header):
+        return (f"{problem}; a value may contain the separator {_delimiter_name(delimiter)} "
+                "without quotes (a decimal comma?)")
+    return f"{problem}; values are missing or a value was split over two lines"
+
+
+def _used_width(header: list[str]) -> int:
+    """Fields up to the header's last non-empty cell (trailing empty headers are optional)."""
+    return max((i + 1 for i, c in enumerate(header) if c.strip()), default=len(header))
+
+
+def _clean_nul(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[tuple[int, str, str, str]]]:
+    """Remove NUL characters (invisible; written by some exports) from cells and list them."""
+    notes: list[tuple[int, str, str, str]] = []
+    if not len(frame):
+        return frame, notes
+    hit = frame.apply(lambda s: s.str.contains("\x00", regex=False))
+    if not hit.to_numpy().any():
+        return frame, notes
+    frame = frame.copy()
+    for col in frame.columns[hit.any().to_numpy()]:
+        for pos in np.flatnonzero(hit[col].to_numpy()):
+            clean = frame[col].iloc[pos].replace("\x00", "").strip()
+            frame.iloc[pos, frame.columns.get_loc(col)] = clean
+            notes.append((int(pos), col, clean,
+                          "held an invisible NUL character (damaged export?); it was removed"))
+    return frame, notes
+
+
+def _repeated_headers(frame: pd.DataFrame, originals: Mapping[str, str]) -> list[int]:
+    """Positions of rows that repeat the header (as joined exports do): at least two (or all)
+    named columns hold their own header text, and these are at least 80% of the row's
+    non-empty cells."""
+    named = {h: o for h, o in originals.items() if o}
+    if not len(frame) or not named:
+        return []
+    same = pd.DataFrame({h: frame[h].eq(o) for h, o in named.items()})
+    matches = same.sum(axis=1).to_numpy()
+    filled = frame.ne("").sum(axis=1).to_numpy()
+    hits = (matches >= min(2, len(named))) & (matches >= 0.8 * filled)
+    return np.flatnonzero(hits).tolist()
 
 
 # --------------------------------------------------------------------------------------------
@@ -271,7 +772,7 @@ def _patients_dates(raw: RawTable) -> tuple[RawTable, pd.Series | None, list[str
         notes.append(f"'{infusion_header}' holds no recognisable dates; it was ignored.")
     for h, d in date_cols.items():
         if infusion is not None:
-            name = f"{h} (days after infusion)"
+            name = _unused(f"{h} (days after infusion)", frame.columns)
             frame[name] = _days_since(d, infusion).map(lambda v: "" if pd.isna(v) else f"{v:g}")
             notes.append(f"'{h}' converted from dates to days after infusion as '{name}'; "
                          "the dates were dropped.")
@@ -289,9 +790,15 @@ def _patients_dates(raw: RawTable) -> tuple[RawTable, pd.Series | None, list[str
         if id_header:
             by_id = pd.Series(infusion.to_numpy(), index=frame[id_header].str.strip())
             by_id = by_id[~by_id.index.duplicated()]
-    headers = tuple(c for c in frame.columns)
-    return (RawTable(frame, headers, raw.filename, raw.format, raw.delimiter, raw.decimal,
-                     raw.encoding, raw.first_row, raw.sha256), by_id, notes)
+    return replace(raw, frame=frame, headers=tuple(frame.columns)), by_id, notes
+
+
+def _unused(name: str, taken: pd.Index) -> str:
+    """``name``, or ``name (2)``, ``name (3)``, ... when a column of that name exists."""
+    out, i = name, 2
+    while out in taken:
+        out, i = f"{name} ({i})", i + 1
+    return out
 
 
 def _long_dates(raw: RawTable, table: schema.TableName,
@@ -325,8 +832,7 @@ def _long_dates(raw: RawTable, table: schema.TableName,
                      "were dropped." + (f" {missing} rows whose patient has no infusion date "
                                         "are listed as 'no usable day'." if missing else ""))
     del frame[date_header]
-    return (RawTable(frame, tuple(frame.columns), raw.filename, raw.format, raw.delimiter,
-                     raw.decimal, raw.encoding, raw.first_row, raw.sha256), notes)
+    return replace(raw, frame=frame, headers=tuple(frame.columns)), notes
 
 
 # --------------------------------------------------------------------------------------------
@@ -377,7 +883,9 @@ class LoadReport:
     ----------
     table : "patients", "labs" or "treatments".
     filename, detected : file name and the detected format line.
-    rows_read : data rows in the file (blank rows included).
+    rows_read : data rows in the file: every row from the one after the header to the last
+        non-blank row (blank rows, repeated headers and malformed rows included), so
+        ``rows_read == rows_loaded + rows_rejected``.
     rows_loaded : rows in the validated frame.
     rejected : DataFrame (row, patient_id, reason): rows not loaded; ``row`` is the spreadsheet
         row number (header = row 1).
@@ -385,6 +893,8 @@ class LoadReport:
         changed (censored "<0.5"); their rows were loaded.
     mapping : header -> canonical column (None: kept under its own name).
     conversions : human sentences about unit conversions applied.
+    notes : human sentences about the file as a whole (columns renamed, dates converted, a
+        mapping entry ignored, no data rows).
     """
 
     table: str
@@ -416,8 +926,9 @@ class _Collector:
     rejected: dict[int, str] = field(default_factory=dict)
 
     def cell(self, pos: int, column: str, value: str, problem: str) -> None:
-        self.cells.append({"row": int(self.row_numbers[pos]), "patient_id": self.ids.iloc[pos],
-                           "column": column, "value": value, "problem": problem})
+        self.cells.append({"row": int(self.row_numbers[pos]),
+                           "patient_id": _short(self.ids.iloc[pos]), "column": column,
+                           "value": _short(value, 200), "problem": problem})
 
     def reject(self, pos: int, reason: str) -> None:
         if pos in self.rejected:
@@ -481,7 +992,7 @@ def _unit_factor(canon: str, header: str, values: pd.Series) -> tuple[float, str
         f = a.units[unit]
         return f, f"{canon}: header says {unit}; converted to {a.unit} (x {f:g})"
     if unit is None and analyte == "fibrinogen":
-        med = values.median()
+        med = values.median() if values.notna().any() else np.nan
         if pd.notna(med) and 0 < med < 15:
             return 100.0, (f"{canon}: values (median {med:g}) look like g/L; converted to "
                            "mg/dL (x 100). Put the unit in the header to be explicit.")
@@ -510,17 +1021,24 @@ def _binary(raw: pd.Series, column: str, c: _Collector) -> pd.Series:
 
 
 def _grade(raw: pd.Series, column: str, lo: float, hi: float, c: _Collector) -> pd.Series:
+    """Grades from digits (``2``, ``2.0``, ``G2``, ``Grad 2``) or Roman numerals (``II``,
+    ``grade II``); every cell not written as a plain number is listed with how it was read."""
     na = _is_na(raw)
     t = raw.astype(str).str.strip().str.lower()
-    digits = t.str.replace(" ", "", regex=False).str.extract(_GRADE.pattern)[0]
+    digits = t.str.replace(" ", "", regex=False).str.extract(_GRADE.pattern)[0] \
+        .str.replace(",", ".", regex=False)
     roman = t.str.replace(r"^(grade|grad)\s+", "", regex=True).map(_ROMAN)
     g = pd.to_numeric(digits, errors="coerce").fillna(roman).where(~na)
     unparsed = g.isna() & ~na
     out_of_range = g.notna() & ((g < lo) | (g > hi))
+    worded = g.notna() & ~out_of_range & ~t.str.match(_PLAIN_GRADE.pattern)
     for pos in np.flatnonzero(unparsed.to_numpy()):
         c.cell(pos, column, raw.iloc[pos], f"expected a grade {lo:g}-{hi:g}; set missing")
     for pos in np.flatnonzero(out_of_range.to_numpy()):
         c.cell(pos, column, raw.iloc[pos], f"grade out of range {lo:g}-{hi:g}; set missing")
+    for pos in np.flatnonzero(worded.to_numpy()):
+        c.cell(pos, column, raw.iloc[pos],
+               f"read '{_short(raw.iloc[pos], 40)}' as grade {int(g.iloc[pos])}")
     return g.where(~out_of_range).astype("Int64")
 
 
@@ -572,7 +1090,8 @@ def _extra_column(raw: pd.Series, decimal: str) -> pd.Series:
     if len(parsed) and parsed.notna().all():
         out = pd.Series(np.nan, index=raw.index)
         out[~na] = parsed.astype(float)
-        if out.dropna().mod(1).eq(0).all():
+        whole = out.dropna()
+        if whole.mod(1).eq(0).all() and whole.abs().max() < 2**53:
             return out.astype("Int64")
         return out
     return raw.where(~na, None).astype(object)
@@ -586,6 +1105,8 @@ def validate(raw: RawTable, mapping: Mapping[str, str | None], table: schema.Tab
     ----------
     raw : the table read by :func:`read_table`.
     mapping : header -> canonical column or None (kept as an extra column under a safe name).
+        Headers the file does not have and targets that are not columns of ``table`` are
+        ignored, with a note.
     table : which table this is.
     known_patients : for labs/treatments, the loaded patient IDs; rows for other IDs are
         rejected and listed.
@@ -593,7 +1114,8 @@ def validate(raw: RawTable, mapping: Mapping[str, str | None], table: schema.Tab
     Returns
     -------
     (DataFrame, LoadReport)
-        The typed frame with canonical columns (and extras), and the report.
+        The typed frame with canonical columns (and extras), and the report. Every data row
+        of ``raw`` is either in the frame or in ``report.rejected`` with its reason.
 
     Raises
     ------
@@ -601,81 +1123,165 @@ def validate(raw: RawTable, mapping: Mapping[str, str | None], table: schema.Tab
         When a required column (``patient_id``; for labs day/analyte/value) is not mapped.
     """
     columns = schema.TABLES[table]
-    targets = [t for t in mapping.values() if t]
-    dupes = sorted({t for t in targets if targets.count(t) > 1})
-    if dupes:
-        raise ValidationError(f"{table}: several headers are mapped to {', '.join(dupes)}. "
-                              "Map each canonical column from one header only.")
-    missing = [c.name for c in columns.values() if c.required and c.name not in targets]
-    if missing:
-        found = ", ".join(f"'{h}'" for h in raw.headers[:12])
-        raise ValidationError(
-            f"{table}: no column for {', '.join(missing)}. Headers found: {found}. "
-            f"Rename a header (e.g. to '{missing[0]}') or map it in the column mapping.")
-
+    mapping, notes = _usable_mapping(raw, mapping, table)
+    _check_required(raw, mapping, table)
     frame = raw.frame
     rows = np.arange(len(frame)) + raw.first_row
     id_header = next(h for h, t in mapping.items() if t == "patient_id")
     ids = frame[id_header].str.strip()
     c = _Collector(rows, ids)
     conversions: list[str] = []
-    out: dict[str, pd.Series] = {}
-    used_names = set(targets)
-    for header in raw.headers:
-        target = mapping.get(header)
-        if target:
-            out[target] = _convert_column(frame[header], columns[target], header, raw.decimal,
-                                          c, conversions)
-        else:
-            name = _safe_extra_name(header, used_names)
-            used_names.add(name)
-            out[name] = _extra_column(frame[header], raw.decimal)
-    typed = pd.DataFrame(out, index=frame.index)
-
-    blank = frame.eq("").all(axis=1).to_numpy()
-    for pos in np.flatnonzero(blank):
-        c.reject(pos, "blank row")
-    no_id = (_is_na(ids) & ~blank).to_numpy()
-    for pos in np.flatnonzero(no_id):
-        c.reject(pos, "no patient_id")
-    if table == "patients":
-        dup = ids.duplicated(keep=False) & ~_is_na(ids)
-        for pid, group in ids[dup].groupby(ids[dup]):
-            where = ", ".join(str(rows[i]) for i in group.index)
-            for pos in group.index:
-                c.reject(pos, f"patient_id '{pid}' appears in rows {where}; keep one row per "
-                              "patient")
-    else:
-        for req in ("day", "analyte", "value", "drug"):
-            if req in typed and columns.get(req) is not None and columns[req].required:
-                miss = typed[req].isna().to_numpy() & ~blank & ~no_id
-                for pos in np.flatnonzero(miss):
-                    c.reject(pos, f"no usable {req}")
-        if known_patients is not None:
-            unknown = ~ids.isin(known_patients) & ~_is_na(ids) & ~pd.Series(blank)
-            for pos in np.flatnonzero(unknown.to_numpy()):
-                c.reject(pos, f"patient_id '{ids.iloc[pos]}' is not in the patient table")
+    typed, names = _typed_columns(raw, mapping, table, c, conversions)
+    renamed = [f"'{h}' kept as column '{n}'" for h, n in names.items()
+               if not mapping.get(h) and n != h]
+    if renamed:
+        notes.append("Columns that are not in the schema were kept under names the app can "
+                     "use: " + "; ".join(renamed) + ".")
+    for pos, header, value, problem in raw.cell_notes:
+        c.cell(pos, names.get(header, header), value, problem)
+    if not len(frame):
+        notes.append(f"{raw.label} has a header row but no data rows.")
+    _reject_rows(raw, ids, typed, table, known_patients, c)
 
     keep = np.ones(len(frame), dtype=bool)
     keep[list(c.rejected)] = False
     typed = typed[keep].reset_index(drop=True)
     rejected = pd.DataFrame(
-        [{"row": int(rows[p]), "patient_id": ids.iloc[p] or None, "reason": r}
+        [{"row": int(rows[p]), "patient_id": _short(ids.iloc[p]) or None, "reason": r}
          for p, r in sorted(c.rejected.items())], columns=["row", "patient_id", "reason"])
     kept_rows = set(rows[keep].tolist())
     cells = pd.DataFrame([x for x in c.cells if x["row"] in kept_rows],
                          columns=["row", "patient_id", "column", "value", "problem"])
     report = LoadReport(table, raw.filename, raw.describe(), len(frame), len(typed), rejected,
-                        cells, dict(mapping), tuple(conversions))
+                        cells, dict(mapping), tuple(conversions), (*raw.notes, *notes))
     return typed, report
 
 
-def _safe_extra_name(header: str, used: set[str]) -> str:
-    base = re.sub(r"[^0-9a-zA-Z]+", "_", header).strip("_").lower() or "column"
+def _usable_mapping(raw: RawTable, mapping: Mapping[str, str | None],
+                    table: schema.TableName) -> tuple[dict[str, str | None], list[str]]:
+    """The mapping restricted to this file's headers and this table's columns, and notes on
+    what was ignored (a mapping saved for another file or table)."""
+    columns = schema.TABLES[table]
+    notes = []
+    absent = [h for h, t in mapping.items() if t and h not in raw.headers]
+    if absent:
+        notes.append(f"The column mapping names headers {raw.label} does not have ("
+                     + ", ".join(f"'{h}'" for h in absent[:10]) + "); they were ignored.")
+    unknown = sorted({str(t) for h, t in mapping.items()
+                      if t and h in raw.headers and t not in columns})
+    if unknown:
+        notes.append(f"{table} has no column " + ", ".join(f"'{t}'" for t in unknown)
+                     + "; the headers mapped to it were kept under their own names.")
+    usable = {h: (t if t in columns else None) for h, t in mapping.items() if h in raw.headers}
+    return usable, notes
+
+
+def _check_required(raw: RawTable, mapping: Mapping[str, str | None],
+                    table: schema.TableName) -> None:
+    """Raise :class:`ValidationError` when a column is mapped twice or a required one is
+    missing."""
+    targets = [t for t in mapping.values() if t]
+    dupes = sorted({t for t in targets if targets.count(t) > 1})
+    if dupes:
+        raise ValidationError(f"{raw.label}, {table} table: several headers are mapped to "
+                              f"{', '.join(dupes)}. Map each canonical column from one header "
+                              "only.")
+    missing = [c.name for c in schema.TABLES[table].values()
+               if c.required and c.name not in targets]
+    if missing:
+        found = ", ".join(f"'{_short(h, 40)}'" for h in raw.headers[:12])
+        more = f" and {len(raw.headers) - 12} more" if len(raw.headers) > 12 else ""
+        sheets = (" If the table is on another sheet, check its header row: the sheet whose "
+                  "headers name the required columns is the one read." if raw.format == "xlsx"
+                  and len(raw.sheets) > 1 else "")
+        raise ValidationError(
+            f"{raw.label}: the {table} table has no column for {', '.join(missing)}. Headers "
+            f"found: {found}{more}. Rename a header (e.g. to '{missing[0]}') or map it in the "
+            f"column mapping on the Data page.{sheets}")
+
+
+def _typed_columns(raw: RawTable, mapping: Mapping[str, str | None], table: schema.TableName,
+                   c: _Collector, conversions: list[str]) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Every column converted (canonical ones by their kind, extras as number or text), and
+    header -> column name in the result."""
+    columns = schema.TABLES[table]
+    out: dict[str, pd.Series] = {}
+    names: dict[str, str] = {}
+    used = {t for t in mapping.values() if t}
+    reserved = set(schema.PATIENT_COLUMNS) | set(columns)
+    for i, header in enumerate(raw.headers):
+        target = mapping.get(header)
+        if target:
+            out[target] = _convert_column(raw.frame[header], columns[target], header,
+                                          raw.decimal, c, conversions)
+            names[header] = target
+        else:
+            name = _safe_extra_name(header, used | reserved, i + 1)
+            used.add(name)
+            out[name] = _extra_column(raw.frame[header], raw.decimal)
+            names[header] = name
+    return pd.DataFrame(out, index=raw.frame.index), names
+
+
+def _reject_rows(raw: RawTable, ids: pd.Series, typed: pd.DataFrame, table: schema.TableName,
+                 known_patients: set[str] | None, c: _Collector) -> None:
+    """Reject, with a reason, every row that cannot be loaded: rows that do not fit the header,
+    blank rows, rows without an ID, duplicate patients, long-table rows without a usable
+    required value or for an unknown patient."""
+    rows = np.arange(len(raw.frame)) + raw.first_row
+    for pos, reason in raw.row_problems.items():
+        c.reject(pos, reason)
+    other = np.zeros(len(raw.frame), dtype=bool)  # already rejected for the row's structure
+    other[list(raw.row_problems)] = True
+    blank = raw.frame.eq("").all(axis=1).to_numpy() & ~other
+    for pos in np.flatnonzero(blank):
+        c.reject(pos, "blank row")
+    no_id = (_is_na(ids).to_numpy() & ~blank & ~other)
+    for pos in np.flatnonzero(no_id):
+        c.reject(pos, "no patient_id")
+    has_id = ~(blank | other | no_id)
+    if table == "patients":
+        valid = pd.Series(has_id, index=ids.index)
+        dup = valid & ids.where(valid).duplicated(keep=False)
+        for pid, group in ids[dup].groupby(ids[dup]):
+            where = ", ".join(str(rows[i]) for i in group.index)
+            for pos in group.index:
+                c.reject(pos, f"patient_id '{_short(pid)}' appears in rows {where}; keep one "
+                              "row per patient")
+        return
+    columns = schema.TABLES[table]
+    for req in ("day", "analyte", "value", "drug"):
+        if req in typed and columns.get(req) is not None and columns[req].required:
+            for pos in np.flatnonzero(typed[req].isna().to_numpy() & has_id):
+                c.reject(pos, f"no usable {req}")
+    if known_patients is not None:
+        unknown = ~ids.isin(known_patients).to_numpy() & has_id
+        for pos in np.flatnonzero(unknown):
+            c.reject(pos, f"patient_id '{_short(ids.iloc[pos])}' is not in the patient table")
+
+
+def _short(text: object, limit: int = 80) -> str:
+    """Text cut to ``limit`` characters for a listing (a cell may hold a whole file)."""
+    t = "" if text is None or (isinstance(text, float) and np.isnan(text)) else str(text)
+    return t if len(t) <= limit else t[: limit - 1] + "…"
+
+
+_FOLD = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "Ä": "Ae", "Ö": "Oe",
+                       "Ü": "Ue"})
+
+
+def _safe_extra_name(header: str, used: set[str], position: int = 0) -> str:
+    """A column name for an unmapped header: lower-case ASCII letters, digits and ``_``,
+    never empty (``column_7`` for a header of only emoji or CJK characters) and never one of
+    ``used``."""
+    ascii_text = unicodedata.normalize("NFKD", str(header).translate(_FOLD)) \
+        .encode("ascii", "ignore").decode()
+    base = re.sub(r"[^0-9a-zA-Z]+", "_", ascii_text).strip("_").lower()[:60].strip("_")
+    base = base or f"column_{position}"
     if base[0].isdigit():
         base = "c_" + base
     name, i = base, 2
-    while name in used or name in schema.PATIENT_COLUMNS:
+    while name in used:
         name, i = f"{base}_{i}", i + 1
     return name
 
@@ -790,8 +1396,9 @@ def load_upload(patients: Upload, labs: Upload | None = None,
     Parameters
     ----------
     patients, labs, treatments : the uploaded files (labs and treatments optional).
-    mappings : per table, the user's corrected header mapping; tables without one use
-        :func:`suggest_mapping`.
+    mappings : per table, the user's corrected header mapping; headers it does not name (and
+        tables without one) use :func:`suggest_mapping`; entries for headers the file does
+        not have are ignored, with a note.
 
     Raises
     ------
@@ -807,17 +1414,16 @@ def load_upload(patients: Upload, labs: Upload | None = None,
         if up is None:
             frames[table] = empty_table(table)  # type: ignore[arg-type]
             continue
-        raw = read_table(up.data, up.name)
+        raw = read_table(up.data, up.name, table)  # type: ignore[arg-type]
         if table == "patients":
             raw, infusion, date_notes = _patients_dates(raw)
         else:
             raw, date_notes = _long_dates(raw, table, infusion)  # type: ignore[arg-type]
-        mapping = mappings.get(table) or suggest_mapping(raw.headers, table)  # type: ignore
+        mapping = merge_mapping(mappings.get(table), raw.headers, table)  # type: ignore
         known = set(frames["patients"]["patient_id"]) if table != "patients" else None
         frame, report = validate(raw, mapping, table, known_patients=known)  # type: ignore
         if table == "patients" and frame.empty:
-            raise ValidationError(f"'{up.name}': no patient row could be loaded. "
-                                  + _first_reasons(report))
+            raise ValidationError(_nothing_loaded(raw, report))
         if date_notes:
             report = replace(report, notes=report.notes + tuple(date_notes))
         if table == "labs" and "analyte" in frame:
@@ -827,10 +1433,50 @@ def load_upload(patients: Upload, labs: Upload | None = None,
     return Cohort(frames["patients"], frames["labs"], frames["treatments"], names, False, reports)
 
 
-def _first_reasons(report: LoadReport) -> str:
-    reasons = report.rejected["reason"].head(3).tolist()
+def merge_mapping(user: Mapping[str, str | None] | None, headers: tuple[str, ...],
+                   table: schema.TableName) -> dict[str, str | None]:
+    """The mapping to use for a file: the user's choice for the headers it names, the
+    suggestion for the others (unless the user gave that column to another header).
+
+    Parameters
+    ----------
+    user : the user's saved mapping (possibly made for another version of the file), or None.
+    headers : the file's headers.
+    table : which table.
+
+    Returns
+    -------
+    dict
+        header -> canonical column or None. Entries of ``user`` for headers the file does not
+        have are kept, so that :func:`validate` can say they were ignored.
+    """
+    suggested = suggest_mapping(headers, table)
+    if not user:
+        return suggested
+    taken = {t for h, t in user.items() if t and h in headers}
+    merged = {h: (user[h] if h in user else
+                  (t if t not in taken else None)) for h, t in suggested.items()}
+    return {**{h: t for h, t in user.items() if h not in merged}, **merged}
+
+
+def _nothing_loaded(raw: RawTable, report: LoadReport) -> str:
+    """Why an uploaded patient table gave no patient, and what to do."""
+    if report.rows_read == 0:
+        return (f"{raw.label} has a header row but no data rows. Add one row per patient "
+                "below the header and upload again.")
+    return (f"{raw.label}: no patient row could be loaded ({_plural(report.rows_read, 'row')}, "
+            f"all rejected). {_first_reasons(report)}. Correct these rows in the file (or the "
+            "column mapping on the Data page) and upload again.")
+
+
+def _first_reasons(report: LoadReport, n: int = 3) -> str:
+    """``"Reasons: row 2: no patient_id; row 3: ..."`` (the first ``n`` rejected rows)."""
+    if report.rejected.empty:
+        return "Reasons: the file has a header row but no data rows"
+    head = report.rejected.head(n)
+    more = f" (and {len(report.rejected) - n} more rows)" if len(report.rejected) > n else ""
     return "Reasons: " + "; ".join(f"row {r}: {x}" for r, x in
-                                   zip(report.rejected["row"].head(3), reasons))
+                                   zip(head["row"], head["reason"])) + more
 
 
 def _analyte_index() -> dict[str, str]:
@@ -869,7 +1515,7 @@ def _normalise_labs(labs: pd.DataFrame, report: LoadReport) -> tuple[pd.DataFram
         labs = labs.assign(value=labs["value"] * factors)
         labs.loc[factors.ne(1.0), "unit"] = labs.loc[factors.ne(1.0), "analyte"].map(
             lambda n: schema.ANALYTES[n].unit)
-    fib = labs["analyte"].eq("fibrinogen")
+    fib = labs["analyte"].eq("fibrinogen") & labs["value"].notna()
     if fib.any() and 0 < labs.loc[fib, "value"].median() < 15:
         conversions.append("labs: fibrinogen values look like g/L (median "
                            f"{labs.loc[fib, 'value'].median():g}); converted to mg/dL (x 100)")

@@ -180,3 +180,125 @@ def test_committed_templates_match_the_code():
         assert len(committed) == 2
     dictionary = pd.read_csv(d / "data_dictionary.csv", keep_default_na=False)
     assert dictionary["column"].tolist() == loading.data_dictionary()["column"].tolist()
+
+
+# ---------------------------------------------------------------- the tester's clinic files
+
+def test_a_cell_longer_than_the_csv_field_limit_loads():
+    long = "x" * 300_000   # Python's csv module stops at 131,072 characters by default
+    data = f"patient_id,age,comment\nP1,60,{long}\nP2,61,ok\n".encode()
+    raw = loading.read_table(data, "long.csv")
+    assert raw.delimiter == "," and len(raw.frame) == 2
+    df, rep = load_patients_bytes(data)
+    assert df["comment"].iloc[0] == long and rep.rows_loaded == 2
+
+
+def load_patients_bytes(data: bytes, name: str = "x.csv"):
+    cohort = loading.load_upload(loading.Upload(name, data))
+    return cohort.patients, cohort.reports["patients"]
+
+
+def test_a_row_with_another_delimiter_is_rejected_and_named():
+    df, rep = load_patients("mixed_delimiter.csv")
+    assert df["patient_id"].tolist() == ["P001", "P002", "P003", "P005"]
+    assert rep.rejected.to_dict("records") == [{
+        "row": 5, "patient_id": "P004;67;M;ide-cel;2;0;1;1;0;300;150;H1",
+        "reason": "has 1 field where the header has 12; it looks ';'-separated — the rest of "
+                  "the file uses ','"}]
+    assert rep.rows_read == 5 == rep.rows_loaded + rep.rows_rejected
+
+
+def test_rows_with_fewer_or_more_fields_are_listed_not_padded():
+    df, rep = load_patients("ragged_rows.csv")
+    # P4 has a trailing empty field (Excel writes those): it loads
+    assert df["patient_id"].tolist() == ["P1", "P4", "P5"]
+    reasons = dict(zip(rep.rejected["row"], rep.rejected["reason"]))
+    assert reasons[3].startswith("has 2 fields where the header has 3")
+    assert reasons[4].startswith("has 4 fields where the header has 3")
+    assert "without quotes" in reasons[4]
+    assert rep.rows_read == 5 == rep.rows_loaded + rep.rows_rejected
+
+
+def test_an_unclosed_quote_is_named():
+    _, rep = load_patients_bytes(b'patient_id,age,note\nP1,60,"oops\nP2,61,x\nP3,62,y\n')
+    assert "quotation mark" in rep.rejected["reason"].iloc[0]
+
+
+def test_table_on_the_second_sheet_is_found_and_named():
+    raw = loading.read_table((UPLOADS / "table_on_sheet2.xlsx").read_bytes(), "k.xlsx",
+                             "patients")
+    assert raw.sheet == "Patienten" and raw.sheets == ("Info", "Patienten", "Labs")
+    assert raw.describe() == "Excel workbook, sheet 'Patienten' (of 3: 'Info', 'Patienten', " \
+                             "'Labs')"
+    wb = upload("table_on_sheet2.xlsx")
+    c = loading.load_upload(wb, wb)   # one workbook for both tables: each finds its sheet
+    assert c.patients["patient_id"].tolist() == ["K-01", "K-02", "K-03"]
+    assert c.labs["value"].tolist() == [380, 140]
+    assert "sheet 'Labs'" in c.reports["labs"].detected
+
+
+def test_single_sheet_workbook_names_its_sheet():
+    _, rep = load_patients("excel_export.xlsx")
+    assert rep.detected == "Excel workbook, sheet 'Sheet1' (its only sheet)"
+
+
+def test_a_nul_byte_in_one_value_is_removed_and_listed():
+    df, rep = load_patients("nul_in_value.csv")
+    assert df["comment"].tolist()[:2] == ["ok", "seenote"]
+    issue = rep.cell_issues.iloc[0]
+    assert (issue["row"], issue["column"], issue["value"]) == (3, "comment", "seenote")
+    assert "NUL" in issue["problem"]
+
+
+def test_old_mac_line_endings_load():
+    df, rep = load_patients("old_mac_cr.csv")
+    assert df["patient_id"].tolist() == ["M1", "M2", "M3"] and rep.rows_rejected == 0
+    assert df["crs_grade"].tolist() == [1, 2, 0]
+
+
+def test_a_repeated_header_row_is_rejected_and_listed():
+    df, rep = load_patients("repeated_header.csv")
+    assert df["patient_id"].tolist() == ["P1", "P2", "P3"]
+    assert rep.rejected["row"].tolist() == [4]
+    assert rep.rejected["reason"].iloc[0].startswith("repeated header row")
+    assert rep.rows_read == 4 == rep.rows_loaded + rep.rows_rejected
+
+
+def test_worded_and_roman_grades_are_read_and_listed():
+    df, rep = load_patients("worded_grades.csv")
+    assert df["crs_grade"].tolist() == [2, 2, 2]
+    assert df["icans_grade"].tolist() == [0, 1, 1]
+    assert rep.cell_issues[["row", "column", "problem"]].values.tolist() == [
+        [2, "crs_grade", "read 'Grad 2' as grade 2"],
+        [3, "crs_grade", "read 'II' as grade 2"],
+        [3, "icans_grade", "read 'grade I' as grade 1"],
+        [4, "icans_grade", "read 'G1' as grade 1"]]
+
+
+def test_unrecognised_headers_get_distinct_names_and_a_note():
+    df, rep = load_patients("emoji_headers.csv")
+    extras = list(df.columns[1:])
+    assert extras == ["bemerkung", "column_3", "column_4", "groesse_cm", "bemerkung_2"]
+    assert len(set(df.columns)) == len(df.columns)
+    note = next(n for n in rep.notes if "kept as column" in n)
+    for part in ("'Bemerkung 📝' kept as column 'bemerkung'",
+                 "'备注' kept as column 'column_3'",
+                 "'Größe (cm)' kept as column 'groesse_cm'",
+                 "'bemerkung' kept as column 'bemerkung_2'"):
+        assert part in note
+
+
+def test_extra_column_names_never_take_a_canonical_name():
+    raw = loading.read_table(b"patient_id,age,Age!\nP1,60,61\n", "x.csv")
+    df, _ = loading.validate(raw, {"patient_id": "patient_id", "age": "age", "Age!": None},
+                             "patients")
+    assert list(df.columns) == ["patient_id", "age", "age_2"]
+
+
+def test_every_new_fixture_loads_every_row_or_lists_it():
+    for name in ["mixed_delimiter.csv", "ragged_rows.csv", "nul_in_value.csv",
+                 "old_mac_cr.csv", "repeated_header.csv", "worded_grades.csv",
+                 "emoji_headers.csv", "table_on_sheet2.xlsx"]:
+        _, rep = load_patients(name)
+        assert rep.rows_loaded + rep.rows_rejected == rep.rows_read, name
+        assert rep.rejected["reason"].str.len().gt(0).all(), name

@@ -1,9 +1,15 @@
 """Data page: what was loaded, every rejected row and cell problem, the column mapping, and the
-data dictionary with upload templates."""
+data dictionary with upload templates.
+
+Every call into core is guarded: a :class:`CohortError` (a problem with the user's file) is
+shown as a message that says what to fix, and the rest of the page still draws.
+"""
 
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import pandas as pd
 import streamlit as st
@@ -11,6 +17,53 @@ import streamlit as st
 from core import loading, schema
 from core.errors import CohortError
 from ui import session
+
+T = TypeVar("T")
+KEEP = "(keep as extra column)"
+
+
+def guarded(what: str, fn: Callable[..., T], *args: Any) -> T | None:
+    """``fn(*args)``, or None after showing ``what: <message>`` for a CohortError."""
+    try:
+        return fn(*args)
+    except CohortError as exc:
+        st.error(f"{what}: {exc}")
+        return None
+
+
+def mapping_editor(table: str, f: Any) -> None:  # noqa: ANN401 - streamlit UploadedFile
+    """The column mapping of one uploaded file, editable; "Apply" saves it for the reload."""
+    raw = guarded(f"{table} · {f.name}", loading.read_table, f.getvalue(), f.name, table)
+    if raw is None:
+        return
+    saved = st.session_state.get("mappings", {}).get(table)
+    merged = guarded(f"{table} · {f.name}", loading.merge_mapping, saved, raw.headers, table)
+    if merged is None:
+        return
+    columns = schema.TABLES[table]
+    current = {h: (merged.get(h) if merged.get(h) in columns else None) for h in raw.headers}
+    first = raw.frame.iloc[0] if len(raw.frame) else pd.Series(dtype=object)
+    editor = pd.DataFrame({"header": list(current),
+                           "maps to": [v or KEEP for v in current.values()],
+                           "example": [_example(first.get(h, "")) for h in current]})
+    st.subheader(f"{table} · {f.name}")
+    st.caption(f"Read as: {raw.describe()}")
+    edited = st.data_editor(
+        editor, key=f"map_{table}", hide_index=True, width="stretch",
+        disabled=["header", "example"],
+        column_config={"maps to": st.column_config.SelectboxColumn(
+            options=[KEEP, *columns], required=True)})
+    if st.button(f"Apply mapping for {table}", key=f"apply_{table}"):
+        mapping = {h: (None if m == KEEP else m)
+                   for h, m in zip(edited["header"], edited["maps to"])}
+        st.session_state.setdefault("mappings", {})[table] = mapping
+        st.rerun()
+
+
+def _example(value: object, limit: int = 60) -> str:
+    text = str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
 
 st.title("Data")
 
@@ -40,12 +93,13 @@ if cohort is not None and cohort.reports:
             for line in rep.notes:
                 st.warning(line)
             if rep.rows_rejected:
-                st.markdown(f"**{rep.rows_rejected} rows not loaded** (row = spreadsheet row "
-                            "number; the header is row 1):")
+                st.markdown(f"**{rep.rows_rejected} rows not loaded** (row = the row number "
+                            "in the spreadsheet, counting the header row):")
                 st.dataframe(rep.rejected, hide_index=True, width="stretch")
             if len(rep.cell_issues):
-                st.markdown(f"**{len(rep.cell_issues)} cells not usable** (the row was loaded; "
-                            "the cell is treated as missing or as stated):")
+                st.markdown(f"**{len(rep.cell_issues)} cells not usable or read in a "
+                            "particular way** (the row was loaded; each cell is treated as "
+                            "stated):")
                 st.dataframe(rep.cell_issues, hide_index=True, width="stretch")
             if not rep.rows_rejected and not len(rep.cell_issues):
                 st.success("Every row and cell loaded.")
@@ -68,32 +122,9 @@ if st.session_state.get("data_source") == "upload" and any(uploads.values()):
     st.caption("Headers are matched to the canonical columns ignoring case, spaces and unit "
                "suffixes. Correct a match here; unmatched columns are kept under their own "
                "names and can still be filtered and analysed.")
-    keep = "(keep as extra column)"
     for table, f in uploads.items():
-        if f is None:
-            continue
-        try:
-            raw = loading.read_table(f.getvalue(), f.name)
-        except CohortError as exc:
-            st.error(f"{table}: {exc}")
-            continue
-        current = st.session_state.get("mappings", {}).get(table) or \
-            loading.suggest_mapping(raw.headers, table)
-        editor = pd.DataFrame({"header": list(current),
-                               "maps to": [v or keep for v in current.values()],
-                               "example": [raw.frame[h].iloc[0] if len(raw.frame) else ""
-                                           for h in current]})
-        st.subheader(f"{table} · {f.name}")
-        edited = st.data_editor(
-            editor, key=f"map_{table}", hide_index=True, width="stretch",
-            disabled=["header", "example"],
-            column_config={"maps to": st.column_config.SelectboxColumn(
-                options=[keep, *schema.TABLES[table]], required=True)})
-        if st.button(f"Apply mapping for {table}", key=f"apply_{table}"):
-            mapping = {h: (None if m == keep else m)
-                       for h, m in zip(edited["header"], edited["maps to"])}
-            st.session_state.setdefault("mappings", {})[table] = mapping
-            st.rerun()
+        if f is not None:
+            mapping_editor(table, f)
 
 # --- dictionary and templates --------------------------------------------------------------
 st.header("Data format")
@@ -106,12 +137,16 @@ st.markdown(
     "patient-level endpoints.\n"
     "- **labs** (optional, long): `patient_id, day, analyte, value, unit` — one row per result.\n"
     "- **treatments** (optional, long): `patient_id, day, drug, dose, unit`.")
-dictionary = loading.data_dictionary()
-st.download_button("Data dictionary (CSV)", dictionary.to_csv(index=False).encode("utf-8-sig"),
-                   "cart-data-dictionary.csv", "text/csv")
+dictionary = guarded("Data dictionary", loading.data_dictionary)
+if dictionary is not None:
+    st.download_button("Data dictionary (CSV)",
+                       dictionary.to_csv(index=False).encode("utf-8-sig"),
+                       "cart-data-dictionary.csv", "text/csv")
 cols = st.columns(3)
 for col, table in zip(cols, ("patients", "labs", "treatments")):
-    tpl = loading.template(table)
+    tpl = guarded(f"{table} template", loading.template, table)
+    if tpl is None:
+        continue
     col.download_button(f"{table} template (CSV)", tpl.to_csv(index=False).encode("utf-8-sig"),
                         f"cart-template-{table}.csv", "text/csv", key=f"tpl_csv_{table}")
     buf = io.BytesIO()
@@ -120,5 +155,6 @@ for col, table in zip(cols, ("patients", "labs", "treatments")):
                         f"cart-template-{table}.xlsx",
                         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                         key=f"tpl_xlsx_{table}")
-with st.expander("Data dictionary"):
-    st.dataframe(dictionary, hide_index=True, width="stretch")
+if dictionary is not None:
+    with st.expander("Data dictionary"):
+        st.dataframe(dictionary, hide_index=True, width="stretch")
