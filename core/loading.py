@@ -1474,7 +1474,8 @@ def _first_reasons(report: LoadReport, n: int = 3) -> str:
     if report.rejected.empty:
         return "Reasons: the file has a header row but no data rows"
     head = report.rejected.head(n)
-    more = f" (and {len(report.rejected) - n} more rows)" if len(report.rejected) > n else ""
+    extra = len(report.rejected) - n
+    more = f" (and {_plural(extra, 'more row')})" if extra > 0 else ""
     return "Reasons: " + "; ".join(f"row {r}: {x}" for r, x in
                                    zip(head["row"], head["reason"])) + more
 

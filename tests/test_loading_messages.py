@@ -111,7 +111,7 @@ def test_all_rows_rejected_lists_reasons_and_what_to_do():
     text = message(b"patient_id,age\n,60\n,61\n,62\n,63\n")
     assert "no patient row could be loaded (4 rows, all rejected)" in text
     assert "Reasons: row 2: no patient_id; row 3: no patient_id; row 4: no patient_id " \
-           "(and 1 more rows)" in text
+           "(and 1 more row)" in text
     assert "Correct these rows" in text
 
 
