@@ -215,3 +215,64 @@ def test_a_2000_column_upload_renders_and_reads_only_the_columns_picked(app_test
     assert_clean(at)
     assert int(metric(at).split()[0]) < 41
     assert widget(at, "flt_extra_0000").value[0] < widget(at, "flt_extra_0000").value[1]
+
+
+DATA = Path(__file__).parent.parent / "data"
+
+
+def _leave_armed(at) -> bool:  # noqa: ANN001
+    """Whether the sidebar's beforeunload script is armed on this run."""
+    scripts = [h.proto.body for h in at.get("html") if "beforeunload" in h.proto.body]
+    assert len(scripts) == 1
+    return "if (true)" in scripts[0]
+
+
+def test_reload_warning_while_an_upload_or_a_pinned_report_would_be_lost(app_test):
+    from ui.sidebar import LEAVE_NOTE, LEAVE_NOTE_REPORT
+
+    at = app_test()
+    assert not _leave_armed(at)                         # demo, nothing pinned
+    next(b for b in at.button if b.label == "Add to report").click().run()
+    assert _leave_armed(at)
+    assert any(c.value == LEAVE_NOTE_REPORT for c in at.sidebar.caption)
+    upload(at, "mine.csv", b"patient_id,age,crs_grade\nP1,60,1\nP2,61,2\n")
+    assert _leave_armed(at)
+    assert any(c.value == LEAVE_NOTE for c in at.sidebar.caption)
+
+
+def test_dropping_all_files_at_once_sorts_them_into_their_tables(app_test):
+    at = app_test()
+    at.radio(key="data_source").set_value("upload").run()
+    # names that say nothing: the columns decide; plus a file that fits no table
+    at.sidebar.file_uploader[3].set_value([
+        ("export_1.csv", (DATA / "demo_treatments.csv").read_bytes(), "text/csv"),
+        ("export_2.csv", (DATA / "demo_patients.csv").read_bytes(), "text/csv"),
+        ("export_3.csv", (DATA / "demo_labs.csv").read_bytes(), "text/csv"),
+        ("notes.csv", b"a,b\n1,2\n", "text/csv")]).run()
+    assert_clean(at)
+    assert metric(at) == "41 of 41"
+    captions = [c.value for c in at.sidebar.caption]
+    assert ("Sorted: patients ← export_2.csv; labs ← export_3.csv; treatments ← export_1.csv"
+            in captions)
+    assert any("labs: 22654 rows read" in c for c in captions)
+    assert any(w.value.startswith("Not used: notes.csv (neither patients, labs nor "
+                                  "treatments") for w in at.sidebar.warning)
+    # a file in its own slot wins over one dropped together
+    upload(at, "few.csv", b"patient_id,age\nA,50\nB,60\n", slot=0)
+    assert metric(at) == "2 of 2"
+    assert any("export_2.csv (patients: the slot above is already filled)" in w.value
+               for w in at.sidebar.warning)
+
+
+def test_classify_by_name_then_by_columns():
+    from ui.sidebar import classify
+
+    labs = (DATA / "demo_labs.csv").read_bytes()
+    assert classify("Laborwerte_2024.xlsx", b"") == "labs"         # the name decides
+    assert classify("Tocilizumab-Gaben.csv", b"") == "treatments"
+    assert classify("patients.csv", b"") == "patients"
+    assert classify("export.csv", labs) == "labs"                  # the header decides
+    assert classify("patient_labs.csv", labs) == "labs"            # two names: the header
+    assert classify("export.csv", b"Patient-ID;Alter;CRS Grad\nP1;60;1\n") == "patients"
+    assert classify("export.csv", b"x,y\n1,2\n") is None
+    assert classify("export.csv", b"") is None                     # unreadable: no guess

@@ -4,9 +4,18 @@ Runs from app.py on every rerun, before the page, so the filter is the same on e
 survives page changes. The filter is written to ``st.session_state["cohort_filter"]`` and to the
 URL query parameters; on a session's first run the URL is read back, so a copied link opens
 the same view.
+
+Uploads and the pinned report live only in this browser tab's session: a reload starts a new
+session on the demo. While there is something to lose, the sidebar says so and the browser
+asks before leaving (:func:`leave_guard`); all files can be dropped back at once
+(:func:`sort_uploads` puts each into its slot by name and columns).
 """
 
 from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
 
 import streamlit as st
 
@@ -14,7 +23,7 @@ from core import loading
 from core.errors import CohortError
 from core.filters import CohortFilter
 from core.store import CohortStore
-from ui import session
+from ui import report, session
 
 #: the standard filters: column -> (label, widget kind)
 STANDARD = {
@@ -32,6 +41,22 @@ _YESNO = {"tocilizumab", "corticosteroids", "bulky", "iec_hs", "pfs_event", "os_
           "fibrinogen_recovered"}
 PREFIX = "flt_"
 MAX_CATEGORIES = 30
+TABLES = ("patients", "labs", "treatments")
+UPLOAD_TYPES = ["csv", "tsv", "txt", "xlsx"]
+#: words in a file name that say which table it is (German exports included)
+NAME_HINTS = {
+    "labs": ("lab", "labor", "befund", "werte"),
+    "treatments": ("treatment", "therap", "drug", "medic", "medikat", "behandl", "gabe"),
+    "patients": ("patient", "cohort", "kohorte", "baseline", "stamm"),
+}
+#: canonical columns that identify a long table by its header
+HEADER_KEYS = {"labs": {"patient_id", "day", "analyte", "value"},
+               "treatments": {"patient_id", "day", "drug"}}
+LEAVE_NOTE = ("Uploads and the report live only in this browser tab; reloading returns to "
+              "the demo.")
+LEAVE_NOTE_REPORT = "The report lives only in this browser tab; reloading empties it."
+#: st.session_state key: the file in use per table after sorting (see :func:`uploads`)
+SLOTS_KEY = "_upload_slots"
 
 
 def render() -> None:
@@ -39,10 +64,10 @@ def render() -> None:
     with st.sidebar:
         _data_source()
         s = session.store()
-        if s is None:
-            return
-        _sync_filter_state(s)
-        _filters(s)
+        if s is not None:
+            _sync_filter_state(s)
+            _filters(s)
+        leave_guard(_at_stake())
 
 
 # --------------------------------------------------------------------------------------------
@@ -50,16 +75,154 @@ def _data_source() -> None:
     st.radio("Data", ["demo", "upload"], key="data_source", horizontal=True,
              format_func={"demo": "Demo cohort", "upload": "Upload"}.get)
     if st.session_state["data_source"] == "demo":
+        st.session_state.pop(SLOTS_KEY, None)
         st.caption("Synthetic demo cohort: 41 invented patients that mirror the published "
                    "study. Not patient data.")
         return
-    p = st.file_uploader("Patients (required)", type=["csv", "tsv", "txt", "xlsx"],
-                         key="up_patients", help="One row per patient; see the Data page for "
-                         "the columns and templates.")
-    lab = st.file_uploader("Labs (optional)", type=["csv", "tsv", "txt", "xlsx"], key="up_labs")
-    tx = st.file_uploader("Treatments (optional)", type=["csv", "tsv", "txt", "xlsx"],
-                          key="up_treatments")
-    _load_uploads(p, lab, tx)
+    slots = {
+        "patients": st.file_uploader("Patients (required)", type=UPLOAD_TYPES,
+                                     key="up_patients", help="One row per patient; see the "
+                                     "Data page for the columns and templates."),
+        "labs": st.file_uploader("Labs (optional)", type=UPLOAD_TYPES, key="up_labs"),
+        "treatments": st.file_uploader("Treatments (optional)", type=UPLOAD_TYPES,
+                                       key="up_treatments"),
+    }
+    dropped = st.file_uploader("Or drop all files at once", type=UPLOAD_TYPES,
+                               accept_multiple_files=True, key="up_all",
+                               help="Patients, labs and treatments together: each file goes "
+                                    "to its table by its name (e.g. 'labs', 'Labor') or its "
+                                    "columns. A file in a slot above wins.")
+    files = _fill_slots(slots, dropped or [])
+    st.session_state[SLOTS_KEY] = files
+    _load_uploads(files["patients"], files["labs"], files["treatments"])
+    if st.session_state.get("uploaded_cohort") is not None:
+        st.caption(LEAVE_NOTE)
+
+
+def uploads() -> dict:
+    """The uploaded file in use for each table ("patients", "labs", "treatments"; None when
+    empty): a slot's own file, or one sorted from the files dropped together. Pages that show
+    the files (the Data page's column mapping) read them here."""
+    files = st.session_state.get(SLOTS_KEY) or {}
+    return {t: files.get(t) for t in TABLES}
+
+
+def _fill_slots(slots: dict, dropped: Sequence) -> dict:  # UploadedFile values
+    """The three slots, empty ones filled from the files dropped together (with a caption
+    saying where each went, and a warning for a file that fits nowhere)."""
+    if not dropped:
+        return slots
+    sorted_, unknown = sort_uploads([(f.name, f.getvalue()) for f in dropped])
+    by_name = {f.name: f for f in dropped}
+    out = dict(slots)
+    placed = []
+    for table, name in sorted_.items():
+        if out[table] is None:
+            out[table] = by_name[name]
+            placed.append(f"{table} ← {name}")
+        else:
+            unknown.append(f"{name} ({table}: the slot above is already filled)")
+    if placed:
+        st.caption("Sorted: " + "; ".join(placed))
+    if unknown:
+        st.warning("Not used: " + "; ".join(unknown) + ". Drop such a file on its slot "
+                   "above.")
+    return out
+
+
+def classify(name: str, data: bytes) -> str | None:
+    """Which table a file holds: "patients", "labs", "treatments", or None if unclear.
+
+    The file name decides when it names exactly one table (``Labor_2024.csv``,
+    ``treatments.xlsx``); otherwise the header does: patient_id, day, analyte and value make
+    labs; patient_id, day and drug make treatments; a patient_id alone makes patients.
+
+    Parameters
+    ----------
+    name : the file name.
+    data : its bytes (read only when the name does not decide).
+    """
+    words = re.sub(r"[^a-z]+", " ", name.lower().rsplit(".", 1)[0])
+    by_name = [t for t, hints in NAME_HINTS.items() if any(h in words for h in hints)]
+    if len(by_name) == 1:
+        return by_name[0]
+    try:
+        headers = loading.read_table(data, name).headers
+    except CohortError:
+        return None
+    for table, keys in HEADER_KEYS.items():
+        if keys <= set(loading.suggest_mapping(headers, table).values()):  # type: ignore[arg-type]
+            return table
+    if "patient_id" in loading.suggest_mapping(headers, "patients").values():
+        return "patients"
+    return None
+
+
+def sort_uploads(files: Sequence[tuple[str, bytes]]) -> tuple[dict[str, str], list[str]]:
+    """Sort files dropped together into the three tables (:func:`classify`).
+
+    Returns
+    -------
+    tuple
+        ({table: file name}, [descriptions of files not used]): the first file of each
+        table is used; a second one, or one that fits no table, is listed with the reason.
+    """
+    placed: dict[str, str] = {}
+    unused: list[str] = []
+    for name, data in files:
+        table = _classify_cached(name, data)
+        if table is None:
+            unused.append(f"{name} (neither patients, labs nor treatments by its name or "
+                          "columns)")
+        elif table in placed:
+            unused.append(f"{name} (a second {table} file)")
+        else:
+            placed[table] = name
+    return {t: placed[t] for t in TABLES if t in placed}, unused
+
+
+def _classify_cached(name: str, data: bytes) -> str | None:
+    """:func:`classify`, remembered in this session per file content (reruns are free)."""
+    memo: dict = st.session_state.setdefault("_classified", {})
+    key = (name, hashlib.sha256(data).hexdigest())
+    if key not in memo:
+        memo[key] = classify(name, data)
+    return memo[key]
+
+
+def _at_stake() -> str:
+    """What a reload would lose: "upload", "report" or "" (nothing)."""
+    if st.session_state.get("data_source") == "upload" and \
+            st.session_state.get("uploaded_cohort") is not None:
+        return "upload"
+    return "report" if len(report.get_report()) else ""
+
+
+#: the browser asks "Leave site?" while armed; one handler, added or removed on every run
+_LEAVE_SCRIPT = """<script>
+(() => {{
+  const w = window.parent || window;
+  w.__cartLeave = w.__cartLeave || ((e) => {{ e.preventDefault(); e.returnValue = ""; }});
+  w.removeEventListener("beforeunload", w.__cartLeave);
+  if ({armed}) w.addEventListener("beforeunload", w.__cartLeave);
+  w.__cartLeaveArmed = {armed};
+}})();
+</script>"""
+
+
+def leave_guard(at_stake: str) -> None:
+    """Ask the browser to confirm leaving or reloading while an upload or report would be lost.
+
+    Parameters
+    ----------
+    at_stake : "upload", "report" or "" (disarm). With "report" alone (demo cohort) the
+        sidebar also says that the report lives only in this tab; the upload case says so
+        under the uploaders.
+    """
+    if at_stake == "report":
+        st.caption(LEAVE_NOTE_REPORT)
+    st.html(_LEAVE_SCRIPT.format(armed="true" if at_stake else "false"),
+            unsafe_allow_javascript=True)
 
 
 def _load_uploads(p, lab, tx) -> None:  # noqa: ANN001 (streamlit UploadedFile)
