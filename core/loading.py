@@ -740,10 +740,28 @@ _DATE_FORMATS = ("%Y-%m-%d", "%d.%m.%Y", "%d/%m/%Y", "%d.%m.%y", "%Y-%m-%dT%H:%M
                  "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%d.%m.%Y %H:%M", "%d.%m.%Y %H:%M:%S")
 
 
+_DATE_LIKE = r"^\d{1,4}[-./]\d{1,2}[-./]\d{2,4}"
+
+
+def _date_like_columns(frame: pd.DataFrame) -> list[str]:
+    """Columns where at least 80% of the non-missing cells start like a date: the only ones
+    worth parsing (checked over the whole block at once; wide exports have thousands of
+    columns)."""
+    if frame.shape[1] == 0 or len(frame) == 0:
+        return []
+    cells = pd.Series(frame.to_numpy(dtype=object).ravel(order="F"), dtype=object).astype(str)
+    shape = frame.shape
+    known = (~_is_na(cells)).to_numpy().reshape(shape, order="F")
+    dated = cells.str.match(_DATE_LIKE).to_numpy().reshape(shape, order="F") & known
+    n_known = known.sum(axis=0)
+    ratio = np.divide(dated.sum(axis=0), n_known, out=np.zeros(shape[1]), where=n_known > 0)
+    return [c for c, r in zip(frame.columns, ratio) if r >= 0.8]
+
+
 def _parse_dates(raw: pd.Series) -> pd.Series | None:
     """Datetimes if at least 80% of the non-missing cells are dates in one known format."""
     cells = raw[~_is_na(raw)]
-    if cells.empty or not cells.str.match(r"^\d{1,4}[-./]\d{1,2}[-./]\d{2,4}").mean() >= 0.8:
+    if cells.empty or not cells.str.match(_DATE_LIKE).mean() >= 0.8:
         return None
     parsed = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
     for fmt in _DATE_FORMATS:  # each cell takes the first format it fits (dates with and
@@ -766,8 +784,8 @@ def _patients_dates(raw: RawTable) -> tuple[RawTable, pd.Series | None, list[str
     infusion_header = next((h for h in raw.headers
                             if schema.normalise_header(h) in INFUSION_DATE), None)
     infusion = _parse_dates(frame[infusion_header]) if infusion_header else None
-    date_cols = {h: d for h in raw.headers if h != infusion_header
-                 and (d := _parse_dates(frame[h])) is not None}
+    candidates = _date_like_columns(frame[[h for h in raw.headers if h != infusion_header]])
+    date_cols = {h: d for h in candidates if (d := _parse_dates(frame[h])) is not None}
     if infusion_header and infusion is None:
         notes.append(f"'{infusion_header}' holds no recognisable dates; it was ignored.")
     for h, d in date_cols.items():
@@ -1085,16 +1103,39 @@ def _convert_column(raw: pd.Series, spec: schema.Column, header: str, decimal: s
 
 def _extra_column(raw: pd.Series, decimal: str) -> pd.Series:
     """An unmapped column: numeric when every non-missing cell is a number, else text."""
-    na = _is_na(raw)
-    parsed = _parse_numbers(raw[~na], decimal)
-    if len(parsed) and parsed.notna().all():
-        out = pd.Series(np.nan, index=raw.index)
-        out[~na] = parsed.astype(float)
-        whole = out.dropna()
-        if whole.mod(1).eq(0).all() and whole.abs().max() < 2**53:
-            return out.astype("Int64")
-        return out
-    return raw.where(~na, None).astype(object)
+    return _extra_columns(raw.to_frame(), decimal).iloc[:, 0]
+
+
+def _extra_columns(block: pd.DataFrame, decimal: str) -> pd.DataFrame:
+    """Every unmapped column at once, each as :func:`_extra_column` describes it.
+
+    The cells are checked for NA tokens and parsed as numbers in one pass over the whole block
+    (a wide export has thousands of extra columns; per-column string methods took seconds).
+    A column is numeric (Int64 when every value is whole and exactly representable, else
+    float) when it has a value and every non-missing cell is a number; otherwise text with
+    missing cells as None.
+    """
+    if block.shape[1] == 0:
+        return pd.DataFrame(index=block.index)
+    shape = block.shape
+    text = block.to_numpy(dtype=object)
+    cells = pd.Series(text.ravel(order="F"), dtype=object)
+    na = _is_na(cells.astype(str)).to_numpy().reshape(shape, order="F")
+    parsed = _parse_numbers(cells, decimal).to_numpy(dtype=float).reshape(shape, order="F")
+    numeric = (~na).any(axis=0) & ~(np.isnan(parsed) & ~na).any(axis=0)
+    out: dict[str, pd.Series] = {}
+    for j, name in enumerate(block.columns):
+        if numeric[j]:
+            values = np.where(na[:, j], np.nan, parsed[:, j])
+            known = values[~np.isnan(values)]
+            whole = bool(np.all(known % 1 == 0) and np.abs(known).max() < 2**53)
+            out[name] = pd.Series(pd.array(values, dtype="Int64") if whole else values,
+                                  index=block.index)
+        else:
+            col = text[:, j].copy()
+            col[na[:, j]] = None
+            out[name] = pd.Series(col, index=block.index, dtype=object)
+    return pd.DataFrame(out, index=block.index)
 
 
 def validate(raw: RawTable, mapping: Mapping[str, str | None], table: schema.TableName,
@@ -1209,6 +1250,7 @@ def _typed_columns(raw: RawTable, mapping: Mapping[str, str | None], table: sche
     names: dict[str, str] = {}
     used = {t for t in mapping.values() if t}
     reserved = set(schema.PATIENT_COLUMNS) | set(columns)
+    extras: list[str] = []
     for i, header in enumerate(raw.headers):
         target = mapping.get(header)
         if target:
@@ -1218,8 +1260,12 @@ def _typed_columns(raw: RawTable, mapping: Mapping[str, str | None], table: sche
         else:
             name = _safe_extra_name(header, used | reserved, i + 1)
             used.add(name)
-            out[name] = _extra_column(raw.frame[header], raw.decimal)
             names[header] = name
+            extras.append(header)
+    converted = _extra_columns(raw.frame[extras], raw.decimal)
+    for header in extras:
+        out[names[header]] = converted[header]
+    out = {names[h]: out[names[h]] for h in raw.headers}  # file order
     return pd.DataFrame(out, index=raw.frame.index), names
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -302,3 +303,26 @@ def test_every_new_fixture_loads_every_row_or_lists_it():
         _, rep = load_patients(name)
         assert rep.rows_loaded + rep.rows_rejected == rep.rows_read, name
         assert rep.rejected["reason"].str.len().gt(0).all(), name
+
+
+def test_extra_columns_are_typed_column_by_column_in_one_pass():
+    """Numbers stay numbers (Int64 when whole), a column with any text stays text, NA tokens
+    become missing, a column with no value at all stays text; decided per column although the
+    cells are parsed as one block."""
+    from core.loading import _extra_columns
+
+    block = pd.DataFrame({
+        "ints": ["1", "n.a.", "3"],
+        "floats": ["1,5", "2", ""],
+        "mixed": ["4", "high", "k.A."],
+        "empty": ["", "n/a", "-"],
+        "thousands": ["1.234", "12", "7"],
+    })
+    out = _extra_columns(block, decimal=",")
+    assert str(out["ints"].dtype) == "Int64"
+    assert out["ints"].tolist()[0] == 1 and pd.isna(out["ints"].iloc[1])
+    assert out["floats"].dtype == float and out["floats"].iloc[0] == 1.5
+    assert np.isnan(out["floats"].iloc[2])
+    assert out["mixed"].dtype == object and out["mixed"].tolist() == ["4", "high", None]
+    assert out["empty"].tolist() == [None, None, None]
+    assert out["thousands"].tolist() == [1234, 12, 7]
