@@ -712,11 +712,14 @@ def grade_by_doses(df: pd.DataFrame, *, doses: str = "tocilizumab_doses",
 
 def numeric_columns(df: pd.DataFrame) -> list[str]:
     """Numeric patient columns with at least two distinct values (not the id), table order."""
-    return [c for c in df.columns if c != "patient_id" and pd.api.types.is_numeric_dtype(df[c])
-            and not pd.api.types.is_bool_dtype(df[c]) and df[c].nunique() >= 2]
+    numeric = [c for c, t in df.dtypes.items() if c != "patient_id"
+               and pd.api.types.is_numeric_dtype(t) and not pd.api.types.is_bool_dtype(t)]
+    n = df.loc[:, numeric].nunique(dropna=True)
+    return n.index[n >= 2].tolist()
 
 
 def group_columns(df: pd.DataFrame, max_levels: int = 12) -> list[str]:
     """Columns usable as a grouping: 1 to ``max_levels`` distinct values (any type; one level
     is kept so a filter that leaves one group says so instead of dropping the choice)."""
-    return [c for c in df.columns if c != "patient_id" and 1 <= df[c].nunique() <= max_levels]
+    n = df.drop(columns="patient_id", errors="ignore").nunique(dropna=True)
+    return n.index[(n >= 1) & (n <= max_levels)].tolist()
