@@ -306,29 +306,38 @@ def untestable(values: pd.Series, labels: pd.Series, order: Sequence[str],
 
 def _tests(df: pd.DataFrame, lines: list[_Line], labels: pd.Series,
            order: Sequence[str]) -> tuple[list[tuple], list[str]]:
-    from core import stats
-
-    tests, messages = [], []
-    work = df.assign(_stratum=labels)
+    """One test per variable block; the variables not tested, grouped by the reason."""
+    tests: list[tuple] = []
+    skipped: dict[str, list[str]] = {}
     for i, line in enumerate(lines):
         if line.test is None:
             continue
         col, kind = line.test
         why = untestable(df[col], labels, order)
-        if why:
-            tests.append((i, NOT_TESTED, np.nan, why))
-            messages.append(f"{line.label}: {why}.")
-            continue
-        try:
-            if kind == "numeric":
-                r = stats.compare_groups(work, col, "_stratum")
-            else:
-                r = stats.contingency(work, col, "_stratum")
-            tests.append((i, _TEST_NAMES.get(r.test, r.test), float(r.pvalue), ""))
-        except CohortError as exc:
-            tests.append((i, NOT_TESTED, np.nan, str(exc)))
-            messages.append(f"{line.label}: not tested ({exc})")
+        if not why:
+            try:
+                test, p = _test(df[col], labels, kind)
+                tests.append((i, test, p, ""))
+                continue
+            except CohortError as exc:
+                why = f"{NOT_TESTED}: {exc}"
+        tests.append((i, NOT_TESTED, np.nan, why))
+        skipped.setdefault(why, []).append(line.label)
+    messages = [f"{why[0].upper()}{why[1:]} — {', '.join(names)}." for why, names in
+                skipped.items()]
     return tests, messages
+
+
+def _test(values: pd.Series, labels: pd.Series, kind: str) -> tuple[str, float]:
+    """(test name, p) comparing ``values`` across the strata ``labels``."""
+    from core import stats
+
+    work = pd.DataFrame({"value": values, "_stratum": labels})
+    if kind == "numeric":
+        r = stats.compare_groups(work, "value", "_stratum")
+    else:
+        r = stats.contingency(work, "value", "_stratum")
+    return _TEST_NAMES.get(r.test, r.test), float(r.pvalue)
 
 
 def note(t: TableOne) -> str:
