@@ -6,6 +6,7 @@ tests/fixtures/stats_models/reference_regression.R (data written by make_fixture
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,8 @@ import pytest
 
 from core.errors import ColumnError, InsufficientDataError
 from core.stats import LogisticResult, logistic
+from core.stats import regression
+from core.stats._common import SolverBudget
 
 FIX = Path(__file__).parent / "fixtures" / "stats_models"
 REL = 1e-4
@@ -217,3 +220,194 @@ def test_result_is_frozen():
     res = logistic(_read("mtcars.csv"), "vs", ["mpg"])
     with pytest.raises(AttributeError):
         res.n = 3  # type: ignore[misc]
+
+
+# ----------------------------------------------------------------- solver budgets and retries
+# Machines differ in CPU: OpenBLAS's SkylakeX kernel left endometrial's PI p-value NaN (the
+# constrained refit stalled at its gradient tolerance). These tests force such failures, so
+# they do not depend on which CPU runs them.
+
+ENDOMETRIAL_R = {  # term: (coef, se, profile CI low, high, LRT p), from the test above
+    "NV": (2.92927335320, 1.55076372945, 0.6097244363, 7.854631714, 0.009123667547),
+    "PI": (-0.03475175987, 0.03957814735, -0.1244587209, 0.04045547318, 0.3874822036),
+    "EH": (-2.60416392529, 0.77601764250, -4.365183247, -1.232721057, 2.506867215e-05),
+}
+TINY = SolverBudget(max_iter=1, tol=1e-300, xtol=1e-300, max_halfstep=0)
+
+
+def _endometrial() -> LogisticResult:
+    return logistic(_read("endometrial.csv"), "HG", ["NV", "PI", "EH"])
+
+
+def _check_endometrial(res: LogisticResult) -> None:
+    for term, values in ENDOMETRIAL_R.items():
+        _check(res, term, *values)
+    assert not any("could not be computed" in m for m in res.messages)
+
+
+def test_firth_inference_runs_under_every_cpu_kernel_without_warnings():
+    # the R values of test_firth_matches_brglm2_and_profile_likelihood_endometrial, with every
+    # warning an error: no ConvergenceWarning may reach the user
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = _endometrial()
+    _check_endometrial(res)
+
+
+def test_firth_retries_lrt_and_profile_limits_when_the_first_budget_fails(monkeypatch):
+    # a first attempt that cannot converge (one iteration, unreachable tolerance) stands for a
+    # CPU whose rounding floor lies above the tolerance; the retry must still give R's numbers
+    monkeypatch.setattr(regression, "FIRTH_LRT_ATTEMPTS",
+                        (TINY, *regression.FIRTH_LRT_ATTEMPTS))
+    monkeypatch.setattr(regression, "FIRTH_CI_ATTEMPTS", (TINY, *regression.FIRTH_CI_ATTEMPTS))
+    _check_endometrial(_endometrial())
+
+
+def test_firth_retries_fit_when_the_first_budget_fails(monkeypatch):
+    monkeypatch.setattr(regression, "FIRTH_FIT_ATTEMPTS",
+                        (TINY, *regression.FIRTH_FIT_ATTEMPTS))
+    _check_endometrial(_endometrial())
+
+
+def test_firth_unreachable_budgets_leave_blanks_with_messages(monkeypatch):
+    monkeypatch.setattr(regression, "FIRTH_LRT_ATTEMPTS", (TINY, TINY))
+    monkeypatch.setattr(regression, "FIRTH_CI_ATTEMPTS", (TINY,))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = _endometrial()
+    for term, (coef, se, *_rest) in ENDOMETRIAL_R.items():
+        r = _row(res, term)
+        assert r["coef"] == pytest.approx(coef, rel=REL)  # estimates are unaffected
+        assert r["se"] == pytest.approx(se, rel=REL)
+        assert np.isnan(r["pvalue"]) and np.isnan(r["ci_low"]) and np.isnan(r["ci_high"])
+        assert (f"The likelihood-ratio p-value for '{term}' could not be computed (the fit with "
+                "this term's effect fixed at zero did not converge, even with more iterations "
+                "and a looser tolerance); it is left blank.") in " ".join(res.messages)
+        assert (f"The lower and upper limits of the 95% profile-likelihood CI for '{term}' "
+                "could not be computed") in " ".join(res.messages)
+
+
+def _failing_lrt(monkeypatch, idx: int, failures: int) -> list[int]:
+    """Make firthmodels' constrained refit for parameter ``idx`` fail ``failures`` times (as
+    on the SkylakeX CPU: 'max_iter'); returns the list of attempts seen for ``idx``."""
+    import firthmodels.logistic as fl
+    from firthmodels._lrt import LRTResult
+
+    real, seen = fl.constrained_lrt_1df, []
+
+    def fake(**kwargs):
+        if kwargs["idx"] != idx:
+            return real(**kwargs)
+        seen.append(kwargs["max_iter"])
+        if len(seen) <= failures:
+            return LRTResult(np.nan, np.nan, np.nan, False, kwargs["max_iter"], "max_iter")
+        return real(**kwargs)
+
+    monkeypatch.setattr(fl, "constrained_lrt_1df", fake)
+    return seen
+
+
+def test_firth_constrained_refit_that_fails_once_is_retried(monkeypatch):
+    seen = _failing_lrt(monkeypatch, idx=1, failures=1)  # idx 1 = PI (firthmodels' order)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = _endometrial()
+    _check_endometrial(res)
+    assert len(seen) == 2 and min(seen) >= 1000  # ample iterations, set explicitly
+
+
+def test_firth_constrained_refit_that_always_fails_is_named(monkeypatch):
+    _failing_lrt(monkeypatch, idx=1, failures=99)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = _endometrial()
+    assert np.isnan(_row(res, "PI")["pvalue"])
+    assert _row(res, "NV")["pvalue"] == pytest.approx(ENDOMETRIAL_R["NV"][4], rel=REL)
+    assert _row(res, "PI")["ci_low"] == pytest.approx(np.exp(ENDOMETRIAL_R["PI"][2]), rel=REL)
+    blanks = [m for m in res.messages if "could not be computed" in m]
+    assert blanks == [
+        "The likelihood-ratio p-value for 'PI' could not be computed (the fit with this term's "
+        "effect fixed at zero did not converge, even with more iterations and a looser "
+        "tolerance); it is left blank. Its odds ratio is still valid; fewer predictors may "
+        "help."]
+
+
+def test_firth_profile_limit_that_always_fails_is_named(monkeypatch):
+    import firthmodels.logistic as fl
+    from firthmodels._profile_ci import ProfileCIBoundResult
+
+    real = fl.profile_ci_bound
+
+    def fake(**kwargs):
+        if kwargs["idx"] == 2 and kwargs["which"] == 1:  # EH, upper limit
+            return ProfileCIBoundResult(np.nan, False, kwargs["max_iter"])
+        return real(**kwargs)
+
+    monkeypatch.setattr(fl, "profile_ci_bound", fake)
+    res = _endometrial()
+    eh = _row(res, "EH")
+    assert np.isnan(eh["ci_high"])
+    assert eh["ci_low"] == pytest.approx(np.exp(ENDOMETRIAL_R["EH"][2]), rel=REL)
+    assert eh["pvalue"] == pytest.approx(ENDOMETRIAL_R["EH"][4], rel=REL)
+    assert [m for m in res.messages if "could not be computed" in m] == [
+        "The upper limit of the 95% profile-likelihood CI for 'EH' could not be computed (the "
+        "search did not converge, even with more iterations and a looser tolerance); left "
+        "blank. Its odds ratio is still valid; fewer predictors may help."]
+
+
+def test_firth_fit_that_never_converges_says_so(monkeypatch):
+    monkeypatch.setattr(regression, "FIRTH_FIT_ATTEMPTS", (TINY, TINY))
+    res = _endometrial()
+    assert res.method == "firth"
+    assert regression.FIRTH_NOT_CONVERGED in res.messages
+    assert res.table["pvalue"].isna().all() and res.table["ci_low"].isna().all()
+
+
+def test_ml_retries_with_a_looser_budget(monkeypatch):
+    monkeypatch.setattr(regression, "ML_ATTEMPTS", (TINY, *regression.ML_ATTEMPTS))
+    res = logistic(_read("mtcars.csv"), "vs", ["mpg", "am"], method="ml")
+    _check(res, "mpg", 0.6809205293, 0.2523813493, 0.1862621744, 1.1755788843,
+           0.006976105328)
+    assert regression.ML_NOT_CONVERGED not in res.messages
+
+
+def test_ml_that_never_converges_says_so_or_falls_back_to_firth(monkeypatch):
+    monkeypatch.setattr(regression, "ML_ATTEMPTS", (TINY,))
+    ml = logistic(_read("mtcars.csv"), "vs", ["mpg", "am"], method="ml")
+    assert ml.method == "ml" and regression.ML_NOT_CONVERGED in ml.messages
+    auto = logistic(_read("mtcars.csv"), "vs", ["mpg", "am"])
+    assert auto.method == "firth" and regression.ML_FELL_BACK in auto.messages
+    assert _row(auto, "mpg")["coef"] == pytest.approx(0.5222005814, rel=REL)  # brglm2
+
+
+def test_units_do_not_change_the_answer():
+    # ferritin in ng/mL or age in seconds: the solvers work on rescaled columns, so the same
+    # model in other units gives the same odds ratio per original unit and the same p
+    df = _read("endometrial.csv")
+    big = logistic(df.assign(PI=df["PI"] * 1e6), "HG", ["NV", "PI", "EH"])
+    assert _row(big, "PI")["coef"] * 1e6 == pytest.approx(ENDOMETRIAL_R["PI"][0], rel=REL)
+    assert _row(big, "PI")["pvalue"] == pytest.approx(ENDOMETRIAL_R["PI"][4], rel=REL)
+    assert np.log(_row(big, "PI")["ci_high"]) * 1e6 == pytest.approx(ENDOMETRIAL_R["PI"][3],
+                                                                     rel=REL)
+    mt = _read("mtcars.csv")
+    ml = logistic(mt.assign(mpg=mt["mpg"] * 1e9), "vs", ["mpg", "am"], method="ml")
+    assert _row(ml, "mpg")["coef"] * 1e9 == pytest.approx(0.6809205293, rel=REL)
+    assert _row(ml, "mpg")["pvalue"] == pytest.approx(0.006976105328, rel=REL)
+
+
+def test_separation_check_failure_is_reported(monkeypatch):
+    import firthmodels
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("LP solver failed")
+
+    monkeypatch.setattr(firthmodels, "detect_separation", broken)
+    res = logistic(_read("mtcars.csv"), "vs", ["mpg", "am"])
+    assert regression.SEPARATION_UNCHECKED in res.messages and res.method == "ml"
+
+
+def test_infinite_predictor_is_a_column_error():
+    df = _read("mtcars.csv")
+    df.loc[3, "mpg"] = np.inf
+    with pytest.raises(ColumnError, match="'mpg' holds 1 infinite value"):
+        logistic(df, "vs", ["mpg"])

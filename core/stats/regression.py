@@ -26,7 +26,9 @@ import pandas as pd
 from scipy import stats as _st
 
 from core.errors import ColumnError, InsufficientDataError
-from core.stats._common import complete_cases, numeric, require_columns
+from core.stats._common import (
+    SolverBudget, complete_cases, numeric, quiet_solver, require_columns, require_finite,
+)
 
 Method = Literal["auto", "ml", "firth"]
 INTERCEPT = "(Intercept)"
@@ -85,7 +87,9 @@ def design_matrix(data: pd.DataFrame, predictors: Sequence[str],
             if p in reference:
                 raise ColumnError(f"'{p}' is numeric; a reference level applies only to "
                                   "categorical predictors.")
-            cols.append(numeric(s, p).to_numpy())
+            values = numeric(s, p).to_numpy()
+            require_finite(values, p)
+            cols.append(values)
             terms.append(p)
             variables.append(p)
             levels.append("")
@@ -143,7 +147,8 @@ class LogisticResult:
     ci_method : "Wald" (ML) or "profile likelihood" (Firth).
     table : DataFrame with columns term, variable, level, coef, se, odds_ratio, ci_low, ci_high,
         pvalue; one row per term, the intercept first ("(Intercept)"; its odds_ratio is the
-        baseline odds).
+        baseline odds). A Firth p-value or profile-likelihood limit that cannot be computed is
+        missing, and a message names the term.
     messages : warnings for the user.
     """
 
@@ -178,102 +183,289 @@ def _outcome(s: pd.Series, name: str) -> np.ndarray:
     return values.astype(float).to_numpy()
 
 
-def detect_separation(X: np.ndarray, y: np.ndarray) -> np.ndarray:
+def detect_separation(X: np.ndarray, y: np.ndarray) -> np.ndarray | None:
     """Which coefficients (intercept last) have an infinite ML estimate.
 
     Linear-programming check of Konis (2007), as R ``detectseparation::detect_separation``
-    (via ``firthmodels.detect_separation``). Returns a boolean array, True = infinite.
+    (via ``firthmodels.detect_separation``), on columns scaled to max |x| = 1 (separation does
+    not depend on units; the LP solver does). Returns a boolean array, True = infinite, or None
+    when the LP solver fails.
     """
     from firthmodels import detect_separation as _detect
 
-    res = _detect(X, y, fit_intercept=True)
+    try:
+        with quiet_solver():
+            res = _detect(_scaled(X)[0], y, fit_intercept=True)
+    except (RuntimeError, ValueError):
+        return None
     return ~np.asarray(res.is_finite, dtype=bool)
 
 
-def _fit_ml(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool, bool]:
-    """ML logit: coefficients, SEs (intercept first), converged, separation warning seen."""
+# ----------------------------------------------------------------------- solver budgets
+
+#: Maximum-likelihood (statsmodels Newton) attempts, tightest first. The absolute step
+#: tolerance applies to coefficients of columns scaled to max |x| = 1 (see _scaled).
+ML_ATTEMPTS: tuple[SolverBudget, ...] = (
+    SolverBudget(max_iter=1000, tol=1e-12),
+    SolverBudget(max_iter=1000, tol=1e-8),
+    SolverBudget(max_iter=1000, tol=1e-6),
+)
+#: Under separation the ML estimate is infinite and no budget converges: 100 Newton steps
+#: show where the estimate runs off to (the numbers are flagged as meaningless).
+ML_SEPARATED = SolverBudget(max_iter=100, tol=1e-12)
+#: Firth fit attempts (gradient tol, step xtol), tightest first: a tolerance can sit at the
+#: rounding floor of one CPU's BLAS kernel, so a failed attempt is retried with a looser one.
+#: The first xtol is 1e-7, not 1e-8: where the information is small (separation) the Newton
+#: step I^-1 U of a converged fit is rounding noise times a large I^-1, and stays above 1e-8.
+FIRTH_FIT_ATTEMPTS: tuple[SolverBudget, ...] = (
+    SolverBudget(max_iter=1000, tol=1e-8, xtol=1e-7, max_halfstep=100),
+    SolverBudget(max_iter=1000, tol=1e-6, xtol=1e-6, max_halfstep=100),
+    SolverBudget(max_iter=2000, tol=1e-4, xtol=1e-4, max_halfstep=100),
+)
+#: Constrained refits of the penalised likelihood-ratio tests. They start at 1e-6, not 1e-8:
+#: the statistic depends only on the constrained log-likelihood, whose error is quadratic in
+#: the gradient (endometrial's p-values agree to 1e-8 between gtol 1e-4 and 1e-8), and 1e-8
+#: lies below the rounding floor on some CPUs (OpenBLAS SkylakeX kernel, endometrial's PI:
+#: the gradient stalls at ~8e-9 however many iterations are allowed).
+FIRTH_LRT_ATTEMPTS: tuple[SolverBudget, ...] = (
+    SolverBudget(max_iter=1000, tol=1e-6, xtol=1e-6, max_halfstep=100),
+    SolverBudget(max_iter=2000, tol=1e-4, xtol=1e-4, max_halfstep=100),
+)
+#: Profile penalised-likelihood CI limits (Venzon-Moolgavkar search; tol on |l - l*| and on
+#: the nuisance scores).
+FIRTH_CI_ATTEMPTS: tuple[SolverBudget, ...] = (
+    SolverBudget(max_iter=1000, tol=1e-8),
+    SolverBudget(max_iter=1000, tol=1e-6),
+    SolverBudget(max_iter=2000, tol=1e-4),
+)
+_FIRTH_MAX_STEP = 5.0
+_RETRIED = "even with more iterations and a looser tolerance"
+ML_NOT_CONVERGED = (f"The maximum-likelihood fit did not converge ({_RETRIED}): its estimates "
+                    "are unreliable. Use fewer predictors, or Firth's method.")
+ML_FELL_BACK = (f"The maximum-likelihood fit did not converge ({_RETRIED}); Firth's penalised "
+                "likelihood was used instead (profile-likelihood CIs).")
+SEPARATION_UNCHECKED = ("The check for separation could not be completed (its linear programme "
+                        "did not solve); separation is judged from the maximum-likelihood fit "
+                        "alone.")
+FIRTH_NOT_CONVERGED = (f"Firth's penalised fit did not converge ({_RETRIED}): the odds ratios "
+                       "are unreliable, and their p-values and profile-likelihood CIs were not "
+                       "computed. Use fewer predictors or more patients.")
+
+
+def _scaled(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Columns of X divided by their largest absolute value, and those divisors.
+
+    ML and Firth estimates, Wald and profile CIs and likelihood-ratio tests are equivariant
+    under this rescaling (the intercept is unchanged), and solver tolerances then mean the same
+    for ferritin in ng/mL as for age in years.
+    """
+    scale = np.abs(X).max(axis=0) if X.size else np.ones(X.shape[1])
+    scale = np.where(scale > 0, scale, 1.0)
+    return X / scale, scale
+
+
+def _unscale(values: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Coefficient-scale quantities (intercept first) back in the units of the data."""
+    values = np.array(values, dtype=float)
+    values[1:] = values[1:] / (scale[:, None] if values.ndim == 2 else scale)
+    return values
+
+
+# ----------------------------------------------------------------------- maximum likelihood
+
+@dataclass(frozen=True)
+class _MLFit:
+    coef: np.ndarray          # intercept first
+    se: np.ndarray
+    converged: bool
+    separation_warning: bool  # statsmodels saw perfect separation
+
+
+def _fit_ml(X: np.ndarray, y: np.ndarray, separated: bool) -> _MLFit:
+    """ML logit by Newton's method, retried with looser tolerances until it converges.
+
+    Under separation (``separated``, or statsmodels' warning) the ML estimate is infinite:
+    there is nothing to converge to, so there is no retry.
+    """
+    Xs, scale = _scaled(X)
+    exog = np.column_stack([np.ones(len(Xs)), Xs])
+    fit = None
+    for budget in (ML_SEPARATED,) if separated else ML_ATTEMPTS:
+        fit = _ml_attempt(exog, y, budget, None if fit is None else fit.coef)
+        if fit.converged or fit.separation_warning:
+            break
+    return _MLFit(_unscale(fit.coef, scale), _unscale(fit.se, scale), fit.converged,
+                  fit.separation_warning)
+
+
+def _ml_attempt(exog: np.ndarray, y: np.ndarray, budget: SolverBudget,
+                start: np.ndarray | None) -> _MLFit:
+    """One statsmodels Newton fit under ``budget``; failures come back as converged=False."""
     import statsmodels.api as sm
     from statsmodels.tools.sm_exceptions import (
         ConvergenceWarning, PerfectSeparationError, PerfectSeparationWarning,
     )
 
-    exog = np.column_stack([np.ones(len(X)), X])
-    with warnings.catch_warnings(record=True) as caught:
+    nan = np.full(exog.shape[1], np.nan)
+    if start is not None and not np.isfinite(start).all():
+        start = None
+    with warnings.catch_warnings(record=True) as caught, np.errstate(all="ignore"):
         warnings.simplefilter("always")
         try:
-            fit = sm.Logit(y, exog).fit(method="newton", maxiter=100, tol=1e-12, disp=0)
-        except (PerfectSeparationError, np.linalg.LinAlgError):
-            nan = np.full(exog.shape[1], np.nan)
-            return nan, nan, False, True
-    sep = any(issubclass(w.category, PerfectSeparationWarning) for w in caught)
-    conv = bool(fit.mle_retvals.get("converged", True)) and not any(
-        issubclass(w.category, ConvergenceWarning) for w in caught)
-    with np.errstate(invalid="ignore"):
+            fit = sm.Logit(y, exog).fit(method="newton", maxiter=budget.max_iter,
+                                        tol=budget.tol, start_params=start, disp=0)
+        except PerfectSeparationError:
+            return _MLFit(nan, nan, False, True)
+        except (np.linalg.LinAlgError, ValueError):
+            return _MLFit(nan, nan, False, False)
         se = np.sqrt(np.diag(np.asarray(fit.cov_params())))
-    return np.asarray(fit.params), se, conv, sep
+    sep = any(issubclass(w.category, PerfectSeparationWarning) for w in caught)
+    params = np.asarray(fit.params, dtype=float)
+    conv = (bool(fit.mle_retvals.get("converged", False))
+            and not any(issubclass(w.category, ConvergenceWarning) for w in caught)
+            and bool(np.isfinite(params).all()))
+    return _MLFit(params, se, conv, sep)
 
 
-def _ml_table(X: np.ndarray, y: np.ndarray) -> tuple[pd.DataFrame, list[str], bool]:
-    coef, se, converged, sep_warning = _fit_ml(X, y)
+def _ml_table(X: np.ndarray, y: np.ndarray, separated: bool
+              ) -> tuple[pd.DataFrame, list[str], _MLFit]:
+    """Wald table of the ML fit (intercept first), messages, and the fit itself."""
+    fit = _fit_ml(X, y, separated)
     z = _st.norm.ppf(0.975)
-    with np.errstate(invalid="ignore", over="ignore"):
-        p = 2 * _st.norm.sf(np.abs(coef / se))
-    out = pd.DataFrame({"coef": coef, "se": se, "ci_low_coef": coef - z * se,
-                        "ci_high_coef": coef + z * se, "pvalue": p})
-    msgs = [] if converged else ["The maximum-likelihood fit did not converge; estimates are "
-                                 "unreliable."]
-    return out, msgs, sep_warning
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        p = 2 * _st.norm.sf(np.abs(fit.coef / fit.se))
+    out = pd.DataFrame({"coef": fit.coef, "se": fit.se, "ci_low_coef": fit.coef - z * fit.se,
+                        "ci_high_coef": fit.coef + z * fit.se, "pvalue": p})
+    msgs = [] if fit.converged or fit.separation_warning or separated else [ML_NOT_CONVERGED]
+    return out, msgs, fit
+
+
+# ----------------------------------------------------------------------- Firth
+
+def _firth_model(budget: SolverBudget):
+    """A FirthLogisticRegression with every solver setting explicit (numpy backend, so the
+    numbers do not depend on whether numba happens to be installed)."""
+    from firthmodels import FirthLogisticRegression
+
+    return FirthLogisticRegression(backend="numpy", max_iter=budget.max_iter,
+                                   max_step=_FIRTH_MAX_STEP, max_halfstep=budget.max_halfstep,
+                                   gtol=budget.tol, xtol=budget.xtol, fit_intercept=True)
+
+
+def _use_budget(model, budget: SolverBudget) -> None:
+    """Set the solver settings that ``model.lrt()`` reads for its constrained refits."""
+    model.set_params(max_iter=budget.max_iter, max_halfstep=budget.max_halfstep,
+                     gtol=budget.tol, xtol=budget.xtol, max_step=_FIRTH_MAX_STEP)
 
 
 def _fit_firth(X: np.ndarray, y: np.ndarray):
-    """Firth fit with tight tolerances, relaxed step by step if the solver stalls."""
-    from firthmodels import FirthLogisticRegression
-    from sklearn.exceptions import ConvergenceWarning
-
+    """Firth fit under FIRTH_FIT_ATTEMPTS: the first converged model, else the last one."""
     model = None
-    for gtol, xtol in ((1e-8, 1e-8), (1e-6, 1e-8), (1e-4, 1e-6)):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            warnings.simplefilter("ignore", RuntimeWarning)
-            model = FirthLogisticRegression(gtol=gtol, xtol=xtol, max_iter=200,
-                                            max_halfstep=50).fit(X, y)
-        if model.converged_:
+    for budget in FIRTH_FIT_ATTEMPTS:
+        with quiet_solver():
+            model = _firth_model(budget).fit(X, y)
+        if model.converged_ and np.isfinite(model.loglik_):
             break
     return model
 
 
-def _firth_table(X: np.ndarray, y: np.ndarray) -> tuple[pd.DataFrame, list[str]]:
+def _firth_lrt(model) -> np.ndarray:
+    """Penalised likelihood-ratio p-values (firthmodels order: intercept last).
+
+    Each constrained refit runs under FIRTH_LRT_ATTEMPTS; a p-value still missing after the
+    last attempt stays NaN.
+    """
+    p = np.full(len(model.coef_) + 1, np.nan)
+    for budget in FIRTH_LRT_ATTEMPTS:
+        todo = [int(i) for i in np.flatnonzero(np.isnan(p))]
+        if not todo:
+            break
+        _use_budget(model, budget)
+        model.lrt_pvalues_[todo] = np.nan  # forget a failed try: lrt() redoes only NaNs
+        with quiet_solver():
+            try:
+                model.lrt(features=todo, warm_start=True)
+            except (np.linalg.LinAlgError, ValueError):
+                continue
+        p[todo] = np.asarray(model.lrt_pvalues_, dtype=float)[todo]
+    return p
+
+
+def _firth_profile_ci(model) -> np.ndarray:
+    """95% profile penalised-likelihood limits (rows in firthmodels order, intercept last).
+
+    Each limit is searched under FIRTH_CI_ATTEMPTS; a limit still missing stays NaN.
+    """
+    ci = np.full((len(model.coef_) + 1, 2), np.nan)
+    for budget in FIRTH_CI_ATTEMPTS:
+        todo = [int(i) for i in np.flatnonzero(np.isnan(ci).any(axis=1))]
+        if not todo:
+            break
+        with quiet_solver():
+            try:
+                found = model.conf_int(alpha=0.05, method="pl", features=todo,
+                                       max_iter=budget.max_iter, tol=budget.tol)
+            except (np.linalg.LinAlgError, ValueError):
+                continue
+        ci = np.where(np.isnan(ci), found, ci)
+    return ci
+
+
+def _firth_messages(names: Sequence[str], ci: np.ndarray, p: np.ndarray) -> list[str]:
+    """One message per term whose p-value or CI limit could not be computed."""
+    out = []
+    for name, (low, high), pv in zip(names, ci, p):
+        if np.isnan(pv):
+            out.append(f"The likelihood-ratio p-value for '{name}' could not be computed (the "
+                       f"fit with this term's effect fixed at zero did not converge, {_RETRIED})"
+                       "; it is left blank. Its odds ratio is still valid; fewer predictors "
+                       "may help.")
+        missing = [w for w, v in (("lower", low), ("upper", high)) if np.isnan(v)]
+        if missing:
+            which = " and ".join(missing)
+            out.append(f"The {which} limit{'s' if len(missing) > 1 else ''} of the 95% "
+                       f"profile-likelihood CI for '{name}' could not be computed (the search "
+                       f"did not converge, {_RETRIED}); left blank. Its odds ratio is still "
+                       "valid; fewer predictors may help.")
+    return out
+
+
+def _firth_table(X: np.ndarray, y: np.ndarray, terms: Sequence[str]
+                 ) -> tuple[pd.DataFrame, list[str]]:
     """Firth estimates; SE as brglm2 (inverse Fisher information at the estimate); profile
     penalised-likelihood CIs and penalised likelihood-ratio p-values as logistf."""
-    from sklearn.exceptions import ConvergenceWarning
-
-    msgs: list[str] = []
+    Xs, scale = _scaled(X)
     try:
-        model = _fit_firth(X, y)
-    except Exception as exc:  # noqa: BLE001 - numerical failure of the library
+        model = _fit_firth(Xs, y)
+    except (np.linalg.LinAlgError, ValueError, FloatingPointError) as exc:
         raise InsufficientDataError(
             f"Firth's penalised logistic regression could not be fitted ({exc}). Use fewer "
             "predictors or more patients.") from None
-    if not model.converged_:
-        msgs.append("Firth's penalised fit did not fully converge; treat estimates with care.")
-    # firthmodels puts the intercept last: move it first
-    order = np.r_[X.shape[1], np.arange(X.shape[1])]
-    coef = np.r_[model.coef_, model.intercept_][order]
-    exog = np.column_stack([np.ones(len(X)), X])
-    p_hat = 1.0 / (1.0 + np.exp(-exog @ coef))
-    info = exog.T @ (exog * (p_hat * (1 - p_hat))[:, None])
-    se = np.sqrt(np.diag(np.linalg.pinv(info)))
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        ci = model.conf_int(method="pl", tol=1e-8, max_iter=100)[order]
-        model.lrt()
-    if any(issubclass(w.category, ConvergenceWarning) for w in caught):
-        msgs.append("Some profile-likelihood limits or likelihood-ratio tests did not converge "
-                    "and are shown as missing.")
-    pvalue = np.asarray(model.lrt_pvalues_)[order]
-    out = pd.DataFrame({"coef": coef, "se": se, "ci_low_coef": ci[:, 0],
-                        "ci_high_coef": ci[:, 1], "pvalue": pvalue})
+    k = X.shape[1]
+    if model.converged_ and np.isfinite(model.loglik_):
+        ci, p = _firth_profile_ci(model), _firth_lrt(model)
+        msgs = _firth_messages([*terms, INTERCEPT], ci, p)
+    else:
+        ci, p = np.full((k + 1, 2), np.nan), np.full(k + 1, np.nan)
+        msgs = [FIRTH_NOT_CONVERGED]
+    order = np.r_[k, np.arange(k)]  # firthmodels puts the intercept last: move it first
+    coef = _unscale(np.r_[model.coef_, model.intercept_][order], scale)
+    ci = _unscale(ci[order], scale)
+    out = pd.DataFrame({"coef": coef, "se": _firth_se(X, coef), "ci_low_coef": ci[:, 0],
+                        "ci_high_coef": ci[:, 1], "pvalue": p[order]})
     return out, msgs
+
+
+def _firth_se(X: np.ndarray, coef: np.ndarray) -> np.ndarray:
+    """brglm2's SE: square roots of the diagonal of the inverse Fisher information at coef."""
+    exog = np.column_stack([np.ones(len(X)), X])
+    with np.errstate(all="ignore"):
+        p_hat = 1.0 / (1.0 + np.exp(-exog @ coef))
+        info = exog.T @ (exog * (p_hat * (1 - p_hat))[:, None])
+        try:
+            return np.sqrt(np.diag(np.linalg.pinv(info)))
+        except np.linalg.LinAlgError:
+            return np.full(len(coef), np.nan)
 
 
 def _prepare(df: pd.DataFrame, outcome: str, predictors: Sequence[str]
@@ -318,7 +510,7 @@ def logistic(df: pd.DataFrame, outcome: str, predictors: Sequence[str],
     Raises
     ------
     ColumnError
-        Missing column, outcome not 0/1, unknown reference level.
+        Missing column, outcome not 0/1, unknown reference level, infinite predictor values.
     InsufficientDataError
         No events or no non-events, a constant predictor, collinear predictors, fewer patients
         than parameters.
@@ -330,7 +522,10 @@ def logistic(df: pd.DataFrame, outcome: str, predictors: Sequence[str],
     method = "brglmFit", type = "AS_mean")``; Firth profile CIs and LRT p against the penalised
     log-likelihood l(b) + 0.5 log det I(b) profiled in R by hand (``tests/``). Separation is
     detected by the linear programme of Konis (2007) (R ``detectseparation``), with statsmodels'
-    PerfectSeparationWarning as a second signal.
+    PerfectSeparationWarning as a second signal. Every solver call runs under an explicit
+    budget (ML_ATTEMPTS, FIRTH_FIT_ATTEMPTS, FIRTH_LRT_ATTEMPTS, FIRTH_CI_ATTEMPTS) on columns
+    scaled to max |x| = 1, is checked for convergence and retried with a looser tolerance; in
+    "auto" mode an ML fit that never converges falls back to Firth.
     """
     data, dropped, y = _prepare(df, outcome, predictors)
     n = len(y)
@@ -352,25 +547,24 @@ def logistic(df: pd.DataFrame, outcome: str, predictors: Sequence[str],
                         "may be biased and unstable; use fewer predictors.")
 
     infinite = detect_separation(design.X, y)
-    ml_table, ml_msgs, sep_warning = (None, [], False)
-    if method != "firth" or not infinite.any():
-        ml_table, ml_msgs, sep_warning = _ml_table(design.X, y)
-    separation = bool(infinite.any() or sep_warning)
+    if infinite is None:
+        messages.append(SEPARATION_UNCHECKED)
+        infinite = np.zeros(k + 1, dtype=bool)
+    ml_table, ml_msgs, ml_fit = (None, [], None)
+    if method == "ml" or not infinite.any():  # auto + separation: Firth, ML is not needed
+        ml_table, ml_msgs, ml_fit = _ml_table(design.X, y, bool(infinite.any()))
+    separation = bool(infinite.any() or (ml_fit is not None and ml_fit.separation_warning))
     separating = tuple(dict.fromkeys(v for v, inf in zip(design.variables, infinite[:-1])
                                      if inf))
+    ml_failed = ml_fit is not None and not ml_fit.converged and not separation
     used: Literal["ml", "firth"] = "firth" if method == "firth" or (
-        method == "auto" and separation) else "ml"
+        method == "auto" and (separation or ml_failed)) else "ml"
     if separation:
-        who = (f" by {', '.join(separating)}" if separating else "")
-        messages.append(
-            f"The outcome is perfectly separated{who}: some group has only events or only "
-            "non-events, so the maximum-likelihood odds ratio is infinite. "
-            + ("Firth's penalised likelihood was used instead (profile-likelihood CIs)."
-               if used == "firth" and method == "auto" else
-               "Firth's penalised likelihood gives finite estimates." if used == "firth" else
-               "The ML estimates shown are meaningless for these terms; use method 'firth'."))
+        messages.append(_separation_message(separating, used, method))
     if used == "firth":
-        coef_table, fit_msgs = _firth_table(design.X, y)
+        if ml_failed and method == "auto":
+            messages.append(ML_FELL_BACK)
+        coef_table, fit_msgs = _firth_table(design.X, y, design.terms)
     else:
         coef_table, fit_msgs = ml_table, ml_msgs
     messages.extend(fit_msgs)
@@ -380,6 +574,16 @@ def logistic(df: pd.DataFrame, outcome: str, predictors: Sequence[str],
         n=n, n_dropped=dropped, events=events, epv=float(epv),
         ci_method="profile likelihood" if used == "firth" else "Wald", table=table,
         messages=tuple(messages))
+
+
+def _separation_message(separating: Sequence[str], used: str, method: Method) -> str:
+    who = f" by {', '.join(separating)}" if separating else ""
+    return (f"The outcome is perfectly separated{who}: some group has only events or only "
+            "non-events, so the maximum-likelihood odds ratio is infinite. "
+            + ("Firth's penalised likelihood was used instead (profile-likelihood CIs)."
+               if used == "firth" and method == "auto" else
+               "Firth's penalised likelihood gives finite estimates." if used == "firth" else
+               "The ML estimates shown are meaningless for these terms; use method 'firth'."))
 
 
 def _assemble(coef_table: pd.DataFrame, design: Design) -> pd.DataFrame:
