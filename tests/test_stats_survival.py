@@ -6,14 +6,22 @@ R code beside each number; the whole script is tests/fixtures/stats_models/refer
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from core.errors import ColumnError, InsufficientDataError
-from core.stats import CoxResult, KaplanMeierResult, cox, kaplan_meier
+from core.stats import (
+    CoxResult, KaplanMeierResult, compare_groups, contingency, correlate, cox, kaplan_meier,
+    logistic,
+)
+from core.stats import survival
+from core.stats._common import SolverBudget
 
 FIX = Path(__file__).parent / "fixtures" / "stats_models"
 REL = 1e-4
@@ -334,3 +342,217 @@ def test_cox_bad_input(aml, lung):
         cox(aml.assign(time=-aml["time"]), "time", "status", ["x"])
     with pytest.raises(ColumnError, match="0/1"):
         cox(aml.assign(status=aml["status"] * 3), "time", "status", ["x"])
+
+
+# ------------------------------------------------------------------------- degenerate data
+# A filter can leave any cohort: none, one patient, one per group, nobody with an event. Each
+# statistic must then return a result whose messages explain every blank, or raise a
+# CohortError (InsufficientDataError, ColumnError) that says what to do; never LinAlgError,
+# ZeroDivisionError, IndexError and the like.
+
+def _frame(t, e, g, x) -> pd.DataFrame:
+    return pd.DataFrame({"t": pd.Series(t, dtype=float), "e": pd.Series(e, dtype=float),
+                         "g": pd.Series(g, dtype=object), "x": pd.Series(x, dtype=float)})
+
+
+T10 = np.arange(1.0, 11.0)
+DEGENERATE = {
+    "no patients": _frame([], [], [], []),
+    "one patient": _frame([5], [1], ["a"], [1]),
+    "two patients, one per group": _frame([5, 10], [1, 1], ["a", "b"], [1, 2]),
+    "two patients, event then censoring": _frame([10, 5], [1, 0], ["a", "b"], [1, 2]),
+    "two patients, events at one time": _frame([5, 5], [1, 1], ["a", "b"], [1, 2]),
+    "all censored": _frame(T10, [0] * 10, list("ab") * 5, T10),
+    "all events at one time": _frame([5] * 10, [1] * 10, list("ab") * 5, T10),
+    "events at one time, the rest censored later": _frame([5] * 6 + [8] * 4, [1] * 6 + [0] * 4,
+                                                          list("ab") * 5, T10),
+    "constant covariate": _frame(T10, [1, 0] * 5, ["a"] * 10, [1] * 10),
+    "group without events": _frame(T10, [1, 0] * 5, list("ab") * 5, T10 % 3),
+    "separating covariate (infinite HR)": _frame(T10, [1] * 9 + [0], ["a"] * 5 + ["b"] * 5,
+                                                 T10),
+    "a single event": _frame(T10, [1] + [0] * 9, list("ab") * 5, T10 % 4),
+    "one patient at risk at the only event": _frame(T10, [0] * 9 + [1], list("ab") * 5, T10),
+    "all times zero": _frame([0.0] * 6, [1, 0] * 3, list("ab") * 3, [0, 1, 2, 0, 1, 2]),
+    "a covariate in units of 1e12": _frame(T10, [1, 0, 1, 1, 0, 1, 1, 1, 0, 1],
+                                           list("ab") * 5, (T10 % 4) * 1e12),
+}
+CALLS = {
+    "kaplan_meier": lambda d: kaplan_meier(d, "t", "e"),
+    "kaplan_meier by group": lambda d: kaplan_meier(d, "t", "e", "g"),
+    "cox ~ g": lambda d: cox(d, "t", "e", ["g"]),
+    "cox ~ x": lambda d: cox(d, "t", "e", ["x"]),
+    "cox ~ g + x": lambda d: cox(d, "t", "e", ["g", "x"]),
+    "logistic ~ g": lambda d: logistic(d, "e", ["g"]),
+    "logistic ~ x": lambda d: logistic(d, "e", ["x"]),
+    "logistic ~ g + x (firth)": lambda d: logistic(d, "e", ["g", "x"], method="firth"),
+}
+
+
+def _blanks_are_explained(result) -> None:
+    """Every missing statistic in a result has a message beside it."""
+    if isinstance(result, KaplanMeierResult):
+        blank = result.logrank is not None and np.isnan(result.logrank.pvalue)
+    elif isinstance(result, CoxResult):
+        blank = result.ph_test["pvalue"].isna().any() or result.table["pvalue"].isna().any()
+    else:
+        blank = result.table[["pvalue", "ci_low", "ci_high"]].isna().any().any()
+    assert not blank or result.messages, "a blank statistic without a message"
+
+
+def _obeys_the_rule(call, df: pd.DataFrame) -> None:
+    """A result whose blanks are explained, or a CohortError with a message; no warning."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        try:
+            result = call(df)
+        except (InsufficientDataError, ColumnError) as exc:
+            assert len(str(exc)) > 20
+            return
+    _blanks_are_explained(result)
+
+
+@pytest.mark.parametrize("call", CALLS.values(), ids=CALLS.keys())
+@pytest.mark.parametrize("df", DEGENERATE.values(), ids=DEGENERATE.keys())
+def test_degenerate_data_give_a_result_or_a_message(df, call):
+    _obeys_the_rule(call, df)
+
+
+def test_cox_two_patients_one_per_group_explains_the_missing_ph_test():
+    # the Survival page with a filter leaving n = 2 raised LinAlgError in cox.zph
+    res = cox(DEGENERATE["two patients, one per group"], "t", "e", ["g"])
+    assert res.ph_test["chisq"].isna().all() and list(res.ph_test["term"]) == ["g", "GLOBAL"]
+    assert survival.PH_NOT_FINITE in res.messages
+    assert res.messages[-1] == (
+        "The proportional-hazards test (cox.zph) needs finite hazard ratios; not computed, "
+        "because the model did not converge to finite estimates.")
+    assert any("effectively infinite" in m for m in res.messages)
+
+
+def test_cox_events_at_one_time_explains_the_missing_ph_test():
+    res = cox(DEGENERATE["all events at one time"], "t", "e", ["x"])
+    assert _term(res, "x")["coef"] == pytest.approx(0.0, abs=1e-12)  # no information on order
+    assert res.ph_test["pvalue"].isna().all()
+    assert ("The proportional-hazards test (cox.zph) needs events at two or more different "
+            "times; here all 10 event(s) happened at time 5. Not computed.") in res.messages
+
+
+def test_cox_ph_test_blank_for_one_term_names_it():
+    # g differs among the patients at risk only at the first event time
+    df = _frame([2, 2, 2, 4, 4, 4], [1] * 6, ["b", "a", "b", "a", "a", "a"], [1, 2, 2, 0, 1, 2])
+    res = cox(df, "t", "e", ["x", "g"])
+    ph = res.ph_test.set_index("term")
+    assert np.isfinite(ph.loc["x", "chisq"]) and np.isnan(ph.loc["g", "chisq"])
+    assert ("The proportional-hazards test (cox.zph) could not be computed for 'g', the model "
+            "as a whole: with 6 patients and 6 events the data cannot show whether the hazard "
+            "ratio changes over time. Left blank; the hazard ratios are unaffected."
+            ) in res.messages
+
+
+def test_cox_without_information_raises_with_advice():
+    with pytest.raises(InsufficientDataError) as exc:
+        cox(DEGENERATE["one patient at risk at the only event"], "t", "e", ["x"])
+    assert str(exc.value) == (
+        "The Cox model cannot be estimated: whenever an event happened, the patients still at "
+        "risk had the same value of x, so the data hold no information on its hazard ratio "
+        "(for example, only one patient was at risk at each event). Widen the filter or remove "
+        "the covariate.")
+
+
+def test_logrank_without_information_says_so():
+    res = kaplan_meier(DEGENERATE["all events at one time"], "t", "e", "g")
+    assert np.isnan(res.logrank.statistic) and np.isnan(res.logrank.pvalue)
+    assert ("The log-rank test could not be computed: the timing of the events carries no "
+            "information to compare the groups (for example, all events on the same day, or "
+            "only one patient at risk at each event); not computed.") in res.messages
+
+
+def test_cox_huge_units_flag_the_infinite_hazard_ratio():
+    # x (in units of 1e12) orders the event times perfectly: the HR is infinite whatever the
+    # units; before the covariates were standardised the tiny steps looked like convergence
+    res = cox(DEGENERATE["separating covariate (infinite HR)"].assign(x=T10 * 1e12),
+              "t", "e", ["x"])
+    assert any("effectively infinite" in m and "for x" in m for m in res.messages)
+
+
+# ------------------------------------------------------------------------- solver budget
+
+TINY = SolverBudget(max_iter=1, tol=1e-300, xtol=1e-300, max_halfstep=0)
+
+
+def test_cox_retries_when_the_first_budget_fails(lung, monkeypatch):
+    monkeypatch.setattr(survival, "COX_ATTEMPTS", (TINY, *survival.COX_ATTEMPTS))
+    res = cox(lung, "time", "status", ["age", "sex", "ph.ecog"])
+    _check_cox(res, "sex", -0.55261239570, 0.167739053787, 9.860513721e-04, -0.881374899927,
+               -0.22384989148)
+    _check_zph(res, [("age", 0.1879876737, 1, 0.6645967631),
+                     ("sex", 2.3054372274, 1, 0.1289219988),
+                     ("ph.ecog", 2.0542487741, 1, 0.1517820989),
+                     ("GLOBAL", 4.4636575888, 3, 0.2155549453)])
+    assert res.messages == ()
+
+
+def test_cox_that_never_converges_says_so(aml, monkeypatch):
+    monkeypatch.setattr(survival, "COX_ATTEMPTS", (TINY, TINY))
+    res = cox(aml, "time", "status", ["x"])
+    assert res.messages == (survival.COX_NOT_CONVERGED, survival.PH_NOT_FINITE)
+    assert survival.COX_NOT_CONVERGED == (
+        "The Cox model did not converge, even with more iterations and a looser tolerance: its "
+        "estimates are unreliable. Use fewer covariates or widen the filter.")
+    assert res.ph_test["chisq"].isna().all()
+
+
+def test_cox_units_do_not_change_the_answer(lung):
+    # coxph(Surv(time, status) ~ age + sex + ph.ecog, data = lung): age per year 0.01106676456
+    res = cox(lung.assign(age=lung["age"] * 1e6), "time", "status", ["age", "sex", "ph.ecog"])
+    assert _term(res, "age")["coef"] * 1e6 == pytest.approx(0.01106676456, rel=REL)
+    assert _term(res, "age")["pvalue"] == pytest.approx(2.324156810e-01, rel=REL)
+    assert res.ph_test.set_index("term").loc["age", "chisq"] == pytest.approx(0.1879876737,
+                                                                             rel=REL)
+
+
+# ------------------------------------------------------------------------- property test
+
+_NAN = float("nan")
+
+
+@st.composite
+def _small_frames(draw) -> pd.DataFrame:
+    """0-10 patients; few distinct values, so ties, single groups and empty groups are common."""
+    n = draw(st.integers(0, 10))
+
+    def column(values):
+        return draw(st.lists(st.sampled_from(values), min_size=n, max_size=n))
+
+    return pd.DataFrame({
+        "t": pd.Series(column([0.0, 1.0, 2.0, 2.0, 3.5, 10.0, _NAN]), dtype=float),
+        "e": pd.Series(column([0.0, 1.0, 1.0, _NAN]), dtype=float),
+        "g": pd.Series(column(["a", "b", "c", None]), dtype=object),
+        "c": pd.Series(column(["u", "v", None]), dtype=object),
+        "x": pd.Series(column([0.0, 1.0, 1.0, -2.5, 40.0, 1e6, _NAN]), dtype=float),
+    })
+
+
+PROPERTY_CALLS = {
+    **CALLS,
+    "logistic ~ g + x": lambda d: logistic(d, "e", ["g", "x"]),
+    "compare_groups": lambda d: compare_groups(d, "x", "g"),
+    "correlate": lambda d: correlate(d, "x", "t"),
+    "correlate (pearson)": lambda d: correlate(d, "x", "t", method="pearson"),
+    "contingency": lambda d: contingency(d, "g", "c"),
+}
+_OURS = {k for k in PROPERTY_CALLS if not k.startswith(("compare", "correlate", "contingency"))}
+
+
+@pytest.mark.parametrize("name", PROPERTY_CALLS)
+@settings(max_examples=40, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(df=_small_frames())
+def test_random_small_frames_give_a_result_or_a_message(name, df):
+    call = PROPERTY_CALLS[name]
+    if name in _OURS:
+        _obeys_the_rule(call, df)
+        return
+    try:  # groups.py: the same rule on exceptions (its warnings are its own business)
+        call(df)
+    except (InsufficientDataError, ColumnError) as exc:
+        assert str(exc)

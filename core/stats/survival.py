@@ -27,12 +27,41 @@ import pandas as pd
 from scipy import stats as _st
 
 from core.errors import ColumnError, InsufficientDataError
-from core.stats._common import complete_cases, numeric
+from core.stats._common import SolverBudget, complete_cases, numeric
 from core.stats.regression import check_full_rank, design_matrix
 
 _Z = float(_st.norm.ppf(0.975))
 _TOL = float(np.sqrt(np.finfo(float).eps))
 ALL = "All"
+#: Cox Newton-Raphson attempts (tol: relative change of the log-likelihood; xtol: size of the
+#: Newton step on standardised covariates): a tight criterion first, then R coxph's 1e-9.
+COX_ATTEMPTS: tuple[SolverBudget, ...] = (
+    SolverBudget(max_iter=1000, tol=1e-14, xtol=1e-10, max_halfstep=60),
+    SolverBudget(max_iter=1000, tol=1e-9, xtol=1e-8, max_halfstep=60),
+)
+_INFINITE_Z = 10.0  # |coefficient per SD| beyond which a hazard ratio counts as infinite
+COX_NO_INFORMATION = (
+    "The Cox model cannot be estimated: whenever an event happened, the patients still at risk "
+    "had the same value of {who}, so the data hold no information on its hazard ratio (for "
+    "example, only one patient was at risk at each event). Widen the filter or remove the "
+    "covariate.")
+COX_NOT_CONVERGED = (
+    "The Cox model did not converge, even with more iterations and a looser tolerance: its "
+    "estimates are unreliable. Use fewer covariates or widen the filter.")
+PH_ONE_EVENT_TIME = (
+    "The proportional-hazards test (cox.zph) needs events at two or more different times; "
+    "here all {events} event(s) happened at time {time:g}. Not computed.")
+PH_NOT_FINITE = (
+    "The proportional-hazards test (cox.zph) needs finite hazard ratios; not computed, because "
+    "the model did not converge to finite estimates.")
+PH_SINGULAR = (
+    "The proportional-hazards test (cox.zph) could not be computed for {which}: with {n} "
+    "patients and {events} events the data cannot show whether the hazard ratio changes over "
+    "time. Left blank; the hazard ratios are unaffected.")
+LOGRANK_NO_INFORMATION = (
+    "The log-rank test could not be computed: the timing of the events carries no information "
+    "to compare the groups (for example, all events on the same day, or only one patient at "
+    "risk at each event); not computed.")
 
 
 # --------------------------------------------------------------------------- input checks
@@ -121,11 +150,13 @@ def _first_below_half(y: np.ndarray, x: np.ndarray) -> float:
 
 
 def _logrank(t: np.ndarray, e: np.ndarray, g: np.ndarray, levels: Sequence[str]
-             ) -> tuple[float, int, float]:
-    """K-sample log-rank test as R ``survdiff(rho = 0)``: statistic, df, p."""
+             ) -> tuple[float, int, float, str | None]:
+    """K-sample log-rank test as R ``survdiff(rho = 0)``: statistic, df, p, and why it was not
+    computed (None, "events": fewer than two groups with expected events, "variance": the
+    variance matrix is singular)."""
     event_times = np.unique(t[e == 1])
     if len(event_times) == 0:
-        return float("nan"), 0, float("nan")
+        return float("nan"), 0, float("nan"), "events"
     n_rk = np.empty((len(levels), len(event_times)))
     d_rk = np.empty_like(n_rk)
     for i, lv in enumerate(levels):
@@ -139,12 +170,26 @@ def _logrank(t: np.ndarray, e: np.ndarray, g: np.ndarray, levels: Sequence[str]
     var = (np.diag((n_rk * n * factor).sum(1)) - (n_rk * factor) @ n_rk.T)
     keep = expected > 0
     if keep.sum() < 2:
-        return float("nan"), 0, float("nan")
+        return float("nan"), 0, float("nan"), "events"
     diff = (observed - expected)[keep][1:]
-    vv = var[np.ix_(keep, keep)][1:, 1:]
-    stat = float(diff @ np.linalg.solve(vv, diff))
+    stat = _quadratic_form(diff, var[np.ix_(keep, keep)][1:, 1:])
+    if np.isnan(stat):
+        return float("nan"), 0, float("nan"), "variance"
     df = int(keep.sum() - 1)
-    return stat, df, float(_st.chi2.sf(stat, df))
+    return stat, df, float(_st.chi2.sf(stat, df)), None
+
+
+def _quadratic_form(u: np.ndarray, A: np.ndarray) -> float:
+    """u' A^-1 u, or NaN when A is singular (numerically rank-deficient) or not finite."""
+    if not (np.isfinite(A).all() and np.isfinite(u).all()):
+        return float("nan")
+    if A.size == 0 or np.linalg.matrix_rank(A) < A.shape[0]:
+        return float("nan")
+    try:
+        value = float(u @ np.linalg.solve(A, u))
+    except np.linalg.LinAlgError:
+        return float("nan")
+    return max(value, 0.0) if np.isfinite(value) and value >= -_TOL else float("nan")
 
 
 @dataclass(frozen=True)
@@ -168,7 +213,9 @@ class KaplanMeierResult:
         are 1 while survival is 1 and missing once survival is 0 (R gives NA for both).
     medians : DataFrame with columns group, n, events, median, ci_low, ci_high (missing when
         not reached).
-    logrank : log-rank test over all groups, or None for a single group.
+    logrank : log-rank test over all groups, or None for a single group. Its statistic and
+        p are missing (with a message) when fewer than two groups have events or the event
+        times carry no information to compare the groups.
     pairwise : DataFrame with columns group_a, group_b, statistic, pvalue, pvalue_holm (one
         log-rank per pair; empty unless there are more than two groups).
     n, n_dropped, events : patients used, rows left out for a missing value, events.
@@ -327,15 +374,17 @@ def _group_tests(t, e, g, levels, messages) -> tuple[LogRankResult | None, pd.Da
         if len(levels) == 1 and g[0] != ALL:
             messages.append("Only one group: no log-rank test.")
         return None, pairwise
-    stat, df, p = _logrank(t, e, g, levels)
-    if np.isnan(stat):
+    stat, df, p, why = _logrank(t, e, g, levels)
+    if why == "events":
         messages.append("The log-rank test needs events in at least two groups; not computed.")
+    elif why == "variance":
+        messages.append(LOGRANK_NO_INFORMATION)
     logrank = LogRankResult(stat, df, p)
     if len(levels) > 2:
         rows = []
         for a, b in combinations(levels, 2):
             m = (g == a) | (g == b)
-            s, _, pv = _logrank(t[m], e[m], g[m], [a, b])
+            s, _, pv, _ = _logrank(t[m], e[m], g[m], [a, b])
             rows.append({"group_a": a, "group_b": b, "statistic": s, "pvalue": pv})
         pairwise = pd.DataFrame(rows)
         ok = pairwise["pvalue"].notna().to_numpy()
@@ -401,28 +450,65 @@ def _efron(X: np.ndarray, t: np.ndarray, e: np.ndarray, beta: np.ndarray,
     return (fit, ug, ibg, igg) if g is not None else fit
 
 
-def _newton(X, t, e) -> tuple[np.ndarray, _EfronFit, bool]:
-    """Newton-Raphson with step halving, from beta = 0 (as R ``coxph``)."""
-    beta = np.zeros(X.shape[1])
+def _newton(X: np.ndarray, t: np.ndarray, e: np.ndarray, beta: np.ndarray,
+            budget: SolverBudget) -> tuple[np.ndarray, _EfronFit, bool]:
+    """Newton-Raphson with step halving from ``beta`` (R ``coxph`` starts at 0).
+
+    Converged when the relative change of the log-likelihood is at most ``budget.tol`` or the
+    full Newton step is below ``budget.xtol`` (X standardised, so the step is unit-free).
+    """
     fit = _efron(X, t, e, beta)
-    for _ in range(100):
-        try:
-            step = np.linalg.solve(fit.info, fit.score)
-        except np.linalg.LinAlgError:
+    for _ in range(budget.max_iter):
+        step = _newton_step(fit)
+        if step is None:
             return beta, fit, False
-        new = beta + step
-        new_fit = _efron(X, t, e, new)
-        halvings = 0
-        while not new_fit.loglik >= fit.loglik - 1e-12 * abs(fit.loglik) and halvings < 30:
-            step /= 2
-            new = beta + step
-            new_fit = _efron(X, t, e, new)
-            halvings += 1
-        converged_ll = abs(new_fit.loglik - fit.loglik) <= 1e-14 * max(abs(fit.loglik), 1.0)
+        size = float(np.max(np.abs(step)))
+        new, new_fit = _halve(X, t, e, beta, fit, step, budget.max_halfstep)
+        if new_fit is None:  # no step improves the log-likelihood: optimal if the step is tiny
+            return beta, fit, size < budget.xtol
+        change = abs(new_fit.loglik - fit.loglik)
         beta, fit = new, new_fit
-        if np.max(np.abs(step)) < 1e-10 or converged_ll:
+        if size < budget.xtol or change <= budget.tol * max(abs(fit.loglik), 1.0):
             return beta, fit, True
     return beta, fit, False
+
+
+def _newton_step(fit: _EfronFit) -> np.ndarray | None:
+    """The Newton step I^-1 U, or None when the information is singular or not finite."""
+    if not (np.isfinite(fit.info).all() and np.isfinite(fit.score).all()):
+        return None
+    try:
+        step = np.linalg.solve(fit.info, fit.score)
+    except np.linalg.LinAlgError:
+        return None
+    return step if np.isfinite(step).all() else None
+
+
+def _halve(X: np.ndarray, t: np.ndarray, e: np.ndarray, beta: np.ndarray, fit: _EfronFit,
+           step: np.ndarray, max_halfstep: int) -> tuple[np.ndarray, _EfronFit | None]:
+    """beta + step, halved until the log-likelihood does not fall; (beta, None) if it always
+    falls."""
+    floor = fit.loglik - 1e-12 * abs(fit.loglik)
+    for _ in range(max_halfstep + 1):
+        new = beta + step
+        new_fit = _efron(X, t, e, new)
+        if new_fit.loglik >= floor:
+            return new, new_fit
+        step = step / 2
+    return beta, None
+
+
+def _fit_cox(X: np.ndarray, t: np.ndarray, e: np.ndarray
+             ) -> tuple[np.ndarray, _EfronFit, bool]:
+    """Cox fit under COX_ATTEMPTS; each retry continues from where the last one stopped."""
+    beta = np.zeros(X.shape[1])
+    converged = False
+    with np.errstate(all="ignore"):
+        for budget in COX_ATTEMPTS:
+            beta, fit, converged = _newton(X, t, e, beta, budget)
+            if converged:
+                break
+    return beta, fit, converged
 
 
 def _km_transform(t: np.ndarray, e: np.ndarray) -> np.ndarray:
@@ -433,26 +519,55 @@ def _km_transform(t: np.ndarray, e: np.ndarray) -> np.ndarray:
 
 
 def _zph(X, t, e, beta, variables: Sequence[str]) -> pd.DataFrame:
-    """Proportional-hazards score test of survival 3.x ``cox.zph(fit)`` (transform "km")."""
+    """Proportional-hazards score test of survival 3.x ``cox.zph(fit)`` (transform "km").
+
+    A row whose information matrix is singular (too few events at different times, no
+    variation among those at risk) has a missing chisq and p; it never raises.
+    """
     ttimes = _km_transform(t, e)
     gtime = ttimes - ttimes[e == 1].mean()
-    _, ug, ibg, igg = _efron(X, t, e, beta, g=gtime)
-    fit = _efron(X, t, e, beta)
+    with np.errstate(all="ignore"):
+        _, ug, ibg, igg = _efron(X, t, e, beta, g=gtime)
+        fit = _efron(X, t, e, beta)
     p = X.shape[1]
     imat = np.block([[fit.info, ibg], [ibg.T, igg]])
     u = np.r_[np.zeros(p), ug]
     rows = []
-    terms = list(dict.fromkeys(variables))
-    for term in terms:
+    for term in dict.fromkeys(variables):
         jj = [j for j, v in enumerate(variables) if v == term]
         kk = list(range(p)) + [p + j for j in jj]
-        uu = u[kk]
-        stat = float(uu @ np.linalg.solve(imat[np.ix_(kk, kk)], uu))
-        rows.append({"term": term, "chisq": stat, "df": len(jj),
-                     "pvalue": float(_st.chi2.sf(stat, len(jj)))})
-    stat = float(u @ np.linalg.solve(imat, u))
-    rows.append({"term": "GLOBAL", "chisq": stat, "df": p, "pvalue": float(_st.chi2.sf(stat, p))})
+        rows.append(_zph_row(term, _quadratic_form(u[kk], imat[np.ix_(kk, kk)]), len(jj)))
+    rows.append(_zph_row("GLOBAL", _quadratic_form(u, imat), p))
     return pd.DataFrame(rows)
+
+
+def _zph_row(term: str, stat: float, df: int) -> dict[str, object]:
+    return {"term": term, "chisq": stat, "df": df,
+            "pvalue": float("nan") if np.isnan(stat) else float(_st.chi2.sf(stat, df))}
+
+
+def _zph_blank(variables: Sequence[str]) -> pd.DataFrame:
+    """The PH table with every statistic missing (test not computed)."""
+    terms = list(dict.fromkeys(variables))
+    rows = [_zph_row(v, float("nan"), sum(x == v for x in variables)) for v in terms]
+    return pd.DataFrame([*rows, _zph_row("GLOBAL", float("nan"), len(variables))])
+
+
+def _ph_test(Z: np.ndarray, t: np.ndarray, e: np.ndarray, beta: np.ndarray,
+             variables: Sequence[str], finite: bool) -> tuple[pd.DataFrame, list[str]]:
+    """cox.zph table and the messages that explain any blank in it."""
+    event_times = np.unique(t[e == 1])
+    if len(event_times) < 2:
+        return _zph_blank(variables), [PH_ONE_EVENT_TIME.format(
+            events=int(e.sum()), time=float(event_times[0]))]
+    if not finite:
+        return _zph_blank(variables), [PH_NOT_FINITE]
+    ph = _zph(Z, t, e, beta, variables)
+    blank = ph.loc[ph["chisq"].isna(), "term"].tolist()
+    if not blank:
+        return ph, []
+    names = ", ".join("the model as a whole" if b == "GLOBAL" else f"'{b}'" for b in blank)
+    return ph, [PH_SINGULAR.format(which=names, n=len(t), events=int(e.sum()))]
 
 
 def _concordance(t: np.ndarray, e: np.ndarray, eta: np.ndarray) -> float:
@@ -479,6 +594,8 @@ class CoxResult:
         se, pvalue (Wald), one row per model term (term names as in :func:`core.stats.logistic`).
     ph_test : DataFrame with columns term, chisq, df, pvalue: the proportional-hazards test per
         covariate (a categorical covariate is one row with df = levels - 1) and a GLOBAL row.
+        chisq and pvalue are missing where the test cannot be computed (events at a single
+        time, infinite hazard ratios, too few events); ``messages`` then says why.
     n, events, n_dropped : patients used, events among them, rows left out for a missing value.
     concordance : Harrell's C of the linear predictor.
     loglik : maximised partial log-likelihood (Efron).
@@ -517,16 +634,21 @@ def cox(df: pd.DataFrame, time: str, event: str, covariates: Sequence[str],
     Raises
     ------
     ColumnError
-        Missing column, negative time, event not 0/1, unknown reference.
+        Missing column, negative time, event not 0/1, unknown reference, infinite covariate
+        values.
     InsufficientDataError
-        No events, constant or collinear covariates, fewer events than parameters... with a
-        message saying what to change.
+        No events, constant or collinear covariates, fewer patients than coefficients, or a
+        covariate that never varies among the patients at risk at an event time... with a
+        message saying what to change. Numerical dead ends (infinite hazard ratios, a PH test
+        that cannot be computed) are not errors: they leave blanks and messages.
 
     Notes
     -----
     Validated against R 4.2, survival 3.x: ``coxph(Surv(time, status) ~ ...)`` (Efron; coef,
     se, ``confint``, Wald p, ``$concordance``) and ``cox.zph(fit)`` (default transform "km",
     the score test of survival 3.x, implemented here after its R source and C routine zph1).
+    Newton-Raphson runs on standardised covariates under COX_ATTEMPTS (explicit iteration
+    limits; a failed attempt continues with R's convergence criterion).
     """
     if isinstance(covariates, str):
         covariates = [covariates]
@@ -548,21 +670,70 @@ def cox(df: pd.DataFrame, time: str, event: str, covariates: Sequence[str],
     if events / k < 10:
         messages.append(f"Only {events / k:.1f} events per coefficient (fewer than 10): "
                         "estimates may be unstable; use fewer covariates.")
-    Xc = X - X.mean(0)
-    beta, fit, converged = _newton(Xc, t, e)
-    se = np.sqrt(np.diag(np.linalg.pinv(fit.info)))
-    sd = X.std(0)
-    infinite = [term for term, b, s in zip(design.terms, beta, sd) if abs(b) * s > 10]
-    if not converged or infinite:
-        who = ", ".join(infinite) if infinite else "some covariates"
-        messages.append(f"The Cox model did not converge to finite estimates for {who}: the "
-                        "hazard ratio is effectively infinite (e.g. no events in one group). "
-                        "Do not interpret it; combine groups or drop the covariate.")
-    table = _cox_table(design, beta, se)
-    ph = _zph(Xc, t, e, beta, design.variables)
+    Z, sd = _standardised(X)
+    _check_information(Z, t, e, design.variables)
+    beta_z, fit, converged = _fit_cox(Z, t, e)
+    infinite = [term for term, b in zip(design.terms, beta_z) if abs(b) > _INFINITE_Z]
+    messages.extend(_convergence_messages(converged, infinite))
+    ph, ph_msgs = _ph_test(Z, t, e, beta_z, design.variables, converged and not infinite)
+    messages.extend(ph_msgs)
+    table = _cox_table(design, beta_z / sd, _standard_errors(fit.info) / sd)
     return CoxResult(table=table, ph_test=ph, n=n, events=events, n_dropped=dropped,
-                     concordance=_concordance(t, e, Xc @ beta), loglik=fit.loglik,
+                     concordance=_concordance(t, e, _linear_predictor(Z, beta_z)),
+                     loglik=fit.loglik,
                      messages=tuple(messages))
+
+
+def _linear_predictor(Z: np.ndarray, beta: np.ndarray) -> np.ndarray:
+    """Z @ beta with identical rows given identical values: some BLAS kernels (OpenBLAS
+    Prescott/Katmai) round rows differently, which would break ties in the concordance."""
+    rows, inverse = np.unique(Z, axis=0, return_inverse=True)
+    return (rows @ beta)[np.ravel(inverse)]
+
+
+def _standardised(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Centred covariates divided by their SD (the Cox fit is equivariant under this), and the
+    SDs; coefficients on this scale are per SD, so convergence criteria are unit-free."""
+    sd = X.std(axis=0)
+    sd = np.where(sd > 0, sd, 1.0)
+    return (X - X.mean(axis=0)) / sd, sd
+
+
+def _check_information(Z: np.ndarray, t: np.ndarray, e: np.ndarray,
+                       variables: Sequence[str]) -> None:
+    """Raise InsufficientDataError when the partial likelihood is flat in some direction.
+
+    The information at any beta has the null space it has at 0: a covariate (or combination)
+    that is constant among the patients at risk at every event time has no estimable effect.
+    """
+    with np.errstate(all="ignore"):
+        info = _efron(Z, t, e, np.zeros(Z.shape[1])).info
+    if np.isfinite(info).all() and np.linalg.matrix_rank(info) == info.shape[0]:
+        return
+    diag = np.diag(info) if np.isfinite(info).all() else np.zeros(len(info))
+    flat = [v for v, d in zip(variables, diag) if not d > _TOL * max(diag.max(), 1.0)]
+    who = ", ".join(dict.fromkeys(flat or variables))
+    raise InsufficientDataError(COX_NO_INFORMATION.format(who=who))
+
+
+def _convergence_messages(converged: bool, infinite: Sequence[str]) -> list[str]:
+    if infinite:
+        return [f"The Cox model did not converge to finite estimates for {', '.join(infinite)}: "
+                "the hazard ratio is effectively infinite (e.g. no events in one group). Do "
+                "not interpret it; combine groups or drop the covariate."]
+    return [] if converged else [COX_NOT_CONVERGED]
+
+
+def _standard_errors(info: np.ndarray) -> np.ndarray:
+    """sqrt(diag(I^-1)); missing where the information is degenerate (infinite estimates)."""
+    with np.errstate(all="ignore"):
+        try:
+            var = np.diag(np.linalg.pinv(info)) if np.isfinite(info).all() else None
+        except np.linalg.LinAlgError:
+            var = None
+    if var is None:
+        return np.full(len(info), np.nan)
+    return np.where(var > 0, np.sqrt(np.abs(var)), np.nan)
 
 
 def _cox_table(design, beta: np.ndarray, se: np.ndarray) -> pd.DataFrame:
