@@ -27,7 +27,7 @@ def has_values(df, *columns: str) -> bool:  # noqa: ANN001 - DataFrame
 view = session.page("Cohort")
 if view.synthetic:
     st.info("You are looking at the **synthetic demo cohort** (41 invented patients that mirror "
-            "the published study). Upload your own cohort in the sidebar.", icon="ℹ️")
+            "the published study). Upload your own cohort in the sidebar.", icon=":material/info:")
 
 df = view.patients
 options = strata_options(df)
