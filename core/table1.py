@@ -346,9 +346,10 @@ def note(t: TableOne) -> str:
     if t.strata:
         text += (" Tests on the patients with a known value: Kruskal-Wallis (Mann-Whitney U "
                  "for two groups) for numbers; chi-square, or Fisher's exact test when an "
-                 "expected count is below 5, for categories. p-value \"—\": not tested, "
-                 f"because a group has fewer than {MIN_GROUP_N} patients with a value (see "
-                 "below).")
+                 "expected count is below 5, for categories.")
+        if (t.tests["test"] == NOT_TESTED).any():
+            text += (" p-value \"—\": not tested (a test needs at least "
+                     f"{MIN_GROUP_N} patients with a value in every group; see below).")
     return text
 
 

@@ -210,3 +210,12 @@ def test_grade_counts_ignores_text_and_out_of_range():
     c = table1.grade_counts(pd.Series(["1", "k.A.", None, 7, 2.0], dtype=object))
     assert c["n"].tolist() == [0, 1, 1, 0, 0]
     assert table1.grade_counts(pd.Series([None, None]))["n"].sum() == 0
+
+
+def test_note_states_the_denominator_and_explains_the_dash_only_when_used(demo):
+    plain = table1.note(table1.table_one(demo))
+    assert plain == table1.DENOMINATOR_NOTE
+    tested = table1.note(table1.table_one(demo, by="tocilizumab"))
+    assert "Kruskal-Wallis" in tested and "not tested" not in tested
+    small = table1.note(table1.table_one(demo, by="product"))   # CD19/CD20: 1 patient
+    assert 'p-value "—": not tested (a test needs at least 3 patients' in small
