@@ -30,7 +30,7 @@ run: $(STAMP)
 	$(PY) -m streamlit run app.py --server.port $(PORT)
 
 test: $(DEVSTAMP)
-	$(PY) -m pytest
+	OPENBLAS_NUM_THREADS=1 $(PY) -m pytest
 
 demo-data: $(STAMP)
 	$(PY) -m core.demo

@@ -82,3 +82,18 @@ def test_a_mapping_saved_for_another_file_does_not_break_the_page(app_test):
     at.run()
     assert_clean(at)
     assert any("3 rows read · 3 loaded" in x.label for x in at.expander)
+
+
+def test_files_dropped_together_get_their_column_mapping(app_test):
+    """The mapping editor shows the files sorted from the drop-all zone, not only the three
+    slots' own files."""
+    data = Path(__file__).resolve().parent.parent / "data"
+    at = app_test(PAGE)
+    at.radio(key="data_source").set_value("upload").run()
+    at.sidebar.file_uploader[3].set_value([
+        ("export_a.csv", (data / "demo_patients.csv").read_bytes(), "text/csv"),
+        ("export_b.csv", (data / "demo_treatments.csv").read_bytes(), "text/csv")]).run()
+    assert_clean(at)
+    assert "Column mapping" in texts(at.header)
+    subheads = " ".join(texts(at.subheader) + texts(at.markdown) + texts(at.caption))
+    assert "export_a.csv" in subheads and "export_b.csv" in subheads

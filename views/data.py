@@ -16,7 +16,7 @@ import streamlit as st
 
 from core import loading, schema
 from core.errors import CohortError
-from ui import session
+from ui import session, sidebar
 
 T = TypeVar("T")
 KEEP = "(keep as extra column)"
@@ -71,7 +71,7 @@ cohort = session.source_cohort()
 if st.session_state.get("data_source", "demo") == "demo":
     st.info("The app is showing the **synthetic demo cohort**: 41 invented patients generated "
             "to mirror the published study (Perl et al., Haematologica 2024). No real patient "
-            "data. Choose **Upload** in the sidebar to load your own cohort.", icon="ℹ️")
+            "data. Choose **Upload** in the sidebar to load your own cohort.", icon=":material/info:")
 elif err := st.session_state.get("load_error"):
     st.error(err)
 if cohort is not None:
@@ -89,7 +89,7 @@ if cohort is not None and cohort.reports:
                          expanded=bool(rep.rows_rejected or len(rep.cell_issues))):
             st.caption(f"Read as: {rep.detected}")
             for line in rep.conversions:
-                st.info(line, icon="🔁")
+                st.info(line, icon=":material/sync_alt:")
             for line in rep.notes:
                 st.warning(line)
             if rep.rows_rejected:
@@ -112,11 +112,11 @@ if cohort is not None and (len(cohort.labs) or len(cohort.treatments)):
             "place of uploaded values"
             + (f"; {n_diff} uploaded values differ from the derived ones" if n_diff else "")
             + ". Thresholds, disagreements and derivation issues are on the Endpoints page.",
-            icon="🧪")
-    st.page_link("views/endpoints.py", label="Open the Endpoints page", icon="➡️")
+            icon=":material/science:")
+    st.page_link("views/endpoints.py", label="Open the Endpoints page", icon=":material/arrow_forward:")
 
 # --- column mapping ------------------------------------------------------------------------
-uploads = {t: st.session_state.get(f"up_{t}") for t in ("patients", "labs", "treatments")}
+uploads = sidebar.uploads()  # a slot's own file, or one sorted from the files dropped together
 if st.session_state.get("data_source") == "upload" and any(uploads.values()):
     st.header("Column mapping")
     st.caption("Headers are matched to the canonical columns ignoring case, spaces and unit "
