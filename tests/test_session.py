@@ -72,3 +72,21 @@ def test_changing_endpoint_settings_on_the_demo_gives_the_session_its_own_copy(a
     assert shared.derived.cohort.patients.equals(before)
     other = app_test()
     assert _view(other).store is shared.store
+
+
+def test_memo_keys_result_objects_by_content():
+    """A frozen result holding DataFrames is keyed by its fields' content (its repr would
+    truncate a large frame, so two different results could share a key)."""
+    import pandas as pd
+
+    from core.table1 import Incidence
+    from ui.session import _key
+
+    fields = {f: None for f in Incidence.__dataclass_fields__}
+    big = pd.DataFrame({"x": range(1000)})
+    other = big.copy()
+    other.loc[500, "x"] = -1   # differs only where a repr would not show it
+    a = Incidence(**{**fields, "table": big})
+    b = Incidence(**{**fields, "table": other})
+    assert _key(a) != _key(b)
+    assert _key(a) == _key(Incidence(**{**fields, "table": big.copy()}))

@@ -15,6 +15,7 @@ Pages use :func:`cohort` and :func:`memo`::
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import threading
 from collections import OrderedDict
@@ -326,6 +327,9 @@ def _key(v: Any) -> Any:
         return tuple(_key(x) for x in v)
     if isinstance(v, dict):
         return tuple(sorted((k, _key(x)) for k, x in v.items()))
+    if dataclasses.is_dataclass(v) and not isinstance(v, type):  # a result object: by content
+        return (type(v).__qualname__,
+                tuple((f.name, _key(getattr(v, f.name))) for f in dataclasses.fields(v)))
     try:
         hash(v)
         return v

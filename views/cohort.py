@@ -55,7 +55,8 @@ for col, column, name in ((c1, "crs_grade", "CRS"), (c2, "icans_grade", "ICANS")
             st.caption(f"No {name} grades (0-4) in this cohort.")
             continue
         missing = int(df[column].isna().sum())
-        show_chart(charts.grade_distribution(counts, title=f"{name} grade (ASTCT)"),
+        show_chart(session.memo(charts.grade_distribution, counts,
+                                title=f"{name} grade (ASTCT)"),
                    name=f"{name.lower()}-grades", title=f"{name} grade distribution",
                    stat=f"n = {int(counts['n'].sum())} with a recorded grade"
                         + (f" · {missing} unknown" if missing else ""))
@@ -77,6 +78,6 @@ with guard(f"{label} by CRS grade"):
 stat = f"{inc.events}/{inc.n} patients; bars: Wilson 95% CI"
 if inc.n_dropped:
     stat += f" · {inc.n_dropped} without a grade left out"
-show_chart(charts.incidence_chart(inc, group_label="CRS grade"),
+show_chart(session.memo(charts.incidence_chart, inc, group_label="CRS grade"),
            name="hypofibrinogenemia-by-crs", title=f"{label} by CRS grade", stat=stat)
 show_table(inc.table, name="hypofibrinogenemia-by-crs", title=f"{label} by CRS grade")
