@@ -274,6 +274,29 @@ DRUGS: tuple[str, ...] = ("tocilizumab", "dexamethasone", "methylprednisolone", 
 CORTICOSTEROIDS: tuple[str, ...] = ("dexamethasone", "methylprednisolone", "prednisolone",
                                     "hydrocortisone")
 
+#: CTCAE v5.0 (2017) "Fibrinogen decreased": a value below ``fraction x LLN`` is at least
+#: ``grade`` (G1 <1.0-0.75, G2 <0.75-0.5, G3 <0.5-0.25, G4 <0.25 x LLN; G4 also < 50 mg/dL,
+#: and the baseline-relative variant for an abnormal baseline, in the endpoint settings)
+CTCAE_FIBRINOGEN_FRACTIONS: tuple[tuple[int, float], ...] = ((1, 1.0), (2, 0.75), (3, 0.5),
+                                                             (4, 0.25))
+
+
+def ctcae_fibrinogen_limits(lln: float) -> list[tuple[float, str]]:
+    """CTCAE v5 fibrinogen grade limits for a lower limit of normal, labelled for charts.
+
+    Parameters
+    ----------
+    lln : float
+        Lower limit of normal (mg/dL), e.g. 200.
+
+    Returns
+    -------
+    list of (float, str)
+        ``[(200.0, "G1 < 200"), (150.0, "G2 < 150"), (100.0, "G3 < 100"), (50.0, "G4 < 50")]``
+        for ``lln = 200``: a value below a limit is at least that grade.
+    """
+    return [(f * lln, f"G{g} < {f * lln:g}") for g, f in CTCAE_FIBRINOGEN_FRACTIONS]
+
 _UNIT_SUFFIX = re.compile(r"[\[\(\{][^\]\)\}]*[\]\)\}]")
 
 
