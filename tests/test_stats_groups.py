@@ -16,7 +16,7 @@ import pytest
 
 from core import stats
 from core.errors import CohortError, ColumnError, InsufficientDataError
-from core.stats.groups import (
+from core.stats import (
     CompareResult, ContingencyResult, CorrelationResult, compare_groups, contingency, correlate,
     correlation_matrix_frame, dunn, holm, tukey_box,
 )
@@ -370,7 +370,8 @@ def test_correlate_constant_column():
 
 def test_correlate_bad_method_and_text_column():
     df = pd.DataFrame({"x": [1, 2, 3, 4, 5], "y": ["a", "b", "c", "d", "e"]})
-    with pytest.raises(ColumnError, match="Unknown correlation method"):
+    # an unknown option is a programmer error (issue 10: ValueError, not a CohortError)
+    with pytest.raises(ValueError, match="Unknown correlation method"):
         correlate(df, "x", "x", "kendall")  # type: ignore[arg-type]
     with pytest.raises(ColumnError, match="must be numeric"):
         correlate(df, "x", "y")
@@ -536,7 +537,7 @@ def test_contingency_single_level_and_errors(mtcars):
         contingency(df, "a", "b")
     with pytest.raises(InsufficientDataError, match="No rows"):
         contingency(pd.DataFrame({"a": [None, 1], "b": [1, None]}), "a", "b")
-    with pytest.raises(ColumnError, match="Unknown test"):
+    with pytest.raises(ValueError, match="Unknown test"):  # programmer error, not CohortError
         contingency(mtcars, "am", "vs", test="g")  # type: ignore[arg-type]
     with pytest.raises(ColumnError):
         contingency(mtcars, "am", "nope")

@@ -15,7 +15,7 @@ import pytest
 
 from core.errors import ColumnError, InsufficientDataError
 from core.stats import LogisticResult, logistic
-from core.stats import regression
+from core.stats import firth, regression
 from core.stats._common import SolverBudget
 
 FIX = Path(__file__).parent / "fixtures" / "stats_models"
@@ -257,21 +257,21 @@ def test_firth_inference_runs_under_every_cpu_kernel_without_warnings():
 def test_firth_retries_lrt_and_profile_limits_when_the_first_budget_fails(monkeypatch):
     # a first attempt that cannot converge (one iteration, unreachable tolerance) stands for a
     # CPU whose rounding floor lies above the tolerance; the retry must still give R's numbers
-    monkeypatch.setattr(regression, "FIRTH_LRT_ATTEMPTS",
-                        (TINY, *regression.FIRTH_LRT_ATTEMPTS))
-    monkeypatch.setattr(regression, "FIRTH_CI_ATTEMPTS", (TINY, *regression.FIRTH_CI_ATTEMPTS))
+    monkeypatch.setattr(firth, "FIRTH_LRT_ATTEMPTS",
+                        (TINY, *firth.FIRTH_LRT_ATTEMPTS))
+    monkeypatch.setattr(firth, "FIRTH_CI_ATTEMPTS", (TINY, *firth.FIRTH_CI_ATTEMPTS))
     _check_endometrial(_endometrial())
 
 
 def test_firth_retries_fit_when_the_first_budget_fails(monkeypatch):
-    monkeypatch.setattr(regression, "FIRTH_FIT_ATTEMPTS",
-                        (TINY, *regression.FIRTH_FIT_ATTEMPTS))
+    monkeypatch.setattr(firth, "FIRTH_FIT_ATTEMPTS",
+                        (TINY, *firth.FIRTH_FIT_ATTEMPTS))
     _check_endometrial(_endometrial())
 
 
 def test_firth_unreachable_budgets_leave_blanks_with_messages(monkeypatch):
-    monkeypatch.setattr(regression, "FIRTH_LRT_ATTEMPTS", (TINY, TINY))
-    monkeypatch.setattr(regression, "FIRTH_CI_ATTEMPTS", (TINY,))
+    monkeypatch.setattr(firth, "FIRTH_LRT_ATTEMPTS", (TINY, TINY))
+    monkeypatch.setattr(firth, "FIRTH_CI_ATTEMPTS", (TINY,))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         res = _endometrial()
@@ -356,10 +356,10 @@ def test_firth_profile_limit_that_always_fails_is_named(monkeypatch):
 
 
 def test_firth_fit_that_never_converges_says_so(monkeypatch):
-    monkeypatch.setattr(regression, "FIRTH_FIT_ATTEMPTS", (TINY, TINY))
+    monkeypatch.setattr(firth, "FIRTH_FIT_ATTEMPTS", (TINY, TINY))
     res = _endometrial()
     assert res.method == "firth"
-    assert regression.FIRTH_NOT_CONVERGED in res.messages
+    assert firth.FIRTH_NOT_CONVERGED in res.messages
     assert res.table["pvalue"].isna().all() and res.table["ci_low"].isna().all()
 
 

@@ -20,7 +20,7 @@ from core.stats import (
     CoxResult, KaplanMeierResult, compare_groups, contingency, correlate, cox, kaplan_meier,
     logistic,
 )
-from core.stats import survival
+from core.stats import cox_model, ph_test
 from core.stats._common import SolverBudget
 
 FIX = Path(__file__).parent / "fixtures" / "stats_models"
@@ -421,7 +421,7 @@ def test_cox_two_patients_one_per_group_explains_the_missing_ph_test():
     # the Survival page with a filter leaving n = 2 raised LinAlgError in cox.zph
     res = cox(DEGENERATE["two patients, one per group"], "t", "e", ["g"])
     assert res.ph_test["chisq"].isna().all() and list(res.ph_test["term"]) == ["g", "GLOBAL"]
-    assert survival.PH_NOT_FINITE in res.messages
+    assert ph_test.PH_NOT_FINITE in res.messages
     assert res.messages[-1] == (
         "The proportional-hazards test (cox.zph) needs finite hazard ratios; not computed, "
         "because the model did not converge to finite estimates.")
@@ -480,7 +480,7 @@ TINY = SolverBudget(max_iter=1, tol=1e-300, xtol=1e-300, max_halfstep=0)
 
 
 def test_cox_retries_when_the_first_budget_fails(lung, monkeypatch):
-    monkeypatch.setattr(survival, "COX_ATTEMPTS", (TINY, *survival.COX_ATTEMPTS))
+    monkeypatch.setattr(cox_model, "COX_ATTEMPTS", (TINY, *cox_model.COX_ATTEMPTS))
     res = cox(lung, "time", "status", ["age", "sex", "ph.ecog"])
     _check_cox(res, "sex", -0.55261239570, 0.167739053787, 9.860513721e-04, -0.881374899927,
                -0.22384989148)
@@ -492,10 +492,10 @@ def test_cox_retries_when_the_first_budget_fails(lung, monkeypatch):
 
 
 def test_cox_that_never_converges_says_so(aml, monkeypatch):
-    monkeypatch.setattr(survival, "COX_ATTEMPTS", (TINY, TINY))
+    monkeypatch.setattr(cox_model, "COX_ATTEMPTS", (TINY, TINY))
     res = cox(aml, "time", "status", ["x"])
-    assert res.messages == (survival.COX_NOT_CONVERGED, survival.PH_NOT_FINITE)
-    assert survival.COX_NOT_CONVERGED == (
+    assert res.messages == (cox_model.COX_NOT_CONVERGED, ph_test.PH_NOT_FINITE)
+    assert cox_model.COX_NOT_CONVERGED == (
         "The Cox model did not converge, even with more iterations and a looser tolerance: its "
         "estimates are unreliable. Use fewer covariates or widen the filter.")
     assert res.ph_test["chisq"].isna().all()

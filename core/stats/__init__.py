@@ -1,16 +1,55 @@
 """Statistics of the CAR-T cohort explorer: one public API for the app and for notebooks.
 
 Each function takes a DataFrame and column names and returns a small frozen result object with
-tidy DataFrames inside (column names documented in each docstring). Rows with a missing value in
-the columns used are left out and counted. Every function agrees with R 4.2 to 4 significant
+tidy DataFrames inside (column names documented in each docstring) and typed ``notes``
+(:class:`core.notes.Note`; ``messages`` gives their texts). Rows with a missing value in the
+columns used are left out and counted. Every function agrees with R 4.2 to 4 significant
 digits; the R code that produced the reference values sits beside them in ``tests/``.
+
+Rooms (one concept per module)
+------------------------------
+compare            compare_groups (Kruskal-Wallis, Mann-Whitney, Dunn post hoc), tukey_box
+correlation        correlate, correlation_matrix_frame
+contingency_tests  contingency (chi-square, Fisher; test choice)
+fisher_exact       Fisher 2x2 p and the exact r x c enumeration
+multiplicity       holm
+design             design_matrix (treatment coding), collinearity
+regression         logistic (ML, separation)
+firth              Firth's penalised logistic fit, LRT p, profile CIs
+survival           kaplan_meier, time/event checks
+logrank            log-rank and pairwise log-rank
+efron, cox_model   cox (Efron partial likelihood, Newton-Raphson)
+ph_test            cox.zph
+_common            complete cases, option checks, solver budgets, shared constants
 
 >>> from core import stats
 >>> stats.compare_groups(df, "fibrinogen_nadir", "crs_grade").pvalue   # doctest: +SKIP
 """
 
-from core.stats.groups import (  # noqa: F401
-    CompareResult, ContingencyResult, CorrelationResult, compare_groups, contingency, correlate,
+from core.stats._common import (
+    DEFAULT_SEED, EPV_MIN, SolverBudget, complete_cases, numeric, python_value, require_columns,
 )
-from core.stats.regression import LogisticResult, logistic  # noqa: F401
-from core.stats.survival import CoxResult, KaplanMeierResult, cox, kaplan_meier  # noqa: F401
+from core.stats.compare import TUKEY_BOX_COLUMNS, CompareResult, compare_groups, dunn, tukey_box
+from core.stats.contingency_tests import (
+    CONTINGENCY_TESTS, ContingencyResult, ContingencyTest, contingency,
+)
+from core.stats.correlation import (
+    CORRELATION_METHODS, CorrelationMethod, CorrelationResult, correlate,
+    correlation_matrix_frame,
+)
+from core.stats.cox_model import CoxResult, cox
+from core.stats.design import INTERCEPT, Design, aliased_terms, check_full_rank, design_matrix
+from core.stats.logrank import LogRankResult
+from core.stats.multiplicity import holm
+from core.stats.regression import LOGISTIC_METHODS, LogisticMethod, LogisticResult, logistic
+from core.stats.survival import KaplanMeierResult, kaplan_meier
+
+__all__ = [
+    "CONTINGENCY_TESTS", "CORRELATION_METHODS", "DEFAULT_SEED", "EPV_MIN", "INTERCEPT",
+    "LOGISTIC_METHODS", "TUKEY_BOX_COLUMNS", "CompareResult", "ContingencyResult", "ContingencyTest",
+    "CorrelationMethod", "CorrelationResult", "CoxResult", "Design", "KaplanMeierResult",
+    "LogRankResult", "LogisticMethod", "LogisticResult", "SolverBudget", "aliased_terms",
+    "check_full_rank", "compare_groups", "complete_cases", "contingency", "correlate",
+    "correlation_matrix_frame", "cox", "design_matrix", "dunn", "holm", "kaplan_meier",
+    "logistic", "numeric", "python_value", "require_columns", "tukey_box",
+]

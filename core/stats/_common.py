@@ -1,4 +1,4 @@
-"""Shared plumbing of core.stats: complete-case selection, column checks and solver budgets.
+"""Shared plumbing of core.stats: complete cases, column and option checks, solver budgets.
 
 Every public statistic drops rows with a missing value in the columns it uses, counts them, and
 reports ``n`` (used) and ``n_dropped`` in its result.
@@ -7,21 +7,83 @@ Iterative solvers (logistic ML and Firth fits, Cox Newton-Raphson) run under an 
 :class:`SolverBudget`, never a library default: machines differ in CPU, OpenBLAS picks another
 kernel, and a tolerance that one kernel reaches can sit below another's rounding floor. Each
 solver call is checked for convergence and retried with a looser budget; what still fails is left
-missing with a message that names it.
+missing with a note that names it.
+
+Errors
+------
+A :class:`~core.errors.CohortError` (``ColumnError``, ``InsufficientDataError``) is what the
+user's data or choice of columns caused; its text says what to change. A bad argument that no
+user can cause (an unknown option, a wrong type) is a programmer error: ``ValueError`` or
+``TypeError`` (:func:`check_option`, :func:`check_order`).
+
+Constants shared with core.analyses
+-----------------------------------
+``DEFAULT_SEED`` (every seeded draw of core: jitter, samples of displayed points),
+``EPV_MIN`` (events per variable below which a model gets an "epv" note) and
+:func:`python_value` (numpy scalars as Python values, whole floats as ints) live here once.
 """
 
 from __future__ import annotations
 
+import math
+import numbers
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from core.errors import ColumnError, InsufficientDataError
+from core.notes import Note
 
+#: Seed of every random draw in core (jitter, sampled points), so a figure is the same on
+#: every run and in every session.
+DEFAULT_SEED = 20240328
+#: Events per variable below which a regression model gets an "epv" note (Peduzzi 1996).
+EPV_MIN = 10
+
+
+# ------------------------------------------------------------------------------ arguments
+
+def check_option(what: str, value: object, allowed: Sequence[str]) -> None:
+    """Raise ``ValueError`` naming the allowed values when ``value`` is not one of them.
+
+    ``allowed`` is the tuple of a ``Literal`` type (``typing.get_args``), so the check and the
+    annotation cannot disagree. An unknown option is a programmer error: the app offers only
+    the allowed ones.
+    """
+    if not isinstance(value, str) or value not in allowed:
+        raise ValueError(f"Unknown {what} {value!r}; use one of: "
+                         f"{', '.join(repr(a) for a in allowed)}.")
+
+
+def check_order(order: object) -> None:
+    """Raise ``TypeError`` unless ``order`` is None or a sequence of levels (not a string)."""
+    if order is not None and (isinstance(order, str | bytes) or not isinstance(order, Iterable)):
+        raise TypeError(f"order must be a list of group levels or None, not {order!r}.")
+
+
+def check_time(name: str, value: object) -> None:
+    """Raise ``TypeError`` or ``ValueError`` unless ``value`` is None or a finite time >= 0."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number of days or None, not {value!r}.")
+    if not math.isfinite(float(value)) or float(value) < 0:
+        raise ValueError(f"{name} must be a finite time >= 0, not {value!r}.")
+
+
+def check_reference(reference: object) -> None:
+    """Raise ``TypeError`` unless ``reference`` is None or a mapping column -> level."""
+    if reference is not None and not isinstance(reference, dict):
+        raise TypeError("reference must be a dict {column: reference level} or None, not "
+                        f"{reference!r}.")
+
+
+# ------------------------------------------------------------------------------ columns
 
 def require_columns(df: pd.DataFrame, columns: Sequence[str]) -> None:
     """Raise :class:`ColumnError` naming every column of ``columns`` missing from ``df``."""
@@ -66,17 +128,52 @@ def require_finite(values: np.ndarray, name: str) -> None:
                           "'inf' in the file). Fix or remove them, or leave the cells empty.")
 
 
+# ------------------------------------------------------------------------------ levels
+
+def python_value(v: Any) -> Any:
+    """A numpy scalar as a Python one, and a whole float as an int (2.0 -> 2)."""
+    if hasattr(v, "item"):
+        v = v.item()
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    return v
+
+
+def sorted_levels(values: pd.Series) -> list[Any]:
+    """Levels present in ``values``: category order for a categorical, else sorted."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        present = set(values.unique())
+        return [c for c in values.cat.categories if c in present]
+    levels = [v.item() if isinstance(v, np.generic) else v for v in pd.unique(values)]
+    try:
+        return sorted(levels)
+    except TypeError:  # mixed types: sort by text
+        return sorted(levels, key=str)
+
+
+def dropped_note(n_dropped: int, columns: Sequence[str]) -> Note:
+    """The "dropped" note: rows left out for a missing value in ``columns``."""
+    names = " or ".join(f"'{c}'" for c in columns)
+    return Note("info", "dropped", f"{n_dropped} row(s) with a missing {names} were left out.")
+
+
+# ------------------------------------------------------------------------------ solvers
+
 @dataclass(frozen=True)
 class SolverBudget:
     """Limits of one attempt of an iterative solver.
 
     Attributes
     ----------
-    max_iter : iterations allowed (Newton steps, or steps of a profile-limit search).
-    tol : convergence tolerance on the gradient (score), or on the log-likelihood where the
+    max_iter : int
+        Iterations allowed (Newton steps, or steps of a profile-limit search).
+    tol : float
+        Convergence tolerance on the gradient (score), or on the log-likelihood where the
         solver has only one tolerance.
-    xtol : convergence tolerance on the parameter step (solvers that take one).
-    max_halfstep : step-halvings allowed per iteration.
+    xtol : float
+        Convergence tolerance on the parameter step (solvers that take one).
+    max_halfstep : int
+        Step-halvings allowed per iteration.
     """
 
     max_iter: int
@@ -89,10 +186,28 @@ class SolverBudget:
 def quiet_solver() -> Iterator[None]:
     """Silence a solver's warnings and floating-point complaints.
 
-    Callers check convergence explicitly and turn failures into messages for the user, so the
+    Callers check convergence explicitly and turn failures into notes for the user, so the
     library's ConvergenceWarning (and overflow in exp() on the way to an infinite estimate) must
     not reach the user.
     """
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
         yield
+
+
+# ------------------------------------------------------------------------------ algebra
+
+_TOL = float(np.sqrt(np.finfo(float).eps))
+
+
+def quadratic_form(u: np.ndarray, A: np.ndarray) -> float:
+    """u' A^-1 u, or NaN when A is singular (numerically rank-deficient) or not finite."""
+    if not (np.isfinite(A).all() and np.isfinite(u).all()):
+        return float("nan")
+    if A.size == 0 or np.linalg.matrix_rank(A) < A.shape[0]:
+        return float("nan")
+    try:
+        value = float(u @ np.linalg.solve(A, u))
+    except np.linalg.LinAlgError:
+        return float("nan")
+    return max(value, 0.0) if np.isfinite(value) and value >= -_TOL else float("nan")

@@ -1,0 +1,85 @@
+"""Efron's partial likelihood of the Cox model: log-likelihood, score and information.
+
+Used by :mod:`core.stats.cox_model` (Newton-Raphson) and :mod:`core.stats.ph_test` (the extra
+score and information blocks of cox.zph's time-varying covariates).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class EfronFit:
+    """Partial log-likelihood, score vector and information matrix at one beta."""
+
+    loglik: float
+    score: np.ndarray
+    info: np.ndarray
+
+
+@dataclass(frozen=True)
+class ZphBlocks:
+    """Score and information blocks of the covariates X * g(t) at gamma = 0 (cox.zph)."""
+
+    u_gamma: np.ndarray
+    i_beta_gamma: np.ndarray
+    i_gamma_gamma: np.ndarray
+
+
+def efron(X: np.ndarray, t: np.ndarray, e: np.ndarray, beta: np.ndarray) -> EfronFit:
+    """Efron partial log-likelihood, score and information at ``beta``."""
+    return _efron(X, t, e, beta, None)[0]
+
+
+def efron_zph(X: np.ndarray, t: np.ndarray, e: np.ndarray, beta: np.ndarray, g: np.ndarray
+              ) -> tuple[EfronFit, ZphBlocks]:
+    """As :func:`efron`, with the blocks of the time-varying covariates X * g(t) at gamma = 0,
+    as the C routine ``zph1`` of survival 3.x (``g``: one value per row, the transformed
+    time of cox.zph)."""
+    fit, blocks = _efron(X, t, e, beta, g)
+    assert blocks is not None
+    return fit, blocks
+
+
+def _efron(X: np.ndarray, t: np.ndarray, e: np.ndarray, beta: np.ndarray,
+           g: np.ndarray | None) -> tuple[EfronFit, ZphBlocks | None]:
+    p = X.shape[1]
+    eta = X @ beta
+    shift = eta.max()
+    r = np.exp(eta - shift)                          # scaled for stability
+    order = np.argsort(-t, kind="stable")            # longest time first: cumsum = risk set
+    ts, rs, Xs, es = t[order], r[order], X[order], e[order]
+    s0 = np.cumsum(rs)
+    s1 = np.cumsum(rs[:, None] * Xs, axis=0)
+    s2 = np.cumsum(rs[:, None, None] * Xs[:, :, None] * Xs[:, None, :], axis=0)
+    loglik, score, info = 0.0, np.zeros(p), np.zeros((p, p))
+    ug, ibg, igg = np.zeros(p), np.zeros((p, p)), np.zeros((p, p))
+    for s in np.unique(t[e == 1]):
+        last = np.searchsorted(-ts, -s, side="right") - 1   # last row with time >= s
+        dead = (ts == s) & (es == 1)
+        d = int(dead.sum())
+        d0, d1 = rs[dead].sum(), (rs[dead, None] * Xs[dead]).sum(0)
+        d2 = (rs[dead, None, None] * Xs[dead, :, None] * Xs[dead, None, :]).sum(0)
+        xsum = Xs[dead].sum(0)
+        loglik += eta[order][dead].sum()
+        mean_sum, var_sum = np.zeros(p), np.zeros((p, p))
+        for k in range(d):
+            frac = k / d
+            den = s0[last] - frac * d0
+            mean = (s1[last] - frac * d1) / den
+            var = (s2[last] - frac * d2) / den - np.outer(mean, mean)
+            loglik -= np.log(den) + shift
+            mean_sum += mean
+            var_sum += var
+        score += xsum - mean_sum
+        info += var_sum
+        if g is not None:
+            gs = g[order][dead][0]
+            ug += gs * (xsum - mean_sum)
+            ibg += gs * var_sum
+            igg += gs * gs * var_sum
+    fit = EfronFit(float(loglik), score, info)
+    return fit, (ZphBlocks(ug, ibg, igg) if g is not None else None)
