@@ -15,6 +15,7 @@ Conventions
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Literal
@@ -310,10 +311,116 @@ def normalise_header(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "", t)
 
 
+def fold_unit(text: object) -> str:
+    """A unit spelled for lookup: lower case, no white space, micro sign and Greek mu as ``u``.
+
+    ``"µmol/L"``, ``"μmol/l"`` and ``"umol / L"`` all give ``"umol/l"``; :data:`ANALYTES`'
+    ``units`` are looked up by this key (:func:`core.ingest.units.unit_factors`).
+    """
+    return re.sub(r"\s+", "", str(text).lower().replace("µ", "u").replace("μ", "u"))
+
+
 def header_unit(text: str) -> str | None:
-    """The unit written in a header's brackets, folded to lower case: ``"Fib [g/L]"`` -> ``"g/l"``."""
+    """The unit written in a header's brackets, folded by :func:`fold_unit`:
+    ``"Fib [g/L]"`` -> ``"g/l"``."""
     m = re.search(r"[\[\(]\s*([^\]\)]+?)\s*[\]\)]", str(text))
-    return m.group(1).lower().replace("µ", "u").replace(" ", "") if m else None
+    return fold_unit(m.group(1)) if m else None
+
+
+# --------------------------------------------------------------------------------------------
+# Registry look-ups: tables, column kinds, analyte and drug names
+# --------------------------------------------------------------------------------------------
+
+def columns_of(table: str) -> dict[str, Column]:
+    """The canonical columns of ``table``.
+
+    Raises
+    ------
+    ValueError
+        ``table`` is not one of :data:`TABLES` (a programming error, not the user's).
+    """
+    try:
+        return TABLES[table]
+    except (KeyError, TypeError):
+        raise ValueError(f"table must be one of {', '.join(TABLES)}; got {table!r}") from None
+
+
+def binary_columns(table: str = "patients") -> tuple[str, ...]:
+    """The canonical 0/1 columns of ``table`` (kind ``"binary"``), in schema order:
+    ``bulky, tocilizumab, corticosteroids, ...`` for the patient table."""
+    return tuple(c.name for c in columns_of(table).values() if c.kind == "binary")
+
+
+#: Patient-column suffixes that name a per-patient summary of a lab analyte.
+ANALYTE_SUFFIXES: tuple[str, ...] = ("_baseline", "_nadir", "_max", "_min")
+
+
+def analyte_of(column: str) -> Analyte | None:
+    """The lab analyte a patient column summarises, or None.
+
+    ``"d_dimer_max"`` -> D-dimer, ``"fibrinogen_nadir"`` -> fibrinogen, ``"crp"`` -> CRP (an
+    analyte's own name), ``"fibrinogen_nadir_day"`` or ``"age"`` -> None.
+    """
+    column = str(column)
+    for suffix in ANALYTE_SUFFIXES:
+        if column.endswith(suffix) and column[: -len(suffix)] in ANALYTES:
+            return ANALYTES[column[: -len(suffix)]]
+    return ANALYTES.get(column)
+
+
+def _index(names: dict[str, tuple[str, ...]]) -> dict[str, str]:
+    """Folded spelling (:func:`normalise_header`) -> canonical name; the first claim wins."""
+    index: dict[str, str] = {}
+    for name, spellings in names.items():
+        for spelling in spellings:
+            index.setdefault(normalise_header(spelling), name)
+    return index
+
+
+@functools.cache
+def column_index(table: str) -> dict[str, str]:
+    """Header spelling folded by :func:`normalise_header` -> canonical column of ``table``
+    (its name, label and aliases). Do not mutate the returned dict (it is shared)."""
+    return _index({c.name: (c.name, c.label, *c.aliases) for c in columns_of(table).values()})
+
+
+@functools.cache
+def analyte_index() -> dict[str, str]:
+    """Analyte spelling folded by :func:`normalise_header` -> canonical analyte (its name,
+    label and aliases). Do not mutate the returned dict (it is shared)."""
+    return _index({a.name: (a.name, a.label, *a.aliases) for a in ANALYTES.values()})
+
+
+def analyte_named(text: object) -> str | None:
+    """The canonical analyte a lab-table name means (``"D-Dimer"`` -> ``"d_dimer"``), or None
+    for an unknown name or a value that is not text."""
+    return analyte_index().get(normalise_header(text)) if isinstance(text, str) else None
+
+
+#: Trade names and abbreviations of :data:`DRUGS` seen in treatment tables.
+DRUG_ALIASES: dict[str, tuple[str, ...]] = {
+    "tocilizumab": ("toci", "actemra", "roactemra"),
+    "dexamethasone": ("dexa", "dex", "fortecortin"),
+    "methylprednisolone": ("methylpred", "urbason", "mp", "solumedrol"),
+    "anakinra": ("kineret",),
+    "fibrinogen_concentrate": ("fibrinogen", "fibrinogen concentrate", "haemocomplettan",
+                               "fibryga", "riastap"),
+}
+
+
+@functools.cache
+def drug_index() -> dict[str, str]:
+    """Drug spelling folded by :func:`normalise_header` -> canonical drug of :data:`DRUGS`.
+    Do not mutate the returned dict (it is shared)."""
+    index = _index({d: (d,) for d in DRUGS})
+    index.update(_index(DRUG_ALIASES))
+    return index
+
+
+def drug_named(text: object) -> str | None:
+    """The canonical drug a treatment-table name means (``"RoActemra"`` -> ``"tocilizumab"``),
+    or None for a drug the endpoints do not use or a value that is not text."""
+    return drug_index().get(normalise_header(text)) if isinstance(text, str) else None
 
 
 def label(column: str) -> str:

@@ -1,0 +1,244 @@
+"""The cohort: three validated tables, from uploaded files, from frames, or the demo."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import pandas as pd
+
+from core import schema
+from core.errors import ValidationError
+from core.ingest import parse, units
+from core.ingest.dates import long_dates, patients_dates
+from core.ingest.mapping import merge_mapping
+from core.ingest.read import RawTable, read_table
+from core.ingest.report import LoadReport
+from core.ingest.validate import validate
+from core.ingest.wording import plural
+
+DATA_DIR = Path(__file__).resolve().parent.parent.parent / "data"
+DEMO_SOURCE = "Synthetic demo cohort"
+
+
+@dataclass(frozen=True)
+class Cohort:
+    """A loaded cohort: validated tables plus where they came from.
+
+    Attributes
+    ----------
+    patients : one row per patient, canonical columns first, extra columns after.
+    labs : long lab table (patient_id, day, analyte, value, unit); may be empty.
+    treatments : long treatment table (patient_id, day, drug, dose, unit); may be empty.
+    source : "Synthetic demo cohort" or the uploaded file names.
+    synthetic : True for the demo cohort (every view says so).
+    reports : LoadReport per uploaded table (empty for the demo).
+    """
+
+    patients: pd.DataFrame
+    labs: pd.DataFrame
+    treatments: pd.DataFrame
+    source: str
+    synthetic: bool = False
+    reports: dict[str, LoadReport] = field(default_factory=dict)
+
+    @property
+    def fingerprint(self) -> str:
+        """Content hash of the three tables: the key for per-session caches."""
+        h = hashlib.sha256()
+        for df in (self.patients, self.labs, self.treatments):
+            h.update(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes())
+            h.update("|".join(map(str, df.columns)).encode())
+        return h.hexdigest()[:16]
+
+
+def empty_table(table: schema.TableName) -> pd.DataFrame:
+    """An empty frame with the canonical columns of ``table``."""
+    cols = schema.columns_of(table)
+    return pd.DataFrame({name: pd.Series(dtype=_dtype(spec)) for name, spec in cols.items()})
+
+
+def _dtype(spec: schema.Column) -> str:
+    """The dtype a validated column of this kind has."""
+    if spec.kind in ("numeric", "day"):
+        return "float64"
+    if spec.kind in ("integer", "binary", "grade"):
+        return "Int64"
+    return "object"
+
+
+def load_frames(patients: pd.DataFrame, labs: pd.DataFrame | None = None,
+                treatments: pd.DataFrame | None = None, *, source: str = "DataFrame",
+                synthetic: bool = False) -> Cohort:
+    """Build a :class:`Cohort` from frames that already use canonical column names (a notebook's
+    way in). Types are coerced as the loader would; problems raise :class:`ValidationError`.
+
+    Raises
+    ------
+    ValidationError
+        The patient table has no ``patient_id`` column or repeats an ID.
+    TypeError
+        A table is not a DataFrame.
+    """
+    if not isinstance(patients, pd.DataFrame):
+        raise TypeError(f"patients must be a DataFrame; got {type(patients).__name__}")
+    if "patient_id" not in patients.columns:
+        raise ValidationError("The patient table needs a 'patient_id' column.")
+    if patients["patient_id"].duplicated().any():
+        dup = patients.loc[patients["patient_id"].duplicated(), "patient_id"].iloc[0]
+        raise ValidationError(f"patient_id '{dup}' appears more than once.")
+    return Cohort(_coerce(patients, "patients"),
+                  _coerce(labs, "labs") if labs is not None else empty_table("labs"),
+                  _coerce(treatments, "treatments") if treatments is not None
+                  else empty_table("treatments"), source, synthetic)
+
+
+def _coerce(df: pd.DataFrame, table: schema.TableName) -> pd.DataFrame:
+    """A frame built in code with its canonical columns typed as the loader types them (0/1 by
+    :func:`core.ingest.parse.coerce_binary`), canonical columns first."""
+    if not isinstance(df, pd.DataFrame):
+        raise TypeError(f"the {table} table must be a DataFrame; got {type(df).__name__}")
+    df = df.copy()
+    cols = schema.columns_of(table)
+    for name in df.columns:
+        spec = cols.get(name)
+        if spec is None:
+            continue
+        if spec.kind == "binary":
+            df[name] = parse.coerce_binary(df[name])
+        elif spec.kind in ("integer", "grade"):
+            df[name] = pd.to_numeric(df[name], errors="coerce").round().astype("Int64")
+        elif spec.kind in ("numeric", "day"):
+            df[name] = pd.to_numeric(df[name], errors="coerce").astype(float)
+        else:
+            df[name] = df[name].astype(object).where(df[name].notna(), None)
+            if spec.kind == "id":
+                df[name] = df[name].astype(str)
+    front = [c for c in cols if c in df.columns]
+    return df[front + [c for c in df.columns if c not in cols]]
+
+
+def load_demo(directory: Path | None = None) -> Cohort:
+    """The synthetic demo cohort from ``data/demo_*.csv`` (41 synthetic patients)."""
+    d = directory or DATA_DIR
+    p = pd.read_csv(d / "demo_patients.csv")
+    labs_path, tx_path = d / "demo_labs.csv", d / "demo_treatments.csv"
+    labs = pd.read_csv(labs_path) if labs_path.exists() else None
+    tx = pd.read_csv(tx_path) if tx_path.exists() else None
+    return load_frames(p, labs, tx, source=DEMO_SOURCE, synthetic=True)
+
+
+@dataclass(frozen=True)
+class Upload:
+    """One uploaded file: its name and bytes (held in memory only)."""
+
+    name: str
+    data: bytes
+
+
+def load_upload(patients: Upload, labs: Upload | None = None,
+                treatments: Upload | None = None,
+                mappings: Mapping[str, Mapping[str, str | None]] | None = None) -> Cohort:
+    """Read, map and validate uploaded files into a :class:`Cohort`.
+
+    Parameters
+    ----------
+    patients, labs, treatments : the uploaded files (labs and treatments optional).
+    mappings : per table, the user's corrected header mapping; headers it does not name (and
+        tables without one) use :func:`core.ingest.suggest_mapping`; entries for headers the
+        file does not have are ignored, with a note.
+
+    Raises
+    ------
+    DataFormatError, ValidationError
+        With a message naming the file and what to fix. Problems in single rows or cells do not
+        raise: they are in ``cohort.reports``.
+    TypeError
+        An upload is not an :class:`Upload`.
+    """
+    for up in (patients, labs, treatments):
+        if up is not None and not isinstance(up, Upload):
+            raise TypeError(f"uploads must be Upload(name, data); got {type(up).__name__}")
+    mappings = mappings or {}
+    frame, report, infusion = _load_patients(patients, mappings.get("patients"))
+    frames, reports = {"patients": frame}, {"patients": report}
+    known = set(frame["patient_id"])
+    for table, up in (("labs", labs), ("treatments", treatments)):
+        if up is None:
+            frames[table] = empty_table(table)
+            continue
+        frames[table], reports[table] = _load_long(table, up, mappings.get(table), infusion,
+                                                   known)
+    names = ", ".join(u.name for u in (patients, labs, treatments) if u is not None)
+    return Cohort(frames["patients"], frames["labs"], frames["treatments"], names, False, reports)
+
+
+def _load_patients(up: Upload, mapping: Mapping[str, str | None] | None
+                   ) -> tuple[pd.DataFrame, LoadReport, pd.Series | None]:
+    """The patient table, its report and the infusion date per patient (None if not given).
+
+    Raises :class:`ValidationError` when no patient row could be loaded."""
+    raw = read_table(up.data, up.name, "patients")
+    raw, infusion, date_notes = patients_dates(raw)
+    frame, report = validate(raw, merge_mapping(mapping, raw.headers, "patients"), "patients")
+    if frame.empty:
+        raise ValidationError(_nothing_loaded(raw, report))
+    return frame, _with_notes(report, date_notes), infusion
+
+
+def _load_long(table: schema.TableName, up: Upload, mapping: Mapping[str, str | None] | None,
+               infusion: pd.Series | None, known: set[str]) -> tuple[pd.DataFrame, LoadReport]:
+    """A lab or treatment table (rows of patients not in ``known`` rejected) and its report;
+    lab analytes and units normalised."""
+    raw = read_table(up.data, up.name, table)
+    raw, date_notes = long_dates(raw, table, infusion)
+    frame, report = validate(raw, merge_mapping(mapping, raw.headers, table), table,
+                             known_patients=known)
+    report = _with_notes(report, date_notes)
+    if table == "labs" and "analyte" in frame:
+        frame, report = normalise_labs(frame, report)
+    return frame, report
+
+
+def _with_notes(report: LoadReport, notes: list[str]) -> LoadReport:
+    return replace(report, notes=report.notes + tuple(notes)) if notes else report
+
+
+def _nothing_loaded(raw: RawTable, report: LoadReport) -> str:
+    """Why an uploaded patient table gave no patient, and what to do."""
+    if report.rows_read == 0:
+        return (f"{raw.label} has a header row but no data rows. Add one row per patient "
+                "below the header and upload again.")
+    return (f"{raw.label}: no patient row could be loaded ({plural(report.rows_read, 'row')}, "
+            f"all rejected). {_first_reasons(report)}. Correct these rows in the file (or the "
+            "column mapping on the Data page) and upload again.")
+
+
+def _first_reasons(report: LoadReport, n: int = 3) -> str:
+    """``"Reasons: row 2: no patient_id; row 3: ..."`` (the first ``n`` rejected rows)."""
+    if report.rejected.empty:
+        return "Reasons: the file has a header row but no data rows"
+    head = report.rejected.head(n)
+    extra = len(report.rejected) - n
+    more = f" (and {plural(extra, 'more row')})" if extra > 0 else ""
+    return "Reasons: " + "; ".join(f"row {r}: {x}" for r, x in
+                                   zip(head["row"], head["reason"])) + more
+
+
+def normalise_labs(labs: pd.DataFrame, report: LoadReport) -> tuple[pd.DataFrame, LoadReport]:
+    """Fold analyte names to canonical ones (:func:`core.schema.analyte_named`) and convert
+    values in recognised units to canonical units (:func:`core.ingest.units.convert_lab_units`).
+    Unknown analytes are kept under their own name and listed in a note; values whose unit
+    contradicts them are left for the endpoint derivation to list, never rescaled here."""
+    canon = labs["analyte"].astype(str).map(schema.analyte_named)
+    notes = list(report.notes)
+    unknown = sorted(set(labs.loc[canon.isna(), "analyte"].astype(str)))
+    if unknown:
+        notes.append("Analytes not recognised (kept under their own names, not used for "
+                     "derived endpoints): " + ", ".join(unknown[:20]))
+    labs = labs.assign(analyte=canon.fillna(labs["analyte"]))
+    labs, conversions = units.convert_lab_units(labs)
+    return labs, replace(report, conversions=report.conversions + tuple(conversions),
+                         notes=tuple(notes))

@@ -1,0 +1,158 @@
+"""Dates -> days after infusion. A meeting export carries no calendar dates: date columns are
+converted with the patient's infusion date and dropped, each with a note."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+
+from core import schema
+from core.ingest.mapping import suggest_mapping
+from core.ingest.parse import is_na
+from core.ingest.read import RawTable
+
+#: Headers (folded) of the patient table's infusion date (day 0).
+INFUSION_DATE = frozenset(schema.normalise_header(a) for a in (
+    "infusion date", "date of infusion", "cart date", "car t date", "car-t infusion date",
+    "cart infusion", "infusion", "infusionsdatum", "datum infusion", "day 0 date"))
+#: Headers (folded) of a lab or treatment table's date column.
+SAMPLE_DATE = frozenset(schema.normalise_header(a) for a in (
+    "date", "datum", "sample date", "collection date", "abnahmedatum", "administration date",
+    "gabedatum", "date given"))
+#: Date formats tried, in order (each cell takes the first it fits).
+_DATE_FORMATS = ("%Y-%m-%d", "%d.%m.%Y", "%d/%m/%Y", "%d.%m.%y", "%Y-%m-%dT%H:%M:%S",
+                 "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%d.%m.%Y %H:%M", "%d.%m.%Y %H:%M:%S")
+
+
+_DATE_LIKE = r"^\d{1,4}[-./]\d{1,2}[-./]\d{2,4}"
+
+
+def _date_like_columns(frame: pd.DataFrame) -> list[str]:
+    """Columns where at least 80% of the non-missing cells start like a date: the only ones
+    worth parsing (checked over the whole block at once; wide exports have thousands of
+    columns)."""
+    if frame.shape[1] == 0 or len(frame) == 0:
+        return []
+    cells = pd.Series(frame.to_numpy(dtype=object).ravel(order="F"), dtype=object).astype(str)
+    shape = frame.shape
+    known = (~is_na(cells)).to_numpy().reshape(shape, order="F")
+    dated = cells.str.match(_DATE_LIKE).to_numpy().reshape(shape, order="F") & known
+    n_known = known.sum(axis=0)
+    ratio = np.divide(dated.sum(axis=0), n_known, out=np.zeros(shape[1]), where=n_known > 0)
+    return [c for c, r in zip(frame.columns, ratio) if r >= 0.8]
+
+
+def parse_dates(raw: pd.Series) -> pd.Series | None:
+    """Datetimes if at least 80% of the non-missing cells are dates in one known format."""
+    cells = raw[~is_na(raw)]
+    if cells.empty or not cells.str.match(_DATE_LIKE).mean() >= 0.8:
+        return None
+    parsed = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
+    for fmt in _DATE_FORMATS:  # each cell takes the first format it fits (dates with and
+        parsed = parsed.fillna(  # without times mix in real exports)
+            pd.to_datetime(raw.where(~is_na(raw)), format=fmt, errors="coerce"))
+    return parsed if parsed[cells.index].notna().mean() >= 0.8 else None
+
+
+def _days_since(dates: pd.Series, infusion: pd.Series) -> pd.Series:
+    """Days (fractional) from the infusion to each date."""
+    return (dates - infusion).dt.total_seconds() / 86400.0
+
+
+def patients_dates(raw: RawTable) -> tuple[RawTable, pd.Series | None, list[str]]:
+    """Find the infusion date; turn other date columns into days after infusion; drop the
+    dates.
+
+    Returns
+    -------
+    (RawTable, Series or None, list of str)
+        The table without date columns, the infusion date per patient ID (None without an
+        infusion date column) and notes for the user.
+    """
+    frame, notes = raw.frame.copy(), []
+    infusion_header = next((h for h in raw.headers
+                            if schema.normalise_header(h) in INFUSION_DATE), None)
+    infusion = parse_dates(frame[infusion_header]) if infusion_header else None
+    if infusion_header and infusion is None:
+        notes.append(f"'{infusion_header}' holds no recognisable dates; it was ignored.")
+    notes += _dates_to_days(frame, [h for h in raw.headers if h != infusion_header], infusion)
+    if infusion_header:
+        del frame[infusion_header]
+        notes.append(f"'{infusion_header}' (infusion date) used to convert dates, then dropped.")
+    by_id = _infusion_by_id(raw, frame, infusion) if infusion is not None else None
+    return replace(raw, frame=frame, headers=tuple(frame.columns)), by_id, notes
+
+
+def _dates_to_days(frame: pd.DataFrame, headers: list[str],
+                   infusion: pd.Series | None) -> list[str]:
+    """Replace (in place) every date column among ``headers`` by days after infusion, or drop
+    it when there is no infusion date; a note for each."""
+    notes = []
+    candidates = _date_like_columns(frame[headers])
+    date_cols = {h: d for h in candidates if (d := parse_dates(frame[h])) is not None}
+    for h, d in date_cols.items():
+        if infusion is not None:
+            name = _unused(f"{h} (days after infusion)", frame.columns)
+            frame[name] = _days_since(d, infusion).map(lambda v: "" if pd.isna(v) else f"{v:g}")
+            notes.append(f"'{h}' converted from dates to days after infusion as '{name}'; "
+                         "the dates were dropped.")
+        else:
+            notes.append(f"'{h}' holds dates but there is no infusion date column to convert "
+                         "them to days after infusion; the column was dropped.")
+        del frame[h]
+    return notes
+
+
+def _infusion_by_id(raw: RawTable, frame: pd.DataFrame, infusion: pd.Series) -> pd.Series | None:
+    """The infusion date per patient ID (the first row of a repeated ID), or None when the
+    table has no patient ID column."""
+    id_header = next((h for h, t in suggest_mapping(raw.headers, "patients").items()
+                      if t == "patient_id"), None)
+    if not id_header:
+        return None
+    by_id = pd.Series(infusion.to_numpy(), index=frame[id_header].str.strip())
+    return by_id[~by_id.index.duplicated()]
+
+
+def _unused(name: str, taken: pd.Index) -> str:
+    """``name``, or ``name (2)``, ``name (3)``, ... when a column of that name exists."""
+    out, i = name, 2
+    while out in taken:
+        out, i = f"{name} ({i})", i + 1
+    return out
+
+
+def long_dates(raw: RawTable, table: schema.TableName,
+               infusion: pd.Series | None) -> tuple[RawTable, list[str]]:
+    """Labs/treatments with a date column and no day column: day = date - infusion date."""
+    mapping = suggest_mapping(raw.headers, table)
+    if "day" in mapping.values():
+        return raw, []
+    date_header = next((h for h in raw.headers if schema.normalise_header(h) in SAMPLE_DATE),
+                       None)
+    if date_header is None:
+        return raw, []
+    dates = parse_dates(raw.frame[date_header])
+    if dates is None:
+        return raw, [f"'{date_header}' holds no recognisable dates."]
+    frame = raw.frame.copy()
+    notes = []
+    id_header = next(h for h, t in mapping.items() if t == "patient_id") \
+        if "patient_id" in mapping.values() else None
+    if infusion is None or id_header is None:
+        frame["day"] = ""
+        notes.append(f"{table}: '{date_header}' holds dates, but the patient table has no "
+                     "infusion date to convert them to days; add an 'infusion_date' column to "
+                     "the patient table or a 'day' column here.")
+    else:
+        inf = frame[id_header].str.strip().map(infusion)
+        days = _days_since(dates, pd.to_datetime(inf))
+        frame["day"] = days.map(lambda v: "" if pd.isna(v) else f"{v:g}")
+        missing = int((dates.notna() & inf.isna()).sum())
+        notes.append(f"{table}: '{date_header}' converted to days after infusion; the dates "
+                     "were dropped." + (f" {missing} rows whose patient has no infusion date "
+                                        "are listed as 'no usable day'." if missing else ""))
+    del frame[date_header]
+    return replace(raw, frame=frame, headers=tuple(frame.columns)), notes

@@ -1,0 +1,206 @@
+"""Delimited text: decoding, the delimiter, records, the decimal mark.
+
+A clinic's CSV export may be UTF-8, UTF-16 or cp1252, separated by tabs, semicolons, commas or
+bars, with any line ending, quoted fields holding line breaks, and a quotation mark that is
+never closed. :func:`read_records` reads it all and lists the records it had to cut short.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import re
+from collections.abc import Iterator
+
+import pandas as pd
+
+from core.errors import DataFormatError
+from core.ingest.wording import delimiter_name, plural
+
+
+def _utf16_without_bom(sample: bytes) -> str | None:
+    """``utf-16-le``/``utf-16-be`` when NUL bytes sit at every other position (UTF-16 text of
+    mostly Latin characters written without a byte order mark), else None."""
+    if len(sample) < 4:
+        return None
+    even, odd = sample[0::2], sample[1::2]
+    if odd.count(0) > 0.9 * len(odd) and even.count(0) < 0.1 * len(even):
+        return "utf-16-le"
+    if even.count(0) > 0.9 * len(even) and odd.count(0) < 0.1 * len(odd):
+        return "utf-16-be"
+    return None
+
+
+def decode(data: bytes, name: str) -> tuple[str, str]:
+    """The text of a file and a name for its encoding (UTF-8, UTF-16, cp1252, latin-1)."""
+    boms = ((b"\xff\xfe\x00\x00", "utf-32", "UTF-32"), (b"\x00\x00\xfe\xff", "utf-32", "UTF-32"),
+            (b"\xff\xfe", "utf-16", "UTF-16"), (b"\xfe\xff", "utf-16", "UTF-16"))
+    codec, label = next(((c, lbl) for bom, c, lbl in boms if data.startswith(bom)), (None, ""))
+    codec = codec or _utf16_without_bom(data[:4096])
+    if codec:
+        try:
+            return data.decode(codec), label or "UTF-16"
+        except UnicodeError as exc:
+            raise DataFormatError(
+                f"'{name}' starts like a {label or 'UTF-16'} text file but cannot be decoded "
+                f"({exc.reason} at byte {getattr(exc, 'start', '?')}): it is damaged or not a "
+                "text file. Save the table again as CSV (UTF-8) and upload again.") from exc
+    bom = data.startswith(b"\xef\xbb\xbf")
+    body = data[3:] if bom else data
+    for codec, label in (("utf-8", "UTF-8 with BOM" if bom else "UTF-8"), ("cp1252", "cp1252")):
+        try:
+            return body.decode(codec), label
+        except UnicodeDecodeError:
+            continue
+    return body.decode("latin-1"), "latin-1"
+
+
+def _reader(text: str, delimiter: str) -> Iterator[list[str]]:
+    """Records of ``text`` with any line ending (``\\n``, ``\\r\\n``, old-Mac ``\\r``) and
+    quoted fields that may hold delimiters and line breaks."""
+    # a cell may be as long as the file itself (the bytes are in memory already); the limit is
+    # process-wide, so it is only ever raised
+    need = min(len(text) + 1, 2**31 - 1)
+    if csv.field_size_limit() < need:
+        csv.field_size_limit(need)
+    return csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"',
+                      doublequote=True, strict=False)
+
+
+_SNIFF_CHARS = 65536
+
+
+def sniff_delimiter(text: str) -> str:
+    """The delimiter (tab ; , |) that splits the first 50 records most consistently; the
+    header must contain it."""
+    sample = text[:_SNIFF_CHARS]
+    best, best_score = ",", -1.0
+    for d in ("\t", ";", ",", "|"):
+        try:
+            records = list(itertools.islice(_reader(sample, d), 51))
+        except csv.Error:
+            continue
+        if len(text) > _SNIFF_CHARS and len(records) > 1:
+            records = records[:-1]  # probably cut in the middle
+        counts = [len(r) - 1 for r in records if any(c.strip() for c in r)][:50]
+        if not counts or counts[0] == 0:
+            continue
+        consistent = sum(c == counts[0] for c in counts) / len(counts)
+        score = consistent * 1000 + counts[0]
+        if score > best_score:
+            best, best_score = d, score
+    return best
+
+
+_MAX_RESTARTS = 100
+
+
+def read_records(text: str, delimiter: str, name: str) -> tuple[list[list[str]], dict[int, str]]:
+    """All records of a delimited text, and record index -> problem for records cut short.
+
+    A quotation mark that opens a value and is never closed makes the csv module read the
+    following lines into that value: rows would vanish. Such a record (one that swallowed
+    lines that look like rows of the table) is read as its first line only, listed as a
+    problem, and reading starts again on the next line.
+    """
+    lines = io.StringIO(text, newline="").readlines()  # the lines the csv module sees
+    records: list[list[str]] = []
+    problems: dict[int, str] = {}
+    header: list[str] | None = None
+    start = 0
+    for _ in range(_MAX_RESTARTS):
+        try:
+            part = text if start == 0 else "".join(lines[start:])
+            restart, header = _read_from(part, lines, start, delimiter, records, problems,
+                                         header)
+        except csv.Error as exc:  # with strict=False and newline="" hardly reachable
+            raise DataFormatError(
+                f"'{name}' could not be read as a {delimiter_name(delimiter)}-separated table "
+                f"({exc}). Open it in Excel, save it as CSV or .xlsx and upload again.") from exc
+        if restart is None:
+            return records, problems
+        start = restart
+    first = min(problems) + 1
+    raise DataFormatError(f"'{name}' has more than {_MAX_RESTARTS} quotation marks (\") that "
+                          f"open a value and are never closed (the first in row {first}). "
+                          "Open it in Excel, save it again as CSV or .xlsx and upload again.")
+
+
+def _read_from(part: str, lines: list[str], start: int, delimiter: str,
+               records: list[list[str]], problems: dict[int, str], header: list[str] | None
+               ) -> tuple[int | None, list[str] | None]:
+    """Append the records of ``part`` (the text from physical line ``start`` on); stop at a
+    record that swallowed rows (see :func:`read_records`) and return the line to restart from
+    (None: end of text)."""
+    reader = _reader(part, delimiter)
+    consumed = 0
+    for record in reader:
+        first, consumed = start + consumed, reader.line_num
+        end = start + consumed
+        if header is None and not blank_record(record):
+            header = record
+        elif header is not None and end - first > 1 and _swallowed(
+                lines[first + 1:end], header, delimiter, at_end=end >= len(lines)):
+            problems[len(records)] = (
+                "a quotation mark (\") opens a value in this row and is never closed; the "
+                f"{plural(end - first - 1, 'line')} after it are read as rows of their own. "
+                "Close or remove the quotation mark")
+            records.append(split(lines[first], delimiter, csv.QUOTE_NONE))
+            return first + 1, header
+        records.append(record)
+    return None, header
+
+
+def split(line: str, delimiter: str, quoting: int = csv.QUOTE_MINIMAL) -> list[str]:
+    """The fields of one line of text by the csv rules (a line break ends it)."""
+    reader = csv.reader(io.StringIO(line, newline=""), delimiter=delimiter, quoting=quoting,
+                        strict=False)
+    return next(reader, [])
+
+
+def _swallowed(continuation: list[str], header: list[str], delimiter: str,
+               at_end: bool) -> bool:
+    """Whether the lines read into one quoted value look like rows of the table: at least two
+    of them do, or one does and the value runs to the end of the file."""
+    if used_width(header) < 2:
+        return False
+    rowlike = 0
+    for line in continuation:
+        fields = split(line, delimiter)
+        rowlike += fits(fields, header)
+        if rowlike >= (1 if at_end else 2):
+            return True
+    return False
+
+
+def fits(record: list[str], header: list[str]) -> bool:
+    """A record fits the header: as many fields (trailing empty ones may be more or fewer)."""
+    n = len(record)
+    return used_width(header) <= n <= len(header) or (
+        n > len(header) and blank_record(record[len(header):]))
+
+
+def used_width(header: list[str]) -> int:
+    """Fields up to the header's last non-empty cell (trailing empty headers are optional)."""
+    return max((i + 1 for i, c in enumerate(header) if c.strip()), default=len(header))
+
+
+def blank_record(record: list[str]) -> bool:
+    """No field holds more than white space."""
+    return not any(c.strip() for c in record)
+
+
+_DEC_COMMA = re.compile(r"^-?\d{1,3}(\.\d{3})*,\d+$|^-?\d+,\d+$")
+_DEC_POINT = re.compile(r"^-?\d+\.\d+$")
+
+
+def detect_decimal(frame: pd.DataFrame, delimiter: str) -> str:
+    """``","`` when more of the first 500 rows' cells look like decimal-comma numbers than
+    like decimal-point numbers (never with a comma delimiter), else ``"."``."""
+    if delimiter == ",":
+        return "."
+    sample = frame.head(500).to_numpy().ravel()
+    commas = sum(bool(_DEC_COMMA.match(str(v).strip())) for v in sample)
+    points = sum(bool(_DEC_POINT.match(str(v).strip())) for v in sample)
+    return "," if commas > points else "."

@@ -1,0 +1,222 @@
+"""Type, convert and check one table; list every row not loaded and every cell not usable."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from core import schema
+from core.errors import ValidationError
+from core.ingest.columns import convert_column, extra_columns
+from core.ingest.mapping import safe_extra_name
+from core.ingest.parse import is_na
+from core.ingest.read import RawTable
+from core.ingest.report import Collector, LoadReport
+from core.ingest.wording import short
+
+
+def validate(raw: RawTable, mapping: Mapping[str, str | None], table: schema.TableName,
+             *, known_patients: set[str] | None = None) -> tuple[pd.DataFrame, LoadReport]:
+    """Type, convert and check one table; report every problem at once.
+
+    Parameters
+    ----------
+    raw : the table read by :func:`core.ingest.read_table`.
+    mapping : header -> canonical column or None (kept as an extra column under a safe name).
+        Headers the file does not have and targets that are not columns of ``table`` are
+        ignored, with a note.
+    table : which table this is.
+    known_patients : for labs/treatments, the loaded patient IDs; rows for other IDs are
+        rejected and listed.
+
+    Returns
+    -------
+    (DataFrame, LoadReport)
+        The typed frame with canonical columns (and extras), and the report. Every data row
+        of ``raw`` is either in the frame or in ``report.rejected`` with its reason.
+
+    Raises
+    ------
+    ValidationError
+        When a required column (``patient_id``; for labs day/analyte/value) is not mapped, or
+        a column is mapped from two headers.
+    TypeError, ValueError
+        ``raw`` is not a RawTable; ``table`` is not a table of the schema.
+    """
+    if not isinstance(raw, RawTable):
+        raise TypeError(f"raw must be a RawTable (from read_table); got {type(raw).__name__}")
+    schema.columns_of(table)  # ValueError for a table the schema does not have
+    mapping, notes = _usable_mapping(raw, mapping, table)
+    _check_required(raw, mapping, table)
+    rows = np.arange(len(raw.frame)) + raw.first_row
+    id_header = next(h for h, t in mapping.items() if t == "patient_id")
+    ids = raw.frame[id_header].str.strip()
+    c = Collector(rows, ids)
+    conversions: list[str] = []
+    typed, names = _typed_columns(raw, mapping, table, c, conversions)
+    notes += _renamed_note(names, mapping)
+    for pos, header, value, problem in raw.cell_notes:
+        c.cell(pos, names.get(header, header), value, problem)
+    if not len(raw.frame):
+        notes.append(f"{raw.label} has a header row but no data rows.")
+    _reject_rows(raw, ids, typed, table, known_patients, c)
+    return _loaded(raw, table, typed, c, mapping, conversions, notes)
+
+
+def _renamed_note(names: Mapping[str, str], mapping: Mapping[str, str | None]) -> list[str]:
+    """A note naming the extra columns kept under another name than their header."""
+    renamed = [f"'{h}' kept as column '{n}'" for h, n in names.items()
+               if not mapping.get(h) and n != h]
+    if not renamed:
+        return []
+    return ["Columns that are not in the schema were kept under names the app can use: "
+            + "; ".join(renamed) + "."]
+
+
+def _loaded(raw: RawTable, table: str, typed: pd.DataFrame, c: Collector,
+            mapping: Mapping[str, str | None], conversions: list[str],
+            notes: list[str]) -> tuple[pd.DataFrame, LoadReport]:
+    """The rows not rejected, and the report listing the rejected rows and the cell problems
+    of the loaded ones."""
+    rows = c.row_numbers
+    keep = np.ones(len(raw.frame), dtype=bool)
+    keep[list(c.rejected)] = False
+    loaded = typed[keep].reset_index(drop=True)
+    rejected = pd.DataFrame(
+        [{"row": int(rows[p]), "patient_id": short(c.ids.iloc[p]) or None, "reason": r}
+         for p, r in sorted(c.rejected.items())], columns=["row", "patient_id", "reason"])
+    kept_rows = set(rows[keep].tolist())
+    cells = pd.DataFrame([x for x in c.cells if x["row"] in kept_rows],
+                         columns=["row", "patient_id", "column", "value", "problem"])
+    report = LoadReport(table, raw.filename, raw.describe(), len(raw.frame), len(loaded),
+                        rejected, cells, dict(mapping), tuple(conversions), (*raw.notes, *notes))
+    return loaded, report
+
+
+def _usable_mapping(raw: RawTable, mapping: Mapping[str, str | None],
+                    table: schema.TableName) -> tuple[dict[str, str | None], list[str]]:
+    """The mapping restricted to this file's headers and this table's columns, and notes on
+    what was ignored (a mapping saved for another file or table)."""
+    columns = schema.columns_of(table)
+    notes = []
+    absent = [h for h, t in mapping.items() if t and h not in raw.headers]
+    if absent:
+        notes.append(f"The column mapping names headers {raw.label} does not have ("
+                     + ", ".join(f"'{h}'" for h in absent[:10]) + "); they were ignored.")
+    unknown = sorted({str(t) for h, t in mapping.items()
+                      if t and h in raw.headers and t not in columns})
+    if unknown:
+        notes.append(f"{table} has no column " + ", ".join(f"'{t}'" for t in unknown)
+                     + "; the headers mapped to it were kept under their own names.")
+    usable = {h: (t if t in columns else None) for h, t in mapping.items() if h in raw.headers}
+    return usable, notes
+
+
+def _check_required(raw: RawTable, mapping: Mapping[str, str | None],
+                    table: schema.TableName) -> None:
+    """Raise :class:`ValidationError` when a column is mapped twice or a required one is
+    missing."""
+    targets = [t for t in mapping.values() if t]
+    dupes = sorted({t for t in targets if targets.count(t) > 1})
+    if dupes:
+        raise ValidationError(f"{raw.label}, {table} table: several headers are mapped to "
+                              f"{', '.join(dupes)}. Map each canonical column from one header "
+                              "only.")
+    missing = [c.name for c in schema.columns_of(table).values()
+               if c.required and c.name not in targets]
+    if missing:
+        found = ", ".join(f"'{short(h, 40)}'" for h in raw.headers[:12])
+        more = f" and {len(raw.headers) - 12} more" if len(raw.headers) > 12 else ""
+        sheets = (" If the table is on another sheet, check its header row: the sheet whose "
+                  "headers name the required columns is the one read." if raw.format == "xlsx"
+                  and len(raw.sheets) > 1 else "")
+        raise ValidationError(
+            f"{raw.label}: the {table} table has no column for {', '.join(missing)}. Headers "
+            f"found: {found}{more}. Rename a header (e.g. to '{missing[0]}') or map it in the "
+            f"column mapping on the Data page.{sheets}")
+
+
+def _typed_columns(raw: RawTable, mapping: Mapping[str, str | None], table: schema.TableName,
+                   c: Collector, conversions: list[str]) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Every column converted (canonical ones by their kind, extras as number or text), and
+    header -> column name in the result."""
+    columns = schema.columns_of(table)
+    out: dict[str, pd.Series] = {}
+    names: dict[str, str] = {}
+    used = {t for t in mapping.values() if t}
+    reserved = set(schema.PATIENT_COLUMNS) | set(columns)
+    extras: list[str] = []
+    for i, header in enumerate(raw.headers):
+        target = mapping.get(header)
+        if target:
+            out[target] = convert_column(raw.frame[header], columns[target], header,
+                                         raw.decimal, c, conversions)
+            names[header] = target
+        else:
+            name = safe_extra_name(header, used | reserved, i + 1)
+            used.add(name)
+            names[header] = name
+            extras.append(header)
+    converted = extra_columns(raw.frame[extras], raw.decimal)
+    for header in extras:
+        out[names[header]] = converted[header]
+    out = {names[h]: out[names[h]] for h in raw.headers}  # file order
+    return pd.DataFrame(out, index=raw.frame.index), names
+
+
+def _reject_rows(raw: RawTable, ids: pd.Series, typed: pd.DataFrame, table: schema.TableName,
+                 known_patients: set[str] | None, c: Collector) -> None:
+    """Reject, with a reason, every row that cannot be loaded: rows that do not fit the header,
+    blank rows, rows without an ID, duplicate patients, long-table rows without a usable
+    required value or for an unknown patient."""
+    has_id = _reject_structure(raw, ids, c)
+    if table == "patients":
+        _reject_duplicate_patients(raw, ids, has_id, c)
+    else:
+        _reject_unusable(ids, typed, table, has_id, known_patients, c)
+
+
+def _reject_structure(raw: RawTable, ids: pd.Series, c: Collector) -> np.ndarray:
+    """Reject rows that do not fit the header, blank rows and rows without a patient ID;
+    return the mask of the other rows (those with an ID)."""
+    for pos, reason in raw.row_problems.items():
+        c.reject(pos, reason)
+    other = np.zeros(len(raw.frame), dtype=bool)  # already rejected for the row's structure
+    other[list(raw.row_problems)] = True
+    blank = raw.frame.eq("").all(axis=1).to_numpy() & ~other
+    for pos in np.flatnonzero(blank):
+        c.reject(pos, "blank row")
+    no_id = (is_na(ids).to_numpy() & ~blank & ~other)
+    for pos in np.flatnonzero(no_id):
+        c.reject(pos, "no patient_id")
+    return ~(blank | other | no_id)
+
+
+def _reject_duplicate_patients(raw: RawTable, ids: pd.Series, has_id: np.ndarray,
+                               c: Collector) -> None:
+    """Reject every copy of a patient ID that appears in more than one row."""
+    rows = np.arange(len(raw.frame)) + raw.first_row
+    valid = pd.Series(has_id, index=ids.index)
+    dup = valid & ids.where(valid).duplicated(keep=False)
+    for pid, group in ids[dup].groupby(ids[dup]):
+        where = ", ".join(str(rows[i]) for i in group.index)
+        for pos in group.index:
+            c.reject(pos, f"patient_id '{short(pid)}' appears in rows {where}; keep one "
+                          "row per patient")
+
+
+def _reject_unusable(ids: pd.Series, typed: pd.DataFrame, table: schema.TableName,
+                     has_id: np.ndarray, known_patients: set[str] | None,
+                     c: Collector) -> None:
+    """Reject long-table rows without a usable required value or for an unknown patient."""
+    columns = schema.columns_of(table)
+    for req in ("day", "analyte", "value", "drug"):
+        if req in typed and columns.get(req) is not None and columns[req].required:
+            for pos in np.flatnonzero(typed[req].isna().to_numpy() & has_id):
+                c.reject(pos, f"no usable {req}")
+    if known_patients is not None:
+        unknown = ~ids.isin(known_patients).to_numpy() & has_id
+        for pos in np.flatnonzero(unknown):
+            c.reject(pos, f"patient_id '{short(ids.iloc[pos])}' is not in the patient table")
