@@ -4,7 +4,7 @@ Every page draws through these two functions, so export behaviour lives in one p
 
 Nothing is rendered on a rerun: the download buttons get a *callable* as ``data`` (Streamlit
 1.67 runs it in a worker thread only when the user clicks), the callable looks in the session's
-:class:`ui.report.RenderMemo` first and stores what it renders there, so a second download of
+:class:`core.export.RenderMemo` first and stores what it renders there, so a second download of
 the same figure, or a meeting pack containing it, costs nothing. Download clicks do not rerun
 the page (``on_click="ignore"``).
 """
@@ -18,17 +18,16 @@ import pandas as pd
 import streamlit as st
 
 from core import export
-from core.export import FigureSpec, ImageFormat
+from core.export import MIME_TYPES, FigureSpec, ImageFormat, RenderMemo
 from ui import report as report_state
 from ui import session
 
-#: format -> (menu label, help, MIME type)
-FIGURE_FORMATS: dict[str, tuple[str, str, str]] = {
-    "png": ("PNG · slides", "3000 px wide, 300 dpi: fills a widescreen slide", "image/png"),
-    "svg": ("SVG · vector", "Scales freely; for posters and editing", "image/svg+xml"),
-    "pdf": ("PDF · vector", "One page, vector; for print and manuscripts", "application/pdf"),
+#: format -> (menu label, help), in menu order
+FIGURE_FORMATS: dict[ImageFormat, tuple[str, str]] = {
+    "png": ("PNG · slides", "3000 px wide, 300 dpi: fills a widescreen slide"),
+    "svg": ("SVG · vector", "Scales freely; for posters and editing"),
+    "pdf": ("PDF · vector", "One page, vector; for print and manuscripts"),
 }
-XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 #: st.dataframe geometry: rows shown without an inner scrollbar, px per row, border
 TABLE_MAX_ROWS, ROW_PX, BORDER_PX = 40, 35, 3
 
@@ -56,13 +55,31 @@ def figure_spec(chart: alt.TopLevelMixin, *, name: str, title: str,
                       synthetic=view.synthetic)
 
 
-def lazy_figure(spec: FigureSpec, fmt: ImageFormat,
-                memo: report_state.RenderMemo) -> Callable[[], bytes]:
+def lazy_figure(spec: FigureSpec, fmt: ImageFormat, memo: RenderMemo) -> Callable[[], bytes]:
     """A zero-argument callable for ``st.download_button(data=...)`` that renders on click.
 
     It captures the memo object itself (not ``st.session_state``, which the worker thread
     running it has no access to).
+
+    Parameters
+    ----------
+    spec : FigureSpec
+    fmt : {"png", "svg", "pdf"}
+    memo : RenderMemo
+        The session's memo (:func:`ui.report.render_memo`).
+
+    Returns
+    -------
+    callable
+        ``() -> bytes``; the figure is rendered on the first call only.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``fmt`` (at once, not on click).
     """
+    export.check_image_format(fmt)
+
     def data() -> bytes:
         return memo.render(spec, fmt)
 
@@ -107,10 +124,11 @@ def show_chart(chart: alt.Chart | alt.TopLevelMixin, *, name: str, title: str,
         with st.popover("Download", icon=":material/download:", type="tertiary",
                         key=f"{prefix}-menu"):
             st.caption("With the filter caption, n and statistic in the image.")
-            for fmt, (label, hint, mime) in FIGURE_FORMATS.items():
+            for fmt, (label, hint) in FIGURE_FORMATS.items():
                 st.download_button(label, data=lazy_figure(spec, fmt, memo),  # type: ignore[arg-type]
-                                   file_name=export.filename(name, fmt), mime=mime, help=hint,
-                                   key=f"{prefix}-{fmt}", on_click="ignore", width="stretch")
+                                   file_name=export.filename(name, fmt), mime=MIME_TYPES[fmt],
+                                   help=hint, key=f"{prefix}-{fmt}", on_click="ignore",
+                                   width="stretch")
         st.button("Add to report", key=f"{prefix}-add", icon=":material/playlist_add:",
                   type="tertiary", on_click=_pin, args=(spec, table),
                   help="Pin this figure (as shown, with its caption) to the Report page.")
@@ -141,11 +159,11 @@ def show_table(df: pd.DataFrame, *, name: str, title: str, key: str | None = Non
     prefix = f"tbl-{key or name}"
     with st.container(horizontal=True, gap="small"):
         st.download_button("CSV", data=lambda: export.safe_csv(df),
-                           file_name=export.filename(name, "csv"), mime="text/csv",
+                           file_name=export.filename(name, "csv"), mime=MIME_TYPES["csv"],
                            key=f"{prefix}-csv", on_click="ignore", type="tertiary",
                            icon=":material/download:",
                            help="UTF-8 CSV; cells starting with = + - @ are made safe.")
         st.download_button("XLSX", data=lambda: export.table_xlsx(df, sheet=title),
-                           file_name=export.filename(name, "xlsx"), mime=XLSX_MIME,
+                           file_name=export.filename(name, "xlsx"), mime=MIME_TYPES["xlsx"],
                            key=f"{prefix}-xlsx", on_click="ignore", type="tertiary",
                            icon=":material/download:", help="Excel workbook.")

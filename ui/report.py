@@ -4,128 +4,40 @@ Everything lives in ``st.session_state`` of one browser session (never ``st.cach
 all sessions share), and nothing is written to disk:
 
 * ``report`` -- the :class:`core.export.Report` the user pins figures to ("Add to report").
-* ``_report_keys`` -- item id -> content key of the figure as pinned (to spot duplicates).
-* ``_figure_renders`` -- a :class:`RenderMemo` of rendered PNG/SVG/PDF bytes, keyed by what is
-  drawn (chart JSON hash, title, caption, statistic, synthetic flag, format), so a figure is
-  rendered at most once per session however often the page reruns or the pack is rebuilt.
+* ``_report_keys`` -- item id -> :func:`core.export.figure_key` of the figure as pinned (to
+  spot duplicates).
+* ``_figure_renders`` -- a :class:`core.export.RenderMemo` of rendered PNG/SVG/PDF bytes, keyed
+  by what is drawn (chart JSON hash, title, caption, statistic, synthetic flag, format), so a
+  figure is rendered at most once per session however often the page reruns or the pack is
+  rebuilt.
 * ``_report_pack`` -- the last built pack (PPTX/PDF/ZIP bytes) and the report state it was
   built from.
 """
 
 from __future__ import annotations
 
-import hashlib
-import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 
-import core
 from core import export
-from core.export import FigureSpec, ImageFormat, RenderCache, Report, ReportItem, ReportMeta
+from core.export import (
+    FigureSpec, RenderCache, RenderMemo, Report, ReportItem, ReportMeta, figure_key,
+)
 
 REPORT_KEY = "report"
 KEYS_KEY = "_report_keys"
 RENDERS_KEY = "_figure_renders"
 PACK_KEY = "_report_pack"
-PACK_FORMATS = ("pptx", "pdf", "zip")
-#: Rendered bytes kept per session (oldest dropped first); a 300-dpi PNG is ~0.1-0.5 MB.
-RENDER_MEMO_BYTES = 64 * 1024 * 1024
 
 
 # ---------------------------------------------------------------------------------------------
 # Rendered bytes
 # ---------------------------------------------------------------------------------------------
-
-def chart_digest(chart: alt.TopLevelMixin) -> str:
-    """A content hash of an Altair chart (its Vega-Lite JSON, data included).
-
-    Parameters
-    ----------
-    chart : alt.TopLevelMixin
-
-    Returns
-    -------
-    str
-        32 hex digits; equal for charts that draw the same thing.
-    """
-    text = chart.to_json(indent=None, sort_keys=True)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
-
-
-def content_key(spec: FigureSpec, digest: str | None = None) -> tuple:
-    """What a rendered image of ``spec`` depends on (without the format)."""
-    return (digest or chart_digest(spec.chart), spec.title, spec.caption, spec.stat or "",
-            bool(spec.synthetic))
-
-
-class RenderMemo:
-    """A per-session, thread-safe LRU of rendered figure bytes, bounded by total size.
-
-    Download buttons render lazily in a Streamlit worker thread (``data=callable``), while the
-    script thread may read the memo at the same time, hence the lock.
-
-    Parameters
-    ----------
-    max_bytes : int
-        Oldest entries are dropped once the stored bytes exceed this.
-    """
-
-    def __init__(self, max_bytes: int = RENDER_MEMO_BYTES) -> None:
-        self.max_bytes = max_bytes
-        self._data: OrderedDict[tuple, bytes] = OrderedDict()
-        self._size = 0
-        self._lock = threading.Lock()
-        self.renders = 0  # figures rendered through this memo (for tests)
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-    def get(self, key: tuple) -> bytes | None:
-        """The stored bytes for ``key`` (marked as recently used), or None."""
-        with self._lock:
-            data = self._data.get(key)
-            if data is not None:
-                self._data.move_to_end(key)
-            return data
-
-    def put(self, key: tuple, data: bytes) -> None:
-        """Store ``data`` under ``key``, dropping the oldest entries beyond ``max_bytes``."""
-        with self._lock:
-            old = self._data.pop(key, None)
-            if old is not None:
-                self._size -= len(old)
-            self._data[key] = data
-            self._size += len(data)
-            while self._size > self.max_bytes and len(self._data) > 1:
-                _, dropped = self._data.popitem(last=False)
-                self._size -= len(dropped)
-
-    def render(self, spec: FigureSpec, fmt: ImageFormat, digest: str | None = None) -> bytes:
-        """The bytes of ``spec`` in ``fmt``: from the memo, else rendered and stored.
-
-        Parameters
-        ----------
-        spec : FigureSpec
-        fmt : {"png", "svg", "pdf"}
-        digest : str, optional
-            :func:`chart_digest` of ``spec.chart`` when already known.
-        """
-        key = (*content_key(spec, digest), fmt)
-        data = self.get(key)
-        if data is None:
-            data = export.render(spec, fmt)
-            with self._lock:
-                self.renders += 1
-            self.put(key, data)
-        return data
-
 
 def render_memo() -> RenderMemo:
     """This session's :class:`RenderMemo` (created on first use)."""
@@ -171,7 +83,7 @@ def pin(spec: FigureSpec, table: pd.DataFrame | None = None) -> bool:
     bool
         True if added, False if it was already in the report.
     """
-    key = content_key(spec)
+    key = figure_key(spec)
     report = get_report()
     keys: dict[str, tuple] = st.session_state.get(KEYS_KEY, {})
     ids = {item.id for item in report}
@@ -216,10 +128,9 @@ def report_meta(view: Any, report: Report | None = None, when: date | None = Non
     when : date, optional
         Defaults to today.
     """
-    synthetic = bool(view.synthetic) or any(i.figure.synthetic for i in (report or ()))
+    synthetic = bool(view.synthetic) or (report is not None and report.synthetic)
     return ReportMeta(cohort=view.source, filters=view.caption, n=view.n,
-                      when=when or date.today(), synthetic=synthetic,
-                      app_version=core.__version__)
+                      when=when or date.today(), synthetic=synthetic)
 
 
 def pack_signature(report: Report, meta: ReportMeta) -> tuple:
@@ -253,23 +164,12 @@ def build(report: Report, meta: ReportMeta, patients: pd.DataFrame,
     Returns
     -------
     BuiltPack
+        The files, the build time and the number of vl-convert calls it took.
     """
     start = time.perf_counter()
-    digests = {item.id: chart_digest(item.figure.chart) for item in report}
-    with RenderCache() as cache:
-        if memo is not None:
-            for item in report:
-                for fmt in ("png", "svg"):
-                    data = memo.get((*content_key(item.figure, digests[item.id]), fmt))
-                    if data is not None:
-                        cache.put(item.figure, fmt, data)
-        files = export.build_pack(report, meta, patients, formats=PACK_FORMATS, cache=cache)
-        if memo is not None:
-            for item in report:
-                for fmt in ("png", "svg"):
-                    data = cache.rendered(item.figure, fmt)
-                    if data is not None:
-                        memo.put((*content_key(item.figure, digests[item.id]), fmt), data)
+    with RenderCache(memo=memo) as cache:
+        files = export.build_pack(report, meta, patients, formats=export.PACK_FORMATS,
+                                  cache=cache)
     return BuiltPack(pack_signature(report, meta), files, time.perf_counter() - start,
                      cache.renders)
 

@@ -14,11 +14,6 @@ from ui import report as rs
 from ui import session
 from ui.guard import guard
 
-MIMES = {
-    "pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-    "pdf": "application/pdf",
-    "zip": "application/zip",
-}
 LABELS = {"pptx": "PowerPoint (16:9)", "pdf": "PDF", "zip": "ZIP: figures, data, README"}
 ICONS = {"pptx": ":material/slideshow:", "pdf": ":material/picture_as_pdf:",
          "zip": ":material/folder_zip:"}
@@ -35,7 +30,7 @@ def _item_card(item: ReportItem, index: int, count: int) -> None:
             st.text_input(f"Slide {index + 2} title", value=fig.title,
                           key=f"rep-title-{item.id}",
                           on_change=_retitle, args=(item.id,))
-            st.caption(f"{fig.caption}  \n{fig.stat}" if fig.stat else fig.caption)
+            st.caption("  \n".join(fig.text_lines))
             with st.container(horizontal=True, gap="small"):
                 st.button("Up", key=f"rep-up-{item.id}", icon=":material/arrow_upward:",
                           disabled=index == 0, on_click=rs.move, args=(item.id, -1))
@@ -75,10 +70,10 @@ def _build_section(view: session.CohortView) -> None:
             st.caption("The report or the filter changed since the last build: build again.")
         return
     with st.container(horizontal=True, gap="small"):
-        for fmt in rs.PACK_FORMATS:
+        for fmt in export.PACK_FORMATS:
             st.download_button(LABELS[fmt], data=pack.files[fmt],
                                file_name=export.filename(report.title, fmt, meta.when),
-                               mime=MIMES[fmt], key=f"rep-dl-{fmt}", icon=ICONS[fmt],
+                               mime=export.MIME_TYPES[fmt], key=f"rep-dl-{fmt}", icon=ICONS[fmt],
                                on_click="ignore")
     sizes = " · ".join(f"{fmt.upper()} {len(data) / 1e6:.1f} MB"
                        for fmt, data in pack.files.items())
