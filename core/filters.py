@@ -60,9 +60,9 @@ class Condition:
         if self.column in ("tocilizumab", "corticosteroids", "bulky", "iec_hs"):
             names = ["yes" if v == 1 else "no" for v in vals]
             return f"{short}: {', '.join(names)}"
-        if all(isinstance(v, int) for v in vals) and vals == list(range(vals[0], vals[-1] + 1)) \
-                and len(vals) > 1:
-            return f"{short} {vals[0]}-{vals[-1]}"
+        ints = [v for v in vals if isinstance(v, int)]
+        if len(ints) == len(vals) > 1 and ints == list(range(ints[0], ints[-1] + 1)):
+            return f"{short} {ints[0]}-{ints[-1]}"
         text = ", ".join(_fmt(v) for v in vals)
         if self.column in ("product", "disease"):
             return text
@@ -129,7 +129,8 @@ class CohortFilter:
             unknown = [c.column for c in self.conditions if c.column not in allowed]
             if unknown:
                 raise ColumnError(f"Filter on unknown column(s): {', '.join(unknown)}.")
-        parts, params = [], []
+        parts: list[str] = []
+        params: list[Scalar] = []
         for c in self.conditions:
             s, p = c.sql()
             parts.append(s)
@@ -137,7 +138,7 @@ class CohortFilter:
         return (" AND ".join(parts) or "TRUE"), params
 
     def caption(self, n: int | None = None) -> str:
-        """One line for figures: ``"CRS 1-2 · tisa-cel · n = 27"``; no filter: ``"All patients"``."""
+        """One line for figures, ``"CRS 1-2 · tisa-cel · n = 27"``; no filter: "All patients"."""
         parts = [c.caption() for c in self.conditions] or ["All patients"]
         if n is not None:
             parts.append(f"n = {n}")

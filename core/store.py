@@ -18,10 +18,10 @@ from collections.abc import Sequence
 import pandas as pd
 
 from core.errors import ColumnError
-from core.filters import CohortFilter, quote_ident
+from core.filters import CohortFilter, Scalar, quote_ident
 from core.loading import Cohort
 
-SAFE_CONFIG = {
+SAFE_CONFIG: dict[str, str | bool | int | float | list[str]] = {
     "enable_external_access": False,
     "autoinstall_known_extensions": False,
     "autoload_known_extensions": False,
@@ -49,7 +49,9 @@ class CohortStore:
         self.cohort = cohort
         self.fingerprint = cohort.fingerprint
         self._lock = threading.RLock()
-        self._meta: dict[tuple[str, str], object] = {}  # distinct values / ranges per column
+        # distinct values and ranges per column, unfiltered (a store's data never change)
+        self._distinct_cache: dict[str, list[object]] = {}
+        self._range_cache: dict[str, tuple[float, float] | None] = {}
         self._con = duckdb.connect(":memory:", config=SAFE_CONFIG)
         for name, frame in (("patients", cohort.patients), ("labs", cohort.labs),
                             ("treatments", cohort.treatments)):
@@ -79,7 +81,7 @@ class CohortStore:
         """Patient column -> "numeric" or "text" (for rebuilding a filter from a URL)."""
         return {c: "numeric" if self.is_numeric(c) else "text" for c in self._columns["patients"]}
 
-    def where(self, flt: CohortFilter | None) -> tuple[str, list[object]]:
+    def where(self, flt: CohortFilter | None) -> tuple[str, list[Scalar]]:
         """The filter's WHERE body for the patients table, identifiers checked."""
         if flt is None:
             return "TRUE", []
@@ -115,10 +117,9 @@ class CohortStore:
         store's data never changes, and the sidebar asks for every column on every rerun)."""
         self._check(column)
         if flt is None or flt.is_empty:
-            key = ("distinct", column)
-            if key not in self._meta:
-                self._meta[key] = self._distinct(column, None)
-            return list(self._meta[key])
+            if column not in self._distinct_cache:
+                self._distinct_cache[column] = self._distinct(column, None)
+            return list(self._distinct_cache[column])
         return self._distinct(column, flt)
 
     def _distinct(self, column: str, flt: CohortFilter | None) -> list[object]:
@@ -131,12 +132,12 @@ class CohortStore:
     def value_range(self, column: str) -> tuple[float, float] | None:
         """(min, max) of a numeric patient column, None when it has no values."""
         self._check(column)
-        key = ("range", column)
-        if key not in self._meta:
+        if column not in self._range_cache:
             c = quote_ident(column)
             row = self.query(f"SELECT min({c}) AS lo, max({c}) AS hi FROM patients").iloc[0]
-            self._meta[key] = None if pd.isna(row["lo"]) else (float(row["lo"]), float(row["hi"]))
-        return self._meta[key]
+            self._range_cache[column] = (None if pd.isna(row["lo"])
+                                         else (float(row["lo"]), float(row["hi"])))
+        return self._range_cache[column]
 
     def _check(self, column: str) -> None:
         if column not in self._columns["patients"]:
@@ -172,8 +173,10 @@ def _restore(result: pd.DataFrame, like: pd.DataFrame) -> pd.DataFrame:
             try:
                 if str(dt) == "Int64":
                     result[c] = result[c].astype("Int64")
-                elif dt == object:
-                    result[c] = result[c].astype(object).where(result[c].notna(), None)
+                elif pd.api.types.is_object_dtype(dt):
+                    text = result[c].astype(object)
+                    text[text.isna()] = None
+                    result[c] = text
             except (TypeError, ValueError):
                 pass
     return result

@@ -22,19 +22,35 @@ efron, cox_model   cox (Efron partial likelihood, Newton-Raphson)
 ph_test            cox.zph
 _common            complete cases, option checks, solver budgets, shared constants
 
->>> from core import stats
->>> stats.compare_groups(df, "fibrinogen_nadir", "crs_grade").pvalue   # doctest: +SKIP
+Example (``df`` a patient table; the README's runnable example is checked by
+``tests/test_readme.py``)::
+
+    from core import stats
+    res = stats.compare_groups(df, "fibrinogen_nadir", "crs_grade")
+    res.pvalue, res.posthoc, [n.text for n in res.notes if n.kind == "dropped"]
 """
 
 from core.stats._common import (
-    DEFAULT_SEED, EPV_MIN, SolverBudget, complete_cases, numeric, python_value, require_columns,
+    DEFAULT_SEED,
+    EPV_MIN,
+    SolverBudget,
+    complete_cases,
+    numeric,
+    python_value,
+    require_columns,
 )
 from core.stats.compare import TUKEY_BOX_COLUMNS, CompareResult, compare_groups, dunn, tukey_box
 from core.stats.contingency_tests import (
-    CONTINGENCY_TESTS, ContingencyResult, ContingencyTest, contingency,
+    CONTINGENCY_TESTS,
+    ContingencyResult,
+    ContingencyTest,
+    contingency,
 )
 from core.stats.correlation import (
-    CORRELATION_METHODS, CorrelationMethod, CorrelationResult, correlate,
+    CORRELATION_METHODS,
+    CorrelationMethod,
+    CorrelationResult,
+    correlate,
     correlation_matrix_frame,
 )
 from core.stats.cox_model import CoxResult, cox
@@ -46,10 +62,10 @@ from core.stats.survival import KaplanMeierResult, kaplan_meier
 
 __all__ = [
     "CONTINGENCY_TESTS", "CORRELATION_METHODS", "DEFAULT_SEED", "EPV_MIN", "INTERCEPT",
-    "LOGISTIC_METHODS", "TUKEY_BOX_COLUMNS", "CompareResult", "ContingencyResult", "ContingencyTest",
-    "CorrelationMethod", "CorrelationResult", "CoxResult", "Design", "KaplanMeierResult",
-    "LogRankResult", "LogisticMethod", "LogisticResult", "SolverBudget", "aliased_terms",
-    "check_full_rank", "compare_groups", "complete_cases", "contingency", "correlate",
-    "correlation_matrix_frame", "cox", "design_matrix", "dunn", "holm", "kaplan_meier",
-    "logistic", "numeric", "python_value", "require_columns", "tukey_box",
+    "LOGISTIC_METHODS", "TUKEY_BOX_COLUMNS", "CompareResult", "ContingencyResult",
+    "ContingencyTest", "CorrelationMethod", "CorrelationResult", "CoxResult", "Design",
+    "KaplanMeierResult", "LogRankResult", "LogisticMethod", "LogisticResult", "SolverBudget",
+    "aliased_terms", "check_full_rank", "compare_groups", "complete_cases", "contingency",
+    "correlate", "correlation_matrix_frame", "cox", "design_matrix", "dunn", "holm",
+    "kaplan_meier", "logistic", "numeric", "python_value", "require_columns", "tukey_box",
 ]

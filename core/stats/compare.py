@@ -23,7 +23,12 @@ from scipy import stats as sps
 from core.errors import ColumnError, InsufficientDataError
 from core.notes import Note, texts
 from core.stats._common import (
-    check_order, complete_cases, dropped_note, numeric, require_columns, sorted_levels,
+    check_order,
+    complete_cases,
+    dropped_note,
+    numeric,
+    require_columns,
+    sorted_levels,
 )
 from core.stats.multiplicity import holm
 

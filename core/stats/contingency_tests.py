@@ -19,7 +19,11 @@ from scipy import stats as sps
 from core.errors import ColumnError, InsufficientDataError
 from core.notes import Note, texts
 from core.stats._common import (
-    check_option, complete_cases, dropped_note, require_columns, sorted_levels,
+    check_option,
+    complete_cases,
+    dropped_note,
+    require_columns,
+    sorted_levels,
 )
 from core.stats.fisher_exact import fisher_2x2_pvalue, fisher_rxc_pvalue
 

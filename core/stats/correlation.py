@@ -17,7 +17,11 @@ from scipy import stats as sps
 from core.errors import ColumnError, InsufficientDataError
 from core.notes import Note, texts
 from core.stats._common import (
-    check_option, complete_cases, dropped_note, numeric, require_columns,
+    check_option,
+    complete_cases,
+    dropped_note,
+    numeric,
+    require_columns,
 )
 
 CorrelationMethod = Literal["spearman", "pearson"]

@@ -25,7 +25,12 @@ from scipy import stats as _st
 from core.errors import ColumnError, InsufficientDataError
 from core.notes import Note, texts
 from core.stats._common import (
-    EPV_MIN, SolverBudget, check_option, check_reference, complete_cases, quiet_solver,
+    EPV_MIN,
+    SolverBudget,
+    check_option,
+    check_reference,
+    complete_cases,
+    quiet_solver,
     require_columns,
 )
 from core.stats.design import INTERCEPT, Design, check_full_rank, design_matrix
@@ -177,7 +182,9 @@ def _ml_attempt(exog: np.ndarray, y: np.ndarray, budget: SolverBudget,
     """One statsmodels Newton fit under ``budget``; failures come back as converged=False."""
     import statsmodels.api as sm
     from statsmodels.tools.sm_exceptions import (
-        ConvergenceWarning, PerfectSeparationError, PerfectSeparationWarning,
+        ConvergenceWarning,
+        PerfectSeparationError,
+        PerfectSeparationWarning,
     )
 
     nan = np.full(exog.shape[1], np.nan)
@@ -349,7 +356,9 @@ def logistic(df: pd.DataFrame, outcome: str, predictors: Sequence[str],
     if infinite is None:
         notes.append(Note("warning", "separation_check", SEPARATION_UNCHECKED))
         infinite = np.zeros(k + 1, dtype=bool)
-    ml_table, ml_notes, ml_fit = None, [], None
+    ml_table: pd.DataFrame | None = None
+    ml_fit: _MLFit | None = None
+    ml_notes: list[Note] = []
     if method == "ml" or not infinite.any():  # auto + separation: Firth, ML is not needed
         ml_table, ml_notes, ml_fit = _ml_table(design.X, y, bool(infinite.any()))
     separation = bool(infinite.any() or (ml_fit is not None and ml_fit.separation_warning))

@@ -202,7 +202,7 @@ class KaplanMeierResult:
                 later = np.searchsorted(ct, t, side="left")   # first row with time >= t
                 at_risk = int(c["at_risk"].iloc[later]) if later < len(c) else 0
                 beyond = t > ct[-1]
-                row = c.iloc[max(i, 0)]
+                row = c.iloc[max(int(i), 0)]
                 rows.append({"group": lv, "time": float(t),
                              "survival": np.nan if beyond else float(row["survival"]),
                              "ci_low": np.nan if beyond else float(row["ci_low"]),
