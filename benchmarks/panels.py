@@ -16,7 +16,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _timing import median_ms  # noqa: E402
-from core import demo, loading, panels, table1, timecourse  # noqa: E402
+from core import demo, loading  # noqa: E402
+from core.analyses import cohort as table1  # noqa: E402
+from core.analyses import lab_values as panels  # noqa: E402
+from core.analyses import time_course as timecourse  # noqa: E402
 from core.filters import CohortFilter  # noqa: E402
 from core.store import CohortStore  # noqa: E402
 

@@ -12,7 +12,7 @@ import vl_convert as vlc
 
 from core.charts.groups import boxplot, correlation_matrix, ols_band, scatter
 from core.errors import ColumnError
-from core.stats.groups import correlation_matrix_frame, tukey_box
+from core.stats import correlation_matrix_frame, tukey_box
 
 FIX = Path(__file__).parent / "fixtures" / "stats_groups"
 PNG = b"\x89PNG\r\n\x1a\n"

@@ -79,7 +79,7 @@ def test_memo_keys_result_objects_by_content():
     truncate a large frame, so two different results could share a key)."""
     import pandas as pd
 
-    from core.table1 import Incidence
+    from core.analyses.cohort import Incidence
     from ui.session import _key
 
     fields = {f: None for f in Incidence.__dataclass_fields__}

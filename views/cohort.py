@@ -4,25 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import table1
+from core.analyses import cohort
 from core.charts import cohort as charts
 from ui import session
 from ui.figures import show_chart, show_table
 from ui.guard import guard
-
-MAX_STRATA = 8
-
-
-def strata_options(df) -> list:  # noqa: ANN001 - DataFrame
-    """None, then the columns with 2 to 8 distinct values (one vectorised pass)."""
-    counts = df.drop(columns="patient_id", errors="ignore").nunique(dropna=True)
-    return [None] + counts[(counts >= 2) & (counts <= MAX_STRATA)].index.tolist()
-
-
-def has_values(df, *columns: str) -> bool:  # noqa: ANN001 - DataFrame
-    """Every column is there and at least one patient has a value in all of them."""
-    return set(columns) <= set(df.columns) and bool(df[list(columns)].notna().all(axis=1).any())
-
 
 view = session.page("Cohort")
 if view.synthetic:
@@ -30,7 +16,7 @@ if view.synthetic:
             "the published study). Upload your own cohort in the sidebar.", icon=":material/info:")
 
 df = view.patients
-options = strata_options(df)
+options = [None, *cohort.strata_options(df)]
 default = options.index("tocilizumab") if "tocilizumab" in options else 0
 left, right = st.columns([1, 2])
 by = left.selectbox("Stratify Table 1 by", options, index=default,
@@ -39,18 +25,18 @@ extra_options = [c for c in df.columns if c not in {"patient_id", by}]
 extra = right.multiselect("Add rows", extra_options, placeholder="More variables…")
 
 with guard("Table 1"):
-    result = session.memo(table1.table_one, df, by, tuple(extra))
+    result = session.memo(cohort.table_one, df, by, tuple(extra))
 st.subheader("Table 1. Patients' characteristics")
-show_table(table1.format_table_one(result), name="table-1", title="Table 1")
-st.caption(table1.note(result))
-for m in result.messages:
-    st.caption(f"⚠ {m}")
+show_table(cohort.format_table_one(result), name="table-1", title="Table 1")
+st.caption(cohort.note(result))
+for n in result.notes:
+    st.caption(f"⚠ {n.text}")
 
 st.subheader("Toxicity grades")
 c1, c2 = st.columns(2)
 for col, column, name in ((c1, "crs_grade", "CRS"), (c2, "icans_grade", "ICANS")):
     with col:
-        counts = table1.grade_counts(df[column]) if column in df else None
+        counts = cohort.grade_counts(df[column]) if column in df else None
         if counts is None or not counts["n"].sum():
             st.caption(f"No {name} grades (0-4) in this cohort.")
             continue
@@ -62,7 +48,7 @@ for col, column, name in ((c1, "crs_grade", "CRS"), (c2, "icans_grade", "ICANS")
                         + (f" · {missing} unknown" if missing else ""))
 
 st.subheader("Hypofibrinogenemia by CRS grade")
-if not has_values(df, "hypofibrinogenemia_grade", "crs_grade"):
+if not cohort.has_values(df, "hypofibrinogenemia_grade", "crs_grade"):
     st.caption("Needs patients with both a hypofibrinogenemia_grade and a crs_grade (or lab "
                "series to derive the grade): none in view.")
     st.stop()
@@ -73,7 +59,7 @@ grade = df["hypofibrinogenemia_grade"]
 event = grade.ge(threshold).where(grade.notna())
 label = "Hypofibrinogenemia" + (" grade ≥ 3" if threshold == 3 else "")
 with guard(f"{label} by CRS grade"):
-    inc = table1.incidence_by(df, event, "crs_grade", label,
+    inc = cohort.incidence_by(df, event, "crs_grade", label,
                               bins={"3-4": [3, 4]} if pool else None)
 stat = f"{inc.events}/{inc.n} patients; bars: Wilson 95% CI"
 if inc.n_dropped:

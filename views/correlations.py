@@ -6,11 +6,11 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core import panels
+from core.analyses import columns, correlations
 from core.charts.groups import correlation_matrix, scatter
 from ui import session
-from ui.format import fmt_p, p_text
 from ui.figures import show_chart, show_table
+from ui.format import fmt_p, p_text
 from ui.guard import guard
 
 NONE = "— none —"
@@ -26,11 +26,11 @@ def r_text(res) -> str:  # noqa: ANN001 - CorrelationResult
             f"{p_text(res.pvalue)}")
 
 
-name_of = panels.label
+name_of = columns.label
 
 view = session.page("Correlations", min_n=MIN_N, needs="a correlation")
 df = view.patients
-numeric = panels.numeric_columns(df)
+numeric = columns.value_columns(df)
 if len(numeric) < 2:
     st.warning("The patient table needs at least two numeric columns.")
     st.stop()
@@ -45,7 +45,7 @@ y_default = "d_dimer_max" if "d_dimer_max" in numeric and x != "d_dimer_max" els
     next(c for c in numeric if c != x)
 y = c2.selectbox("y", numeric, key="co_y", format_func=name_of,
                  index=numeric.index(y_default))
-colors = [NONE] + panels.group_columns(df)
+colors = [NONE] + columns.group_columns(df)
 color = c3.selectbox("Colour by", colors, key="co_color", format_func=lambda c: c if c == NONE
                      else name_of(c),
                      index=colors.index("crs_grade") if "crs_grade" in colors else 0)
@@ -53,7 +53,8 @@ color = None if color == NONE else color
 
 left, right = st.columns([3, 2])
 with left, guard("Scatter", scope="panel") as outcome:
-    cp = session.memo(panels.correlation_panel, panels.only(df, ("patient_id", x, y, color)),
+    cp = session.memo(correlations.correlation_panel,
+                      columns.only(df, ("patient_id", x, y, color)),
                       x, y, color=color)
 if not outcome.failed:
     title = f"{name_of(y)} vs {name_of(x)}"
@@ -91,9 +92,9 @@ if len(chosen) < 2:
     st.info("Choose at least two columns for the matrix.")
     st.stop()
 with guard("Correlation matrix"):
-    mat = session.memo(panels.correlation_matrix, panels.only(df, chosen), tuple(chosen),
+    mat = session.memo(correlations.correlation_matrix, columns.only(df, chosen), tuple(chosen),
                        method)
-labels = {c: panels.label(c).split(" (")[0] for c in chosen}
+labels = {c: name_of(c).split(" (")[0] for c in chosen}
 n_min, n_max = int(mat["n"].min()), int(mat["n"].max())
 show_chart(correlation_matrix(mat, labels=labels, title=f"{METHODS[method]} correlations"),
            name=f"correlation-matrix-{method}", title=f"{METHODS[method]} correlation matrix",

@@ -8,19 +8,21 @@ import math
 import pandas as pd
 import streamlit as st
 
-from core import panels, schema
+from core import schema
+from core.analyses import columns, lab_values
+from core.analyses.common import POOL_CRS_34
 from core.charts.dose import fit_width
 from core.charts.groups import boxplot
 from ui import session
-from ui.format import fmt_p, p_text
 from ui.figures import show_chart, show_table
+from ui.format import fmt_p, p_text
 from ui.guard import guard
 
 PER_ROW = 3
 MIN_N = 3
 
 
-name_of = panels.label
+name_of = columns.label
 
 
 def _preset(columns: tuple[str, ...]) -> None:
@@ -31,15 +33,15 @@ def _preset(columns: tuple[str, ...]) -> None:
 view = session.page("Lab values", min_n=MIN_N, needs="a boxplot with its test")
 df = view.patients
 
-numeric = panels.numeric_columns(df)
-groups = panels.group_columns(df)
+numeric = columns.value_columns(df)
+groups = columns.group_columns(df)
 st.session_state["_lv_options"] = numeric
 if not numeric or not groups:
     st.warning("The patient table needs a numeric lab column and a grouping column (e.g. "
                "d_dimer_max and crs_grade).")
     st.stop()
 if "lv_values" not in st.session_state:
-    st.session_state["lv_values"] = [c for c in panels.FIGURE_1 if c in numeric] or numeric[:1]
+    st.session_state["lv_values"] = [c for c in lab_values.FIGURE_1 if c in numeric] or numeric[:1]
 st.session_state["lv_values"] = [c for c in st.session_state["lv_values"] if c in numeric]
 
 c1, c2, c3 = st.columns([4, 2, 2])
@@ -49,9 +51,9 @@ group = c2.selectbox("Group by", groups, key="lv_group", format_func=name_of,
 with c3:
     st.write("")
     b1, b2 = st.columns(2)
-    b1.button("Figure 1", key="lv_fig1", on_click=_preset, args=(panels.FIGURE_1,),
+    b1.button("Figure 1", key="lv_fig1", on_click=_preset, args=(lab_values.FIGURE_1,),
               help="Fibrinogen, D-dimer, platelets, INR, PTT (coagulation)", width="stretch")
-    b2.button("Figure 2", key="lv_fig2", on_click=_preset, args=(panels.FIGURE_2,),
+    b2.button("Figure 2", key="lv_fig2", on_click=_preset, args=(lab_values.FIGURE_2,),
               help="gGT, ALT, CHE, albumin (liver)", width="stretch")
 o1, o2, o3 = st.columns([2, 2, 4])
 pool = False
@@ -69,7 +71,7 @@ if not values:
     st.info("Choose one or more lab values above (or press Figure 1 / Figure 2).")
     st.stop()
 
-pool_map = panels.POOL_CRS_34 if pool else None
+pool_map = POOL_CRS_34 if pool else None
 group_label = "CRS grade" if group == "crs_grade" else name_of(group)
 
 
@@ -77,13 +79,13 @@ def draw_panel(value: str) -> None:
     """One boxplot of ``value`` by the chosen group, its test, notes and Dunn table."""
     title = f"{name_of(value)} by {group_label}"
     with guard(title, scope="panel") as outcome:
-        gp = session.memo(panels.group_panel, view.store, view.filter, value, group,
+        gp = session.memo(lab_values.group_panel, view.store, view.filter, value, group,
                           pool=pool_map)
     if outcome.failed:
         return
-    chart = boxplot(gp.box, gp.points, value_label=panels.label(value), group_label=group_label,
-                    log_scale=log and panels.log_scale_default(value),
-                    ref_lines=panels.reference_lines(value), step=56, height=280, title=title)
+    chart = boxplot(gp.box, gp.points, value_label=name_of(value), group_label=group_label,
+                    log_scale=log and columns.log_scale_default(value),
+                    ref_lines=columns.reference_lines(value), step=56, height=280, title=title)
     res = gp.comparison
     stat = [f"n = {gp.n}"]
     if res is not None and not math.isnan(res.pvalue):
@@ -91,8 +93,8 @@ def draw_panel(value: str) -> None:
     if gp.sampled:
         stat.append(f"{len(gp.points)} of {gp.n} points drawn")
     show_chart(fit_width(chart), name=f"{value}-by-{group}", title=title, stat=" · ".join(stat))
-    for m in gp.messages:
-        st.caption(m)
+    for n in gp.notes:
+        st.caption(n.text)
     if res is not None and len(res.posthoc):
         with st.expander("Dunn post hoc (Holm)"):
             ph = res.posthoc

@@ -9,12 +9,14 @@ import math
 import pandas as pd
 import streamlit as st
 
-from core import paper, panels
+from core.analyses import columns, correlations, lab_values, tocilizumab
+from core.analyses import paper_figures as paper
+from core.analyses.common import POOL_CRS_34
 from core.charts.dose import fit_width, grade_by_doses, split_boxplot
 from core.charts.groups import boxplot, scatter
 from ui import session
-from ui.format import fmt_p, p_text
 from ui.figures import show_chart, show_table
+from ui.format import p_text
 from ui.guard import guard
 
 PER_ROW = 3
@@ -42,27 +44,27 @@ def figure(fid: str, title: str) -> tuple[object, str]:
     """The chart of one paper panel on this cohort, and a note on its test ("" if none)."""
     f = paper.BY_ID[fid]
     if fid == "3A":
-        tb = session.memo(panels.tocilizumab_box_panel, df, pool=panels.POOL_CRS_34)
-        return split_boxplot(tb.box, tb.points, value_label=panels.label("fibrinogen_nadir"),
+        tb = session.memo(tocilizumab.tocilizumab_box_panel, df, pool=POOL_CRS_34)
+        return split_boxplot(tb.box, tb.points, value_label=columns.label("fibrinogen_nadir"),
                              group_label="CRS grade", height=240, step=70,
-                             ref_lines=panels.reference_lines("fibrinogen_nadir"),
+                             ref_lines=columns.reference_lines("fibrinogen_nadir"),
                              title=title), " · test: CRS 1-2, tocilizumab vs none (Mann-Whitney)"
     if fid == "3D":
-        gd = session.memo(panels.grade_by_doses, df)
+        gd = session.memo(tocilizumab.grade_by_doses, df)
         return grade_by_doses(gd.counts, height=240, title=title), ""
     if f.kind == "correlate":
-        if fid in panels.DOSE_PANELS:
-            cp = session.memo(panels.dose_panel, df, fid).panel
+        if fid in tocilizumab.DOSE_PANELS:
+            cp = session.memo(tocilizumab.dose_panel, df, fid).panel
         else:
-            cp = session.memo(panels.correlation_panel, df, *f.columns)
+            cp = session.memo(correlations.correlation_panel, df, *f.columns)
         x, y = f.columns
-        return scatter(cp.points, x, y, x_label=panels.label(x), y_label=panels.label(y),
+        return scatter(cp.points, x, y, x_label=columns.label(x), y_label=columns.label(y),
                        title=title, height=240), ""
     value, group = f.columns
-    gp = session.memo(panels.group_panel, view.store, view.filter, value, group)
-    return boxplot(gp.box, gp.points, value_label=panels.label(value), group_label="CRS grade",
-                   log_scale=panels.log_scale_default(value),
-                   ref_lines=panels.reference_lines(value), height=240, step=44,
+    gp = session.memo(lab_values.group_panel, view.store, view.filter, value, group)
+    return boxplot(gp.box, gp.points, value_label=columns.label(value), group_label="CRS grade",
+                   log_scale=columns.log_scale_default(value),
+                   ref_lines=columns.reference_lines(value), height=240, step=44,
                    title=title), ""
 
 
@@ -90,7 +92,7 @@ if view.n < MIN_N:
     st.info(f"{view.n} patient(s) in view: the figures need at least {MIN_N}. Widen the "
             "filter in the sidebar.")
     st.stop()
-df = panels.only(view.patients, paper.COLUMNS)
+df = columns.only(view.patients, paper.COLUMNS)
 table = session.memo(paper.reproduce, df).set_index("finding", drop=False)
 
 n_agree = int((table["agrees"] == True).sum())  # noqa: E712 - object column with None

@@ -6,18 +6,18 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core import outcomes
+from core.analyses import columns, indicators, risk_factors
 from core.charts.models import forest
 from core.schema import label as col_label
 from ui import session
-from ui.format import fmt_ci, fmt_num, fmt_p, show_notes
 from ui.figures import show_chart, show_table
+from ui.format import fmt_ci, fmt_p, show_notes
 from ui.guard import guard
+from ui.widgets import threshold_picker
 
 METHODS = {"auto": "Auto (Firth if separated)", "ml": "Ordinary ML", "firth": "Firth"}
 CI_KIND = {"Wald": "Wald 95% CI", "profile likelihood": "profile-likelihood 95% CI"}
 KIND_ANY, KIND_SEVERE, KIND_BINARY, KIND_THRESHOLD = "any", "severe", "binary", "threshold"
-OPS = [">=", ">", "<=", "<", "=="]
 
 
 view = session.page("Risk factors")
@@ -25,9 +25,9 @@ df = view.patients
 
 # ------------------------------------------------------------------ outcome
 st.subheader("Outcome")
-has_hypofib = outcomes.has_values(df, "hypofibrinogenemia_grade")
-binary = outcomes.binary_columns(df)
-numeric = outcomes.numeric_columns(df)
+has_hypofib = columns.has_values(df, "hypofibrinogenemia_grade")
+binary = columns.zero_one_columns(df)
+numeric = columns.threshold_columns(df)
 kinds = ([KIND_ANY, KIND_SEVERE] if has_hypofib else []) \
     + ([KIND_BINARY] if binary else []) + ([KIND_THRESHOLD] if numeric else [])
 if not kinds:
@@ -38,31 +38,23 @@ kind = st.radio("Outcome", kinds, horizontal=True, key="rf_outcome_kind", format
     KIND_ANY: "Hypofibrinogenemia, any grade", KIND_SEVERE: "Hypofibrinogenemia grade ≥ 3",
     KIND_BINARY: "A 0/1 column", KIND_THRESHOLD: "A threshold on a number"}.get)
 if kind == KIND_ANY:
-    spec = outcomes.HYPOFIB_ANY
+    spec = indicators.HYPOFIB_ANY
 elif kind == KIND_SEVERE:
-    spec = outcomes.HYPOFIB_SEVERE
+    spec = indicators.HYPOFIB_SEVERE
 elif kind == KIND_BINARY:
     column = st.selectbox("0/1 column (1 = outcome)", binary, key="rf_binary",
                           format_func=lambda c: f"{col_label(c)} ({c})" if col_label(c) != c
                           else c)
-    spec = outcomes.OutcomeSpec(column)
+    spec = indicators.OutcomeSpec(column)
 else:
-    c1, c2, c3 = st.columns([3, 1, 2])
-    column = c1.selectbox("Numeric column", numeric, key="rf_num_col",
-                          index=numeric.index("hypofibrinogenemia_grade")
-                          if "hypofibrinogenemia_grade" in numeric else 0)
-    op = c2.selectbox("is", OPS, key="rf_op")
-    values = pd.to_numeric(df[column], errors="coerce").dropna()
-    threshold = c3.number_input("Threshold", key=f"rf_threshold_{column}",
-                                value=float(values.median()) if len(values) else 0.0)
-    spec = outcomes.OutcomeSpec(column, op, float(threshold))
+    spec = threshold_picker(df, numeric, key="rf", default="hypofibrinogenemia_grade")
 st.caption((f"Outcome: **{spec.label}** — defined as `{spec.description}`" if spec.label
             else f"Outcome: `{spec.description}`") + "; patients with a missing value are "
            "left out.")
 
 # ------------------------------------------------------------------ model settings
-options = outcomes.predictor_options(df, spec)
-defaults = outcomes.default_predictors(df, spec)
+options = indicators.predictor_options(df, spec)
+defaults = indicators.default_predictors(df, spec)
 predictors = st.multiselect(
     "Predictors", options, default=defaults, key="rf_predictors",
     help="Defaults: the paper's model (Table S3). 'CD28 costimulation' is costimulation == CD28.")
@@ -74,7 +66,7 @@ method = c1.radio("Method", list(METHODS), horizontal=True, key="rf_method",
 compare = c2.toggle("Compare Firth with ordinary ML", key="rf_compare")
 
 with guard("Risk factors"):
-    res = session.memo(outcomes.risk_factor_analysis, df, spec, tuple(predictors), method,
+    res = session.memo(risk_factors.risk_factor_analysis, df, spec, tuple(predictors), method,
                        compare)
 
 show_notes(res.notes)

@@ -9,23 +9,25 @@ import math
 import pandas as pd
 import streamlit as st
 
-from core import outcomes
+from core.analyses import columns, indicators, survival
 from core.charts.models import forest, km_figure
+from core.notes import of_kind
 from core.schema import label as col_label
 from ui import session
-from ui.format import fmt_days, fmt_num, fmt_p, show_notes
 from ui.figures import show_chart, show_table
+from ui.format import fmt_days, fmt_num, fmt_p, show_notes
 from ui.guard import guard
+from ui.widgets import threshold_picker
 
 HYPOFIB, HYPOFIB3, NONE, THRESHOLD = "__hypofib__", "__hypofib3__", "__none__", "__threshold__"
-OPS = [">=", ">", "<=", "<"]
+OPS = (">=", ">", "<=", "<")
 STEPS = [None, 30, 60, 90, 180, 365]
 
 
 view = session.page("Survival")
 df = view.patients
 
-pairs = outcomes.endpoints(df)
+pairs = survival.endpoints(df)
 if not pairs:
     st.warning("Survival needs a time and an event column, e.g. pfs_days with pfs_event "
                "(0 = censored, 1 = progression or death) or os_days with os_event. Add them "
@@ -36,10 +38,10 @@ if not pairs:
 c1, c2, c3 = st.columns([1, 2, 1])
 endpoint = c1.selectbox("Endpoint", pairs, key="sv_endpoint",
                         format_func=lambda e: f"{e.label} ({e.time}, {e.event})")
-has_hypofib = outcomes.has_values(df, "hypofibrinogenemia_grade")
-columns = outcomes.group_options(df)
-numeric = outcomes.numeric_columns(df)
-group_choices = ([HYPOFIB, HYPOFIB3] if has_hypofib else []) + [NONE] + columns \
+has_hypofib = columns.has_values(df, "hypofibrinogenemia_grade")
+group_columns = survival.group_options(df)
+numeric = columns.threshold_columns(df)
+group_choices = ([HYPOFIB, HYPOFIB3] if has_hypofib else []) + [NONE] + group_columns \
     + ([THRESHOLD] if numeric else [])
 names = {HYPOFIB: "Hypofibrinogenemia yes/no (any grade)",
          HYPOFIB3: "Hypofibrinogenemia grade ≥ 3 yes/no", NONE: "— none (one curve) —",
@@ -48,20 +50,13 @@ choice = c2.selectbox("Group by", group_choices, key="sv_group",
                       format_func=lambda c: names.get(c) or (
                           f"{col_label(c)} ({c})" if col_label(c) != c else c))
 if choice == HYPOFIB:
-    group: outcomes.Predictor | None = outcomes.HYPOFIB_GROUP
+    group: indicators.Predictor | None = indicators.HYPOFIB_GROUP
 elif choice == HYPOFIB3:
-    group = outcomes.OutcomeSpec("hypofibrinogenemia_grade", ">=", 3,
-                                 "Hypofibrinogenemia grade ≥ 3")
+    group = indicators.HYPOFIB_SEVERE
 elif choice == NONE:
     group = None
 elif choice == THRESHOLD:
-    t1, t2, t3 = st.columns([3, 1, 2])
-    column = t1.selectbox("Numeric column", numeric, key="sv_num_col")
-    op = t2.selectbox("is", OPS, key="sv_op")
-    values = pd.to_numeric(df[column], errors="coerce").dropna()
-    threshold = t3.number_input("Threshold", key=f"sv_threshold_{column}",
-                                value=float(values.median()) if len(values) else 0.0)
-    group = outcomes.OutcomeSpec(column, op, float(threshold))
+    group = threshold_picker(df, numeric, key="sv", ops=OPS)
 else:
     group = choice
 step = c3.selectbox("At-risk table every", STEPS, key="sv_step",
@@ -77,7 +72,7 @@ if use_landmark:
                                      value=30.0, step=1.0, key="sv_landmark"))
 
 with guard("Survival"):
-    res = session.memo(outcomes.survival_analysis, df, endpoint.time, endpoint.event, group,
+    res = session.memo(survival.survival_analysis, df, endpoint.time, endpoint.event, group,
                        landmark, None, (), step)
 
 # ------------------------------------------------------------------ Kaplan-Meier
@@ -131,9 +126,9 @@ with st.expander("Survival estimates at the at-risk times"):
 # ------------------------------------------------------------------ Cox model
 st.subheader("Cox model")
 cov_options: list = []
-if isinstance(group, outcomes.OutcomeSpec):
+if isinstance(group, indicators.OutcomeSpec):
     cov_options.append(group.name)
-cov_options += [c for c in outcomes.predictor_options(df)
+cov_options += [c for c in indicators.predictor_options(df)
                 if c not in (endpoint.time, endpoint.event) and c not in cov_options]
 default_cov = [res.group] if res.group in cov_options else []
 chosen = st.multiselect("Covariates", cov_options, default=default_cov, key="sv_covariates",
@@ -142,12 +137,12 @@ chosen = st.multiselect("Covariates", cov_options, default=default_cov, key="sv_
 if not chosen:
     st.caption("Choose covariates to fit a Cox proportional-hazards model.")
     st.stop()
-covariates = tuple(group if isinstance(group, outcomes.OutcomeSpec) and c == group.name else c
+covariates = tuple(group if isinstance(group, indicators.OutcomeSpec) and c == group.name else c
                    for c in chosen)
 with guard("Cox model"):
-    cres = session.memo(outcomes.survival_analysis, df, endpoint.time, endpoint.event, group,
+    cres = session.memo(survival.survival_analysis, df, endpoint.time, endpoint.event, group,
                         landmark, None, covariates, step)
-show_notes(n for n in cres.notes if n.kind in ("cox", "ph"))
+show_notes(of_kind(cres.notes, "cox", "ph"))
 if cres.cox is None:
     st.stop()
 cx = cres.cox

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import panels, schema
-from core import timecourse as tc
-from core.charts import timecourse as charts
+from core import schema
+from core.analyses import columns
+from core.analyses import time_course as tc
+from core.stats import DEFAULT_SEED
+from core.charts import time_course as charts
 from ui import session
 from ui.figures import show_chart, show_table
 from ui.guard import guard
@@ -19,7 +21,7 @@ PER_ROW = 5
 
 
 def _new_sample() -> None:
-    st.session_state["tc_seed"] = st.session_state.get("tc_seed", tc.DEFAULT_SEED) + 1
+    st.session_state["tc_seed"] = st.session_state.get("tc_seed", DEFAULT_SEED) + 1
 
 
 view = session.page("Time course", min_n=0)
@@ -43,7 +45,7 @@ align = c2.radio("x axis: days after", ["infusion", "tocilizumab"], key="tc_alig
                  horizontal=True,
                  format_func={"infusion": "CAR-T infusion",
                               "tocilizumab": "first tocilizumab"}.get)
-groups = [g for g in panels.group_columns(view.patients) if g != "patient_id"]
+groups = columns.group_columns(view.patients)
 choices = [NONE] + groups
 group = c3.selectbox("Median and IQR by", choices, key="tc_group",
                      index=choices.index("tocilizumab") if "tocilizumab" in choices else 0,
@@ -77,7 +79,7 @@ with guard("Time course"):
     res = session.memo(tc.time_course, view.store, view.filter, analyte, align=align,
                        group=None if group == NONE else group,
                        x_range=(float(x_range[0]), float(x_range[1])), sample=int(sample),
-                       seed=int(st.session_state.get("tc_seed", tc.DEFAULT_SEED)),
+                       seed=int(st.session_state.get("tc_seed", DEFAULT_SEED)),
                        patients=tuple(picked))
 
 name = a.label if a else analyte
@@ -114,8 +116,8 @@ else:
                                    columns=PER_ROW, panel_width=135, panel_height=110)
 show_chart(chart, name=f"time-course-{analyte}-{align}", title=title, stat=" · ".join(stat),
            table=res.band)
-for m in res.messages:
-    st.caption(m)
+for n in res.notes:
+    st.caption(n.text)
 with st.expander("Median and IQR per bin (table)"):
     band = res.band.assign(group=res.band["group"].astype(str))
     show_table(band.rename(columns={"bin": "bin start", "x": "day drawn", "n": "patients"}),

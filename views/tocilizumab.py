@@ -7,12 +7,13 @@ import math
 
 import streamlit as st
 
-from core import panels
+from core.analyses import columns, tocilizumab
+from core.analyses.common import POOL_CRS_34
 from core.charts.dose import fit_width, grade_by_doses, split_boxplot
 from core.charts.groups import scatter
 from ui import session
-from ui.format import fmt_p, p_text
 from ui.figures import show_chart
+from ui.format import p_text
 from ui.guard import guard
 
 METHODS = {"spearman": "Spearman", "pearson": "Pearson"}
@@ -21,7 +22,7 @@ NEEDED = ("tocilizumab", "fibrinogen_nadir")
 
 
 view = session.page("Tocilizumab", min_n=MIN_N, needs="each dose-response panel")
-df = panels.only(view.patients, panels.DOSE_COLUMNS)
+df = columns.only(view.patients, tocilizumab.DOSE_COLUMNS)
 missing = [c for c in NEEDED if c not in df.columns or not df[c].notna().any()]
 if missing:
     st.warning(f"This page needs values in the column(s) {', '.join(missing)} (plus "
@@ -40,10 +41,10 @@ treated_only = c3.toggle("3B and S3A: tocilizumab-treated only", key="tz_treated
 
 
 def dose_chart(panel_id: str) -> None:
-    spec = panels.DOSE_PANELS[panel_id]
+    spec = tocilizumab.DOSE_PANELS[panel_id]
     title = f"{panel_id}. {spec.title}"
     with guard(title, scope="panel") as outcome:
-        dp = session.memo(panels.dose_panel, df, panel_id, method=method,
+        dp = session.memo(tocilizumab.dose_panel, df, panel_id, method=method,
                           treated_only=treated_only)
     if outcome.failed:
         return
@@ -51,8 +52,8 @@ def dose_chart(panel_id: str) -> None:
     stat = (f"{METHODS[res.method]} r = {res.r:.2f} (95% CI {res.ci_low:.2f} to "
             f"{res.ci_high:.2f}), {p_text(res.pvalue)} · n = {res.n} · "
             f"{METHODS[other.method]} r = {other.r:.2f}, {p_text(other.pvalue)}")
-    chart = scatter(dp.panel.points, spec.x, spec.y, x_label=panels.label(spec.x),
-                    y_label=panels.label(spec.y), title=title, height=280)
+    chart = scatter(dp.panel.points, spec.x, spec.y, x_label=columns.label(spec.x),
+                    y_label=columns.label(spec.y), title=title, height=280)
     show_chart(fit_width(chart), name=f"fig{panel_id.lower()}", title=title, stat=stat)
     note = spec.note
     if treated_only and spec.subset == "all":
@@ -61,7 +62,7 @@ def dose_chart(panel_id: str) -> None:
                        if dp.n_eligible > res.n else ""))
 
 
-def crs12_line(crs: panels.Crs12Comparison) -> str:
+def crs12_line(crs: tocilizumab.Crs12Comparison) -> str:
     """The paper's CRS 1-2 sentence on this cohort: nadir and hypofibrinogenemia by arm."""
     s = crs.nadir.summary.set_index("group")
     if not {0, 1} <= set(s.index):
@@ -83,24 +84,24 @@ def figure_3a() -> None:
     """Figure 3A: nadir by CRS grade in each arm, and the CRS 1-2 comparison under it."""
     title = "3A. Fibrinogen nadir by CRS grade and tocilizumab"
     with guard(title, scope="panel"):
-        tb = session.memo(panels.tocilizumab_box_panel, df, pool=panels.POOL_CRS_34 if pool
-                          else None)
+        tb = session.memo(tocilizumab.tocilizumab_box_panel, df,
+                          pool=POOL_CRS_34 if pool else None)
         stat = [f"{name}: across CRS {r.test} {p_text(r.pvalue)} (n = {r.n})"
                 for arm, name in (("yes", "tocilizumab"), ("no", "no tocilizumab"))
                 if (r := tb.by_arm.get(arm)) is not None and not math.isnan(r.pvalue)]
-        show_chart(fit_width(split_boxplot(tb.box, tb.points, value_label=panels.label(
+        show_chart(fit_width(split_boxplot(tb.box, tb.points, value_label=columns.label(
             "fibrinogen_nadir"), group_label="CRS grade",
-            ref_lines=panels.reference_lines("fibrinogen_nadir"), height=280, title=title)),
+            ref_lines=columns.reference_lines("fibrinogen_nadir"), height=280, title=title)),
             name="fig3a", title=title, stat=" · ".join(stat + [f"n = {tb.n}"]))
     with guard("CRS 1-2, tocilizumab vs none", scope="panel"):
-        st.markdown(crs12_line(session.memo(panels.crs12_tocilizumab, df)))
+        st.markdown(crs12_line(session.memo(tocilizumab.crs12_tocilizumab, df)))
 
 
 def figure_3d() -> None:
     """Figure 3D: hypofibrinogenemia grade by number of doses, Kruskal-Wallis."""
     title = "3D. Hypofibrinogenemia grade by number of tocilizumab doses"
     with guard(title, scope="panel"):
-        gd = session.memo(panels.grade_by_doses, df)
+        gd = session.memo(tocilizumab.grade_by_doses, df)
         mean = gd.summary
         means = ", ".join(f"{int(d)}: {m:.1f}" for d, m in zip(mean["doses"], mean["mean_grade"]))
         show_chart(fit_width(grade_by_doses(gd.counts, title=title, height=280)), name="fig3d",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-from core.table1 import Incidence
+from core.analyses.cohort import Incidence
 
 
 def grade_distribution(counts: pd.DataFrame, *, title: str = "") -> alt.Chart:

@@ -88,7 +88,7 @@ def grade_by_doses(counts: pd.DataFrame, *, doses_label: str = "Tocilizumab dose
 
     Parameters
     ----------
-    counts : columns ``doses, grade, n, share`` (:func:`core.panels.grade_by_doses`).
+    counts : columns ``doses, grade, n, share`` (:func:`core.analyses.tocilizumab.grade_by_doses`).
 
     Returns
     -------

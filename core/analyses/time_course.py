@@ -1,6 +1,7 @@
-"""Per-patient lab time courses (the paper's Supplementary Figure S2), computed in DuckDB.
+"""Time course page: per-patient lab time courses (the paper's Supplementary Figure S2),
+computed in DuckDB.
 
-A page calls :func:`time_course` once and draws the result with :mod:`core.charts.timecourse`;
+A page calls :func:`time_course` once and draws the result with :mod:`core.charts.time_course`;
 nothing here imports streamlit, so a notebook gets the same curves and bands as the app.
 
 * x is days after CAR-T infusion (``align="infusion"``) or days after the first tocilizumab
@@ -20,13 +21,16 @@ nothing here imports streamlit, so a notebook gets the same curves and bands as 
   each patient's curve (linear interpolation of the curve at the dose day).
 
 Results are raw numbers; wording and rounding belong to the page.
+
+Note kinds of :attr:`TimeCourse.notes`: ``"not_drawn"`` (picked patients without values in
+view), ``"rows_capped"`` (curves left out to keep the chart small).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 import pandas as pd
@@ -34,10 +38,12 @@ import pandas as pd
 from core import schema
 from core.errors import ColumnError, InsufficientDataError
 from core.filters import CohortFilter, quote_ident
+from core.notes import Note, texts
+from core.stats import DEFAULT_SEED
 from core.store import CohortStore
 
 Align = Literal["infusion", "tocilizumab"]
-DEFAULT_SEED = 20240328
+ALIGNS: tuple[str, ...] = get_args(Align)
 DEFAULT_SAMPLE = 30
 MAX_SAMPLE = 200
 MAX_CURVE_ROWS = 4000
@@ -52,8 +58,6 @@ CURVE_COLUMNS = ("patient_id", "x", "value", "group")
 BAND_COLUMNS = ("group", "bin", "x", "median", "q1", "q3", "n")
 DOSE_COLUMNS = ("patient_id", "x", "drug", "dose", "kind", "value", "group")
 LINE_COLUMNS = ("value", "label")
-#: CTCAE v5 "fibrinogen decreased": grade boundaries as fractions of the LLN
-CTCAE_FRACTIONS = ((1.0, "G1"), (0.75, "G2"), (0.5, "G3"), (0.25, "G4"))
 
 
 # --------------------------------------------------------------------------------------------
@@ -96,8 +100,8 @@ def _bin_sql(expr: str, daily_until: int, width: int) -> tuple[str, list[object]
 # --------------------------------------------------------------------------------------------
 
 def _check(store: CohortStore, analyte: str, align: Align, group: str | None) -> None:
-    if align not in ("infusion", "tocilizumab"):
-        raise ColumnError(f"Unknown alignment '{align}': use 'infusion' or 'tocilizumab'.")
+    if align not in ALIGNS:
+        raise ValueError(f"Unknown alignment {align!r}: use one of {ALIGNS}.")
     if align == "tocilizumab" and "tocilizumab_first_day" not in store.columns():
         raise ColumnError("Aligning to tocilizumab needs the day of the first dose: upload a "
                           "treatments table with tocilizumab doses, or a patient column "
@@ -340,9 +344,10 @@ def doses(store: CohortStore, flt: CohortFilter | None, curve_rows: pd.DataFrame
 
 def ctcae_lines(lln: float) -> pd.DataFrame:
     """CTCAE v5 fibrinogen grade boundaries: ``value`` (1.0, 0.75, 0.5, 0.25 x LLN) and
-    ``label`` (``"G1 < 200"``, ... : values below the line are at least that grade)."""
-    return pd.DataFrame({"value": [f * lln for f, _ in CTCAE_FRACTIONS],
-                         "label": [f"{g} < {f * lln:g}" for f, g in CTCAE_FRACTIONS]})
+    ``label`` (``"G1 < 200"``, ... : values below the line are at least that grade), from
+    :func:`core.schema.ctcae_fibrinogen_limits`."""
+    limits = schema.ctcae_fibrinogen_limits(lln)
+    return pd.DataFrame({"value": [v for v, _ in limits], "label": [t for _, t in limits]})
 
 
 # --------------------------------------------------------------------------------------------
@@ -365,7 +370,7 @@ class TimeCourse:
     n_curves : curves drawn; sampled : True when they are a sample of ``n_in_range``.
     dropped : picked/sampled patients not drawn because of the row cap.
     bins : the bins in words.
-    messages : notes for the user.
+    notes : what the user should know (kinds in the module docstring).
     """
 
     analyte: str
@@ -381,7 +386,12 @@ class TimeCourse:
     sampled: bool
     dropped: tuple[str, ...]
     bins: str
-    messages: tuple[str, ...] = field(default_factory=tuple)
+    notes: tuple[Note, ...] = field(default_factory=tuple)
+
+    @property
+    def messages(self) -> tuple[str, ...]:
+        """The texts of :attr:`notes`, in order."""
+        return texts(self.notes)
 
 
 def time_course(store: CohortStore, flt: CohortFilter | None, analyte: str, *,
@@ -418,37 +428,53 @@ def time_course(store: CohortStore, flt: CohortFilter | None, analyte: str, *,
     lo, hi = float(x_range[0]), float(x_range[1])
     if hi <= lo:
         raise ColumnError(f"The day range is empty ({lo:g} to {hi:g}); widen it.")
-    sample = max(1, min(int(sample), MAX_SAMPLE))
-    c = counts(store, flt, analyte, align, (lo, hi))
     name = schema.ANALYTES[analyte].label if analyte in schema.ANALYTES else analyte
-    if c["with_values"] == 0:
-        raise InsufficientDataError(f"No patient in view has a {name} value. Choose another "
-                                    "analyte or widen the filter.")
-    if c["in_range"] == 0:
-        why = (f" ({c['unaligned']} without tocilizumab left out)" if c["unaligned"] else "")
-        raise InsufficientDataError(f"No {name} value lies in days {lo:g} to {hi:g}{why}. "
-                                    "Widen the day range or change the alignment.")
-    msgs: list[str] = []
+    c = _require_values(store, flt, analyte, align, (lo, hi), name)
+    notes: list[Note] = []
     if patients:
-        options = set(patient_options(store, flt, analyte, align=align))
-        ids = [str(p) for p in patients if str(p) in options]
-        gone = [str(p) for p in patients if str(p) not in options]
+        ids, gone = _picked(store, flt, analyte, align, patients)
         if gone:
-            msgs.append(f"Not drawn (not in view, no {name} value or no tocilizumab): "
-                        + ", ".join(gone[:10]) + (" ..." if len(gone) > 10 else ""))
+            notes.append(Note("info", "not_drawn",
+                              f"Not drawn (not in view, no {name} value or no tocilizumab): "
+                              + ", ".join(gone[:10]) + (" ..." if len(gone) > 10 else "")))
         sampled = False
     else:
-        ids = sample_patients(store, flt, analyte, align=align, x_range=(lo, hi), size=sample,
-                              seed=seed)
+        ids = sample_patients(store, flt, analyte, align=align, x_range=(lo, hi),
+                              size=max(1, min(int(sample), MAX_SAMPLE)), seed=seed)
         sampled = len(ids) < c["in_range"]
     rows, dropped = curves(store, flt, analyte, ids, align=align, group=group,
                            x_range=(lo, hi), max_rows=max_rows)
     if dropped:
-        msgs.append(f"{len(dropped)} curve(s) not drawn to keep the chart under {max_rows} "
-                    "points; draw fewer patients or a shorter range.")
+        notes.append(Note("info", "rows_capped",
+                          f"{len(dropped)} curve(s) not drawn to keep the chart under "
+                          f"{max_rows} points; draw fewer patients or a shorter range."))
     bnd = band(store, flt, analyte, align=align, group=group, x_range=(lo, hi),
                daily_until=daily_until, width=width)
     dz = doses(store, flt, rows, align=align, x_range=(lo, hi))
     return TimeCourse(analyte, align, group, rows, bnd, dz, c["with_values"], c["unaligned"],
                       c["in_range"], int(rows["patient_id"].nunique()), sampled,
-                      tuple(dropped), describe_bins(daily_until, width), tuple(msgs))
+                      tuple(dropped), describe_bins(daily_until, width), tuple(notes))
+
+
+def _require_values(store: CohortStore, flt: CohortFilter | None, analyte: str, align: Align,
+                    x_range: tuple[float, float], name: str) -> dict[str, int]:
+    """:func:`counts`, or InsufficientDataError when no value is left to draw."""
+    c = counts(store, flt, analyte, align, x_range)
+    if c["with_values"] == 0:
+        raise InsufficientDataError(f"No patient in view has a {name} value. Choose another "
+                                    "analyte or widen the filter.")
+    if c["in_range"] == 0:
+        why = (f" ({c['unaligned']} without tocilizumab left out)" if c["unaligned"] else "")
+        raise InsufficientDataError(f"No {name} value lies in days {x_range[0]:g} to "
+                                    f"{x_range[1]:g}{why}. Widen the day range or change the "
+                                    "alignment.")
+    return c
+
+
+def _picked(store: CohortStore, flt: CohortFilter | None, analyte: str, align: Align,
+            patients: Sequence[str]) -> tuple[list[str], list[str]]:
+    """The picked patients that can be drawn, and those that cannot (not in view, no value)."""
+    options = set(patient_options(store, flt, analyte, align=align))
+    ids = [str(p) for p in patients if str(p) in options]
+    gone = [str(p) for p in patients if str(p) not in options]
+    return ids, gone

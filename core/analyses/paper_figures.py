@@ -1,4 +1,5 @@
-"""The paper's reported findings as data, and their reproduction on a cohort.
+"""Paper figures page: the paper's reported findings as data, and their reproduction on a
+cohort.
 
 Perl et al., Haematologica 2024 (Figures 1-3, S3). Each :class:`Finding` names the columns, the
 test, the direction and the statistic the paper printed; :func:`reproduce` recomputes every
@@ -29,20 +30,27 @@ calculated depending on the distribution and linearity of the data"):
   median(treated) - median(untreated).
 * 3D: hypofibrinogenemia grade across numbers of doses (Kruskal-Wallis); direction = Spearman
   of grade against doses.
+
+The patients of each finding are those of the Tocilizumab page
+(:func:`core.analyses.tocilizumab.subset`), and 3A and 3D are that page's own analyses
+(:func:`~core.analyses.tocilizumab.crs12_tocilizumab`,
+:func:`~core.analyses.tocilizumab.grade_by_doses`), so both pages show the same numbers.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 import pandas as pd
 
-from core import panels
-from core.errors import CohortError
-from core.stats import groups as gstats
+from core.analyses import tocilizumab
+from core.analyses.columns import HYPOFIB_DURATION, RECOVERY_FROM_NADIR, only
+from core.analyses.tocilizumab import DOSE_COLUMNS, Subset
+from core.errors import CohortError, ColumnError
+from core import stats as gstats
 
 Kind = Literal["compare", "correlate"]
 PvalueOp = Literal["=", "<"]
@@ -61,7 +69,8 @@ class Finding:
     description : what was tested, in words.
     kind : ``"compare"`` (groups) or ``"correlate"``.
     columns : (value, group) for compare; (x, y) for correlate.
-    subset : ``"all"``, ``"treated"``, ``"recovered"`` or ``"crs12"`` (CRS grade 1-2).
+    subset : ``"all"``, ``"treated"``, ``"recovered"`` or ``"crs12"`` (CRS grade 1-2), as
+        :func:`core.analyses.tocilizumab.subset`.
     sign : the direction the paper reports: +1 (rises / positive r), -1, or 0 (no claim).
     paper_r : the printed coefficient (correlations), else None.
     paper_p : the printed p-value, None if the paper gives none; paper_p_op : ``"="`` or
@@ -73,12 +82,21 @@ class Finding:
     description: str
     kind: Kind
     columns: tuple[str, str]
-    subset: str
+    subset: Subset
     sign: int
     paper_r: float | None
     paper_p: float | None
     paper_p_op: PvalueOp = "="
     paper_text: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in get_args(Kind):
+            raise ValueError(f"Unknown finding kind {self.kind!r}; use one of {get_args(Kind)}.")
+        if self.subset not in tocilizumab.SUBSETS:
+            raise ValueError(f"Unknown subset {self.subset!r}; use one of "
+                             f"{tocilizumab.SUBSETS}.")
+        if self.paper_p_op not in get_args(PvalueOp):
+            raise ValueError(f"Unknown p-value operator {self.paper_p_op!r}.")
 
     @property
     def significant(self) -> bool | None:
@@ -87,7 +105,7 @@ class Finding:
 
 
 def _f(id_: str, description: str, kind: Kind, columns: tuple[str, str], sign: int,
-       paper_r: float | None, paper_p: float | None, op: PvalueOp = "=", subset: str = "all",
+       paper_r: float | None, paper_p: float | None, op: PvalueOp = "=", subset: Subset = "all",
        text: str = "") -> Finding:
     if not text:
         p = "" if paper_p is None else f"P {op} {paper_p:g}"
@@ -122,21 +140,21 @@ FINDINGS: tuple[Finding, ...] = (
     _f("3B", "Cumulative tocilizumab dose vs fibrinogen nadir", "correlate",
        ("tocilizumab_cum_mg", "fibrinogen_nadir"), -1, -0.44, 0.004),
     _f("3C", "Cumulative dose vs recovery time from nadir", "correlate",
-       ("tocilizumab_cum_mg", panels.RECOVERY_FROM_NADIR), +1, 0.43, 0.05,
+       ("tocilizumab_cum_mg", RECOVERY_FROM_NADIR), +1, 0.43, 0.05,
        subset="recovered"),
     _f("3D", "Hypofibrinogenemia grade by number of doses", "compare",
        ("hypofibrinogenemia_grade", "tocilizumab_doses"), +1, None, 0.001, "<"),
     _f("S3A", "Number of doses vs hypofibrinogenemia grade", "correlate",
        ("tocilizumab_doses", "hypofibrinogenemia_grade"), +1, 0.44, 0.004),
     _f("S3B", "Number of doses vs duration of hypofibrinogenemia", "correlate",
-       ("tocilizumab_doses", panels.HYPOFIB_DURATION), +1, 0.47, 0.03, subset="recovered"),
+       ("tocilizumab_doses", HYPOFIB_DURATION), +1, 0.47, 0.03, subset="recovered"),
     _f("S3C", "Tocilizumab treatment duration vs fibrinogen nadir", "correlate",
        ("tocilizumab_duration_days", "fibrinogen_nadir"), -1, -0.45, 0.015, subset="treated"),
 )
 BY_ID: dict[str, Finding] = {f.id: f for f in FINDINGS}
 #: every patient column a finding or its figure reads
 COLUMNS: tuple[str, ...] = tuple(dict.fromkeys(
-    [c for f in FINDINGS for c in f.columns] + list(panels.DOSE_COLUMNS)))
+    [c for f in FINDINGS for c in f.columns] + list(DOSE_COLUMNS)))
 
 
 @dataclass(frozen=True)
@@ -165,17 +183,6 @@ class Computed:
     note: str = ""
 
 
-def _subset(df: pd.DataFrame, subset: str) -> pd.DataFrame:
-    df = panels.with_durations(df)
-    if subset == "treated":
-        return df[pd.to_numeric(df["tocilizumab"], errors="coerce") == 1]
-    if subset == "recovered":
-        return df[df[panels.RECOVERY_FROM_NADIR].notna()]
-    if subset == "crs12":
-        return df[pd.to_numeric(df["crs_grade"], errors="coerce").isin([1, 2])]
-    return df
-
-
 def _agrees(f: Finding, direction: float, pvalue: float) -> bool | None:
     if math.isnan(direction):
         return None
@@ -199,24 +206,52 @@ def compute(df: pd.DataFrame, finding: Finding) -> Computed:
         whose data are too few comes back with ``agrees = None`` and the reason in ``note``.
     """
     try:
-        data = _subset(panels.only(df, (*finding.columns, *panels.DOSE_COLUMNS)),
-                       finding.subset)
-        a, b = finding.columns
+        data = _patients(df, finding)
         if finding.kind == "correlate":
-            res = gstats.correlate(data, a, b, "spearman")
-            return Computed(finding, "Spearman", res.r, res.pvalue, res.r, res.n,
-                            _agrees(finding, res.r, res.pvalue))
-        cmp = gstats.compare_groups(data, a, b)
-        if finding.id == "3A":
-            s = cmp.summary.set_index("group")["median"]
-            direction = float(s.get(1, math.nan) - s.get(0, math.nan))
-        else:
-            direction = gstats.correlate(data, a, b, "spearman").r
-        return Computed(finding, cmp.test, None, cmp.pvalue, direction, cmp.n,
-                        _agrees(finding, direction, cmp.pvalue))
-    except (CohortError, KeyError) as exc:
-        msg = str(exc) if isinstance(exc, CohortError) else f"column {exc} missing"
-        return Computed(finding, "", None, math.nan, math.nan, 0, None, msg)
+            return _correlate(data, finding)
+        return _compare(data, finding)
+    except CohortError as exc:
+        return Computed(finding, "", None, math.nan, math.nan, 0, None, str(exc))
+
+
+def _patients(df: pd.DataFrame, finding: Finding) -> pd.DataFrame:
+    """The finding's columns (and the dose columns) of its patients, with the durations.
+
+    Raises
+    ------
+    ColumnError
+        A column of the finding, or the one its patients are selected by, is missing.
+    """
+    data = tocilizumab.with_durations(only(df, (*finding.columns, *DOSE_COLUMNS)))
+    missing = [c for c in finding.columns if c not in data.columns]
+    if missing:
+        raise ColumnError(f"Column(s) not in the data: {', '.join(missing)}.")
+    return tocilizumab.subset(data, finding.subset)
+
+
+def _correlate(data: pd.DataFrame, f: Finding) -> Computed:
+    """A correlation finding: Spearman r, its p, and r as the direction."""
+    res = gstats.correlate(data, *f.columns, "spearman")
+    return Computed(f, "Spearman", res.r, res.pvalue, res.r, res.n,
+                    _agrees(f, res.r, res.pvalue))
+
+
+def _compare(data: pd.DataFrame, f: Finding) -> Computed:
+    """A group finding: the test's p; direction = Spearman of the value against the ordered
+    groups, or for 3A the difference of medians (treated - untreated) among CRS 1-2."""
+    value, group = f.columns
+    if f.id == "3A":
+        cmp = tocilizumab.crs12_tocilizumab(data).nadir
+        s = cmp.summary.set_index("group")["median"]
+        direction = float(s.get(1, math.nan) - s.get(0, math.nan))
+    elif f.id == "3D":
+        cmp = tocilizumab.grade_by_doses(data, doses=group, grade=value).comparison
+        direction = gstats.correlate(data, value, group, "spearman").r
+    else:
+        cmp = gstats.compare_groups(data, value, group)
+        direction = gstats.correlate(data, value, group, "spearman").r
+    return Computed(f, cmp.test, None, cmp.pvalue, direction, cmp.n,
+                    _agrees(f, direction, cmp.pvalue))
 
 
 def reproduce(df: pd.DataFrame,

@@ -1,4 +1,5 @@
-"""Table 1 (patient characteristics) as in the paper, optionally stratified, with p-values.
+"""Cohort page: Table 1 (patient characteristics) as in the paper, optionally stratified, with
+p-values; grade counts and incidence by group.
 
 Layout follows Perl et al. 2024, Table 1: n (%) for categories, median (range) for numbers;
 sub-levels (disease subtype, CRS and ICANS grades) are percentages of their parent row (the
@@ -11,6 +12,10 @@ denominator silently. A variable is tested across strata only when every stratum
 :data:`MIN_GROUP_N` patients with a value; otherwise the p-value is "—" and the reason is given.
 
 :func:`table_one` returns numbers; :func:`format_table_one` turns them into the printed table.
+:func:`grade_counts` and :func:`incidence_by` (Wilson 95% CIs) feed the toxicity charts.
+
+Note kinds of :attr:`TableOne.notes`: ``"no_stratum"`` (patients without a value for the
+stratifying column), ``"not_tested"`` (variables not tested, one note per reason).
 """
 
 from __future__ import annotations
@@ -23,12 +28,16 @@ import pandas as pd
 
 from core import schema
 from core.errors import CohortError, ColumnError
+from core.notes import Note, texts
+from core.stats import python_value
 
 _YESNO_ROWS = [("Female sex", "sex", "F"), ("Bulky disease", "bulky", 1)]
 _TREATMENT_ROWS = [("Tocilizumab administration", "tocilizumab", 1),
                    ("Corticosteroid administration", "corticosteroids", 1)]
 #: a variable is tested across strata only when each has at least this many known values
 MIN_GROUP_N = 3
+#: most strata a Table 1 takes
+MAX_STRATA = 8
 UNKNOWN = "Unknown"
 NOT_TESTED = "not tested"
 ROW_COLUMNS = ("row", "label", "indent", "kind", "stratum", "n", "denominator", "median",
@@ -55,14 +64,20 @@ class TableOne:
         test "not tested", pvalue NaN and the reason in note.
     strata : stratum labels in order (empty when not stratified).
     n : patients in the table.
-    messages : notes for the user (tests that could not run, patients without a stratum).
+    notes : tests that could not run, patients without a stratum (kinds in the module
+        docstring).
     """
 
     rows: pd.DataFrame
     tests: pd.DataFrame
     strata: tuple[str, ...]
     n: int
-    messages: tuple[str, ...]
+    notes: tuple[Note, ...]
+
+    @property
+    def messages(self) -> tuple[str, ...]:
+        """The texts of :attr:`notes`, in order."""
+        return texts(self.notes)
 
 
 @dataclass
@@ -197,10 +212,22 @@ def _strata(df: pd.DataFrame, by: str | None) -> tuple[list[str], pd.Series | No
         labels = s.map(lambda v: None if pd.isna(v) else f"{by} = {v}" if
                        pd.api.types.is_numeric_dtype(s) else str(v))
         order = [x for x in pd.Series(labels.dropna().unique()).sort_values()]
-    if len(order) > 8:
+    if len(order) > MAX_STRATA:
         raise CohortError(f"Table 1: '{by}' has {len(order)} values; choose a column with at "
-                          "most 8 groups.")
+                          f"most {MAX_STRATA} groups.")
     return [o for o in order if labels.eq(o).any()], labels
+
+
+def strata_options(df: pd.DataFrame) -> list[str]:
+    """Columns Table 1 can be stratified by: 2 to :data:`MAX_STRATA` distinct values (one
+    vectorised pass; not the id)."""
+    counts = df.drop(columns="patient_id", errors="ignore").nunique(dropna=True)
+    return counts[(counts >= 2) & (counts <= MAX_STRATA)].index.tolist()
+
+
+def has_values(df: pd.DataFrame, *columns: str) -> bool:
+    """Every column is there and at least one patient has a value in all of them."""
+    return set(columns) <= set(df.columns) and bool(df[list(columns)].notna().all(axis=1).any())
 
 
 def table_one(df: pd.DataFrame, by: str | None = None,
@@ -232,7 +259,7 @@ def table_one(df: pd.DataFrame, by: str | None = None,
     Percentages are of the patients with a known value; a variable with missing values gets
     an "Unknown" row (kind "unknown") counting them. A variable is not tested when fewer than
     two strata, or a stratum with fewer than :data:`MIN_GROUP_N` patients, have a value.
-    Patients without a value for ``by`` are counted in "Overall" only (said in ``messages``).
+    Patients without a value for ``by`` are counted in "Overall" only (said in ``notes``).
 
     On the synthetic demo cohort the unstratified table reproduces the paper's Table 1 (tested),
     except ICANS grade 1, which the paper prints as 59% where 7/12 is 58.3%.
@@ -245,15 +272,16 @@ def table_one(df: pd.DataFrame, by: str | None = None,
     records = [_record(i, line, stratum, g) for i, line in enumerate(lines)
                for stratum, g in groups]
     tests: list[tuple] = []
-    messages: list[str] = []
+    notes: list[Note] = []
     if labels is not None:
-        tests, messages = _tests(df, lines, labels, order)
+        tests, notes = _tests(df, lines, labels, order)
         if n_out := int(labels.isna().sum()):
-            messages.insert(0, f"{n_out} patient(s) without a value for '{by}' are counted "
-                               "in Overall only.")
+            notes.insert(0, Note("info", "no_stratum",
+                                 f"{n_out} patient(s) without a value for '{by}' are counted "
+                                 "in Overall only."))
     return TableOne(pd.DataFrame.from_records(records, columns=list(ROW_COLUMNS)),
                     pd.DataFrame(tests, columns=list(TEST_COLUMNS)), tuple(order),
-                    len(df), tuple(messages))
+                    len(df), tuple(notes))
 
 
 def _record(i: int, line: _Line, stratum: str, g: pd.Series) -> dict:
@@ -305,7 +333,7 @@ def untestable(values: pd.Series, labels: pd.Series, order: Sequence[str],
 
 
 def _tests(df: pd.DataFrame, lines: list[_Line], labels: pd.Series,
-           order: Sequence[str]) -> tuple[list[tuple], list[str]]:
+           order: Sequence[str]) -> tuple[list[tuple], list[Note]]:
     """One test per variable block; the variables not tested, grouped by the reason."""
     tests: list[tuple] = []
     skipped: dict[str, list[str]] = {}
@@ -323,9 +351,9 @@ def _tests(df: pd.DataFrame, lines: list[_Line], labels: pd.Series,
                 why = f"{NOT_TESTED}: {exc}"
         tests.append((i, NOT_TESTED, np.nan, why))
         skipped.setdefault(why, []).append(line.label)
-    messages = [f"{why[0].upper()}{why[1:]} — {', '.join(names)}." for why, names in
-                skipped.items()]
-    return tests, messages
+    notes = [Note("info", "not_tested", f"{why[0].upper()}{why[1:]} — {', '.join(names)}.")
+             for why, names in skipped.items()]
+    return tests, notes
 
 
 def _test(values: pd.Series, labels: pd.Series, kind: str) -> tuple[str, float]:
@@ -371,7 +399,7 @@ def format_table_one(t: TableOne, digits: int = 3) -> pd.DataFrame:
     Percentages are rounded half up to whole numbers as in the paper; medians and ranges are
     printed without decimals when whole; "Unknown" rows print the count alone. A variable that
     was not tested prints "—" as p-value and "not tested" as test (the reason is in
-    ``t.messages``).
+    ``t.notes``).
     """
     cells = t.rows.copy()
 
@@ -478,7 +506,7 @@ def incidence_by(df: pd.DataFrame, event: pd.Series, group: str, event_label: st
     """
     if group not in df.columns:
         raise ColumnError(f"No column '{group}' to count {event_label.lower()} by.")
-    raw = pd.Series([_py(v) for v in df[group]], index=df.index, dtype=object)
+    raw = pd.Series([python_value(v) for v in df[group]], index=df.index, dtype=object)
     label = raw.astype(object)
     for name, members in (bins or {}).items():
         label = label.where(~raw.isin(list(members)), name)
@@ -495,15 +523,6 @@ def incidence_by(df: pd.DataFrame, event: pd.Series, group: str, event_label: st
     return Incidence(table, event_label, group, len(df) - len(work))
 
 
-def _py(v: object) -> object:
-    """A numpy scalar as a Python one; whole floats as ints (2.0 -> 2)."""
-    if hasattr(v, "item"):
-        v = v.item()
-    if isinstance(v, float) and v.is_integer():
-        return int(v)
-    return v
-
-
 def _sort_key(v: object) -> tuple[int, float, str]:
     """Numbers first in numeric order, then text."""
     if isinstance(v, (int, float)) and not isinstance(v, bool):
@@ -511,17 +530,17 @@ def _sort_key(v: object) -> tuple[int, float, str]:
     return (1, 0.0, str(v))
 
 
-def _wilson(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
+def _wilson(k: int, n: int) -> tuple[float, float]:
+    """Wilson score 95% CI of ``k`` events in ``n`` (statsmodels' ``proportion_confint``)."""
+    from statsmodels.stats.proportion import proportion_confint
+
     if n == 0:
         return np.nan, np.nan
-    p = k / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
+    lo, hi = proportion_confint(k, n, alpha=0.05, method="wilson")
+    return max(0.0, float(lo)), min(1.0, float(hi))
 
 
-def grade_counts(series: pd.Series, grades: range = range(0, 5)) -> pd.DataFrame:
+def grade_counts(series: pd.Series, grades: range = range(5)) -> pd.DataFrame:
     """Patients per grade of a grade column (missing, non-numeric and other values left out).
 
     Returns

@@ -1,11 +1,12 @@
-"""core.table1: the paper's Table 1 on the synthetic demo cohort, stratification and tests."""
+"""core.analyses.cohort: the paper's Table 1 on the synthetic demo cohort, stratification and tests."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
-from core import loading, table1
+from core import loading
+from core.analyses import cohort as table1
 
 # Perl et al. 2024, Table 1, "N (%)" column as printed.
 PAPER_TABLE_1 = [

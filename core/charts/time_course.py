@@ -1,14 +1,14 @@
 """Time-course charts (the paper's Supplementary Figure S2): per-patient curves, a group
 median with IQR band, tocilizumab/corticosteroid doses on the curves, CTCAE grade lines.
 
-Builders take tidy frames (from :mod:`core.timecourse`) and return an Altair chart; they never
-render, save or import streamlit.
+Builders take tidy frames (from :mod:`core.analyses.time_course`) and return an Altair chart;
+they never render, save or import streamlit.
 
 * curves: ``patient_id, x, value, group``
 * band: ``group, x, median, q1, q3, n``
 * doses: ``patient_id, x, drug, dose, kind`` and optionally ``value`` (the y on the curve;
   without it the marks sit on the x axis)
-* lines: ``value, label`` (e.g. :func:`core.timecourse.ctcae_lines`)
+* lines: ``value, label`` (e.g. :func:`core.analyses.time_course.ctcae_lines`)
 """
 
 from __future__ import annotations

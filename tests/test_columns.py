@@ -1,0 +1,39 @@
+"""core.analyses.columns: reference lines and axis defaults from the schema, and the column
+choices of the pages (value axes, groupings, 0/1 outcomes, thresholds)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from core import loading
+from core.analyses import columns
+from core.filters import CohortFilter
+from core.store import CohortStore
+
+
+def test_reference_lines_and_log_defaults():
+    lines = columns.reference_lines("fibrinogen_nadir")
+    assert [v for v, _ in lines] == [200, 150, 100, 50]
+    assert columns.reference_lines("d_dimer_max") == []
+    assert [v for v, _ in columns.reference_lines("fibrinogen_nadir", lln=180)] == \
+        [180, 135, 90, 45]
+    assert columns.log_scale_default("d_dimer_max") and columns.log_scale_default("ferritin_max")
+    assert not columns.log_scale_default("fibrinogen_nadir")
+    assert not columns.log_scale_default("age")
+
+
+
+@pytest.fixture(scope="module")
+def demo() -> pd.DataFrame:
+    """The demo patients as a page sees them (through the DuckDB store)."""
+    store = CohortStore(loading.load_demo())
+    try:
+        yield store.patients(CohortFilter())
+    finally:
+        store.close()
+
+
+def test_outcome_column_choices_on_the_demo(demo):
+    assert {"tocilizumab", "bulky", "iec_hs", "pfs_event"} <= set(columns.zero_one_columns(demo))
+    assert "hypofibrinogenemia_grade" in columns.threshold_columns(demo)

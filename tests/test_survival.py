@@ -1,0 +1,139 @@
+"""core.analyses.survival: Kaplan-Meier by group, numbers at risk, landmark, Cox and the
+proportional-hazards note on the synthetic demo cohort (the paper's Figure S1).
+
+The statistics underneath (core.stats.kaplan_meier / cox) are validated against R in
+test_stats_survival.py. The demo's log-rank p was computed once with this code: it is a
+regression pin with a log-rank test written out by hand beside it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from core import loading
+from core.analyses import indicators, survival
+from core.errors import ColumnError, InsufficientDataError
+from core.filters import CohortFilter
+from core.store import CohortStore
+
+
+@pytest.fixture(scope="module")
+def demo() -> pd.DataFrame:
+    """The demo patients as a page sees them (through the DuckDB store)."""
+    store = CohortStore(loading.load_demo())
+    try:
+        yield store.patients(CohortFilter())
+    finally:
+        store.close()
+
+
+def test_risk_times():
+    assert survival.risk_times(926) == tuple(range(0, 901, 90))
+    assert survival.risk_times(100)[:3] == (0, 14, 28)
+    assert survival.risk_times(400, step=180) == (0, 180, 360)
+    assert survival.risk_times(0) == (0,)
+
+
+# ------------------------------------------------------------------------------ survival
+
+def test_pfs_by_hypofibrinogenemia_as_in_figure_s1(demo):
+    res = survival.survival_analysis(demo)   # defaults: PFS, hypofibrinogenemia yes/no
+    assert res.endpoint.label == "PFS" and res.group == "Hypofibrinogenemia"
+    assert res.km.groups == ["Hypofibrinogenemia: no", "Hypofibrinogenemia: yes"]
+    assert res.km.n == 41 and res.km.events == 22
+    assert res.logrank_p > 0.05                         # the paper: p = 0.4
+    assert res.times == tuple(float(t) for t in range(0, 901, 90))
+    first = res.at_risk[res.at_risk["time"] == 0].set_index("group")["at_risk"]
+    assert first.to_dict() == {"Hypofibrinogenemia: no": 14, "Hypofibrinogenemia: yes": 27}
+    assert res.cox is None
+
+
+def test_pfs_logrank_regression_pin(demo):
+    """The demo's log-rank p, computed once with this code; independent check:
+    :func:`test_logrank_written_out_by_hand`."""
+    assert round(survival.survival_analysis(demo).logrank_p, 3) == 0.345
+
+
+def test_logrank_written_out_by_hand(demo):
+    """Two-group log-rank test: at each event time, observed minus expected events in one
+    group and the hypergeometric variance, summed; chi-square with 1 df."""
+    from scipy import stats as sps
+
+    d = demo.dropna(subset=["pfs_days", "pfs_event", "hypofibrinogenemia_grade"])
+    t = d["pfs_days"].to_numpy(float)
+    e = d["pfs_event"].to_numpy(float)
+    g = (d["hypofibrinogenemia_grade"] >= 1).to_numpy()
+    o_minus_e = var = 0.0
+    for time in np.unique(t[e == 1]):
+        at_risk = t >= time
+        n, n1 = at_risk.sum(), (at_risk & g).sum()
+        dead = (t == time) & (e == 1)
+        d_all, d1 = dead.sum(), (dead & g).sum()
+        o_minus_e += d1 - d_all * n1 / n
+        if n > 1:
+            var += d_all * (n1 / n) * (1 - n1 / n) * (n - d_all) / (n - 1)
+    p = sps.chi2.sf(o_minus_e ** 2 / var, 1)
+    assert survival.survival_analysis(demo).logrank_p == pytest.approx(p, rel=1e-9)
+    assert round(p, 3) == 0.345
+
+
+def test_landmark_reduces_n_and_shifts_time(demo):
+    full = survival.survival_analysis(demo)
+    lm = survival.survival_analysis(demo, landmark=90)
+    assert lm.km.n < full.km.n
+    assert lm.km.n == int((demo["pfs_days"] >= 90).sum())
+    assert lm.notes_of("landmark")
+    assert lm.km.curves["time"].max() == demo["pfs_days"].max() - 90
+    with pytest.raises(InsufficientDataError):
+        survival.survival_analysis(demo, landmark=10_000)
+    with pytest.raises(ColumnError):
+        survival.survival_analysis(demo, landmark=-1)
+
+
+def test_group_by_column_none_and_os(demo):
+    crs = survival.survival_analysis(demo, group_spec="crs_grade")
+    assert crs.km.groups == [f"crs_grade = {g}" for g in range(5)]
+    assert len(crs.km.pairwise) == 10 and crs.km.pairwise["pvalue_holm"].notna().any()
+    one = survival.survival_analysis(demo, "os_days", "os_event", group_spec=None, step=180)
+    assert one.km.logrank is None and one.endpoint.label == "OS"
+    assert one.times == (0.0, 180.0, 360.0, 540.0, 720.0, 900.0)
+
+
+def test_cox_with_the_derived_group_and_a_column(demo):
+    res = survival.survival_analysis(demo, covariates=[indicators.HYPOFIB_GROUP, "age"])
+    assert list(res.cox.table["term"]) == ["Hypofibrinogenemia", "age"]
+    assert res.cox.n == 41 and res.cox.events == 22
+    assert list(res.cox.ph_test["term"]) == ["Hypofibrinogenemia", "age", "GLOBAL"]
+    hr = res.cox.table.set_index("term").loc["Hypofibrinogenemia", "hazard_ratio"]
+    assert 0.5 < hr < 5
+
+
+def test_cox_that_cannot_be_fitted_is_a_note(demo):
+    res = survival.survival_analysis(demo.assign(const=1), covariates=["const"])
+    assert res.cox is None and res.km.n == 41
+    (note,) = res.notes_of("cox")
+    assert note.level == "error" and "const" in note.text
+
+
+def test_ph_violation_is_noted():
+    rng = np.random.default_rng(1)
+    n = 200
+    x = np.r_[np.zeros(n // 2), np.ones(n // 2)]
+    # crossing hazards: group 1 dies early or survives long
+    t = np.where(x == 1, np.where(rng.random(n) < 0.5, rng.exponential(10, n),
+                                  rng.exponential(400, n)), rng.exponential(80, n))
+    df = pd.DataFrame({"t_days": t, "t_event": 1, "x": x})
+    res = survival.survival_analysis(df, "t_days", "t_event", group_spec="x",
+                                     covariates=["x"])
+    ph = res.notes_of("ph")
+    assert ph and "x" in ph[0].text
+
+
+def test_endpoint_and_group_choices_on_the_demo(demo):
+    assert [(e.time, e.event, e.label) for e in survival.endpoints(demo)] == [
+        ("pfs_days", "pfs_event", "PFS"), ("os_days", "os_event", "OS")]
+    groups = survival.group_options(demo)
+    assert {"crs_grade", "tocilizumab", "product"} <= set(groups)
+    assert "pfs_event" not in groups and "age" not in groups
