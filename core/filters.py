@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Any, Literal
 
 from core import schema
 from core.errors import ColumnError
@@ -67,6 +67,19 @@ class Condition:
         if self.column in ("product", "disease"):
             return text
         return f"{short} {text}"
+
+
+def python_value(v: Any) -> Any:
+    """A numpy scalar as a Python one, and a whole float as an int (2.0 -> 2).
+
+    Values read back from DuckDB or pandas (distinct values for the sidebar, group labels of
+    charts and tables) become the plain values that filters, captions and URLs use.
+    """
+    if hasattr(v, "item"):
+        v = v.item()
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    return v
 
 
 def _fmt(v: Scalar) -> str:

@@ -18,8 +18,8 @@ from collections.abc import Sequence
 import pandas as pd
 
 from core.errors import ColumnError
-from core.filters import CohortFilter, Scalar, quote_ident
-from core.loading import Cohort
+from core.filters import CohortFilter, Scalar, python_value, quote_ident
+from core.ingest import Cohort
 
 SAFE_CONFIG: dict[str, str | bool | int | float | list[str]] = {
     "enable_external_access": False,
@@ -127,7 +127,7 @@ class CohortStore:
         c = quote_ident(column)
         df = self.query(f"SELECT DISTINCT {c} AS v FROM patients WHERE {where} AND {c} IS NOT "
                         f"NULL ORDER BY 1", params)
-        return [_py(v) for v in df["v"]]
+        return [python_value(v) for v in df["v"]]
 
     def value_range(self, column: str) -> tuple[float, float] | None:
         """(min, max) of a numeric patient column, None when it has no values."""
@@ -146,14 +146,6 @@ class CohortStore:
     def close(self) -> None:
         with self._lock:
             self._con.close()
-
-
-def _py(v: object) -> object:
-    if hasattr(v, "item"):
-        v = v.item()  # numpy scalar -> python
-    if isinstance(v, float) and v.is_integer():
-        return int(v)
-    return v
 
 
 def _for_duckdb(frame: pd.DataFrame) -> pd.DataFrame:

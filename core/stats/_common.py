@@ -20,7 +20,8 @@ Constants shared with core.analyses
 -----------------------------------
 ``DEFAULT_SEED`` (every seeded draw of core: jitter, samples of displayed points),
 ``EPV_MIN`` (events per variable below which a model gets an "epv" note) and
-:func:`python_value` (numpy scalars as Python values, whole floats as ints) live here once.
+:func:`python_value` (numpy scalars as Python values, whole floats as ints; implemented in
+:mod:`core.filters`, the light module the store also uses) are imported from ``core.stats``.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from core.errors import ColumnError, InsufficientDataError
+from core.filters import python_value as python_value  # re-exported: the one implementation
 from core.notes import Note
 
 #: Seed of every random draw in core (jitter, sampled points), so a figure is the same on
@@ -129,15 +131,6 @@ def require_finite(values: np.ndarray, name: str) -> None:
 
 
 # ------------------------------------------------------------------------------ levels
-
-def python_value(v: Any) -> Any:
-    """A numpy scalar as a Python one, and a whole float as an int (2.0 -> 2)."""
-    if hasattr(v, "item"):
-        v = v.item()
-    if isinstance(v, float) and v.is_integer():
-        return int(v)
-    return v
-
 
 def sorted_levels(values: pd.Series) -> list[Any]:
     """Levels present in ``values``: category order for a categorical, else sorted."""
