@@ -34,7 +34,7 @@ test: $(DEVSTAMP)
 
 demo-data: $(STAMP)
 	$(PY) -m core.demo
-	$(PY) -m core.loading
+	$(PY) -m core.ingest
 
 bench: $(DEVSTAMP)
 	for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

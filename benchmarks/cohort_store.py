@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _timing import median_ms  # noqa: E402
-from core import demo, loading  # noqa: E402
+from core import demo, ingest  # noqa: E402
 from core.filters import CohortFilter  # noqa: E402
 from core.store import CohortStore  # noqa: E402
 
@@ -27,11 +27,11 @@ FILTER = (CohortFilter().where("crs_grade", [1, 2]).where("product", ["axi-cel",
 def measure(n: int) -> dict[str, float]:
     cohort = demo.generate(n=n)
     patients_csv = cohort.patients.to_csv(index=False, sep=";", decimal=",").encode("cp1252")
-    frames = loading.load_frames(cohort.patients, cohort.labs, cohort.treatments)
+    frames = ingest.load_frames(cohort.patients, cohort.labs, cohort.treatments)
     store = CohortStore(frames)
     return {
         "parse + validate patients upload": median_ms(
-            lambda: loading.load_upload(loading.Upload("p.csv", patients_csv)), RUNS),
+            lambda: ingest.load_upload(ingest.Upload("p.csv", patients_csv)), RUNS),
         "build store (3 tables)": median_ms(lambda: CohortStore(frames).close(), RUNS),
         "filtered count": median_ms(lambda: store.count(FILTER), RUNS),
         "filtered patients": median_ms(lambda: store.patients(FILTER), RUNS),

@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _timing import median_ms  # noqa: E402
-from core import demo, loading  # noqa: E402
+from core import demo, ingest  # noqa: E402
 from core.analyses import cohort as table1  # noqa: E402
 from core.analyses import lab_values as panels  # noqa: E402
 from core.analyses import time_course as timecourse  # noqa: E402
@@ -30,7 +30,7 @@ FILTER = CohortFilter().where("crs_grade", [1, 2, 3, 4])
 
 def measure(n: int) -> dict[str, float]:
     c = demo.generate(n=n)
-    store = CohortStore(loading.load_frames(c.patients, c.labs, c.treatments))
+    store = CohortStore(ingest.load_frames(c.patients, c.labs, c.treatments))
     patients = store.patients(FILTER)
     tc = timecourse.time_course(store, FILTER, "fibrinogen")
     return {

@@ -2,8 +2,8 @@
 
 Pure Python: nothing here imports streamlit, so a notebook gets the same numbers as the app::
 
-    from core import stats, loading
-    cohort = loading.load_demo()
+    from core import stats, ingest
+    cohort = ingest.load_demo()
     stats.compare_groups(cohort.patients, "fibrinogen_nadir", "crs_grade")
 """
 

@@ -164,9 +164,9 @@ def wide_patients_csv(n_columns: int = 2000, seed: int = 1) -> bytes:
     import numpy as np
     import pandas as pd
 
-    from core import loading
+    from core import ingest
 
-    base = loading.load_demo().patients
+    base = ingest.load_demo().patients
     n = len(base)
     rng = np.random.default_rng(seed)
     kinds = [lambda: rng.normal(50, 10, n).round(2), lambda: rng.integers(0, 5, n),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core import loading
+from core import ingest
 from core.analyses import time_course as tc
 from core.charts import time_course as charts
 from core.errors import ColumnError
@@ -13,7 +13,7 @@ from core.store import CohortStore
 
 @pytest.fixture(scope="module")
 def demo_store() -> CohortStore:
-    return CohortStore(loading.load_demo())
+    return CohortStore(ingest.load_demo())
 
 
 def test_chart_builders_return_charts_with_small_data(demo_store):  # noqa: ANN001

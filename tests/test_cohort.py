@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from core import loading
+from core import ingest
 from core.analyses import cohort as table1
 
 # Perl et al. 2024, Table 1, "N (%)" column as printed.
@@ -28,7 +28,7 @@ PAPER_TABLE_1 = [
 
 @pytest.fixture(scope="module")
 def demo() -> pd.DataFrame:
-    return loading.load_demo().patients
+    return ingest.load_demo().patients
 
 
 def test_demo_reproduces_paper_table_1(demo):
@@ -91,11 +91,11 @@ def _printed(t: table1.TableOne) -> pd.DataFrame:
 def test_unknown_crs_grade_is_counted_not_dropped():
     """A CRS grade entered as "k.A." loads as missing; it shows as "Unknown", percentages are
     of the known grades (gtsummary's default), and the note states the denominator."""
-    from core import loading
+    from core import ingest
 
     csv = (b"patient_id,crs_grade,tocilizumab\nP1,1,1\nP2,k.A.,1\nP3,2,1\nP4,0,0\n"
            b"P5,2,0\n")
-    df = loading.load_upload(loading.Upload("p.csv", csv), None, None, {}).patients
+    df = ingest.load_upload(ingest.Upload("p.csv", csv), None, None, {}).patients
     printed = table1.format_table_one(table1.table_one(df))
     rows = list(zip(printed["Parameter"], printed["N (%)"]))
     # known grades: 1, 2, 0, 2 -> 3 of 4 with CRS (75 %); grade 1: 1 of 3 (33 %), grade 2: 2

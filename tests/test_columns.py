@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from core import loading
+from core import ingest
 from core.analyses import columns
 from core.filters import CohortFilter
 from core.store import CohortStore
@@ -27,7 +27,7 @@ def test_reference_lines_and_log_defaults():
 @pytest.fixture(scope="module")
 def demo() -> pd.DataFrame:
     """The demo patients as a page sees them (through the DuckDB store)."""
-    store = CohortStore(loading.load_demo())
+    store = CohortStore(ingest.load_demo())
     try:
         yield store.patients(CohortFilter())
     finally:

@@ -10,15 +10,15 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from core import loading
+from core import ingest
 from core.analyses import correlations
 from core.errors import InsufficientDataError
 from core.stats import correlate
 
 
 @pytest.fixture(scope="module")
-def cohort() -> loading.Cohort:
-    return loading.load_demo()
+def cohort() -> ingest.Cohort:
+    return ingest.load_demo()
 
 
 def test_correlation_panel(cohort):  # noqa: ANN001

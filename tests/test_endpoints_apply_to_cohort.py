@@ -8,12 +8,13 @@ import pandas as pd
 import pytest
 
 from core import endpoints as ep
-from core import loading
+from core import ingest
+from core.analyses.endpoints import summarise
 
 
 @pytest.fixture(scope="module")
-def demo_cohort() -> loading.Cohort:
-    return loading.load_demo()
+def demo_cohort() -> ingest.Cohort:
+    return ingest.load_demo()
 
 
 def test_apply_to_cohort_on_demo_changes_nothing(demo_cohort):  # noqa: ANN001
@@ -21,7 +22,7 @@ def test_apply_to_cohort_on_demo_changes_nothing(demo_cohort):  # noqa: ANN001
     assert d.derived and d.disagreements.empty
     pd.testing.assert_frame_equal(d.cohort.patients, demo_cohort.patients)
     assert d.cohort.fingerprint == demo_cohort.fingerprint == d.source_fingerprint
-    s = ep.summarise(d.cohort.patients)
+    s = summarise(d.cohort.patients)
     assert (s.hypo, s.grade3, s.never_recovered, s.iec_hs, s.dic5) == (27, 11, 6, 4, 15)
     assert np.median(s.onset_days) == 6 and (min(s.onset_days), max(s.onset_days)) == (2, 27)
     assert np.median(s.recovery_days) == 44
@@ -29,7 +30,7 @@ def test_apply_to_cohort_on_demo_changes_nothing(demo_cohort):  # noqa: ANN001
 
 def test_apply_to_cohort_lower_lln_changes_grades_and_lists_disagreements(demo_cohort):  # noqa
     d = ep.apply_to_cohort(demo_cohort, ep.EndpointSettings(fibrinogen_lln=150))
-    assert ep.summarise(d.cohort.patients).hypo == 20
+    assert summarise(d.cohort.patients).hypo == 20
     assert "hypofibrinogenemia_grade" in set(d.disagreements["column"])
     assert d.cohort.fingerprint != demo_cohort.fingerprint
     assert d.source_fingerprint == demo_cohort.fingerprint
@@ -53,7 +54,7 @@ P2,3,unobtainium,1,U/L
 
 
 def test_apply_to_cohort_lists_contradictory_upload_and_uses_derived():
-    c = loading.load_upload(loading.Upload("p.csv", PATIENTS), loading.Upload("l.csv", LABS))
+    c = ingest.load_upload(ingest.Upload("p.csv", PATIENTS), ingest.Upload("l.csv", LABS))
     d = ep.apply_to_cohort(c, ep.EndpointSettings())
     dis = d.disagreements
     row = dis[(dis["patient_id"] == "P1") & (dis["column"] == "fibrinogen_nadir")]
@@ -71,6 +72,6 @@ def test_apply_to_cohort_lists_contradictory_upload_and_uses_derived():
 
 
 def test_apply_to_cohort_without_labs_returns_the_cohort():
-    c = loading.load_upload(loading.Upload("p.csv", PATIENTS))
+    c = ingest.load_upload(ingest.Upload("p.csv", PATIENTS))
     d = ep.apply_to_cohort(c)
     assert not d.derived and d.cohort is c and d.disagreements.empty

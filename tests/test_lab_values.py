@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import demo, loading
+from core import demo, ingest
 from core.analyses import lab_values
 from core.analyses.common import POOL_CRS_34
 from core.errors import ColumnError, InsufficientDataError
@@ -20,8 +20,8 @@ VALUES = ("fibrinogen_nadir", "d_dimer_max", "platelets_min", "ggt_max", "albumi
 
 
 @pytest.fixture(scope="module")
-def cohort() -> loading.Cohort:
-    return loading.load_demo()
+def cohort() -> ingest.Cohort:
+    return ingest.load_demo()
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +34,7 @@ def store(cohort) -> CohortStore:  # noqa: ANN001
 @pytest.fixture(scope="module")
 def big() -> tuple[pd.DataFrame, CohortStore]:
     d = demo.generate(n=5000)
-    c = loading.load_frames(d.patients, d.labs, d.treatments)
+    c = ingest.load_frames(d.patients, d.labs, d.treatments)
     s = CohortStore(c)
     yield c.patients, s
     s.close()
@@ -139,6 +139,6 @@ def test_bad_columns_and_empty_selection(store):  # noqa: ANN001
 def test_identifier_with_quote_is_quoted():
     p = pd.DataFrame({"patient_id": ["a", "b", "c", "d"], 'we"ird': [1.0, 2.0, 3.0, 10.0],
                       "grp": ["x", "x", "y", "y"]})
-    s = CohortStore(loading.load_frames(p))
+    s = CohortStore(ingest.load_frames(p))
     _same(lab_values.box_stats(s, None, 'we"ird', "grp"), tukey_box(p, 'we"ird', "grp"))
     s.close()

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from core import loading
+from core import ingest
 from core.analyses import paper_figures as paper
 from core.analyses.paper_figures import FINDINGS, Finding, reproduce
 
@@ -47,7 +47,7 @@ NOT_BUILT_TO_AGREE: set[str] = set()
 
 @pytest.fixture(scope="module")
 def table() -> pd.DataFrame:
-    return reproduce(loading.load_demo().patients).set_index("finding")
+    return reproduce(ingest.load_demo().patients).set_index("finding")
 
 
 def test_findings_cover_the_brief():
@@ -97,12 +97,12 @@ def test_the_demo_was_built_for_these(table):  # noqa: ANN001
 def test_2c_che_differs_only_in_crs_4_and_is_not_significant(table):  # noqa: ANN001
     # the paper: CHE reduced only in CRS grade 4, Kruskal-Wallis P = 0.65
     assert table.loc["2C", "agrees"] is True and table.loc["2C", "computed_p"] > 0.05
-    che = loading.load_demo().patients.groupby("crs_grade")["che_min"].median()
+    che = ingest.load_demo().patients.groupby("crs_grade")["che_min"].median()
     assert che.idxmin() == 4 and che[4] < 0.6 * che.drop(4).min()
 
 
 def test_missing_columns_and_small_data_give_notes_not_errors():
-    p = loading.load_demo().patients
+    p = ingest.load_demo().patients
     out = reproduce(p.drop(columns=["d_dimer_max", "tocilizumab_duration_days"])) \
         .set_index("finding")
     assert out.loc["1B", "agrees"] is None and "d_dimer_max" in out.loc["1B", "note"]
@@ -159,7 +159,7 @@ def _by_hand(p: pd.DataFrame, fid: str) -> tuple[float, float, int]:
 
 @pytest.mark.parametrize("fid", list(DEMO_REGRESSION_PIN))
 def test_findings_equal_scipy_on_hand_made_subsets(table, fid):  # noqa: ANN001
-    direction, p, n = _by_hand(loading.load_demo().patients, fid)
+    direction, p, n = _by_hand(ingest.load_demo().patients, fid)
     row = table.loc[fid]
     assert row["n"] == n
     assert row["direction"] == pytest.approx(direction, rel=1e-9, abs=1e-12)

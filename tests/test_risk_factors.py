@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from scipy import optimize, stats as sps
 
-from core import loading
+from core import ingest
 from core.analyses import indicators, risk_factors
 from core.analyses.indicators import HYPOFIB_ANY, HYPOFIB_SEVERE
 from core.filters import CohortFilter
@@ -25,7 +25,7 @@ from core.store import CohortStore
 @pytest.fixture(scope="module")
 def demo() -> pd.DataFrame:
     """The demo patients as a page sees them (through the DuckDB store)."""
-    store = CohortStore(loading.load_demo())
+    store = CohortStore(ingest.load_demo())
     try:
         yield store.patients(CohortFilter())
     finally:

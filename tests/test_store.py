@@ -8,7 +8,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from core import loading
+from core import ingest
 from core.filters import CohortFilter
 from core.store import CohortStore
 
@@ -20,7 +20,7 @@ def store() -> CohortStore:
                              "age": [50.0, 60.0, 70.0, 80.0], "ward": ["x", "y", "x", "y"]})
     labs = pd.DataFrame({"patient_id": ["A", "A", "C"], "day": [0.0, 1.0, 2.0],
                          "analyte": ["fibrinogen"] * 3, "value": [300.0, 250.0, 90.0]})
-    return CohortStore(loading.load_frames(patients, labs))
+    return CohortStore(ingest.load_frames(patients, labs))
 
 
 def test_filter_counts_and_rows(store):
@@ -60,8 +60,8 @@ def test_external_access_and_config_are_locked(store, sql):
 
 
 def test_each_store_is_its_own_database():
-    a = CohortStore(loading.load_frames(pd.DataFrame({"patient_id": ["A"]})))
-    b = CohortStore(loading.load_frames(pd.DataFrame({"patient_id": ["B", "C"]})))
+    a = CohortStore(ingest.load_frames(pd.DataFrame({"patient_id": ["A"]})))
+    b = CohortStore(ingest.load_frames(pd.DataFrame({"patient_id": ["B", "C"]})))
     assert a.count() == 1 and b.count() == 2
 
 

@@ -94,11 +94,11 @@ def _variant(name: str) -> bytes:
     """A patient upload whose columns are present but unusable in one way."""
     import numpy as np
 
-    from core import loading
+    from core import ingest
 
     if name == "template":  # the upload template as shipped: 2 patients, many blank columns
         return (ROOT / "data" / "templates" / "patients.csv").read_bytes()
-    demo = loading.load_demo().patients
+    demo = ingest.load_demo().patients
     out = demo.copy()
     if name == "blank key columns":
         for c in ("hypofibrinogenemia_grade", "crs_grade", "fibrinogen_nadir", "pfs_days",

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import demo, loading
+from core import demo, ingest
 from core.analyses import time_course as tc
 from core.errors import ColumnError, InsufficientDataError
 from core.filters import CohortFilter
@@ -19,8 +19,8 @@ from core.store import CohortStore
 
 
 @pytest.fixture(scope="module")
-def demo_cohort() -> loading.Cohort:
-    return loading.load_demo()
+def demo_cohort() -> ingest.Cohort:
+    return ingest.load_demo()
 
 
 @pytest.fixture(scope="module")
@@ -29,13 +29,13 @@ def demo_store(demo_cohort) -> CohortStore:  # noqa: ANN001
 
 
 @pytest.fixture(scope="module")
-def big() -> tuple[loading.Cohort, CohortStore]:
+def big() -> tuple[ingest.Cohort, CohortStore]:
     g = demo.generate(n=2000)
-    c = loading.load_frames(g.patients, g.labs, g.treatments, source="generate(2000)")
+    c = ingest.load_frames(g.patients, g.labs, g.treatments, source="generate(2000)")
     return c, CohortStore(c)
 
 
-def pandas_band(cohort: loading.Cohort, analyte: str, *, align: str, group: str | None,
+def pandas_band(cohort: ingest.Cohort, analyte: str, *, align: str, group: str | None,
                 x_range: tuple[float, float], flt: pd.Series | None = None) -> pd.DataFrame:
     """The band computed independently in pandas: per-patient mean per bin, then median and
     quartiles (linear interpolation) across patients."""

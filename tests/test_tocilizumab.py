@@ -7,15 +7,15 @@ import math
 
 import pytest
 
-from core import loading
+from core import ingest
 from core.analyses import tocilizumab
 from core.analyses.columns import HYPOFIB_DURATION, RECOVERY_FROM_NADIR
 from core.analyses.common import POOL_CRS_34
 
 
 @pytest.fixture(scope="module")
-def cohort() -> loading.Cohort:
-    return loading.load_demo()
+def cohort() -> ingest.Cohort:
+    return ingest.load_demo()
 
 
 def test_durations_worked_out_by_hand(cohort):  # noqa: ANN001

@@ -26,11 +26,11 @@ from typing import Any, TypeVar
 import pandas as pd
 import streamlit as st
 
-from core import loading
+from core import ingest
 from core.endpoints import DerivedCohort, EndpointSettings, apply_to_cohort
 from core.errors import CohortError
 from core.filters import CohortFilter
-from core.loading import Cohort
+from core.ingest import Cohort
 from core.store import CohortStore
 
 T = TypeVar("T")
@@ -65,7 +65,7 @@ class SharedDemo:
 @st.cache_resource(show_spinner=False)
 def _demo() -> SharedDemo:
     """The synthetic demo cohort, parsed, derived and stored once per server process."""
-    c = loading.load_demo()
+    c = ingest.load_demo()
     d = apply_to_cohort(c, EndpointSettings())
     s = CohortStore(d.cohort)
     for column in s.columns():  # warm the sidebar's distinct-value and range caches

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 import streamlit as st
 
-from core import loading
+from core import ingest
 from core.errors import CohortError
 from core.filters import CohortFilter
 from core.store import CohortStore
@@ -147,13 +147,13 @@ def classify(name: str, data: bytes) -> str | None:
     if len(by_name) == 1:
         return by_name[0]
     try:
-        headers = loading.read_table(data, name).headers
+        headers = ingest.read_table(data, name).headers
     except CohortError:
         return None
     for table, keys in HEADER_KEYS.items():
-        if keys <= set(loading.suggest_mapping(headers, table).values()):  # type: ignore[arg-type]
+        if keys <= set(ingest.suggest_mapping(headers, table).values()):  # type: ignore[arg-type]
             return table
-    if "patient_id" in loading.suggest_mapping(headers, "patients").values():
+    if "patient_id" in ingest.suggest_mapping(headers, "patients").values():
         return "patients"
     return None
 
@@ -231,7 +231,7 @@ def _load_uploads(p, lab, tx) -> None:  # noqa: ANN001 (streamlit UploadedFile)
         st.session_state.pop("load_error", None)
         st.info("Upload a patient table to begin.")
         return
-    ups = {t: (loading.Upload(f.name, f.getvalue()) if f is not None else None)
+    ups = {t: (ingest.Upload(f.name, f.getvalue()) if f is not None else None)
            for t, f in (("patients", p), ("labs", lab), ("treatments", tx))}
     mappings = st.session_state.get("mappings", {})
     key = tuple((t, u.name, hash(u.data)) if u else (t, None) for t, u in ups.items()) \
@@ -239,7 +239,7 @@ def _load_uploads(p, lab, tx) -> None:  # noqa: ANN001 (streamlit UploadedFile)
     if st.session_state.get("_upload_key") != key:
         st.session_state["_upload_key"] = key
         try:
-            cohort = loading.load_upload(ups["patients"], ups["labs"], ups["treatments"],
+            cohort = ingest.load_upload(ups["patients"], ups["labs"], ups["treatments"],
                                          mappings)
             st.session_state["uploaded_cohort"] = cohort
             st.session_state.pop("load_error", None)

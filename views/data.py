@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import pandas as pd
 import streamlit as st
 
-from core import loading, schema
+from core import ingest, schema
 from core.errors import CohortError
 from ui import session, sidebar
 
@@ -33,11 +33,11 @@ def guarded(what: str, fn: Callable[..., T], *args: Any) -> T | None:
 
 def mapping_editor(table: str, f: Any) -> None:  # noqa: ANN401 - streamlit UploadedFile
     """The column mapping of one uploaded file, editable; "Apply" saves it for the reload."""
-    raw = guarded(f"{table} · {f.name}", loading.read_table, f.getvalue(), f.name, table)
+    raw = guarded(f"{table} · {f.name}", ingest.read_table, f.getvalue(), f.name, table)
     if raw is None:
         return
     saved = st.session_state.get("mappings", {}).get(table)
-    merged = guarded(f"{table} · {f.name}", loading.merge_mapping, saved, raw.headers, table)
+    merged = guarded(f"{table} · {f.name}", ingest.merge_mapping, saved, raw.headers, table)
     if merged is None:
         return
     columns = schema.TABLES[table]
@@ -137,14 +137,14 @@ st.markdown(
     "patient-level endpoints.\n"
     "- **labs** (optional, long): `patient_id, day, analyte, value, unit` — one row per result.\n"
     "- **treatments** (optional, long): `patient_id, day, drug, dose, unit`.")
-dictionary = guarded("Data dictionary", loading.data_dictionary)
+dictionary = guarded("Data dictionary", ingest.data_dictionary)
 if dictionary is not None:
     st.download_button("Data dictionary (CSV)",
                        dictionary.to_csv(index=False).encode("utf-8-sig"),
                        "cart-data-dictionary.csv", "text/csv")
 cols = st.columns(3)
 for col, table in zip(cols, ("patients", "labs", "treatments")):
-    tpl = guarded(f"{table} template", loading.template, table)
+    tpl = guarded(f"{table} template", ingest.template, table)
     if tpl is None:
         continue
     col.download_button(f"{table} template (CSV)", tpl.to_csv(index=False).encode("utf-8-sig"),

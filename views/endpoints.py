@@ -12,49 +12,22 @@ import statistics
 import pandas as pd
 import streamlit as st
 
-from core.endpoints import EndpointSettings, summarise
+from core.analyses.endpoints import summarise
+from core.endpoints import EndpointSettings, SettingSpec
 from core.errors import ValidationError
 from ui import session
 from ui.figures import show_table
 
 PREFIX = "ep_"
-#: section -> [(setting, label, step)]
-SECTIONS: dict[str, list[tuple[str, str, float]]] = {
-    "Fibrinogen (CTCAE v5)": [
-        ("fibrinogen_lln", "Fibrinogen LLN (mg/dL)", 10.0),
-        ("g4_absolute", "Grade 4 below (mg/dL)", 5.0),
-    ],
-    "Window (days after infusion)": [
-        ("window_start", "From day", 1.0),
-        ("window_end", "To day (empty: end of follow-up)", 1.0),
-    ],
-    "IEC-HS screen (Hines 2023)": [
-        ("ferritin_uln", "Ferritin ULN (ng/mL)", 10.0),
-        ("alt_uln", "ALT ULN (U/L)", 5.0),
-        ("ast_uln", "AST ULN (U/L)", 5.0),
-        ("iec_ferritin_factor", "Ferritin above × ULN", 0.5),
-        ("iec_transaminase_factor", "ALT/AST above × ULN", 0.5),
-        ("iec_window_days", "All within (days)", 0.5),
-    ],
-    "ISTH overt DIC (Taylor 2001)": [
-        ("dic_platelets_mild", "Platelets 1 point below (10^9/L)", 10.0),
-        ("dic_platelets_severe", "Platelets 2 points below (10^9/L)", 10.0),
-        ("dic_d_dimer_moderate", "D-dimer 2 points above (mg/L FEU)", 0.1),
-        ("dic_d_dimer_strong", "D-dimer 3 points above (mg/L FEU)", 0.5),
-        ("dic_inr_moderate", "INR 1 point above", 0.05),
-        ("dic_inr_strong", "INR 2 points above", 0.05),
-        ("dic_fibrinogen", "Fibrinogen 1 point below (mg/dL)", 10.0),
-    ],
-}
-BASELINE = {"relative": "graded by the fall from baseline (CTCAE 'if abnormal')",
-            "lln": "graded against the LLN like everyone"}
-FIELDS = [f for rows in SECTIONS.values() for f, _, _ in rows] + ["abnormal_baseline"]
+#: section -> its settings (label, unit, step, choices from EndpointSettings' field metadata)
+SECTIONS = EndpointSettings.sections()
+FIELDS = [spec.name for specs in SECTIONS.values() for spec in specs]
 
 
 def _apply() -> None:
     """Widget callback: build the settings from the widgets; keep the old ones if invalid."""
     values = {f: st.session_state.get(PREFIX + f) for f in FIELDS}
-    values = {k: (float(v) if isinstance(v, (int, float)) and k != "abnormal_baseline" else v)
+    values = {k: (float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v)
               for k, v in values.items()}
     try:
         st.session_state[session.SETTINGS_KEY] = EndpointSettings(**values)
@@ -74,6 +47,26 @@ def _seed(s: EndpointSettings, force: bool = False) -> None:
     for f in FIELDS:
         if force or PREFIX + f not in st.session_state:
             st.session_state[PREFIX + f] = getattr(s, f)
+
+
+def _section(specs: list[SettingSpec], settings: EndpointSettings) -> None:
+    """The number inputs of one section (two columns), then its choices."""
+    inner = st.columns(2)
+    numbers = [spec for spec in specs if spec.choices is None]
+    for i, spec in enumerate(numbers):
+        d = spec.default
+        hint = (f"Default {'end of follow-up' if d is None else f'{d:g}'}. "
+                f"Source: {settings.source_of(spec.name)}")
+        kw = {"value": None} if d is None and st.session_state.get(PREFIX + spec.name) is None \
+            else {}
+        inner[i % 2].number_input(spec.title, key=PREFIX + spec.name, step=spec.step,
+                                  min_value=None if spec.name.startswith("window") else 0.0,
+                                  help=hint, on_change=_apply, format="%g", **kw)
+    for spec in specs:
+        if spec.choices is not None:
+            st.radio(spec.title, list(spec.choices), key=PREFIX + spec.name,
+                     format_func=spec.choices.get, on_change=_apply,
+                     help=f"Default {spec.default}. Source: {settings.source_of(spec.name)}")
 
 
 def _fmt_range(values: tuple[float, ...], what: str) -> str:
@@ -140,27 +133,12 @@ with st.container(border=True):
                   icon=":material/restart_alt:")
     if msg := st.session_state.get("ep_invalid"):
         st.error(f"Not applied: {msg}")
-    defaults = EndpointSettings()
     sections = list(SECTIONS.items())
     for row in (sections[:2], sections[2:]):
-        for col, (section, fields_) in zip(st.columns(len(row)), row):
+        for col, (section, specs) in zip(st.columns(len(row)), row):
             with col:
                 st.markdown(f"**{section}**")
-                inner = st.columns(2)
-                for i, (f, lab, step) in enumerate(fields_):
-                    d = getattr(defaults, f)
-                    hint = (f"Default {'end of follow-up' if d is None else f'{d:g}'}. "
-                            f"Source: {settings.source_of(f)}")
-                    kw = {"value": None} if f == "window_end" and \
-                        st.session_state.get(PREFIX + f) is None else {}
-                    inner[i % 2].number_input(lab, key=PREFIX + f, step=step,
-                                              min_value=None if f.startswith("window") else 0.0,
-                                              help=hint, on_change=_apply, format="%g", **kw)
-                if section.startswith("Fibrinogen"):
-                    st.radio("Baseline below the LLN", list(BASELINE), key="ep_abnormal_baseline",
-                             format_func=BASELINE.get, on_change=_apply,
-                             help=f"Default relative. Source: "
-                                  f"{settings.source_of('abnormal_baseline')}")
+                _section(specs, settings)
     with st.expander("Defaults and their sources"):
         tab = settings.table()
         tab["changed"] = [("" if (v == d or (v is None and d is None)) else "changed")

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from core import loading, schema
+from core import ingest, schema
 from core.errors import CohortError
 
 #: deterministic in CI; ``LOADER_FUZZ_EXAMPLES=5000 LOADER_FUZZ_RANDOM=1`` for a long local hunt
@@ -38,7 +38,7 @@ FUZZ = settings(derandomize=not os.environ.get("LOADER_FUZZ_RANDOM"), database=N
 
 # ---------------------------------------------------------------- cells and headers
 
-NA = sorted(loading.NA_TOKENS) + ["NA", "N/A", "NaN", "  "]
+NA = sorted(ingest.NA_TOKENS) + ["NA", "N/A", "NaN", "  "]
 numbers = st.one_of(
     st.integers(-10**6, 10**6).map(str),
     st.floats(allow_nan=True, allow_infinity=True, width=32).map(repr),
@@ -186,7 +186,7 @@ def _without_timestamps(xlsx: bytes) -> bytes:
 
 # ---------------------------------------------------------------- the property
 
-def check_report(rep: loading.LoadReport, frame: pd.DataFrame) -> None:
+def check_report(rep: ingest.LoadReport, frame: pd.DataFrame) -> None:
     """Every data row is loaded or listed with a reason."""
     assert rep.rows_read == rep.rows_loaded + rep.rows_rejected, rep.summary()
     assert len(frame) == rep.rows_loaded
@@ -202,9 +202,9 @@ def _no_event(_: str) -> None:
 def read_map_validate(data: bytes, name: str, table: schema.TableName,
                       event: Callable[[str], None] = _no_event) -> None:
     try:
-        raw = loading.read_table(data, name, table)
-        mapping = loading.suggest_mapping(raw.headers, table)
-        frame, rep = loading.validate(raw, mapping, table)
+        raw = ingest.read_table(data, name, table)
+        mapping = ingest.suggest_mapping(raw.headers, table)
+        frame, rep = ingest.validate(raw, mapping, table)
     except CohortError as exc:
         assert str(exc).strip(), type(exc)
         event(f"refused: {type(exc).__name__}")
@@ -214,9 +214,9 @@ def read_map_validate(data: bytes, name: str, table: schema.TableName,
     event("loaded, some rows rejected" if rep.rows_rejected else "loaded")
 
 
-def load(*files: loading.Upload | None, event: Callable[[str], None] = _no_event) -> None:
+def load(*files: ingest.Upload | None, event: Callable[[str], None] = _no_event) -> None:
     try:
-        cohort = loading.load_upload(*files)
+        cohort = ingest.load_upload(*files)
     except CohortError as exc:
         assert str(exc).strip(), type(exc)
         event(f"refused: {type(exc).__name__}")
@@ -292,10 +292,10 @@ def test_load_upload_patients_labs_treatments(data: st.DataObject) -> None:
                     *[[data.draw(st.sampled_from(ids)), *r[1:]] for r in patients[1:]]]
     labs = data.draw(long_table(["patient_id", "day", "analyte", "value", "unit"], ids))
     tx = data.draw(long_table(["Patient-ID", "Tag", "Medikament", "Dosis", "Einheit"], ids))
-    files = [loading.Upload("p.csv", data.draw(csv_bytes(patients))),
-             loading.Upload("l.csv", data.draw(csv_bytes(labs))) if data.draw(st.booleans())
+    files = [ingest.Upload("p.csv", data.draw(csv_bytes(patients))),
+             ingest.Upload("l.csv", data.draw(csv_bytes(labs))) if data.draw(st.booleans())
              else None,
-             loading.Upload("t.csv", data.draw(csv_bytes(tx))) if data.draw(st.booleans())
+             ingest.Upload("t.csv", data.draw(csv_bytes(tx))) if data.draw(st.booleans())
              else None]
     load(*files, event=event)
 
@@ -311,4 +311,4 @@ def test_known_damage_cases() -> None:
                  b'patient_id,a,b\nP1,"open\nP2,1,2\nP3,1,2\n'):
         for table in ("patients", "labs", "treatments"):
             read_map_validate(data, "x.csv", table)
-        load(loading.Upload("x.csv", data))
+        load(ingest.Upload("x.csv", data))

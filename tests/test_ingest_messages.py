@@ -14,19 +14,19 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from core import loading
+from core import ingest
 from core.errors import CohortError, DataFormatError, ValidationError
 
 UPLOADS = Path(__file__).parent / "fixtures" / "uploads"
 
 
-def upload(name: str) -> loading.Upload:
-    return loading.Upload(name, (UPLOADS / name).read_bytes())
+def upload(name: str) -> ingest.Upload:
+    return ingest.Upload(name, (UPLOADS / name).read_bytes())
 
 
 def message(data: bytes, name: str = "export.csv") -> str:
     with pytest.raises(CohortError) as exc:
-        loading.load_upload(loading.Upload(name, data))
+        ingest.load_upload(ingest.Upload(name, data))
     text = str(exc.value)
     assert text.strip() and "Traceback" not in text
     return text
@@ -41,7 +41,7 @@ def message(data: bytes, name: str = "export.csv") -> str:
 ])
 def test_fixture_files_that_are_not_tables_say_what_they_are(name, says, does):
     with pytest.raises(DataFormatError) as exc:
-        loading.load_upload(upload(name))
+        ingest.load_upload(upload(name))
     assert says in str(exc.value) and does in str(exc.value)
     assert "Rename a header" not in str(exc.value)   # the old, misleading advice
 
@@ -86,7 +86,7 @@ def test_damaged_utf16_says_so():
 
 
 def test_a_csv_named_xlsx_is_read_as_csv_with_a_note():
-    c = loading.load_upload(loading.Upload("p.xlsx", b"patient_id,age\nP1,60\n"))
+    c = ingest.load_upload(ingest.Upload("p.xlsx", b"patient_id,age\nP1,60\n"))
     assert c.patients["patient_id"].tolist() == ["P1"]
     assert "read as CSV" in c.reports["patients"].notes[0]
 
@@ -95,15 +95,15 @@ def test_a_csv_named_xlsx_is_read_as_csv_with_a_note():
 
 def test_header_only_file_says_there_are_no_data_rows():
     with pytest.raises(ValidationError) as exc:
-        loading.load_upload(upload("header_only.csv"))
+        ingest.load_upload(upload("header_only.csv"))
     text = str(exc.value)
     assert "'header_only.csv' has a header row but no data rows" in text
     assert "Add one row per patient" in text and "Reasons: " not in text
 
 
 def test_header_only_labs_file_loads_empty_with_a_note():
-    c = loading.load_upload(upload("patients_p1_p3.csv"),
-                            loading.Upload("labs.csv", b"patient_id,day,analyte,value\n"))
+    c = ingest.load_upload(upload("patients_p1_p3.csv"),
+                            ingest.Upload("labs.csv", b"patient_id,day,analyte,value\n"))
     assert c.labs.empty and "has a header row but no data rows" in c.reports["labs"].notes[-1]
 
 
@@ -135,7 +135,7 @@ def test_an_empty_workbook_names_its_sheets():
 
 
 def test_a_saved_mapping_for_another_file_is_ignored_with_a_note():
-    c = loading.load_upload(upload("patients_p1_p3.csv"),
+    c = ingest.load_upload(upload("patients_p1_p3.csv"),
                             mappings={"patients": {"Pat.-Nr.": "patient_id", "age": "age",
                                                    "crs_grade": "no_such_column"}})
     rep = c.reports["patients"]

@@ -1,0 +1,120 @@
+"""Lab series as integer-coded arrays, and the per-patient, per-analyte summary (baseline,
+minimum, maximum, days) every endpoint starts from.
+
+Analytes are coded by their position in :data:`core.schema.ANALYTES` (:data:`ACODE`); patients
+by their position in the output's patient index. All work is O(rows) with numpy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from core.schema import ANALYTES
+
+#: Analyte names by code, and code by name.
+ANAMES: tuple[str, ...] = tuple(ANALYTES)
+ACODE: dict[str, int] = {a: i for i, a in enumerate(ANAMES)}
+SUMMARY_COLUMNS = ("patient_id", "analyte", "n", "baseline", "baseline_day", "min", "min_day",
+                   "max", "max_day", "last_day")
+
+
+@dataclass(frozen=True)
+class LabSeries:
+    """Cleaned lab rows as arrays, sorted by patient, analyte and day.
+
+    Attributes
+    ----------
+    P : patient position (into the output's patient index).
+    A : analyte code (:data:`ACODE`).
+    D : day after infusion.
+    V : value in the canonical unit.
+    inwin : True for rows inside the settings' window.
+    """
+
+    P: np.ndarray
+    A: np.ndarray
+    D: np.ndarray
+    V: np.ndarray
+    inwin: np.ndarray
+
+    def in_window(self) -> LabSeries:
+        """Only the rows inside the window."""
+        w = self.inwin
+        return LabSeries(self.P[w], self.A[w], self.D[w], self.V[w], self.inwin[w])
+
+
+def summarise_analytes(labs: LabSeries) -> pd.DataFrame:
+    """Per (patient position, analyte code): n, baseline, min, max (first day), last day.
+
+    Rows must be contiguous per (patient, analyte) and sorted by day within (as returned by
+    :func:`core.endpoints.clean.clean_labs`); everything is then O(rows) with ``reduceat``.
+
+    Returns
+    -------
+    DataFrame
+        ``key, baseline, baseline_day, n, last_day, min, min_day, max, max_day, pid,
+        analyte`` (``pid`` a patient position, ``analyte`` a code), sorted by key. ``n``,
+        ``min`` ... count the rows in the window; the baseline is the last value on or
+        before day 0, in the window or not.
+    """
+    na = len(ANAMES)
+    key = labs.P.astype(np.int64) * na + labs.A
+    win = _window_stats(key[labs.inwin], labs.D[labs.inwin], labs.V[labs.inwin])
+    pre = labs.D <= 0
+    base = _baselines(key[pre], labs.D[pre], labs.V[pre])
+    out = base.merge(win, on="key", how="outer")
+    out["key"] = out["key"].astype(np.int64)
+    out["n"] = out["n"].fillna(0).astype(int)
+    out["pid"] = (out["key"] // na).astype(np.int64)
+    out["analyte"] = (out["key"] % na).astype(np.int64)
+    return out.sort_values("key").reset_index(drop=True)
+
+
+def _groups(k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start of each run of equal keys, and each row's run number."""
+    edge = np.r_[True, k[1:] != k[:-1]] if len(k) else np.zeros(0, bool)
+    return np.flatnonzero(edge), np.cumsum(edge) - 1
+
+
+def _window_stats(kw: np.ndarray, dw: np.ndarray, vw: np.ndarray) -> pd.DataFrame:
+    """n, last day, min and max with the first day each occurred, per key."""
+    st, gid = _groups(kw)
+    if not len(st):
+        return pd.DataFrame({c: pd.Series(dtype=float) for c in (
+            "key", "n", "last_day", "min", "min_day", "max", "max_day")})
+    ends = np.r_[st[1:], len(kw)] - 1
+    stats = {"key": kw[st], "n": np.diff(np.r_[st, len(kw)]), "last_day": dw[ends]}
+    for name, red in (("min", np.minimum), ("max", np.maximum)):
+        ext = red.reduceat(vw, st)
+        idx = np.flatnonzero(vw == ext[gid])
+        first = idx[np.r_[True, gid[idx][1:] != gid[idx][:-1]]]
+        stats[name], stats[name + "_day"] = ext, dw[first]
+    return pd.DataFrame(stats)
+
+
+def _baselines(kb: np.ndarray, db: np.ndarray, vb: np.ndarray) -> pd.DataFrame:
+    """The last value (and its day) per key of rows on or before day 0."""
+    sb, _ = _groups(kb)
+    last = np.r_[sb[1:], len(kb)] - 1 if len(sb) else np.zeros(0, np.int64)
+    return pd.DataFrame({"key": kb[last], "baseline": vb[last], "baseline_day": db[last]})
+
+
+def per_patient(summary: pd.DataFrame, analyte: str, column: str, n: int) -> np.ndarray:
+    """One column of :func:`summarise_analytes` for one analyte as an array over the ``n``
+    patient positions (NaN where the patient has no value)."""
+    arr = np.full(n, np.nan)
+    sub = summary[summary["analyte"] == ACODE[analyte]]
+    arr[sub["pid"].to_numpy()] = sub[column].to_numpy(float)
+    return arr
+
+
+def summary_frame(summary: pd.DataFrame, patient_ids: np.ndarray) -> pd.DataFrame:
+    """:func:`summarise_analytes` with patient IDs and analyte names, in
+    :data:`SUMMARY_COLUMNS` order, sorted by patient and analyte."""
+    out = summary.assign(patient_id=patient_ids[summary["pid"].to_numpy()],
+                         analyte=np.asarray(ANAMES, dtype=object)[summary["analyte"].to_numpy()])
+    return out.loc[:, list(SUMMARY_COLUMNS)].sort_values(
+        ["patient_id", "analyte"]).reset_index(drop=True)

@@ -1,0 +1,245 @@
+"""The thresholds of the derived endpoints: :class:`EndpointSettings`.
+
+Every setting is a dataclass field whose metadata carries what a settings form needs (label,
+unit, section, step, choices); :meth:`EndpointSettings.sections` lays them out in sections, so
+the Endpoints page is generated from this class, and every default has its source
+(:meth:`EndpointSettings.source_of`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields
+from fnmatch import fnmatchcase
+from typing import Any, Literal
+
+import pandas as pd
+
+from core.errors import ValidationError
+from core.schema import ANALYTES, DAY_HI
+
+_CTCAE = "CTCAE v5.0 (2017), 'Fibrinogen decreased'"
+_TAYLOR = "Taylor FB et al., Thromb Haemost 2001;86:1327 (ISTH overt DIC score)"
+_HINES = "Hines MR et al., Transplant Cell Ther 2023;29:438 (IEC-HS)"
+
+FIBRINOGEN = "Fibrinogen (CTCAE v5)"
+WINDOW = "Window (days after infusion)"
+IEC_HS = "IEC-HS screen (Hines 2023)"
+DIC = "ISTH overt DIC (Taylor 2001)"
+
+#: How a patient whose baseline fibrinogen is below the LLN is graded.
+ABNORMAL_BASELINE: dict[str, str] = {
+    "relative": "graded by the fall from baseline (CTCAE 'if abnormal')",
+    "lln": "graded against the LLN like everyone",
+}
+
+
+def _setting(default: Any, label: str, section: str, *, unit: str | None = None,  # noqa: ANN401
+             step: float | None = None, choices: dict[str, str] | None = None) -> Any:  # noqa: ANN401
+    """A settings field with the metadata a form needs."""
+    return field(default=default, metadata={"label": label, "section": section, "unit": unit,
+                                            "step": step, "choices": choices})
+
+
+def _unit(analyte: str) -> str:
+    return ANALYTES[analyte].unit
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    """One setting as a form shows it (:meth:`EndpointSettings.specs`).
+
+    Attributes
+    ----------
+    name : the field name (``"fibrinogen_lln"``).
+    label : the label without unit (``"Fibrinogen LLN"``).
+    section : the section heading it belongs to.
+    unit : its unit, or None.
+    step : the step of a number input; None for a choice.
+    choices : for a choice, value -> description; None for a number.
+    default : the default value.
+    """
+
+    name: str
+    label: str
+    section: str
+    unit: str | None
+    step: float | None
+    choices: dict[str, str] | None
+    default: Any
+
+    @property
+    def title(self) -> str:
+        """The label with its unit: ``"Fibrinogen LLN (mg/dL)"``."""
+        return f"{self.label} ({self.unit})" if self.unit else self.label
+
+
+@dataclass(frozen=True)
+class EndpointSettings:
+    """Thresholds of the derived endpoints; every default is documented with its source.
+
+    Attributes
+    ----------
+    fibrinogen_lln : float
+        Lower limit of normal of fibrinogen, mg/dL. Default 200 (core.schema.ANALYTES, Clauss).
+    window_start, window_end : float, float or None
+        Days after infusion that count for nadirs, peaks, onset and scores. Default day 0 to the
+        end of follow-up (``None``).
+    abnormal_baseline : {"relative", "lln"}
+        How to grade a patient whose baseline fibrinogen is below the LLN: by the fall relative to
+        baseline (CTCAE v5's "if abnormal" column, default) or against the LLN like everyone else.
+    g4_absolute : float
+        Fibrinogen below this (mg/dL) is grade 4 regardless of the LLN. CTCAE v5: 50 mg/dL.
+    ferritin_uln, alt_uln, ast_uln : float
+        Upper limits of normal for the IEC-HS screen (defaults from core.schema.ANALYTES).
+    dic_platelets_mild, dic_platelets_severe : float
+        ISTH: platelets > 100 -> 0, 50-100 -> 1, < 50 -> 2 points (x10^9/L) (Taylor 2001).
+    dic_d_dimer_moderate, dic_d_dimer_strong : float
+        ISTH fibrin marker: D-dimer above ``moderate`` -> 2, above ``strong`` -> 3 points
+        (mg/L FEU). Taylor 2001 leaves the cut-offs to the laboratory; defaults are the ULN
+        (0.5) and 10 x ULN (5.0), a common choice. Set your laboratory's.
+    dic_inr_moderate, dic_inr_strong : float
+        ISTH PT prolongation, > 3 s -> 1 and > 6 s -> 2 points, expressed as INR: defaults
+        1.3 and 1.5 (about +3 s and +6 s for a normal PT of about 12 s). Set your laboratory's.
+    dic_fibrinogen : float
+        ISTH: fibrinogen < 1.0 g/L (100 mg/dL) -> 1 point (Taylor 2001).
+    iec_ferritin_factor, iec_transaminase_factor, iec_window_days : float
+        IEC-HS: ferritin > 2 x ULN/baseline, ALT/AST > 5 x ULN/baseline, within 72 h of
+        hypofibrinogenemia (Hines 2023).
+    sources : tuple of (setting, source)
+        Where each default comes from, for display next to the settings.
+
+    Raises
+    ------
+    ValidationError
+        A threshold is not a finite, non-negative number, the window ends before it starts, or
+        two cut-offs are in the wrong order (a user's choice on the Endpoints page).
+    TypeError, ValueError
+        A threshold is not a number; ``abnormal_baseline`` is not one of its choices.
+    """
+
+    fibrinogen_lln: float = _setting(float(ANALYTES["fibrinogen"].lln),  # type: ignore[arg-type]
+                                     "Fibrinogen LLN", FIBRINOGEN, unit=_unit("fibrinogen"),
+                                     step=10.0)
+    window_start: float = _setting(0.0, "From day", WINDOW, step=1.0)
+    window_end: float | None = _setting(None, "To day (empty: end of follow-up)", WINDOW,
+                                        step=1.0)
+    abnormal_baseline: Literal["relative", "lln"] = _setting(
+        "relative", "Baseline below the LLN", FIBRINOGEN, choices=ABNORMAL_BASELINE)
+    g4_absolute: float = _setting(50.0, "Grade 4 below", FIBRINOGEN, unit=_unit("fibrinogen"),
+                                  step=5.0)
+    ferritin_uln: float = _setting(float(ANALYTES["ferritin"].uln),  # type: ignore[arg-type]
+                                   "Ferritin ULN", IEC_HS, unit=_unit("ferritin"), step=10.0)
+    alt_uln: float = _setting(float(ANALYTES["alt"].uln),  # type: ignore[arg-type]
+                              "ALT ULN", IEC_HS, unit=_unit("alt"), step=5.0)
+    ast_uln: float = _setting(float(ANALYTES["ast"].uln),  # type: ignore[arg-type]
+                              "AST ULN", IEC_HS, unit=_unit("ast"), step=5.0)
+    dic_platelets_mild: float = _setting(100.0, "Platelets 1 point below", DIC,
+                                         unit=_unit("platelets"), step=10.0)
+    dic_platelets_severe: float = _setting(50.0, "Platelets 2 points below", DIC,
+                                           unit=_unit("platelets"), step=10.0)
+    dic_d_dimer_moderate: float = _setting(0.5, "D-dimer 2 points above", DIC,
+                                           unit=_unit("d_dimer"), step=0.1)
+    dic_d_dimer_strong: float = _setting(5.0, "D-dimer 3 points above", DIC,
+                                         unit=_unit("d_dimer"), step=0.5)
+    dic_inr_moderate: float = _setting(1.3, "INR 1 point above", DIC, step=0.05)
+    dic_inr_strong: float = _setting(1.5, "INR 2 points above", DIC, step=0.05)
+    dic_fibrinogen: float = _setting(100.0, "Fibrinogen 1 point below", DIC,
+                                     unit=_unit("fibrinogen"), step=10.0)
+    iec_ferritin_factor: float = _setting(2.0, "Ferritin above × ULN", IEC_HS, step=0.5)
+    iec_transaminase_factor: float = _setting(5.0, "ALT/AST above × ULN", IEC_HS, step=0.5)
+    iec_window_days: float = _setting(3.0, "All within", IEC_HS, unit="days", step=0.5)
+    sources: tuple[tuple[str, str], ...] = field(default=(
+        ("fibrinogen_lln", "core.schema: " + ANALYTES["fibrinogen"].source),
+        ("window_start, window_end", "study definition: from infusion (day 0) to last follow-up"),
+        ("abnormal_baseline, g4_absolute", _CTCAE),
+        ("ferritin_uln, alt_uln, ast_uln", "core.schema: " + ANALYTES["ferritin"].source),
+        ("dic_platelets_*, dic_fibrinogen", _TAYLOR),
+        ("dic_d_dimer_*", _TAYLOR + "; cut-offs lab-specific, defaults ULN and 10 x ULN"),
+        ("dic_inr_*", _TAYLOR + "; PT +3 s / +6 s approximated as INR 1.3 / 1.5"),
+        ("iec_*", _HINES),
+    ), compare=False)
+
+    def __post_init__(self) -> None:
+        self._check_types()
+        self._check_numbers()
+        self._check_order()
+
+    def _check_types(self) -> None:
+        """Programming errors: a threshold that is not a number, an unknown choice."""
+        for spec in self.specs():
+            v = getattr(self, spec.name)
+            if spec.choices is not None:
+                if v not in spec.choices:
+                    raise ValueError(f"{spec.name} must be one of "
+                                     f"{', '.join(map(repr, spec.choices))}; got {v!r}")
+            elif not (v is None and spec.default is None) and (
+                    isinstance(v, bool) or not isinstance(v, (int, float))):
+                raise TypeError(f"Endpoint setting {spec.name} must be a number; got {v!r}")
+
+    def _check_numbers(self) -> None:
+        """A user's choice: every threshold finite and non-negative (a window day may be
+        negative), the LLN above 0."""
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, float) or isinstance(v, int) and not isinstance(v, bool):
+                if not math.isfinite(v) or v < (-DAY_HI if f.name.startswith("window") else 0):
+                    raise ValidationError(f"Endpoint setting {f.name} = {v!r} is not a valid "
+                                          "number: enter a finite, non-negative value.")
+        if self.fibrinogen_lln <= 0:
+            raise ValidationError("The fibrinogen LLN must be above 0 mg/dL (default 200).")
+
+    def _check_order(self) -> None:
+        """A user's choice: the window and each pair of cut-offs in order."""
+        if self.window_end is not None and self.window_end < self.window_start:
+            raise ValidationError(f"The window ends (day {self.window_end:g}) before it starts "
+                                  f"(day {self.window_start:g}): swap the two days.")
+        for lo, hi in (("dic_platelets_severe", "dic_platelets_mild"),
+                       ("dic_d_dimer_moderate", "dic_d_dimer_strong"),
+                       ("dic_inr_moderate", "dic_inr_strong")):
+            if getattr(self, lo) > getattr(self, hi):
+                raise ValidationError(f"{lo} ({getattr(self, lo):g}) must not exceed {hi} "
+                                      f"({getattr(self, hi):g}): swap the two cut-offs.")
+
+    @classmethod
+    def specs(cls) -> tuple[SettingSpec, ...]:
+        """Every setting with its label, section, unit, step and default, in field order."""
+        return tuple(SettingSpec(f.name, f.metadata["label"], f.metadata["section"],
+                                 f.metadata["unit"], f.metadata["step"], f.metadata["choices"],
+                                 f.default)
+                     for f in fields(cls) if "label" in f.metadata)
+
+    @classmethod
+    def sections(cls) -> dict[str, list[SettingSpec]]:
+        """The settings by section, sections in the order of their first field."""
+        out: dict[str, list[SettingSpec]] = {}
+        for spec in cls.specs():
+            out.setdefault(spec.section, []).append(spec)
+        return out
+
+    def source_table(self) -> pd.DataFrame:
+        """The defaults' sources as a frame with columns ``setting, source``."""
+        return pd.DataFrame(list(self.sources), columns=["setting", "source"])
+
+    def source_of(self, name: str) -> str:
+        """The source of one setting's default (the :attr:`sources` entry naming it, with
+        ``*`` wildcards); empty when none does."""
+        for names, src in self.sources:
+            if any(fnmatchcase(name, pat.strip()) for pat in names.split(",")):
+                return src
+        return ""
+
+    def table(self) -> pd.DataFrame:
+        """Every setting with its current value, its default and the default's source.
+
+        Returns
+        -------
+        DataFrame
+            ``setting, value, default, source``, in field order.
+        """
+        d = EndpointSettings()
+        names = [f.name for f in fields(self) if f.name != "sources"]
+        return pd.DataFrame({"setting": names,
+                             "value": [getattr(self, n) for n in names],
+                             "default": [getattr(d, n) for n in names],
+                             "source": [self.source_of(n) for n in names]})
