@@ -188,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     cache = RenderCache()
     phases: list[tuple[str, float]] = []
     for label, fn in [
-        ("render SVG+PNG x%d" % len(report),
+        (f"render SVG+PNG x{len(report)}",
          lambda: [cache.get(item.figure, "png") for item in report]),
         ("PPTX", lambda: export.build_pptx(report, meta, cache=cache)),
         ("PDF", lambda: export.build_pdf(report, meta, cache=cache)),

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import date
 
 import altair as alt
-import pytest
-
 import export_cases as cases
-from core.export import Report, ReportItem, ReportMeta
+import pytest
 from export_cases import spec as _spec
+
+from core.export import Report, ReportItem, ReportMeta
 
 
 @pytest.fixture(scope="module")

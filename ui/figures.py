@@ -12,6 +12,7 @@ the page (``on_click="ignore"``).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any, cast
 
 import altair as alt
 import pandas as pd
@@ -114,7 +115,8 @@ def show_chart(chart: alt.Chart | alt.TopLevelMixin, *, name: str, title: str,
     key : widget key prefix (defaults to ``name``); must be unique on the page.
     table : optional table behind the figure; goes into the meeting pack's ZIP as CSV.
     """
-    st.altair_chart(chart, width="stretch")
+    # any top-level chart; streamlit's stub names the concrete classes only
+    st.altair_chart(cast(Any, chart), width="stretch")
     if stat:
         st.caption(stat)
     spec = figure_spec(chart, name=name, title=title, stat=stat)
@@ -125,7 +127,7 @@ def show_chart(chart: alt.Chart | alt.TopLevelMixin, *, name: str, title: str,
                         key=f"{prefix}-menu"):
             st.caption("With the filter caption, n and statistic in the image.")
             for fmt, (label, hint) in FIGURE_FORMATS.items():
-                st.download_button(label, data=lazy_figure(spec, fmt, memo),  # type: ignore[arg-type]
+                st.download_button(label, data=lazy_figure(spec, fmt, memo),
                                    file_name=export.filename(name, fmt), mime=MIME_TYPES[fmt],
                                    help=hint, key=f"{prefix}-{fmt}", on_click="ignore",
                                    width="stretch")

@@ -26,7 +26,13 @@ import streamlit as st
 
 from core import export
 from core.export import (
-    FigureSpec, RenderCache, RenderMemo, Report, ReportItem, ReportMeta, figure_key,
+    FigureSpec,
+    RenderCache,
+    RenderMemo,
+    Report,
+    ReportItem,
+    ReportMeta,
+    figure_key,
 )
 
 REPORT_KEY = "report"

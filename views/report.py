@@ -6,6 +6,8 @@ README) is built in memory on click and offered as downloads; nothing is written
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import streamlit as st
 
 from core import export
@@ -25,7 +27,7 @@ def _item_card(item: ReportItem, index: int, count: int) -> None:
     with st.container(border=True):
         preview, details = st.columns([2, 3], gap="medium")
         with preview:
-            st.altair_chart(fig.chart, width="stretch")
+            st.altair_chart(cast(Any, fig.chart), width="stretch")  # any top-level chart
         with details:
             st.text_input(f"Slide {index + 2} title", value=fig.title,
                           key=f"rep-title-{item.id}",

@@ -29,8 +29,14 @@ from __future__ import annotations
 
 from core.export.archive import build_zip
 from core.export.figures import (
-    IMAGE_FORMATS, SYNTHETIC_LABEL, FigureSpec, ImageFormat, chart_digest, check_image_format,
-    figure_key, with_caption,
+    IMAGE_FORMATS,
+    SYNTHETIC_LABEL,
+    FigureSpec,
+    ImageFormat,
+    chart_digest,
+    check_image_format,
+    figure_key,
+    with_caption,
 )
 from core.export.names import MIME_TYPES, filename
 from core.export.pack import PACK_FORMATS, PackFormat, build_pack

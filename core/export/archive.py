@@ -12,7 +12,7 @@ import zipfile
 
 import pandas as pd
 
-from core.export.figures import SYNTHETIC_LABEL
+from core.export.figures import SYNTHETIC_LABEL, ImageFormat
 from core.export.names import filename
 from core.export.rendering import RenderCache
 from core.export.report import Report, ReportMeta
@@ -20,6 +20,8 @@ from core.export.tables import safe_csv
 
 __all__ = ["build_zip"]
 
+#: Each figure goes into the archive in these formats.
+_FIGURE_FORMATS: tuple[ImageFormat, ...] = ("png", "svg")
 #: Members (by extension) stored without compression: PNG data is compressed already.
 _STORED = (".png",)
 
@@ -38,9 +40,9 @@ def _members(report: Report, meta: ReportMeta, patients: pd.DataFrame,
     members = [(filename("patients", "csv", meta.when), safe_csv(patients))]
     for i, item in enumerate(report, start=1):
         fig = item.figure
-        for fmt in ("png", "svg"):
+        for fmt in _FIGURE_FORMATS:
             members.append((f"figures/{i:02d}_{filename(fig.name, fmt, meta.when)}",
-                            cache.get(fig, fmt)))  # type: ignore[arg-type]
+                            cache.get(fig, fmt)))
         if item.table is not None:
             members.append((f"tables/{i:02d}_{filename(fig.name, 'csv', meta.when)}",
                             safe_csv(item.table)))

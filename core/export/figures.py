@@ -24,7 +24,7 @@ __all__ = [
 
 ImageFormat = Literal["png", "svg", "pdf"]
 #: The values of :data:`ImageFormat`, in menu order.
-IMAGE_FORMATS: tuple[str, ...] = get_args(ImageFormat)
+IMAGE_FORMATS: tuple[ImageFormat, ...] = get_args(ImageFormat)
 
 #: Label carried by every figure, slide and page made from the synthetic demo cohort.
 SYNTHETIC_LABEL = "Synthetic demo cohort \u2014 not patient data"
@@ -58,7 +58,7 @@ def check_image_format(fmt: object) -> ImageFormat:
     """
     if fmt not in IMAGE_FORMATS:
         raise ValueError(f"Unknown figure format {fmt!r}; use png, svg or pdf.")
-    return fmt  # type: ignore[return-value]
+    return fmt
 
 
 @dataclass(frozen=True, eq=False)
@@ -210,7 +210,7 @@ def _footer(text: str) -> alt.Chart:
     )
 
 
-def _detach_toplevel(chart: alt.TopLevelMixin) -> tuple[alt.TopLevelMixin, dict[str, Any]]:
+def _detach_toplevel(chart: Any) -> tuple[Any, dict[str, Any]]:
     """A shallow copy of ``chart`` without its top-level-only keys, and those keys.
 
     ``autosize`` is dropped rather than returned: it refers to a web container.
@@ -268,7 +268,7 @@ def with_caption(spec: FigureSpec) -> alt.VConcatChart:
     inner, moved = _detach_toplevel(spec.chart)
     if spec.title and _title_text(getattr(inner, "title", alt.Undefined)) is not None:
         inner.title = alt.Undefined  # the figure's title replaces the chart's own one
-    parts: list[alt.TopLevelMixin] = [_sized(inner)]
+    parts: list[Any] = [_sized(inner)]
     if spec.synthetic:
         parts.append(_footer(SYNTHETIC_LABEL))
     moved.setdefault("background", "white")

@@ -4,7 +4,7 @@ PPTX, PDF and ZIP, in the background while the builders place the ones already r
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Literal, get_args
+from typing import Literal, cast, get_args
 
 import pandas as pd
 
@@ -18,7 +18,7 @@ __all__ = ["PACK_FORMATS", "PackFormat", "build_pack"]
 
 PackFormat = Literal["pptx", "pdf", "zip"]
 #: The values of :data:`PackFormat`, in the order the Report page offers them.
-PACK_FORMATS: tuple[str, ...] = get_args(PackFormat)
+PACK_FORMATS: tuple[PackFormat, ...] = get_args(PackFormat)
 # PDF first: it does the most work per PNG, so it overlaps best with the prefetch
 _BUILD_ORDER = ("pdf", "pptx", "zip")
 
@@ -28,11 +28,11 @@ def _check_formats(formats: Iterable[object]) -> list[PackFormat]:
     for fmt in wanted:
         if fmt not in PACK_FORMATS:
             raise ValueError(f"Unknown pack format {fmt!r}; use pptx, pdf or zip.")
-    return wanted  # type: ignore[return-value]
+    return cast(list[PackFormat], wanted)
 
 
 def build_pack(report: Report, meta: ReportMeta, patients: pd.DataFrame, *,
-               formats: Iterable[PackFormat] = PACK_FORMATS,  # type: ignore[assignment]
+               formats: Iterable[PackFormat] = PACK_FORMATS,
                cache: RenderCache | None = None) -> dict[str, bytes]:
     """Build several pack formats, rendering each figure once.
 

@@ -32,7 +32,12 @@ import altair as alt
 
 from core.errors import ExportError
 from core.export.figures import (
-    FigureSpec, ImageFormat, chart_digest, check_image_format, figure_key, with_caption,
+    FigureSpec,
+    ImageFormat,
+    chart_digest,
+    check_image_format,
+    figure_key,
+    with_caption,
 )
 
 __all__ = [
@@ -361,12 +366,13 @@ class RenderCache:
         """From this cache, else from the memo, else rendered (and stored in both)."""
         key = (id(spec), fmt)
         if key not in self._out:
-            memo_key = self._memo_key(spec, fmt)
-            data = self.memo.get(memo_key) if memo_key is not None else None
+            memo, memo_key = self.memo, self._memo_key(spec, fmt)
+            # `is not None`: an empty memo is falsy (it has a length)
+            data = memo.get(memo_key) if memo is not None and memo_key is not None else None
             if data is None:
                 data = self._render(spec, fmt)
-                if memo_key is not None:
-                    self.memo.put(memo_key, data)  # type: ignore[union-attr]
+                if memo is not None and memo_key is not None:
+                    memo.put(memo_key, data)
             self._specs[id(spec)] = spec
             self._out[key] = data
         return self._out[key]
@@ -392,7 +398,7 @@ class RenderCache:
         renderer: Callable[[FigureSpec, dict[str, Any], dict[str, Any]], bytes] = {
             "svg": self._render_svg, "png": self._render_png, "pdf": self._render_pdf}[fmt]
         vl = self.spec_dict(spec)
-        common = {"vl_version": _vl_version(), "allowed_base_urls": []}
+        common: dict[str, Any] = {"vl_version": _vl_version(), "allowed_base_urls": []}
         try:
             return renderer(spec, vl, common)
         except ExportError:

@@ -100,7 +100,7 @@ def safe_csv(df: pd.DataFrame, *, sep: str = ",", decimal: str = ".") -> bytes:
 # XLSX
 # ---------------------------------------------------------------------------------------------
 
-def _xlsx_value(value: object) -> object:
+def _xlsx_value(value: Any) -> object:
     """A value openpyxl can store: None for missing, Python scalars, wall-clock datetimes."""
     if value is None:
         return None
