@@ -97,7 +97,7 @@ def _pin(spec: FigureSpec, table: pd.DataFrame | None) -> None:
         st.toast(f"**{spec.title}** is already in the report.", icon=":material/info:")
 
 
-def show_chart(chart: alt.Chart | alt.TopLevelMixin, *, name: str, title: str,
+def show_chart(chart: alt.TopLevelMixin, *, name: str, title: str,
                stat: str | None = None, key: str | None = None,
                table: pd.DataFrame | None = None) -> None:
     """Draw ``chart`` with its statistic line and a compact action row under it.
@@ -108,12 +108,18 @@ def show_chart(chart: alt.Chart | alt.TopLevelMixin, *, name: str, title: str,
 
     Parameters
     ----------
-    chart : the Altair chart (built by a core.charts builder).
-    name : short slug for file names, e.g. ``"fibrinogen_by_crs"``.
-    title : human title, used on slides and in the report.
-    stat : the statistic shown with the figure, e.g. ``"Kruskal-Wallis p = 0.004"``.
-    key : widget key prefix (defaults to ``name``); must be unique on the page.
-    table : optional table behind the figure; goes into the meeting pack's ZIP as CSV.
+    chart : alt.TopLevelMixin
+        The Altair chart (built by a core.charts builder).
+    name : str
+        Short slug for file names, e.g. ``"fibrinogen_by_crs"``.
+    title : str
+        Human title, used on slides and in the report.
+    stat : str, optional
+        The statistic shown with the figure, e.g. ``"Kruskal-Wallis p = 0.004"``.
+    key : str, optional
+        Widget key prefix (defaults to ``name``); must be unique on the page.
+    table : pandas.DataFrame, optional
+        The table behind the figure; goes into the meeting pack's ZIP as CSV.
     """
     # any top-level chart; streamlit's stub names the concrete classes only
     st.altair_chart(cast(Any, chart), width="stretch")
@@ -137,7 +143,17 @@ def show_chart(chart: alt.Chart | alt.TopLevelMixin, *, name: str, title: str,
 
 
 def table_height(n_rows: int) -> int:
-    """Pixel height that shows ``n_rows`` (up to 40) without an inner scrollbar."""
+    """Pixel height that shows ``n_rows`` (up to 40) without an inner scrollbar.
+
+    Parameters
+    ----------
+    n_rows : int
+
+    Returns
+    -------
+    int
+        Height for ``st.dataframe(height=...)``; a longer table scrolls.
+    """
     return (min(max(n_rows, 1), TABLE_MAX_ROWS) + 1) * ROW_PX + BORDER_PX
 
 
@@ -146,10 +162,14 @@ def show_table(df: pd.DataFrame, *, name: str, title: str, key: str | None = Non
 
     Parameters
     ----------
-    df : the table as shown.
-    name : slug for file names.
-    title : human title (the XLSX sheet name).
-    key : widget key prefix (defaults to ``name``); must be unique on the page.
+    df : pandas.DataFrame
+        The table as shown.
+    name : str
+        Slug for file names.
+    title : str
+        Human title (the XLSX sheet name).
+    key : str, optional
+        Widget key prefix (defaults to ``name``); must be unique on the page.
 
     Notes
     -----

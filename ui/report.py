@@ -46,7 +46,13 @@ PACK_KEY = "_report_pack"
 # ---------------------------------------------------------------------------------------------
 
 def render_memo() -> RenderMemo:
-    """This session's :class:`RenderMemo` (created on first use)."""
+    """This session's memo of rendered figures (created on first use).
+
+    Returns
+    -------
+    RenderMemo
+        Kept in ``st.session_state``, never shared with another session.
+    """
     memo = st.session_state.get(RENDERS_KEY)
     if not isinstance(memo, RenderMemo):
         memo = RenderMemo()
@@ -59,13 +65,24 @@ def render_memo() -> RenderMemo:
 # ---------------------------------------------------------------------------------------------
 
 def get_report() -> Report:
-    """The session's report (empty when nothing is pinned yet)."""
+    """The session's report.
+
+    Returns
+    -------
+    Report
+        Empty when nothing is pinned yet.
+    """
     report = st.session_state.get(REPORT_KEY)
     return report if isinstance(report, Report) else Report()
 
 
 def set_report(report: Report) -> None:
-    """Replace the session's report (drops bookkeeping for items no longer in it)."""
+    """Replace the session's report (drops bookkeeping for items no longer in it).
+
+    Parameters
+    ----------
+    report : Report
+    """
     st.session_state[REPORT_KEY] = report
     keys: dict[str, tuple] = st.session_state.get(KEYS_KEY, {})
     ids = {item.id for item in report}
@@ -102,20 +119,38 @@ def pin(spec: FigureSpec, table: pd.DataFrame | None = None) -> bool:
 
 
 def retitle(item_id: str, title: str) -> None:
-    """Give one pinned figure a new title (an empty title keeps the old one)."""
+    """Give one pinned figure a new title (an empty title keeps the old one).
+
+    Parameters
+    ----------
+    item_id : str
+    title : str
+    """
     if title.strip():
         set_report(get_report().retitle(item_id, title.strip()))
 
 
 def move(item_id: str, step: int) -> None:
-    """Move one pinned figure ``step`` places (negative: up)."""
+    """Move one pinned figure ``step`` places.
+
+    Parameters
+    ----------
+    item_id : str
+    step : int
+        Negative: up (towards the title slide); clamped to the list.
+    """
     report = get_report()
     index = [item.id for item in report].index(item_id)
     set_report(report.move(item_id, max(0, index + step)))
 
 
 def remove(item_id: str) -> None:
-    """Unpin one figure."""
+    """Unpin one figure.
+
+    Parameters
+    ----------
+    item_id : str
+    """
     set_report(get_report().remove(item_id))
 
 
@@ -131,8 +166,14 @@ def report_meta(view: Any, report: Report | None = None, when: date | None = Non
     view : ui.session.CohortView
     report : Report, optional
         The pack is labelled synthetic when the current cohort or any pinned figure is.
-    when : date, optional
+    when : datetime.date, optional
         Defaults to today.
+
+    Returns
+    -------
+    ReportMeta
+        Source, filter caption and n of the view; the app version and library versions of
+        this process.
     """
     synthetic = bool(view.synthetic) or (report is not None and report.synthetic)
     return ReportMeta(cohort=view.source, filters=view.caption, n=view.n,
@@ -140,14 +181,37 @@ def report_meta(view: Any, report: Report | None = None, when: date | None = Non
 
 
 def pack_signature(report: Report, meta: ReportMeta) -> tuple:
-    """What a built pack depends on: items (id, title, order), pack title and metadata."""
+    """What a built pack depends on: items (id, title, order), pack title and metadata.
+
+    Parameters
+    ----------
+    report : Report
+    meta : ReportMeta
+
+    Returns
+    -------
+    tuple
+        Equal for two states that build the same pack.
+    """
     return (report.title, tuple((i.id, i.figure.title) for i in report), meta.cohort,
             meta.filters, meta.n, meta.when, meta.synthetic)
 
 
 @dataclass(frozen=True)
 class BuiltPack:
-    """A built meeting pack: ``files`` maps "pptx"/"pdf"/"zip" to bytes."""
+    """A built meeting pack.
+
+    Parameters
+    ----------
+    signature : tuple
+        :func:`pack_signature` of the state it was built from.
+    files : dict of str to bytes
+        "pptx", "pdf", "zip" -> the file.
+    seconds : float
+        Build time.
+    renders : int
+        vl-convert calls the build made (0 when every figure came from the memo).
+    """
 
     signature: tuple
     files: dict[str, bytes]
@@ -161,8 +225,10 @@ def build(report: Report, meta: ReportMeta, patients: pd.DataFrame,
 
     Parameters
     ----------
-    report, meta, patients
-        As for :func:`core.export.build_pack`.
+    report : Report
+    meta : ReportMeta
+    patients : pandas.DataFrame
+        The filtered patient table (for the ZIP).
     memo : RenderMemo, optional
         Figures already rendered (e.g. downloaded as PNG, or in an earlier build after a
         reorder) are taken from here; new renders are stored back.
@@ -181,7 +247,21 @@ def build(report: Report, meta: ReportMeta, patients: pd.DataFrame,
 
 
 def build_into_session(view: Any) -> BuiltPack:
-    """Build the pack of the session's report for ``view`` and keep it in the session."""
+    """Build the pack of the session's report for ``view`` and keep it in the session.
+
+    Parameters
+    ----------
+    view : ui.session.CohortView
+
+    Returns
+    -------
+    BuiltPack
+
+    Raises
+    ------
+    ExportError
+        If a figure cannot be rendered or placed.
+    """
     report = get_report()
     pack = build(report, report_meta(view, report), view.patients, render_memo())
     st.session_state[PACK_KEY] = pack
@@ -189,7 +269,17 @@ def build_into_session(view: Any) -> BuiltPack:
 
 
 def current_pack(signature: tuple) -> BuiltPack | None:
-    """The session's built pack if it was built from the state ``signature`` describes."""
+    """The session's built pack if it was built from the state ``signature`` describes.
+
+    Parameters
+    ----------
+    signature : tuple
+        :func:`pack_signature` of the current state.
+
+    Returns
+    -------
+    BuiltPack or None
+    """
     pack = st.session_state.get(PACK_KEY)
     if isinstance(pack, BuiltPack) and pack.signature == signature:
         return pack
@@ -197,6 +287,16 @@ def current_pack(signature: tuple) -> BuiltPack | None:
 
 
 def stale_pack_exists(signature: tuple) -> bool:
-    """True when a pack was built but the report (or filter, or date) changed since."""
+    """Whether a pack was built but the report (or filter, or date) changed since.
+
+    Parameters
+    ----------
+    signature : tuple
+        :func:`pack_signature` of the current state.
+
+    Returns
+    -------
+    bool
+    """
     pack = st.session_state.get(PACK_KEY)
     return isinstance(pack, BuiltPack) and pack.signature != signature

@@ -207,7 +207,18 @@ class RenderMemo:
         return len(self._data)
 
     def get(self, key: Hashable) -> bytes | None:
-        """The stored bytes for ``key`` (marked as recently used), or None."""
+        """The stored bytes for ``key`` (marked as recently used).
+
+        Parameters
+        ----------
+        key : hashable
+            Usually a :func:`render_key`.
+
+        Returns
+        -------
+        bytes or None
+            None when not stored (or dropped as the oldest).
+        """
         with self._lock:
             data = self._data.get(key)
             if data is not None:
@@ -215,7 +226,13 @@ class RenderMemo:
             return data
 
     def put(self, key: Hashable, data: bytes) -> None:
-        """Store ``data`` under ``key``, dropping the oldest entries beyond ``max_bytes``."""
+        """Store ``data`` under ``key``, dropping the oldest entries beyond ``max_bytes``.
+
+        Parameters
+        ----------
+        key : hashable
+        data : bytes
+        """
         with self._lock:
             old = self._data.pop(key, None)
             if old is not None:
@@ -309,7 +326,13 @@ class RenderCache:
             self._executor = None
 
     def prefetch(self, specs: Iterable[FigureSpec]) -> None:
-        """Start rendering the SVG and PNG of ``specs`` in the background, in order."""
+        """Start rendering the SVG and PNG of ``specs`` in the background, in order.
+
+        Parameters
+        ----------
+        specs : iterable of FigureSpec
+            Figures already rendered (or queued) are skipped.
+        """
         if self._executor is None:
             self._executor = ThreadPoolExecutor(1, thread_name_prefix="export-render")
         for spec in specs:
