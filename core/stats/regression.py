@@ -275,6 +275,48 @@ def _separation_note(separating: Sequence[str], used: str, method: str) -> Note:
                         "'firth'."))
 
 
+@dataclass(frozen=True)
+class _Estimate:
+    method: Literal["ml", "firth"]
+    separation: bool
+    separating: tuple[str, ...]
+    coef_table: pd.DataFrame  # coef, se, ci_low_coef, ci_high_coef, pvalue; intercept first
+    notes: list[Note]
+
+
+def _estimate(design: Design, y: np.ndarray, method: str) -> _Estimate:
+    """Check for separation, fit ML where it is needed, and choose the estimator.
+
+    "auto" fits Firth on separated data (ML is then not fitted at all) and when ML does not
+    converge; "ml" and "firth" fit what was asked and say when the data are separated.
+    """
+    notes: list[Note] = []
+    infinite = detect_separation(design.X, y)
+    if infinite is None:
+        notes.append(Note("warning", "separation_check", SEPARATION_UNCHECKED))
+        infinite = np.zeros(design.X.shape[1] + 1, dtype=bool)
+    ml_table: pd.DataFrame | None = None
+    ml_fit: _MLFit | None = None
+    ml_notes: list[Note] = []
+    if method == "ml" or not infinite.any():  # auto + separation: Firth, ML is not needed
+        ml_table, ml_notes, ml_fit = _ml_table(design.X, y, bool(infinite.any()))
+    separation = bool(infinite.any() or (ml_fit is not None and ml_fit.separation_warning))
+    separating = tuple(dict.fromkeys(v for v, inf in zip(design.variables, infinite[:-1],
+                                                         strict=True) if inf))
+    ml_failed = ml_fit is not None and not ml_fit.converged and not separation
+    used: Literal["ml", "firth"] = "firth" if method == "firth" or (
+        method == "auto" and (separation or ml_failed)) else "ml"
+    if separation:
+        notes.append(_separation_note(separating, used, method))
+    if used == "ml":
+        assert ml_table is not None  # ML was fitted: method "ml", or auto without separation
+        return _Estimate(used, separation, separating, ml_table, notes + ml_notes)
+    if ml_failed and method == "auto":
+        notes.append(Note("warning", "convergence", ML_FELL_BACK))
+    coef_table, fit_notes = firth_table(design.X, y, design.terms)
+    return _Estimate(used, separation, separating, coef_table, notes + fit_notes)
+
+
 def _assemble(coef_table: pd.DataFrame, design: Design) -> pd.DataFrame:
     with np.errstate(over="ignore"):
         return pd.DataFrame({
@@ -352,33 +394,10 @@ def logistic(df: pd.DataFrame, outcome: str, predictors: Sequence[str],
     epv = min(events, n - events) / k
     notes = _epv_notes(epv)
 
-    infinite = detect_separation(design.X, y)
-    if infinite is None:
-        notes.append(Note("warning", "separation_check", SEPARATION_UNCHECKED))
-        infinite = np.zeros(k + 1, dtype=bool)
-    ml_table: pd.DataFrame | None = None
-    ml_fit: _MLFit | None = None
-    ml_notes: list[Note] = []
-    if method == "ml" or not infinite.any():  # auto + separation: Firth, ML is not needed
-        ml_table, ml_notes, ml_fit = _ml_table(design.X, y, bool(infinite.any()))
-    separation = bool(infinite.any() or (ml_fit is not None and ml_fit.separation_warning))
-    separating = tuple(dict.fromkeys(v for v, inf in zip(design.variables, infinite[:-1],
-                                                         strict=True) if inf))
-    ml_failed = ml_fit is not None and not ml_fit.converged and not separation
-    used: Literal["ml", "firth"] = "firth" if method == "firth" or (
-        method == "auto" and (separation or ml_failed)) else "ml"
-    if separation:
-        notes.append(_separation_note(separating, used, method))
-    if used == "firth":
-        if ml_failed and method == "auto":
-            notes.append(Note("warning", "convergence", ML_FELL_BACK))
-        coef_table, fit_notes = firth_table(design.X, y, design.terms)
-    else:
-        assert ml_table is not None  # ML was fitted: method "ml", or auto without separation
-        coef_table, fit_notes = ml_table, ml_notes
-    notes.extend(fit_notes)
+    fit = _estimate(design, y, method)
+    notes += fit.notes
     return LogisticResult(
-        method=used, requested_method=method, separation=separation, separating=separating,
-        n=n, n_dropped=dropped, events=events, epv=float(epv),
-        ci_method="profile likelihood" if used == "firth" else "Wald",
-        table=_assemble(coef_table, design), notes=tuple(notes))
+        method=fit.method, requested_method=method, separation=fit.separation,
+        separating=fit.separating, n=n, n_dropped=dropped, events=events, epv=float(epv),
+        ci_method="profile likelihood" if fit.method == "firth" else "Wald",
+        table=_assemble(fit.coef_table, design), notes=tuple(notes))
