@@ -1,4 +1,5 @@
-"""core.analyses.cohort: the paper's Table 1 on the synthetic demo cohort, stratification and tests."""
+"""core.analyses.cohort: the paper's Table 1 on the synthetic demo cohort, stratification and
+tests, grade counts and incidence."""
 
 from __future__ import annotations
 

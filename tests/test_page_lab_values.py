@@ -10,7 +10,8 @@ PAGE = "views/lab_values.py"
 
 def stats(at) -> list[str]:  # noqa: ANN001
     """The statistic line under each boxplot."""
-    return [c.value for c in at.caption if c.value.startswith(("Kruskal-Wallis p", "Mann-Whitney U p", "n = "))]
+    starts = ("Kruskal-Wallis p", "Mann-Whitney U p", "n = ")
+    return [c.value for c in at.caption if c.value.startswith(starts)]
 
 
 def test_renders_figure_1_on_the_demo(app_test):

@@ -9,6 +9,7 @@ with scipy directly on subsets selected here by hand.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -53,7 +54,7 @@ def table() -> pd.DataFrame:
 def test_findings_cover_the_brief():
     assert [f.id for f in FINDINGS] == list(DEMO_REGRESSION_PIN)
     assert all(isinstance(f, Finding) for f in FINDINGS)
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         FINDINGS[0].sign = 1  # type: ignore[misc]  # frozen
     b3 = paper.BY_ID["3B"]
     assert (b3.paper_r, b3.paper_p, b3.paper_p_op) == (-0.44, 0.004, "=")

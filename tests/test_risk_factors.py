@@ -13,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import optimize, stats as sps
+from scipy import optimize
+from scipy import stats as sps
 
 from core import ingest
 from core.analyses import indicators, risk_factors

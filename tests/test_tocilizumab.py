@@ -77,6 +77,12 @@ def test_crs12_counts_are_the_papers(cohort):  # noqa: ANN001
     assert (hyp.loc[1, 1], hyp[1].sum(), hyp.loc[1, 0], hyp[0].sum()) == (5 + 18, 24, 0, 9)
 
 
+def test_tocilizumab_box_without_pooling_keeps_each_grade(cohort):  # noqa: ANN001
+    tb = tocilizumab.tocilizumab_box_panel(cohort.patients)
+    assert sorted(set(tb.box["group"])) == [0, 1, 2, 3, 4]
+    assert tb.box["n"].sum() == 41
+
+
 def test_bad_arguments_are_value_errors(cohort):  # noqa: ANN001
     p = cohort.patients
     with pytest.raises(ValueError, match="dose panel"):

@@ -18,7 +18,7 @@ def _missing(x: float | None) -> bool:
 
 def fmt_p(p: float | None) -> str:
     """``"< 0.001"``, ``"0.004"``, ``"0.35"``, ``"1"``; ``"–"`` when missing."""
-    if _missing(p):
+    if p is None or _missing(p):
         return "–"
     return "< 0.001" if p < 0.001 else f"{p:.2g}" if p < 0.995 else "1"
 
@@ -31,7 +31,7 @@ def p_text(p: float | None) -> str:
 
 def fmt_num(x: float | None) -> str:
     """Three significant digits, scientific outside 0.001-10,000; ``"NA"``, ``"∞"``."""
-    if _missing(x):
+    if x is None or _missing(x):
         return "NA"
     if math.isinf(x):
         return "∞"

@@ -26,8 +26,14 @@ from typing import Literal
 
 import streamlit as st
 
-from core.errors import (ColumnError, CohortError, DataFormatError, ExportError,
-                         InsufficientDataError, ValidationError)
+from core.errors import (
+    CohortError,
+    ColumnError,
+    DataFormatError,
+    ExportError,
+    InsufficientDataError,
+    ValidationError,
+)
 
 Scope = Literal["page", "panel"]
 

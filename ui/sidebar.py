@@ -16,10 +16,11 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Sequence
+from typing import Any, cast
 
 import streamlit as st
 
-from core import ingest
+from core import ingest, schema
 from core.errors import CohortError
 from core.filters import CohortFilter
 from core.store import CohortStore
@@ -37,8 +38,8 @@ STANDARD = {
     "corticosteroids": ("Corticosteroids", "multi"),
     "icans_grade": ("ICANS grade", "multi"),
 }
-_YESNO = {"tocilizumab", "corticosteroids", "bulky", "iec_hs", "pfs_event", "os_event",
-          "fibrinogen_recovered"}
+#: 0/1 columns (shown as no/yes, never as a range): the schema's binary kind
+_YESNO = frozenset(schema.binary_columns("patients"))
 PREFIX = "flt_"
 MAX_CATEGORIES = 30
 TABLES = ("patients", "labs", "treatments")
@@ -239,8 +240,8 @@ def _load_uploads(p, lab, tx) -> None:  # noqa: ANN001 (streamlit UploadedFile)
     if st.session_state.get("_upload_key") != key:
         st.session_state["_upload_key"] = key
         try:
-            cohort = ingest.load_upload(ups["patients"], ups["labs"], ups["treatments"],
-                                         mappings)
+            patients = cast(ingest.Upload, ups["patients"])  # p is not None (above)
+            cohort = ingest.load_upload(patients, ups["labs"], ups["treatments"], mappings)
             st.session_state["uploaded_cohort"] = cohort
             st.session_state.pop("load_error", None)
         except CohortError as exc:
@@ -341,9 +342,8 @@ def _filters(s: CohortStore) -> None:
 
 
 def _label(column: str) -> str:
-    from core.schema import PATIENT_COLUMNS
-
-    return PATIENT_COLUMNS[column].label if column in PATIENT_COLUMNS else column
+    spec = schema.PATIENT_COLUMNS.get(column)
+    return spec.label if spec is not None else column
 
 
 def _is_range(s: CohortStore, column: str) -> bool:
@@ -400,13 +400,13 @@ def _widget(s: CohortStore, flt: CohortFilter, column: str, label: str,
             return flt
         lo, hi = bounds
         integer = float(lo).is_integer() and float(hi).is_integer() and s.is_numeric(column) \
-            and all(float(v).is_integer() for v in s.distinct(column)[:200])
+            and all(float(cast(float, v)).is_integer() for v in s.distinct(column)[:200])
         lo_, hi_ = (int(lo), int(hi)) if integer else (float(lo), float(hi))
         if key in st.session_state:  # a seeded or stale value must lie inside the bounds
             a, b = st.session_state[key]
             st.session_state[key] = (type(lo_)(max(lo_, min(a, hi_))),
                                      type(hi_)(min(hi_, max(b, lo_))))
-        default = {} if key in st.session_state else {"value": (lo_, hi_)}
+        default: dict[str, Any] = {} if key in st.session_state else {"value": (lo_, hi_)}
         value = st.slider(label, lo_, hi_, key=key, **default)
         if tuple(value) != (lo_, hi_):
             return flt.between(column, value[0], value[1])
@@ -419,5 +419,5 @@ def _widget(s: CohortStore, flt: CohortFilter, column: str, label: str,
     chosen = st.multiselect(label, options, key=key, placeholder="All",
                             format_func=_fmt_value(column))
     if chosen and len(chosen) < len(options):
-        return flt.where(column, chosen)
+        return flt.where(column, cast(list[str | int | float], chosen))
     return flt

@@ -8,11 +8,12 @@ Survival pages: a numeric column, a comparison and a value, returned as an
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import pandas as pd
 import streamlit as st
 
-from core.analyses.indicators import OPS, OutcomeSpec
+from core.analyses.indicators import OPS, Op, OutcomeSpec
 
 
 def threshold_picker(df: pd.DataFrame, columns: Sequence[str], *, key: str,
@@ -58,4 +59,4 @@ def threshold_picker(df: pd.DataFrame, columns: Sequence[str], *, key: str,
     values = pd.to_numeric(df[column], errors="coerce").dropna()
     threshold = c3.number_input("Threshold", key=f"{key}_threshold_{column}",
                                 value=float(values.median()) if len(values) else 0.0)
-    return OutcomeSpec(column, op, float(threshold))
+    return OutcomeSpec(column, cast(Op, op), float(threshold))

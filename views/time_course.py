@@ -9,8 +9,8 @@ import streamlit as st
 from core import schema
 from core.analyses import columns
 from core.analyses import time_course as tc
-from core.stats import DEFAULT_SEED
 from core.charts import time_course as charts
+from core.stats import DEFAULT_SEED
 from ui import session
 from ui.figures import show_chart, show_table
 from ui.guard import guard

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -92,7 +93,7 @@ class _Line:
 
 
 def _present(df: pd.DataFrame, col: str) -> bool:
-    return col in df.columns and df[col].notna().any()
+    return col in df.columns and bool(df[col].notna().any())
 
 
 def _unknown(missing: pd.Series, indent: int) -> list[_Line]:
@@ -125,7 +126,7 @@ def _lines(df: pd.DataFrame, extra: Sequence[str]) -> list[_Line]:
     return lines
 
 
-def _yes_line(df: pd.DataFrame, label: str, col: str, level: object) -> list[_Line]:
+def _yes_line(df: pd.DataFrame, label: str, col: str, level: Any) -> list[_Line]:
     """One n (%) line for ``col == level`` among patients with a value, and its Unknown."""
     if not _present(df, col):
         return []
@@ -151,11 +152,15 @@ def _disease_lines(df: pd.DataFrame) -> list[_Line]:
     return lines + _unknown(~known, 1)
 
 
+def _most_common(s: pd.Series) -> Any:
+    """The most frequent value of ``s`` (the first in sorted order on a tie), None if none."""
+    return s.mode().iloc[0] if s.notna().any() else None
+
+
 def _product_lines(df: pd.DataFrame) -> list[_Line]:
     lines = [_Line("CAR T-cell product (target)", 0, "header", test=("product", "categorical"))]
     known = df["product"].notna()
-    targets = (df.dropna(subset=["product"]).groupby("product")["target"]
-               .agg(lambda s: s.mode().iloc[0] if s.notna().any() else None)
+    targets = (df.dropna(subset=["product"]).groupby("product")["target"].agg(_most_common)
                if "target" in df else pd.Series(dtype=object))
     for level in df["product"].value_counts().index:
         t = targets.get(level)
@@ -289,11 +294,11 @@ def _record(i: int, line: _Line, stratum: str, g: pd.Series) -> dict:
     rec = {"row": i, "label": line.label, "indent": line.indent, "kind": line.kind,
            "stratum": stratum, "n": np.nan, "denominator": np.nan, "median": np.nan,
            "min": np.nan, "max": np.nan}
-    if line.kind in ("count", "unknown"):
+    if line.kind in ("count", "unknown") and line.mask is not None:
         rec["n"] = int((line.mask & g).sum())
-    if line.kind == "count":
+    if line.kind == "count" and line.parent is not None:
         rec["denominator"] = int((line.parent & g).sum())
-    elif line.kind == "median":
+    elif line.kind == "median" and line.values is not None:
         v = line.values[g].dropna()
         rec["n"] = len(v)
         if len(v):
@@ -361,6 +366,7 @@ def _test(values: pd.Series, labels: pd.Series, kind: str) -> tuple[str, float]:
     from core import stats
 
     work = pd.DataFrame({"value": values, "_stratum": labels})
+    r: stats.CompareResult | stats.ContingencyResult
     if kind == "numeric":
         r = stats.compare_groups(work, "value", "_stratum")
     else:

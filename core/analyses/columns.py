@@ -1,5 +1,6 @@
 """Column choices and labels shared by the pages: which columns a picker offers, how an axis
-is labelled, which analyte a patient column summarises and where its reference lines lie.
+is labelled, and where a column's reference lines lie (the analyte a column summarises is
+:func:`core.schema.analyte_of`).
 
 Two kinds of "numeric column" are offered, under two names:
 
@@ -28,7 +29,6 @@ DERIVED_LABELS = {
     RECOVERY_FROM_NADIR: "Fibrinogen recovery from nadir (days)",
     HYPOFIB_DURATION: "Duration of hypofibrinogenemia (days)",
 }
-_SUFFIXES = ("_nadir", "_baseline", "_max", "_min")
 
 
 # --------------------------------------------------------------------------------------------
@@ -40,17 +40,9 @@ def label(column: str) -> str:
     return DERIVED_LABELS.get(column) or schema.label(column)
 
 
-def analyte_of(column: str) -> schema.Analyte | None:
-    """The lab analyte a patient column summarises: ``"d_dimer_max"`` -> D-dimer, else None."""
-    for suffix in _SUFFIXES:
-        if column.endswith(suffix):
-            return schema.ANALYTES.get(column[: -len(suffix)])
-    return schema.ANALYTES.get(column)
-
-
 def log_scale_default(column: str) -> bool:
     """True for skewed analytes (``log_scale`` in :data:`core.schema.ANALYTES`)."""
-    a = analyte_of(column)
+    a = schema.analyte_of(column)
     return bool(a and a.log_scale)
 
 
@@ -70,7 +62,7 @@ def reference_lines(column: str, lln: float | None = None) -> list[tuple[float, 
         ``1.0, 0.75, 0.5, 0.25 x LLN`` labelled ``"G1 < 200"``, ``"G2 < 150"``, ...
         (:func:`core.schema.ctcae_fibrinogen_limits`); empty for other columns.
     """
-    a = analyte_of(column)
+    a = schema.analyte_of(column)
     if a is None or a.name != "fibrinogen":
         return []
     return schema.ctcae_fibrinogen_limits(float(lln if lln is not None else a.lln))  # type: ignore[arg-type]

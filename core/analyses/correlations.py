@@ -12,9 +12,9 @@ from typing import get_args
 
 import pandas as pd
 
+from core import stats as gstats
 from core.analyses.common import DEFAULT_MAX_POINTS
 from core.errors import ColumnError
-from core import stats as gstats
 from core.stats import DEFAULT_SEED, CorrelationMethod, CorrelationResult
 
 __all__ = [

@@ -23,11 +23,11 @@ from typing import Any
 
 import pandas as pd
 
+from core import stats as gstats
 from core.analyses.common import DEFAULT_MAX_POINTS, POOL_CRS_34
 from core.errors import ColumnError, InsufficientDataError
 from core.filters import CohortFilter, quote_ident
 from core.notes import Note, texts
-from core import stats as gstats
 from core.stats import DEFAULT_SEED, CompareResult, python_value
 from core.store import CohortStore
 

@@ -46,11 +46,11 @@ from typing import Literal, get_args
 import numpy as np
 import pandas as pd
 
+from core import stats as gstats
 from core.analyses import tocilizumab
 from core.analyses.columns import HYPOFIB_DURATION, RECOVERY_FROM_NADIR, only
 from core.analyses.tocilizumab import DOSE_COLUMNS, Subset
 from core.errors import CohortError, ColumnError
-from core import stats as gstats
 
 Kind = Literal["compare", "correlate"]
 PvalueOp = Literal["=", "<"]

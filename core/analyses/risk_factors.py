@@ -37,11 +37,18 @@ from core.analyses.indicators import (
     resolve_predictor,
     source_of,
 )
-from core.errors import CohortError, InsufficientDataError
+from core.errors import CohortError
 from core.notes import Note, of_kind
+from core.stats import (
+    EPV_MIN,
+    LOGISTIC_METHODS,
+    LogisticMethod,
+    LogisticResult,
+    aliased_terms,
+    design_matrix,
+    logistic,
+)
 from core.stats._common import complete_cases
-from core.stats import (EPV_MIN, LOGISTIC_METHODS, LogisticMethod, LogisticResult,
-                        aliased_terms, design_matrix, logistic)
 
 __all__ = [
     "COMPARISON_COLUMNS",

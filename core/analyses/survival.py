@@ -34,8 +34,8 @@ from core.analyses.indicators import (
 )
 from core.errors import CohortError, ColumnError
 from core.notes import Note, of_kind
-from core.stats._common import require_columns
 from core.stats import CoxResult, KaplanMeierResult, cox, kaplan_meier
+from core.stats._common import require_columns
 
 __all__ = [
     "Endpoint",

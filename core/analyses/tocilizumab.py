@@ -20,13 +20,19 @@ from typing import Any, Literal, get_args
 import numpy as np
 import pandas as pd
 
+from core import stats as gstats
 from core.analyses.columns import HYPOFIB_DURATION, RECOVERY_FROM_NADIR, only
 from core.analyses.common import DEFAULT_MAX_POINTS, POOL_CRS_34
 from core.analyses.correlations import CorrelationPanel, check_method, correlation_panel
 from core.errors import ColumnError, InsufficientDataError
-from core import stats as gstats
-from core.stats import (DEFAULT_SEED, CompareResult, ContingencyResult, CorrelationMethod,
-                        CorrelationResult, python_value)
+from core.stats import (
+    DEFAULT_SEED,
+    CompareResult,
+    ContingencyResult,
+    CorrelationMethod,
+    CorrelationResult,
+    python_value,
+)
 
 __all__ = [
     "DOSE_COLUMNS",
@@ -287,7 +293,8 @@ def tocilizumab_box_panel(df: pd.DataFrame, value: str = "fibrinogen_nadir",
     """
     data = _arms(df, value, group, pool)
     order = list(dict.fromkeys(data.sort_values(group)["_g"]))
-    boxes, by_arm = [], {}
+    boxes: list[pd.DataFrame] = []
+    by_arm: dict[str, CompareResult | None] = {}
     for arm in ("no", "yes"):
         part = data[data["_arm"] == arm]
         if part.empty:
@@ -319,7 +326,7 @@ def _arms(df: pd.DataFrame, value: str, group: str,
     if data.empty:
         raise InsufficientDataError(f"No patient has '{value}', '{group}' and tocilizumab.")
     g = (data[group].map(lambda v: pool.get(python_value(v), python_value(v))) if pool
-         else data[group].map(to_python))
+         else data[group].map(python_value))
     return data.assign(_g=g.astype(object), _arm=np.where(data["_t"] == 1, "yes", "no"))
 
 
@@ -422,8 +429,8 @@ def grade_by_doses(df: pd.DataFrame, *, doses: str = "tocilizumab_doses",
     data = data.astype(int)
     grid = pd.MultiIndex.from_product([sorted(data["doses"].unique()), range(5)],
                                       names=["doses", "grade"])
-    counts = data.value_counts(["doses", "grade"]).reindex(grid, fill_value=0)
-    counts = counts.rename("n").reset_index()
+    counts = data.value_counts(["doses", "grade"]).reindex(grid, fill_value=0) \
+        .rename("n").reset_index()
     counts["share"] = counts["n"] / counts.groupby("doses")["n"].transform("sum")
     summary = data.groupby("doses")["grade"].agg(
         n="size", mean_grade="mean", median_grade="median",

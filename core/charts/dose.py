@@ -6,6 +6,7 @@ Builders take data and return an Altair chart; they never render, save or import
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import altair as alt
 import numpy as np
@@ -78,7 +79,8 @@ def split_boxplot(box: pd.DataFrame, points: pd.DataFrame | None = None, *, valu
             tooltip=ptips))
     if ref_lines:
         layers += reference_line_layers(ref_lines)
-    return alt.layer(*layers).properties(height=height, width=alt.Step(step), title=title)
+    chart = alt.layer(*layers).properties(height=height, width=alt.Step(step), title=title)
+    return cast(alt.LayerChart, chart)
 
 
 def grade_by_doses(counts: pd.DataFrame, *, doses_label: str = "Tocilizumab doses",
@@ -116,7 +118,8 @@ def grade_by_doses(counts: pd.DataFrame, *, doses_label: str = "Tocilizumab dose
     labels = alt.Chart(totals.assign(top=np.full(len(totals), 1.0))).mark_text(
         baseline="bottom", dy=-3, fontSize=11, color="#333").encode(
         x=alt.X("doses:N", sort=order), y="top:Q", text="label:N")
-    return alt.layer(bars, labels).properties(height=height, width=alt.Step(70), title=title)
+    chart = alt.layer(bars, labels).properties(height=height, width=alt.Step(70), title=title)
+    return cast(alt.LayerChart, chart)
 
 
 def fit_width(chart: alt.TopLevelMixin) -> alt.TopLevelMixin:

@@ -9,6 +9,7 @@ SQL for big cohorts), so a chart never needs every raw row.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, cast
 
 import altair as alt
 import numpy as np
@@ -109,7 +110,8 @@ def boxplot(box: pd.DataFrame, points: pd.DataFrame | None = None, *, value_labe
             x=alt.X("group:N", sort=order), y=alt.value(height), text="label:N"))
     if ref_lines:
         layers += reference_line_layers(ref_lines)
-    return alt.layer(*layers).properties(height=height, width=alt.Step(step), title=title)
+    chart = alt.layer(*layers).properties(height=height, width=alt.Step(step), title=title)
+    return cast(alt.LayerChart, chart)
 
 
 def reference_line_layers(ref_lines: Sequence[tuple[float, str]]) -> list[alt.Chart]:
@@ -128,7 +130,8 @@ def reference_line_layers(ref_lines: Sequence[tuple[float, str]]) -> list[alt.Ch
     return [rule, text]
 
 
-def ols_band(x: Sequence[float], y: Sequence[float], at: Sequence[float] | None = None,
+def ols_band(x: Sequence[float] | pd.Series, y: Sequence[float] | pd.Series,
+             at: Sequence[float] | None = None,
              *, n_grid: int = 100, level: float = 0.95) -> pd.DataFrame:
     """OLS line ``y ~ x`` with the confidence band of the mean.
 
@@ -196,8 +199,8 @@ def scatter(df: pd.DataFrame, x: str, y: str, *, color: str | None = None, fit: 
         data = data.assign(**{color: data[color].astype("string").fillna("missing")})
         point_enc["color"] = alt.Color(f"{color}:N", title=color)
         tips.append(alt.Tooltip(f"{color}:N"))
-    points = alt.Chart(data).mark_circle(size=45, opacity=0.8,
-                                         **({} if color else {"color": ACCENT})).encode(**point_enc)
+    mark: dict[str, Any] = {} if color else {"color": ACCENT}
+    points = alt.Chart(data).mark_circle(size=45, opacity=0.8, **mark).encode(**point_enc)
     layers: list[alt.Chart] = []
     if fit and len(data) >= 3 and data[x].nunique() >= 2:
         band = ols_band(data[x], data[y]).rename(columns={"x": x})
@@ -206,7 +209,8 @@ def scatter(df: pd.DataFrame, x: str, y: str, *, color: str | None = None, fit: 
         layers.append(alt.Chart(band).mark_line(color="#333", strokeWidth=1.5).encode(
             x=x_enc, y=alt.Y("fit:Q")))
     layers.append(points)
-    return alt.layer(*layers).properties(height=height, title=title)
+    chart = alt.layer(*layers).properties(height=height, title=title)
+    return cast(alt.LayerChart, chart)
 
 
 def correlation_matrix(matrix: pd.DataFrame, *, title: str = "",
@@ -245,4 +249,5 @@ def correlation_matrix(matrix: pd.DataFrame, *, title: str = "",
         color=alt.condition("isValid(datum.r) && abs(datum.r) >= 0.6", alt.value("white"),
                             alt.value("black")))
     side = max(180, 60 * len(order))
-    return alt.layer(cells, text).properties(width=side, height=side, title=title)
+    chart = alt.layer(cells, text).properties(width=side, height=side, title=title)
+    return cast(alt.LayerChart, chart)

@@ -18,6 +18,7 @@ Builders only; they never render, save or import streamlit.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import altair as alt
 import pandas as pd
@@ -25,7 +26,7 @@ import pandas as pd
 from core.charts.survival import forest_plot, km_with_risk_table
 from core.stats.survival import KaplanMeierResult
 
-SCHEME = "tableau10"
+SCHEME: Any = "tableau10"  # an Altair scheme name (a Literal in its stubs)
 LABEL_LIMIT = 320
 
 

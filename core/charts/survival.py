@@ -8,6 +8,7 @@ line up when stacked with :func:`km_with_risk_table`.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import altair as alt
 import numpy as np
@@ -20,7 +21,8 @@ _LEGEND = "Group (n)"
 
 def _legend_labels(result: KaplanMeierResult) -> dict[str, str]:
     """Group -> legend label with the group's n, e.g. ``"1 (n=138)"``."""
-    return {str(r.group): f"{r.group} (n={int(r.n)})" for r in result.medians.itertuples()}
+    m = result.medians
+    return {str(g): f"{g} (n={int(n)})" for g, n in zip(m["group"], m["n"])}
 
 
 def _x_domain(result: KaplanMeierResult) -> list[float]:
@@ -55,7 +57,8 @@ def km_plot(result: KaplanMeierResult, *, time_label: str | None = "Days", show_
                       legend=alt.Legend(orient="top-right") if len(order) > 1 else None)
     base = alt.Chart(data)
     y = alt.Y("survival:Q", title="Survival probability", scale=alt.Scale(domain=[0, 1]))
-    tooltip = [alt.Tooltip("legend:N", title="Group"), alt.Tooltip("time:Q", title=time_label or "Time"),
+    tooltip = [alt.Tooltip("legend:N", title="Group"),
+               alt.Tooltip("time:Q", title=time_label or "Time"),
                alt.Tooltip("survival:Q", format=".3f"), alt.Tooltip("ci_low:Q", format=".3f"),
                alt.Tooltip("ci_high:Q", format=".3f"), alt.Tooltip("at_risk:Q")]
     line = base.mark_line(interpolate="step-after").encode(x=x, y=y, color=color,
@@ -73,7 +76,8 @@ def km_plot(result: KaplanMeierResult, *, time_label: str | None = "Days", show_
             orient="vertical", size=8, thickness=1.2).encode(x=x, y=y, color=color,
                                                               tooltip=tooltip)
         layers.append(ticks)
-    return alt.layer(*layers).properties(width=width, height=height)
+    chart = alt.layer(*layers).properties(width=width, height=height)
+    return cast(alt.LayerChart, chart)
 
 
 def at_risk_table(at_risk: pd.DataFrame, *, time_label: str = "Days",
@@ -177,5 +181,6 @@ def forest_plot(table: pd.DataFrame, *, estimate: str = "odds_ratio", ref_line: 
     right = base.transform_filter("datum.clipped_high").mark_point(
         shape="triangle-right", filled=True, size=50, color="firebrick").encode(
         x=alt.X("high:Q", scale=x_scale), y=y, tooltip=tooltip)
-    return alt.layer(ref, rule, point, left, right).properties(
+    chart = alt.layer(ref, rule, point, left, right).properties(
         width=width, height=max(28 * len(data), 60))
+    return cast(alt.LayerChart, chart)

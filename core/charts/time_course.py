@@ -107,7 +107,7 @@ def overlay(curves: pd.DataFrame, band: pd.DataFrame | None = None,
     color = alt.Color("group:N", title=group_title,
                       scale=alt.Scale(domain=groups, range=list(PALETTE[:max(len(groups), 1)])),
                       legend=alt.Legend(orient="top", symbolType="stroke"))
-    layers: list[alt.Chart] = []
+    layers: list[alt.Chart | alt.LayerChart] = []
     if zero_rule:
         layers.append(alt.Chart(pd.DataFrame({"x": [0.0]})).mark_rule(
             color="#9ca3af", strokeWidth=1).encode(x="x:Q"))
@@ -186,8 +186,8 @@ def small_multiples(curves: pd.DataFrame, doses: pd.DataFrame | None = None,
         _need(doses, ("patient_id", "x", "kind"), "doses")
         d = _plain(doses, log_scale and "value" in doses, "value").assign(layer="dose")
         parts.append(d[d["patient_id"].isin(order)])
-    has_lines = lines is not None and len(lines)
-    if has_lines:
+    has_lines = lines is not None and len(lines) > 0
+    if lines is not None and has_lines:
         parts.append(pd.concat([lines.assign(patient_id=p, layer="line") for p in order],
                                ignore_index=True))
     data = pd.concat(parts, ignore_index=True)
@@ -196,7 +196,7 @@ def small_multiples(curves: pd.DataFrame, doses: pd.DataFrame | None = None,
     data = data.loc[:, keep]
     for c in data.columns:
         if data[c].dtype == object:
-            data[c] = data[c].where(data[c].notna(), None)
+            data[c] = data[c].where(data[c].notna(), None)  # type: ignore[call-overload]
     color = alt.Color("group:N", title=group_title,
                       scale=alt.Scale(domain=groups, range=list(PALETTE[:max(len(groups), 1)])),
                       legend=alt.Legend(orient="top"))
