@@ -221,7 +221,8 @@ def _demographics(n: int, rng: np.random.Generator) -> pd.DataFrame:
     costim = np.array([_PRODUCTS[p][1] for p in product], dtype=object)
     ld = np.full(n, "Flu/Cy", dtype=object)
     tisa = np.flatnonzero(product == "tisa-cel")
-    benda = rng.choice(tisa, max(1, round(len(tisa) * 4 / 18)), replace=False) if len(tisa) else []
+    benda: np.ndarray | list[int] = (
+        rng.choice(tisa, max(1, round(len(tisa) * 4 / 18)), replace=False) if len(tisa) else [])
     ld[benda] = "Benda"
     cci = rng.choice([0, 1, 2, 3, 4, 5, 6], n, p=[.2, .2, .2, .15, .12, .08, .05])
     return pd.DataFrame({"age": age.astype(int), "sex": sex, "disease": disease,
@@ -383,7 +384,6 @@ def _labs(a: pd.DataFrame, tl: pd.DataFrame, demo: pd.DataFrame, ids: np.ndarray
     dic = a["dic"].to_numpy() == 1
     iec = a["iec"].to_numpy() == 1
     treated = a["doses"].to_numpy() > 0
-    grade = a["grade"].to_numpy()
     hi_crs = crs >= 3
     dic_day = tl["dic_day"].to_numpy()
     dic_day = np.where(np.isnan(dic_day), 7.0, dic_day)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from endpoint_cases import fib_course, labs, one
 
 from core import endpoints as ep
 from core.errors import ColumnError
-from endpoint_cases import fib_course, labs, one
 
 
 def test_duplicate_same_day_values_use_the_mean_and_are_listed() -> None:

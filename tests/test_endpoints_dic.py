@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from endpoint_cases import labs, one
 
 from core import endpoints as ep
 from core.errors import ValidationError
-from endpoint_cases import labs, one
 
 
 def test_dic_score_examples() -> None:
@@ -27,7 +27,8 @@ def test_dic_score_examples() -> None:
         ("P", -1, "platelets", 10)))
     d = res.dic.set_index("day")
     assert d.loc[3, "score"] == 8
-    assert list(d.loc[3, ["platelets_pts", "d_dimer_pts", "pt_pts", "fibrinogen_pts"]]) == [2, 3, 2, 1]
+    points = ["platelets_pts", "d_dimer_pts", "pt_pts", "fibrinogen_pts"]
+    assert list(d.loc[3, points]) == [2, 3, 2, 1]
     assert d.loc[4, "score"] == 1 and d.loc[4, "n_components"] == 4
     assert d.loc[5, "score"] == 4 and d.loc[5, "n_components"] == 3
     assert pd.isna(d.loc[5, "fibrinogen_pts"])

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from endpoint_cases import fib_course, labs, one
 
 from core import endpoints as ep
 from core.errors import ValidationError
-from endpoint_cases import fib_course, labs, one
 
 
 @pytest.mark.parametrize("nadir, grade", [

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pandas as pd
+from endpoint_cases import fib_course, labs, one
 
 from core import endpoints as ep
-from endpoint_cases import fib_course, labs, one
 
 
 def iec_labs(alt_day: float, ferritin_base: float | None = None) -> pd.DataFrame:

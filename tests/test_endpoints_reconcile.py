@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from endpoint_cases import DATA, fib_course, labs
 
 from core import endpoints as ep
-from endpoint_cases import DATA, fib_course, labs
 
 
 def test_reconcile_lists_disagreements_and_apply_uses_derived() -> None:

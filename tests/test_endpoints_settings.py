@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-
 from core import endpoints as ep
-
 
 
 def test_settings_sources_are_documented() -> None:

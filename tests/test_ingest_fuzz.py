@@ -19,10 +19,9 @@ import io
 import os
 import re
 import zipfile
-
-import pandas as pd
 from collections.abc import Callable
 
+import pandas as pd
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from ingest_cases import load_patients
 
 from core import ingest
-from ingest_cases import load_patients
 
 
 def test_suggest_mapping_ignores_case_space_units():

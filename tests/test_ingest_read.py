@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from ingest_cases import UPLOADS, load_patients, load_patients_bytes, upload
 
 from core import ingest
 from core.errors import DataFormatError
-from ingest_cases import UPLOADS, load_patients, load_patients_bytes, upload
 
 
 def test_german_export_semicolon_decimal_comma_cp1252_and_units():

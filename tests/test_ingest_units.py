@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from ingest_cases import upload
 
 from core import ingest
-from ingest_cases import upload
 
 
 def test_labs_for_unknown_patient_rejected_units_converted_analytes_folded():

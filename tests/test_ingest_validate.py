@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from ingest_cases import load_patients, upload
 
 from core import ingest
 from core.errors import ValidationError
-from ingest_cases import load_patients, upload
 
 
 @pytest.mark.parametrize("name", ["prose.txt", "no_patient_id.csv"])

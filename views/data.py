@@ -71,7 +71,8 @@ cohort = session.source_cohort()
 if st.session_state.get("data_source", "demo") == "demo":
     st.info("The app is showing the **synthetic demo cohort**: 41 invented patients generated "
             "to mirror the published study (Perl et al., Haematologica 2024). No real patient "
-            "data. Choose **Upload** in the sidebar to load your own cohort.", icon=":material/info:")
+            "data. Choose **Upload** in the sidebar to load your own cohort.",
+            icon=":material/info:")
 elif err := st.session_state.get("load_error"):
     st.error(err)
 if cohort is not None:
@@ -84,7 +85,7 @@ if cohort is not None:
 # --- load reports --------------------------------------------------------------------------
 if cohort is not None and cohort.reports:
     st.header("What happened to every row")
-    for table, rep in cohort.reports.items():
+    for rep in cohort.reports.values():
         with st.expander(f"{rep.summary()} — {rep.filename}",
                          expanded=bool(rep.rows_rejected or len(rep.cell_issues))):
             st.caption(f"Read as: {rep.detected}")
@@ -113,7 +114,8 @@ if cohort is not None and (len(cohort.labs) or len(cohort.treatments)):
             + (f"; {n_diff} uploaded values differ from the derived ones" if n_diff else "")
             + ". Thresholds, disagreements and derivation issues are on the Endpoints page.",
             icon=":material/science:")
-    st.page_link("views/endpoints.py", label="Open the Endpoints page", icon=":material/arrow_forward:")
+    st.page_link("views/endpoints.py", label="Open the Endpoints page",
+                 icon=":material/arrow_forward:")
 
 # --- column mapping ------------------------------------------------------------------------
 uploads = sidebar.uploads()  # a slot's own file, or one sorted from the files dropped together

@@ -63,6 +63,13 @@ def require_columns(frame: pd.DataFrame, table: str, cols: tuple[str, ...]) -> N
                           f"it needs {', '.join(cols)} (map your headers to these names).")
 
 
+def _problems(index: pd.Index, mask: np.ndarray, texts: list[str]) -> pd.Series:
+    """A problem text per row: ``texts`` (one per True of ``mask``, in order), else ``""``."""
+    out = np.full(len(index), "", dtype=object)
+    out[np.asarray(mask, dtype=bool)] = texts
+    return pd.Series(out, index=index, dtype=object)
+
+
 def _frame_for(df: pd.DataFrame, name_col: str, value_col: str) -> pd.DataFrame:
     """The raw cells the issue listing shows, one row per input row."""
     n = len(df)
@@ -167,8 +174,7 @@ def _numeric_values(labs: pd.DataFrame, f: pd.DataFrame, ok: np.ndarray,
             "used.")
     ok = ok & ~noval
     cens_ok = ok & n.censored
-    cprob = pd.Series("", index=f.index, dtype=object)
-    cprob[cens_ok] = [f"censored result: used as {v:g}" for v in vals[cens_ok]]
+    cprob = _problems(f.index, cens_ok, [f"censored result: used as {v:g}" for v in vals[cens_ok]])
     iss.add("labs", f, cens_ok, cprob, "{n} censored lab results such as '<0.5' were used at "
             "their bound (listed in issues).")
     return ok
@@ -181,9 +187,9 @@ def _convert_units(f: pd.DataFrame, ok: np.ndarray, iss: Issues) -> np.ndarray:
     stated = ok & given
     bad_unit = stated & np.isnan(factor)
     factor = np.where(stated, np.nan_to_num(factor, nan=1.0), 1.0)
-    prob = pd.Series("", index=f.index, dtype=object)
-    prob[bad_unit] = [f"unknown unit for {a}: not used; use one of {units.accepted_units(a)}"
-                      for a in f["analyte"][bad_unit]]
+    prob = _problems(f.index, bad_unit,
+                     [f"unknown unit for {a}: not used; use one of {units.accepted_units(a)}"
+                      for a in f["analyte"][bad_unit]])
     iss.add("labs", f, bad_unit, prob, "{n} lab rows have a unit core cannot convert and were"
             " not used (see issues).")
     ok = ok & ~bad_unit
@@ -204,10 +210,10 @@ def _plausible(f: pd.DataFrame, ok: np.ndarray, iss: Issues) -> np.ndarray:
     hi = parse.per_unique(f["analyte"], lambda a: ANALYTES[a].plausible[1]
                           if isinstance(a, str) else np.inf).astype(float)
     implaus = ok & ((f["value"].to_numpy() < lo) | (f["value"].to_numpy() > hi))
-    pprob = pd.Series("", index=f.index, dtype=object)
-    pprob[implaus] = [f"outside the plausible range {ANALYTES[a].plausible[0]:g}-"
-                      f"{ANALYTES[a].plausible[1]:g} {ANALYTES[a].unit}: not used; check for a "
-                      "typo or the unit" for a in f["analyte"][implaus]]
+    pprob = _problems(f.index, implaus,
+                      [f"outside the plausible range {ANALYTES[a].plausible[0]:g}-"
+                       f"{ANALYTES[a].plausible[1]:g} {ANALYTES[a].unit}: not used; check for a "
+                       "typo or the unit" for a in f["analyte"][implaus]])
     iss.add("labs", f, implaus, pprob,
             "{n} lab values outside the plausible range were not used (see issues).")
     return ok & ~implaus
@@ -217,7 +223,7 @@ def _sorted_codes(good: pd.DataFrame, iss: Issues) -> tuple[pd.DataFrame, np.nda
     """The usable rows coded and sorted by patient, analyte, day and value (stable), with
     messages about row order, times of day and days before infusion; and the patient IDs."""
     pcode, puniq = pd.factorize(good["pid"])
-    acode = parse.per_unique(good["analyte"], lambda x: ACODE.get(x, -1)).astype(np.int64)
+    acode = parse.per_unique(good["analyte"], lambda x: ACODE.get(str(x), -1)).astype(np.int64)
     day = good["day"].to_numpy(float)
     val = good["value"].to_numpy(float)
     o = np.lexsort((val, day, acode, pcode))
@@ -262,10 +268,9 @@ def _merge_same_day(rows: pd.DataFrame, iss: Issues) -> pd.DataFrame:
         multi = cnt[gid] > 1
         listing = pd.Series(val[multi]).groupby(gid[multi]).agg(
             lambda v: ", ".join(f"{x:g}" for x in v))
-        prob = pd.Series("", index=range(len(rows)), dtype=object)
-        prob[np.flatnonzero(multi)] = [
+        prob = _problems(pd.RangeIndex(len(rows)), multi, [
             f"values {listing[g]} on the same day: their mean {mean[g]:g} is used"
-            for g in gid[multi]]
+            for g in gid[multi]])
         iss.add("labs", rows, multi, prob,
                 "{n} lab rows share patient, analyte and day with a different value; the "
                 "mean of each such set is used (see issues).")

@@ -13,8 +13,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from core.endpoints.analytes import (LabSeries, per_patient, summarise_analytes,
-                                     summary_frame)
+from core.endpoints.analytes import LabSeries, per_patient, summarise_analytes, summary_frame
 from core.endpoints.clean import Issues, clean_labs, clean_treatments, require_columns
 from core.endpoints.dic import DIC_COLUMNS, dic_score_max, dic_scores
 from core.endpoints.fibrinogen import fibrinogen_endpoints
@@ -179,7 +178,7 @@ def _clean_labs(labs: pd.DataFrame | None, known: set[str] | None,
 def _lab_series(lab: pd.DataFrame, puniq: np.ndarray, index: pd.Index,
                 s: EndpointSettings) -> LabSeries:
     """The cleaned lab rows as arrays over the output's patient positions, with the window."""
-    pos = index.get_indexer(puniq) if len(puniq) else np.array([], dtype=np.int64)
+    pos = index.get_indexer(pd.Index(puniq)) if len(puniq) else np.array([], dtype=np.int64)
     P = pos[lab["pid"].to_numpy()] if len(lab) else np.array([], dtype=np.int64)
     D = lab["day"].to_numpy(float)
     inwin = D >= s.window_start

@@ -182,10 +182,11 @@ class EndpointSettings:
         negative), the LLN above 0."""
         for f in fields(self):
             v = getattr(self, f.name)
-            if isinstance(v, float) or isinstance(v, int) and not isinstance(v, bool):
-                if not math.isfinite(v) or v < (-DAY_HI if f.name.startswith("window") else 0):
-                    raise ValidationError(f"Endpoint setting {f.name} = {v!r} is not a valid "
-                                          "number: enter a finite, non-negative value.")
+            number = isinstance(v, float) or isinstance(v, int) and not isinstance(v, bool)
+            lowest = -DAY_HI if f.name.startswith("window") else 0
+            if number and (not math.isfinite(v) or v < lowest):
+                raise ValidationError(f"Endpoint setting {f.name} = {v!r} is not a valid "
+                                      "number: enter a finite, non-negative value.")
         if self.fibrinogen_lln <= 0:
             raise ValidationError("The fibrinogen LLN must be above 0 mg/dL (default 200).")
 

@@ -30,7 +30,7 @@ def treatment_endpoints(tx: pd.DataFrame | None, index: pd.Index) -> dict[str, n
     n = len(index)
     if tx is None:
         return {c: np.full(n, np.nan) for c in TREATMENT_COLUMNS}
-    tpos = index.get_indexer(tx["pid"].to_numpy(object))
+    tpos = index.get_indexer(pd.Index(tx["pid"].to_numpy(object)))
     drug = tx["drug"].to_numpy(object)
     tday = tx["day"].to_numpy(float)
     dose = tx["dose"].to_numpy(float)

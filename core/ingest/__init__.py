@@ -30,8 +30,17 @@ module          concept
 ==============  ===========================================================================
 """
 
-from core.ingest.cohort import (DATA_DIR, DEMO_SOURCE, Cohort, Upload, empty_table, load_demo,
-                                load_frames, load_upload, normalise_labs)
+from core.ingest.cohort import (
+    DATA_DIR,
+    DEMO_SOURCE,
+    Cohort,
+    Upload,
+    empty_table,
+    load_demo,
+    load_frames,
+    load_upload,
+    normalise_labs,
+)
 from core.ingest.mapping import merge_mapping, suggest_mapping
 from core.ingest.parse import NA_TOKENS
 from core.ingest.read import RawTable, read_table

@@ -113,7 +113,7 @@ def _coerce(df: pd.DataFrame, table: schema.TableName) -> pd.DataFrame:
         elif spec.kind in ("numeric", "day"):
             df[name] = pd.to_numeric(df[name], errors="coerce").astype(float)
         else:
-            df[name] = df[name].astype(object).where(df[name].notna(), None)
+            df[name] = parse.none_where(df[name], df[name].notna())
             if spec.kind == "id":
                 df[name] = df[name].astype(str)
     front = [c for c in cols if c in df.columns]
@@ -165,7 +165,9 @@ def load_upload(patients: Upload, labs: Upload | None = None,
     frame, report, infusion = _load_patients(patients, mappings.get("patients"))
     frames, reports = {"patients": frame}, {"patients": report}
     known = set(frame["patient_id"])
-    for table, up in (("labs", labs), ("treatments", treatments)):
+    long_tables: tuple[tuple[schema.TableName, Upload | None], ...] = (
+        ("labs", labs), ("treatments", treatments))
+    for table, up in long_tables:
         if up is None:
             frames[table] = empty_table(table)
             continue

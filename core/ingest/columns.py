@@ -116,8 +116,8 @@ def _sex(raw: pd.Series, c: Collector) -> pd.Series:
 
 
 def _category(raw: pd.Series) -> pd.Series:
-    out = raw.where(~parse.is_na(raw), None).str.strip()
-    return out.astype(object).where(out.notna(), None)
+    out = parse.none_where(raw, ~parse.is_na(raw)).str.strip()
+    return parse.none_where(out, out.notna())
 
 
 def extra_column(raw: pd.Series, decimal: str) -> pd.Series:

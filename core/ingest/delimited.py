@@ -11,12 +11,15 @@ import csv
 import io
 import itertools
 import re
-from collections.abc import Iterator
+from typing import TYPE_CHECKING, Literal
 
 import pandas as pd
 
 from core.errors import DataFormatError
 from core.ingest.wording import delimiter_name, plural
+
+if TYPE_CHECKING:
+    from _csv import Reader as CsvReader
 
 
 def _utf16_without_bom(sample: bytes) -> str | None:
@@ -44,8 +47,9 @@ def decode(data: bytes, name: str) -> tuple[str, str]:
         except UnicodeError as exc:
             raise DataFormatError(
                 f"'{name}' starts like a {label or 'UTF-16'} text file but cannot be decoded "
-                f"({exc.reason} at byte {getattr(exc, 'start', '?')}): it is damaged or not a "
-                "text file. Save the table again as CSV (UTF-8) and upload again.") from exc
+                f"({getattr(exc, 'reason', exc)} at byte {getattr(exc, 'start', '?')}): it is "
+                "damaged or not a text file. Save the table again as CSV (UTF-8) and upload "
+                "again.") from exc
     bom = data.startswith(b"\xef\xbb\xbf")
     body = data[3:] if bom else data
     for codec, label in (("utf-8", "UTF-8 with BOM" if bom else "UTF-8"), ("cp1252", "cp1252")):
@@ -56,7 +60,7 @@ def decode(data: bytes, name: str) -> tuple[str, str]:
     return body.decode("latin-1"), "latin-1"
 
 
-def _reader(text: str, delimiter: str) -> Iterator[list[str]]:
+def _reader(text: str, delimiter: str) -> CsvReader:
     """Records of ``text`` with any line ending (``\\n``, ``\\r\\n``, old-Mac ``\\r``) and
     quoted fields that may hold delimiters and line breaks."""
     # a cell may be as long as the file itself (the bytes are in memory already); the limit is
@@ -152,7 +156,8 @@ def _read_from(part: str, lines: list[str], start: int, delimiter: str,
     return None, header
 
 
-def split(line: str, delimiter: str, quoting: int = csv.QUOTE_MINIMAL) -> list[str]:
+def split(line: str, delimiter: str, quoting: Literal[0, 1, 2, 3] = csv.QUOTE_MINIMAL
+          ) -> list[str]:
     """The fields of one line of text by the csv rules (a line break ends it)."""
     reader = csv.reader(io.StringIO(line, newline=""), delimiter=delimiter, quoting=quoting,
                         strict=False)

@@ -54,8 +54,7 @@ def merge_mapping(user: Mapping[str, str | None] | None, headers: tuple[str, ...
     if not user:
         return suggested
     taken = {t for h, t in user.items() if t and h in headers}
-    merged = {h: (user[h] if h in user else
-                  (t if t not in taken else None)) for h, t in suggested.items()}
+    merged = {h: user.get(h, t if t not in taken else None) for h, t in suggested.items()}
     return {**{h: t for h, t in user.items() if h not in merged}, **merged}
 
 

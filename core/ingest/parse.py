@@ -238,10 +238,17 @@ def parse_grades(cells: pd.Series, lo: float, hi: float) -> Grades:
 def parse_sex(cells: pd.Series) -> tuple[pd.Series, np.ndarray]:
     """Sex as ``"F"``/``"M"`` (None where missing or unknown) and a mask of the cells that hold
     text but no recognised spelling."""
-    text = cells.where(~is_na(cells), None).str.strip()
+    text = none_where(cells, ~is_na(cells)).str.strip()
     folded = text.str.lower().map(SEX)
     bad = (folded.isna() & text.notna()).to_numpy(bool)
-    return folded.astype(object).where(folded.notna(), None), bad
+    return none_where(folded, folded.notna()), bad
+
+
+def none_where(values: pd.Series, keep: pd.Series | np.ndarray) -> pd.Series:
+    """``values`` as objects, None where ``keep`` is False (a text column's missing cells)."""
+    out = values.to_numpy(object).copy()
+    out[~np.asarray(keep, dtype=bool)] = None
+    return pd.Series(out, index=values.index, dtype=object)
 
 
 def per_unique(values: pd.Series | np.ndarray, func: Callable[[object], object]) -> np.ndarray:

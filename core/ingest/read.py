@@ -199,7 +199,7 @@ def _build(records: list[list[str]], src: _Source,
     frame = _frame(body, width)
     headers = dedupe_headers(header + [""] * (width - len(header)))
     frame.columns = headers
-    frame, cell_notes = _clean_nul(frame) if src.nul else (frame, [])
+    frame, nul_notes = _clean_nul(frame) if src.nul else (frame, [])
     keep = [h for h in headers if not (h.startswith("column_") and not frame[h].ne("").any())]
     if not keep:
         raise DataFormatError(f"{src.label} has no column headers.")
@@ -209,7 +209,7 @@ def _build(records: list[list[str]], src: _Source,
         problems.setdefault(pos, "repeated header row (several exports joined into one "
                                  "file?); not data")
     decimal = delimited.detect_decimal(frame, src.delimiter) if src.delimiter else "."
-    cell_notes = tuple(n for n in cell_notes if n[1] in keep)
+    cell_notes = tuple(n for n in nul_notes if n[1] in keep)
     return RawTable(frame, tuple(keep), src.name, src.format, src.delimiter, decimal,
                     src.encoding, header_idx + 2, src.digest, src.sheet, src.sheets,
                     dict(sorted(problems.items())), cell_notes, src.notes)
@@ -267,7 +267,7 @@ def _clean_nul(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[tuple[int, str, 
     for col in frame.columns[hit.any().to_numpy()]:
         for pos in np.flatnonzero(hit[col].to_numpy()):
             clean = frame[col].iloc[pos].replace("\x00", "").strip()
-            frame.iloc[pos, frame.columns.get_loc(col)] = clean
+            frame.loc[frame.index[int(pos)], col] = clean
             notes.append((int(pos), col, clean,
                           "held an invisible NUL character (damaged export?); it was removed"))
     return frame, notes
@@ -282,6 +282,6 @@ def _repeated_headers(frame: pd.DataFrame, originals: Mapping[str, str]) -> list
         return []
     same = pd.DataFrame({h: frame[h].eq(o) for h, o in named.items()})
     matches = same.sum(axis=1).to_numpy()
-    filled = frame.ne("").sum(axis=1).to_numpy()
+    filled = (frame != "").sum(axis=1).to_numpy()
     hits = (matches >= min(2, len(named))) & (matches >= 0.8 * filled)
     return np.flatnonzero(hits).tolist()

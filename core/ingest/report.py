@@ -72,15 +72,16 @@ class Collector:
     cells: list[dict] = field(default_factory=list)
     rejected: dict[int, str] = field(default_factory=dict)
 
-    def cell(self, pos: int, column: str, value: str, problem: str) -> None:
+    def cell(self, pos: int | np.integer, column: str, value: str, problem: str) -> None:
         """List the cell at position ``pos`` of ``column``; its row stays loaded."""
         self.cells.append({"row": int(self.row_numbers[pos]),
                            "patient_id": short(self.ids.iloc[pos]), "column": column,
                            "value": short(value, 200), "problem": problem})
 
-    def reject(self, pos: int, reason: str) -> None:
+    def reject(self, pos: int | np.integer, reason: str) -> None:
         """Reject the row at position ``pos`` (a second reason is appended to the first)."""
-        if pos in self.rejected:
-            self.rejected[pos] += "; " + reason
+        key = int(pos)
+        if key in self.rejected:
+            self.rejected[key] += "; " + reason
         else:
-            self.rejected[pos] = reason
+            self.rejected[key] = reason

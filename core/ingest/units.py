@@ -20,6 +20,7 @@ whose median lies below 15 (g/L written where mg/dL is meant); that conversion i
 from __future__ import annotations
 
 import functools
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -115,7 +116,7 @@ def lab_factors(analytes: pd.Series | np.ndarray,
         (analyte, unit) pair, so millions of rows cost little.
     """
     key = per_unique(np.asarray(units, dtype=object),
-                     lambda u: "" if u is None or pd.isna(u) else schema.fold_unit(u))
+                     _unit_key)
     given = key != ""
     factor = np.ones(len(key))
     if not given.any():
@@ -126,9 +127,19 @@ def lab_factors(analytes: pd.Series | np.ndarray,
     width = len(uu) + 1
     pc, pu = pd.factorize((ac.astype(np.int64) + 1) * width + uc)
     names = [None, *au]
-    table = np.array([_factor(names[q // width], uu[q % width]) for q in pu])
+    table = np.array([_factor(names[int(q) // width], uu[int(q) % width]) for q in pu])
     factor[given] = table[pc]
     return factor, given
+
+
+def _missing(u: object) -> bool:
+    """None, NaN or pandas' NA (a unit cell left empty)."""
+    return u is None or bool(pd.isna(cast(Any, u)))
+
+
+def _unit_key(u: object) -> str:
+    """A unit cell folded for look-up; ``""`` when empty."""
+    return "" if _missing(u) else schema.fold_unit(u)
 
 
 def _factor(analyte: object, unit: str) -> float:
@@ -197,9 +208,10 @@ def contradicted_units(patients: np.ndarray, analytes: np.ndarray, units: np.nda
                         "factor": np.asarray(factors, dtype=float)[cand]},
                        index=np.flatnonzero(cand))
     sub["u"] = per_unique(np.asarray(units, dtype=object)[cand],
-                          lambda u: "" if u is None or pd.isna(u) else str(u))
+                          lambda u: "" if _missing(u) else str(u))
     med = sub.groupby(["pid", "analyte", "u"], sort=False)["value"].transform("median")
-    for (a, u), g in sub.assign(med=med).groupby(["analyte", "u"], sort=False):
+    for (key, u), g in sub.assign(med=med).groupby(["analyte", "u"], sort=False):
+        a = str(key)
         lo, hi = TYPICAL[a]
         g = g[(g["med"] < lo) | (g["med"] > hi)]
         if g.empty:
@@ -230,7 +242,7 @@ def dose_factors(drugs: np.ndarray, units: pd.Series | np.ndarray,
     """
     factor = np.ones(len(drugs))
     key = per_unique(np.asarray(units, dtype=object),
-                     lambda u: "" if u is None or pd.isna(u) else schema.fold_unit(u))
+                     _unit_key)
     bad = np.zeros(len(drugs), bool)
     for drug, table in DOSE_UNITS.items():
         sel = usable & (drugs == drug)

@@ -181,11 +181,11 @@ def _reject_rows(raw: RawTable, ids: pd.Series, typed: pd.DataFrame, table: sche
 def _reject_structure(raw: RawTable, ids: pd.Series, c: Collector) -> np.ndarray:
     """Reject rows that do not fit the header, blank rows and rows without a patient ID;
     return the mask of the other rows (those with an ID)."""
-    for pos, reason in raw.row_problems.items():
-        c.reject(pos, reason)
+    for row, reason in raw.row_problems.items():
+        c.reject(row, reason)
     other = np.zeros(len(raw.frame), dtype=bool)  # already rejected for the row's structure
     other[list(raw.row_problems)] = True
-    blank = raw.frame.eq("").all(axis=1).to_numpy() & ~other
+    blank = (raw.frame == "").all(axis=1).to_numpy() & ~other
     for pos in np.flatnonzero(blank):
         c.reject(pos, "blank row")
     no_id = (is_na(ids).to_numpy() & ~blank & ~other)
