@@ -1,7 +1,13 @@
 """The error hierarchy of core.
 
-Every error a user can cause is a :class:`CohortError`; its message says what to fix. Pages catch
-``CohortError`` and show ``st.error(str(exc))``; anything else is a bug.
+Every error a user can cause (with the data they uploaded, or the columns, groups and settings
+they chose) is a :class:`CohortError`; its message says what to fix. Pages show it through
+``ui.guard``; anything else is a bug.
+
+A bad argument that no user can cause, because the app never offers it (an unknown option such
+as ``logistic(method="frith")``, a string where a list is expected), is a programmer error and
+raises ``ValueError`` or ``TypeError``: it must reach the developer as a traceback, not the user
+as advice.
 """
 
 from __future__ import annotations
