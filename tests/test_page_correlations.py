@@ -17,6 +17,7 @@ def test_renders_figure_1c_on_the_demo(app_test):
     assert_clean(at)
     assert at.title[0].value == "Correlations"
     s = scatter_stat(at)
+    # r, CI, p: scipy directly, tests/test_correlations.py::test_values_the_pages_print_are_scipys
     assert s.startswith("Spearman r = -0.54 (95% CI -0.73 to -0.28), p < 0.001")
     assert "Pearson r = -0.37" in s and s.endswith("n = 41")
     assert any(c.value.startswith("Spearman r with pairwise complete n (n = 41)")
@@ -36,7 +37,7 @@ def test_controls_columns_colour_and_method(app_test):
     widget(at, "co_y").set_value("fibrinogen_nadir").run()
     widget(at, "co_color").set_value("product").run()
     assert_clean(at)
-    assert scatter_stat(at).startswith("Spearman r = -0.81")
+    assert scatter_stat(at).startswith("Spearman r = -0.81")     # scipy: test_correlations.py
     widget(at, "co_method").set_value("pearson").run()
     assert_clean(at)
     assert any(c.value.startswith("Pearson r with pairwise") for c in at.caption)

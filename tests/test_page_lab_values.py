@@ -24,6 +24,7 @@ def test_renders_figure_1_on_the_demo(app_test):
     lines = stats(at)
     assert len(lines) == 5 and all(s.endswith("n = 41") for s in lines)
     assert lines[1].startswith("Kruskal-Wallis p < 0.001")      # D-dimer
+    # scipy's Kruskal-Wallis on the same patients: tests/test_paper_figures.py (finding 1A)
     assert lines[0] == "Kruskal-Wallis p = 0.0023 · n = 41"      # fibrinogen
     assert sum(e.label == "Dunn post hoc (Holm)" for e in at.expander) == 5
 

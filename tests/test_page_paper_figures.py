@@ -18,6 +18,7 @@ def test_renders_grid_and_summary(app_test):
     assert at.title[0].value == "Paper figures"
     ls = lines(at)
     assert len(ls) == 14                                    # 1A-F, 2A-D, 3A-D
+    # this cohort's r, p, n: scipy on hand-made subsets (tests/test_paper_figures.py)
     b3 = next(s for s in ls if s.startswith("Paper: r = -0.44, P = 0.004"))
     assert "This cohort: r = -0.81, p < 0.001, n = 41 · ✓ agrees" in b3
     assert sum("✗ differs" in s for s in ls) == 0

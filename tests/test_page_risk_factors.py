@@ -33,6 +33,7 @@ def test_renders_the_paper_model_with_the_separation_warning(app_test):
     assert metric(at, "Dropped (missing values)") == "0"
     multi = next(f for f in frames(at) if "OR (profile-likelihood 95% CI)" in f.columns)
     toci = multi.set_index("Term").loc["tocilizumab"]
+    # a regression pin; Firth by scipy.optimize beside it (tests/test_risk_factors.py)
     assert toci["OR (profile-likelihood 95% CI)"].startswith("346 (17.4")
     assert toci["p"] == "< 0.001"
     uni = next(f for f in frames(at) if "Method" in f.columns)

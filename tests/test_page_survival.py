@@ -22,6 +22,7 @@ def test_renders_pfs_by_hypofibrinogenemia(app_test):
     assert_clean(at)
     assert at.title[0].value == "Survival"
     assert any("synthetic demo cohort" in c.value for c in at.caption)
+    # p and chi-square: a log-rank test written out by hand, tests/test_survival.py
     assert stat_line(at).startswith("Log-rank p = 0.35 (χ² = 0.89, df = 1) · n = 41 · 22 events")
     assert at.subheader[0].value == "PFS by Hypofibrinogenemia"
     medians = next(f for f in frames(at) if "Median, days (95% CI)" in f.columns)

@@ -16,6 +16,8 @@ def test_renders_figure_3_and_s3(app_test):
     at = app_test(PAGE)
     assert_clean(at)
     assert at.title[0].value == "Tocilizumab"
+    # r: scipy directly (tests/test_correlations.py::test_values_the_pages_print_are_scipys);
+    # 23/24 vs 0/9: the paper's counts (tests/test_tocilizumab.py::test_crs12_counts_are_the_papers)
     spearman = stat_of(at, "Spearman r =")
     assert len(spearman) == 5                                   # 3B, 3C, S3A, S3B, S3C
     assert spearman[0].startswith("Spearman r = -0.81") and "n = 41" in spearman[0]
@@ -36,7 +38,7 @@ def test_method_and_treated_only(app_test):
     at = app_test(PAGE)
     widget(at, "tz_method").set_value("pearson").run()
     assert_clean(at)
-    assert stat_of(at, "Pearson r = -0.79")
+    assert stat_of(at, "Pearson r = -0.79")                    # scipy: test_correlations.py
     widget(at, "tz_treated").set_value(True).run()
     widget(at, "tz_pool").set_value(False).run()
     assert_clean(at)

@@ -74,9 +74,13 @@ def test_logrank_written_out_by_hand(demo):
         o_minus_e += d1 - d_all * n1 / n
         if n > 1:
             var += d_all * (n1 / n) * (1 - n1 / n) * (n - d_all) / (n - 1)
-    p = sps.chi2.sf(o_minus_e ** 2 / var, 1)
-    assert survival.survival_analysis(demo).logrank_p == pytest.approx(p, rel=1e-9)
-    assert round(p, 3) == 0.345
+    chi2 = o_minus_e ** 2 / var
+    p = sps.chi2.sf(chi2, 1)
+    res = survival.survival_analysis(demo)
+    assert res.logrank_p == pytest.approx(p, rel=1e-9)
+    assert res.km.logrank.statistic == pytest.approx(chi2, rel=1e-9)
+    # what tests/test_page_survival.py reads on the page: "Log-rank p = 0.35 (χ² = 0.89"
+    assert round(p, 3) == 0.345 and f"{p:.2g} {chi2:.2f}" == "0.35 0.89"
 
 
 def test_landmark_reduces_n_and_shifts_time(demo):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.analyses import cohort
+from core.analyses import cohort, columns
 from core.charts import cohort as charts
 from ui import session
 from ui.figures import show_chart, show_table
@@ -48,7 +48,7 @@ for col, column, name in ((c1, "crs_grade", "CRS"), (c2, "icans_grade", "ICANS")
                         + (f" · {missing} unknown" if missing else ""))
 
 st.subheader("Hypofibrinogenemia by CRS grade")
-if not cohort.has_values(df, "hypofibrinogenemia_grade", "crs_grade"):
+if not columns.has_values(df, "hypofibrinogenemia_grade", "crs_grade"):
     st.caption("Needs patients with both a hypofibrinogenemia_grade and a crs_grade (or lab "
                "series to derive the grade): none in view.")
     st.stop()

@@ -25,8 +25,8 @@ MIN_N = 3
 name_of = columns.label
 
 
-def _preset(columns: tuple[str, ...]) -> None:
-    st.session_state["lv_values"] = [c for c in columns
+def _preset(preset: tuple[str, ...]) -> None:
+    st.session_state["lv_values"] = [c for c in preset
                                      if c in st.session_state.get("_lv_options", [])]
 
 

@@ -230,11 +230,6 @@ def strata_options(df: pd.DataFrame) -> list[str]:
     return counts[(counts >= 2) & (counts <= MAX_STRATA)].index.tolist()
 
 
-def has_values(df: pd.DataFrame, *columns: str) -> bool:
-    """Every column is there and at least one patient has a value in all of them."""
-    return set(columns) <= set(df.columns) and bool(df[list(columns)].notna().all(axis=1).any())
-
-
 def table_one(df: pd.DataFrame, by: str | None = None,
               extra: Sequence[str] = ()) -> TableOne:
     """Table 1 of ``df``, optionally stratified by column ``by``, with a test per variable.

@@ -82,9 +82,10 @@ def only(df: pd.DataFrame, columns: Sequence[str | None]) -> pd.DataFrame:
     return df.loc[:, [c for c in df.columns if c in wanted]]
 
 
-def has_values(df: pd.DataFrame, column: str) -> bool:
-    """True when ``column`` is in ``df`` and at least one patient has a value in it."""
-    return column in df.columns and bool(df[column].notna().any())
+def has_values(df: pd.DataFrame, *columns: str) -> bool:
+    """True when every column is in ``df`` and at least one patient has a value in all of
+    them (for one column: it is there and not blank)."""
+    return set(columns) <= set(df.columns) and bool(df[list(columns)].notna().all(axis=1).any())
 
 
 def value_columns(df: pd.DataFrame) -> list[str]:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 import pandas as pd
@@ -60,6 +60,7 @@ __all__ = [
 
 NoteKind = Literal["no_data", "no_events", "no_predictors", "dropped", "missing", "separation",
                    "epv", "model", "fit", "compare"]
+NOTE_KINDS: tuple[str, ...] = get_args(NoteKind)
 UNIVARIABLE_COLUMNS = ["predictor", "term", "odds_ratio", "ci_low", "ci_high", "pvalue", "n",
                        "n_dropped", "events", "method", "ci_method", "separation", "note"]
 COMPARISON_COLUMNS = ["term", "or_ml", "ci_low_ml", "ci_high_ml", "pvalue_ml", "or_firth",
@@ -135,7 +136,9 @@ class RiskFactorResult:
         return tuple(dict.fromkeys(names))
 
     def notes_of(self, kind: NoteKind) -> list[Note]:
-        """The notes of one kind."""
+        """The notes of one kind (ValueError for a kind this analysis never emits)."""
+        if kind not in NOTE_KINDS:
+            raise ValueError(f"Unknown note kind {kind!r}; use one of {NOTE_KINDS}.")
         return list(of_kind(self.notes, kind))
 
 
@@ -213,31 +216,41 @@ def risk_factor_analysis(df: pd.DataFrame, outcome: OutcomeSpec,
                                                 f"model: {why}"))
     kept, dropped_notes = _drop_unusable(frame, out, [p for p in names if p not in failed])
     notes.extend(dropped_notes)
+    model, comparison = _multivariable(frame, out, kept, univariable, method, reference,
+                                       compare, notes)
+    return result(univariable, model, kept, comparison)
+
+
+# ============================================================================ steps
+
+def _multivariable(frame: pd.DataFrame, out: str, kept: list[str], univariable: pd.DataFrame,
+                   method: LogisticMethod, reference: Mapping[str, str] | None, compare: bool,
+                   notes: list[Note]) -> tuple[LogisticResult | None, pd.DataFrame | None]:
+    """The multivariable model of the ``kept`` predictors and, with ``compare``, its ML and
+    Firth fits side by side; None where they cannot be computed (``notes`` then says why)."""
     if not kept:
         notes.append(Note("error", "model", "No predictor is left for the multivariable "
                                             "model. Choose other predictors or widen the "
                                             "filter."))
-        return result(univariable)
+        return None, None
     ref = {k: v for k, v in (reference or {}).items() if k in kept} or None
     try:
         model = logistic(frame, out, kept, method=method, reference=ref)
     except CohortError as exc:
         notes.append(Note("error", "model", f"The multivariable model could not be fitted: "
                                             f"{exc}"))
-        return result(univariable, kept=kept)
+        return None, None
     alone = list(univariable.loc[univariable["separation"], "predictor"].unique())
     notes.extend(_model_notes(frame, out, model, kept, alone))
-    comparison = None
-    if compare:
-        try:
-            comparison = _comparison(frame, out, kept, ref, model)
-        except CohortError as exc:
-            notes.append(Note("warning", "compare", f"The ML-vs-Firth comparison could not be "
-                                                    f"computed: {exc}"))
-    return result(univariable, model, kept, comparison)
+    if not compare:
+        return model, None
+    try:
+        return model, _comparison(frame, out, kept, ref, model)
+    except CohortError as exc:
+        notes.append(Note("warning", "compare", f"The ML-vs-Firth comparison could not be "
+                                                f"computed: {exc}"))
+        return model, None
 
-
-# ============================================================================ steps
 
 def _resolve(df: pd.DataFrame, outcome: OutcomeSpec, predictors: Sequence[Predictor],
              notes: list[Note]) -> list[Predictor]:

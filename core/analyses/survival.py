@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 import pandas as pd
@@ -48,6 +48,7 @@ __all__ = [
 ]
 
 NoteKind = Literal["missing", "landmark", "km", "cox", "ph"]
+NOTE_KINDS: tuple[str, ...] = get_args(NoteKind)
 _ENDPOINT_LABELS = {"pfs": "PFS", "os": "OS", "efs": "EFS", "dfs": "DFS", "rfs": "RFS",
                     "dor": "DOR"}
 
@@ -165,7 +166,9 @@ class SurvivalResult:
         return None if self.km.logrank is None else float(self.km.logrank.pvalue)
 
     def notes_of(self, kind: NoteKind) -> list[Note]:
-        """The notes of one kind."""
+        """The notes of one kind (ValueError for a kind this analysis never emits)."""
+        if kind not in NOTE_KINDS:
+            raise ValueError(f"Unknown note kind {kind!r}; use one of {NOTE_KINDS}.")
         return list(of_kind(self.notes, kind))
 
 
