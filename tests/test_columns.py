@@ -37,3 +37,12 @@ def demo() -> pd.DataFrame:
 def test_outcome_column_choices_on_the_demo(demo):
     assert {"tocilizumab", "bulky", "iec_hs", "pfs_event"} <= set(columns.zero_one_columns(demo))
     assert "hypofibrinogenemia_grade" in columns.threshold_columns(demo)
+
+
+def test_group_columns_one_picker_for_every_page():
+    df = pd.DataFrame({"patient_id": list("abcdef"), "one": [1] * 6, "two": [0, 1] * 3,
+                       "six": list("uvwxyz"), "t_days": [1, 2, 3, 4, 5, 6], "t_event": [0, 1] * 3})
+    assert columns.group_columns(df) == ["one", "two", "six", "t_days", "t_event"]
+    assert columns.group_columns(df, 5, min_levels=2) == ["two"] + ["t_event"]
+    assert columns.group_columns(df, 6, min_levels=2, exclude=["t_days", "t_event"]) == \
+        ["two", "six"]

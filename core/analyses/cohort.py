@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from core import schema
+from core.analyses.columns import group_columns
 from core.errors import CohortError, ColumnError
 from core.notes import Note, texts
 from core.stats import python_value
@@ -224,10 +225,9 @@ def _strata(df: pd.DataFrame, by: str | None) -> tuple[list[str], pd.Series | No
 
 
 def strata_options(df: pd.DataFrame) -> list[str]:
-    """Columns Table 1 can be stratified by: 2 to :data:`MAX_STRATA` distinct values (one
-    vectorised pass; not the id)."""
-    counts = df.drop(columns="patient_id", errors="ignore").nunique(dropna=True)
-    return counts[(counts >= 2) & (counts <= MAX_STRATA)].index.tolist()
+    """Columns Table 1 can be stratified by: 2 to :data:`MAX_STRATA` distinct values (not the
+    id)."""
+    return group_columns(df, MAX_STRATA, min_levels=2)
 
 
 def table_one(df: pd.DataFrame, by: str | None = None,

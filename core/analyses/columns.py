@@ -97,11 +97,17 @@ def value_columns(df: pd.DataFrame) -> list[str]:
     return n.index[n >= 2].tolist()
 
 
-def group_columns(df: pd.DataFrame, max_levels: int = 12) -> list[str]:
-    """Columns usable as a grouping: 1 to ``max_levels`` distinct values (any type; one level
-    is kept so a filter that leaves one group says so instead of dropping the choice)."""
-    n = df.drop(columns=list(ID_COLUMNS), errors="ignore").nunique(dropna=True)
-    return n.index[(n >= 1) & (n <= max_levels)].tolist()
+def group_columns(df: pd.DataFrame, max_levels: int = 12, *, min_levels: int = 1,
+                  exclude: Sequence[str] = ()) -> list[str]:
+    """Columns usable as a grouping: ``min_levels`` to ``max_levels`` distinct values (any
+    type; not the id, not ``exclude``), in table order, counted in one vectorised pass.
+
+    The default keeps one level, so a filter that leaves one group says so instead of
+    dropping the choice; Table 1 strata and survival curves ask for at least two.
+    """
+    skip = set(ID_COLUMNS) | set(exclude)
+    n = df.loc[:, [c for c in df.columns if c not in skip]].nunique(dropna=True)
+    return n.index[(n >= min_levels) & (n <= max_levels)].tolist()
 
 
 def is_binary(s: pd.Series) -> bool:

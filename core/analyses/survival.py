@@ -22,7 +22,7 @@ from typing import Literal, get_args
 import numpy as np
 import pandas as pd
 
-from core.analyses.columns import ID_COLUMNS
+from core.analyses.columns import group_columns
 from core.analyses.indicators import (
     HYPOFIB_GROUP,
     OutcomeSpec,
@@ -92,11 +92,8 @@ def endpoints(df: pd.DataFrame) -> list[Endpoint]:
 def group_options(df: pd.DataFrame, max_groups: int = 6) -> list[str]:
     """Columns with 2 to ``max_groups`` distinct values (any type), for grouping curves;
     leaves out the id and time/event columns."""
-    skip = set(ID_COLUMNS)
-    for e in endpoints(df):
-        skip |= {e.time, e.event}
-    n = df.loc[:, [c for c in df.columns if c not in skip]].nunique(dropna=True)
-    return n.index[(n >= 2) & (n <= max_groups)].tolist()
+    skip = [c for e in endpoints(df) for c in (e.time, e.event)]
+    return group_columns(df, max_groups, min_levels=2, exclude=skip)
 
 
 def risk_times(max_time: float, step: float | None = None, max_ticks: int = 12
