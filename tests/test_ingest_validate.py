@@ -89,3 +89,24 @@ def test_extra_columns_are_typed_column_by_column_in_one_pass():
     assert out["mixed"].dtype == object and out["mixed"].tolist() == ["4", "high", None]
     assert out["empty"].tolist() == [None, None, None]
     assert out["thousands"].tolist() == [1234, 12, 7]
+
+
+def test_bad_arguments_are_programming_errors_not_the_users():
+    raw = ingest.read_table(b"patient_id\nA\n", "x.csv")
+    with pytest.raises(TypeError, match="bytes"):
+        ingest.read_table("patient_id\nA\n", "x.csv")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="table must be one of"):
+        ingest.read_table(b"patient_id\nA\n", "x.csv", "patient")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="table must be one of"):
+        ingest.validate(raw, {"patient_id": "patient_id"}, "lab")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="RawTable"):
+        ingest.validate(raw.frame, {}, "patients")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="table must be one of"):
+        ingest.template("drugs")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="Upload"):
+        ingest.load_upload(b"patient_id\nA\n")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="DataFrame"):
+        ingest.load_frames({"patient_id": ["A"]})  # type: ignore[arg-type]
+    # what a user's file caused stays a CohortError
+    with pytest.raises(ValidationError, match="patient_id"):
+        ingest.load_frames(pd.DataFrame({"id": ["A"]}))

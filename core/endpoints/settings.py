@@ -9,6 +9,7 @@ the Endpoints page is generated from this class, and every default has its sourc
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field, fields
 from fnmatch import fnmatchcase
 from typing import Any, Literal
@@ -174,7 +175,7 @@ class EndpointSettings:
                     raise ValueError(f"{spec.name} must be one of "
                                      f"{', '.join(map(repr, spec.choices))}; got {v!r}")
             elif not (v is None and spec.default is None) and (
-                    isinstance(v, bool) or not isinstance(v, (int, float))):
+                    isinstance(v, bool) or not isinstance(v, numbers.Real)):
                 raise TypeError(f"Endpoint setting {spec.name} must be a number; got {v!r}")
 
     def _check_numbers(self) -> None:
@@ -182,7 +183,7 @@ class EndpointSettings:
         negative), the LLN above 0."""
         for f in fields(self):
             v = getattr(self, f.name)
-            number = isinstance(v, float) or isinstance(v, int) and not isinstance(v, bool)
+            number = isinstance(v, numbers.Real) and not isinstance(v, bool)
             lowest = -DAY_HI if f.name.startswith("window") else 0
             if number and (not math.isfinite(v) or v < lowest):
                 raise ValidationError(f"Endpoint setting {f.name} = {v!r} is not a valid "
