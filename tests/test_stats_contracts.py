@@ -17,8 +17,17 @@ import pytest
 from core.errors import CohortError
 from core.notes import Note, of_kind
 from core.stats import (
-    CONTINGENCY_TESTS, CORRELATION_METHODS, LOGISTIC_METHODS, compare_groups, contingency,
-    correlate, correlation_matrix_frame, cox, kaplan_meier, logistic, tukey_box,
+    CONTINGENCY_TESTS,
+    CORRELATION_METHODS,
+    LOGISTIC_METHODS,
+    compare_groups,
+    contingency,
+    correlate,
+    correlation_matrix_frame,
+    cox,
+    kaplan_meier,
+    logistic,
+    tukey_box,
 )
 
 MODELS = Path(__file__).parent / "fixtures" / "stats_models"

@@ -14,8 +14,7 @@ import pandas as pd
 import pytest
 
 from core.errors import ColumnError, InsufficientDataError
-from core.stats import LogisticResult, logistic
-from core.stats import firth, regression
+from core.stats import LogisticResult, firth, logistic, regression
 from core.stats._common import SolverBudget
 
 FIX = Path(__file__).parent / "fixtures" / "stats_models"

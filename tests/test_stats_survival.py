@@ -17,10 +17,17 @@ from hypothesis import strategies as st
 
 from core.errors import ColumnError, InsufficientDataError
 from core.stats import (
-    CoxResult, KaplanMeierResult, compare_groups, contingency, correlate, cox, kaplan_meier,
+    CoxResult,
+    KaplanMeierResult,
+    compare_groups,
+    contingency,
+    correlate,
+    cox,
+    cox_model,
+    kaplan_meier,
     logistic,
+    ph_test,
 )
-from core.stats import cox_model, ph_test
 from core.stats._common import SolverBudget
 
 FIX = Path(__file__).parent / "fixtures" / "stats_models"
