@@ -1,7 +1,8 @@
 # Two commands: `make run` starts the app on the synthetic demo cohort, `make test` runs every
 # test. Both create .venv and install the pinned requirements first (once; again when a
 # requirements file changes). Runtime pins live in requirements.txt; test-only pins
-# (pytest, Hypothesis, Playwright) in requirements-dev.txt, installed by `make test` only.
+# (pytest, Hypothesis, Playwright, ruff, mypy, cross-check libraries) in requirements-dev.txt,
+# installed by `make test` only.
 
 PYTHON   ?= $(shell command -v python3.11 || command -v python3)
 VENV     := .venv

@@ -24,6 +24,21 @@ CHROMIUM = os.environ.get("CHROMIUM", shutil.which("chromium") or "/usr/bin/chro
 # AppTest
 # --------------------------------------------------------------------------------------------
 
+@pytest.fixture(scope="session")
+def demo() -> Iterator[object]:
+    """The demo patients as a page sees them (through the DuckDB store); shared by the test
+    session, so tests must not modify it (use ``.assign`` / ``.copy``)."""
+    from core import ingest
+    from core.filters import CohortFilter
+    from core.store import CohortStore
+
+    store = CohortStore(ingest.load_demo())
+    try:
+        yield store.patients(CohortFilter())
+    finally:
+        store.close()
+
+
 @pytest.fixture()
 def app_test() -> Callable:
     """Factory: ``app_test("views/cohort.py")`` -> an AppTest of the entry point that has run

@@ -3,24 +3,9 @@ labels."""
 
 from __future__ import annotations
 
-import pandas as pd
-import pytest
 
-from core import ingest
 from core.analyses import risk_factors, survival
 from core.analyses.indicators import HYPOFIB_ANY
-from core.filters import CohortFilter
-from core.store import CohortStore
-
-
-@pytest.fixture(scope="module")
-def demo() -> pd.DataFrame:
-    """The demo patients as a page sees them (through the DuckDB store)."""
-    store = CohortStore(ingest.load_demo())
-    try:
-        yield store.patients(CohortFilter())
-    finally:
-        store.close()
 
 
 # ------------------------------------------------------------------------- figure builders

@@ -4,12 +4,8 @@ choices of the pages (value axes, groupings, 0/1 outcomes, thresholds)."""
 from __future__ import annotations
 
 import pandas as pd
-import pytest
 
-from core import ingest
 from core.analyses import columns
-from core.filters import CohortFilter
-from core.store import CohortStore
 
 
 def test_reference_lines_and_log_defaults():
@@ -22,16 +18,6 @@ def test_reference_lines_and_log_defaults():
     assert not columns.log_scale_default("fibrinogen_nadir")
     assert not columns.log_scale_default("age")
 
-
-
-@pytest.fixture(scope="module")
-def demo() -> pd.DataFrame:
-    """The demo patients as a page sees them (through the DuckDB store)."""
-    store = CohortStore(ingest.load_demo())
-    try:
-        yield store.patients(CohortFilter())
-    finally:
-        store.close()
 
 
 def test_outcome_column_choices_on_the_demo(demo):

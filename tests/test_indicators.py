@@ -7,22 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import ingest
 from core.analyses import indicators
 from core.analyses.indicators import HYPOFIB_ANY, HYPOFIB_SEVERE, OutcomeSpec
 from core.errors import ColumnError
-from core.filters import CohortFilter
-from core.store import CohortStore
-
-
-@pytest.fixture(scope="module")
-def demo() -> pd.DataFrame:
-    """The demo patients as a page sees them (through the DuckDB store)."""
-    store = CohortStore(ingest.load_demo())
-    try:
-        yield store.patients(CohortFilter())
-    finally:
-        store.close()
 
 
 # ------------------------------------------------------------------------------ OutcomeSpec

@@ -16,21 +16,8 @@ import pytest
 from scipy import optimize
 from scipy import stats as sps
 
-from core import ingest
 from core.analyses import indicators, risk_factors
 from core.analyses.indicators import HYPOFIB_ANY, HYPOFIB_SEVERE
-from core.filters import CohortFilter
-from core.store import CohortStore
-
-
-@pytest.fixture(scope="module")
-def demo() -> pd.DataFrame:
-    """The demo patients as a page sees them (through the DuckDB store)."""
-    store = CohortStore(ingest.load_demo())
-    try:
-        yield store.patients(CohortFilter())
-    finally:
-        store.close()
 
 
 @pytest.fixture(scope="module")

@@ -46,10 +46,10 @@ y_default = "d_dimer_max" if "d_dimer_max" in numeric and x != "d_dimer_max" els
 y = c2.selectbox("y", numeric, key="co_y", format_func=name_of,
                  index=numeric.index(y_default))
 colors = [NONE] + columns.group_columns(df)
-color = c3.selectbox("Colour by", colors, key="co_color", format_func=lambda c: c if c == NONE
+picked = c3.selectbox("Colour by", colors, key="co_color", format_func=lambda c: c if c == NONE
                      else name_of(c),
                      index=colors.index("crs_grade") if "crs_grade" in colors else 0)
-color = None if color == NONE else color
+color: str | None = None if picked == NONE else picked
 
 left, right = st.columns([3, 2])
 with left, guard("Scatter", scope="panel") as outcome:

@@ -8,6 +8,7 @@ endpoints for the whole app (ui.session.store)."""
 from __future__ import annotations
 
 import statistics
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -26,7 +27,7 @@ FIELDS = [spec.name for specs in SECTIONS.values() for spec in specs]
 
 def _apply() -> None:
     """Widget callback: build the settings from the widgets; keep the old ones if invalid."""
-    values = {f: st.session_state.get(PREFIX + f) for f in FIELDS}
+    values: dict[str, Any] = {f: st.session_state.get(PREFIX + f) for f in FIELDS}
     values = {k: (float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v)
               for k, v in values.items()}
     try:
@@ -57,8 +58,8 @@ def _section(specs: list[SettingSpec], settings: EndpointSettings) -> None:
         d = spec.default
         hint = (f"Default {'end of follow-up' if d is None else f'{d:g}'}. "
                 f"Source: {settings.source_of(spec.name)}")
-        kw = {"value": None} if d is None and st.session_state.get(PREFIX + spec.name) is None \
-            else {}
+        kw: dict[str, Any] = ({"value": None} if d is None and
+                              st.session_state.get(PREFIX + spec.name) is None else {})
         inner[i % 2].number_input(spec.title, key=PREFIX + spec.name, step=spec.step,
                                   min_value=None if spec.name.startswith("window") else 0.0,
                                   help=hint, on_change=_apply, format="%g", **kw)
@@ -146,7 +147,7 @@ with st.container(border=True):
         show_table(tab.astype({"value": str, "default": str}), name="endpoint-settings",
                    title="Endpoint settings")
 
-if derived is None or not derived.derived:
+if derived is None or derived.endpoints is None:
     st.stop()
 ep = derived.endpoints
 ids = set(view.patients["patient_id"].astype(str))

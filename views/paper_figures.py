@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 
+import altair as alt
 import pandas as pd
 import streamlit as st
 
@@ -40,7 +41,7 @@ def cohort_text(row: pd.Series) -> str:
     return f"This cohort: {', '.join(parts)} · {AGREES[row['agrees']]}"
 
 
-def figure(fid: str, title: str) -> tuple[object, str]:
+def figure(fid: str, title: str) -> tuple[alt.TopLevelMixin, str]:
     """The chart of one paper panel on this cohort, and a note on its test ("" if none)."""
     f = paper.BY_ID[fid]
     if fid == "3A":
@@ -106,7 +107,7 @@ for heading, ids in FIGURES.items():
         cols = st.columns(PER_ROW)
         for col, fid in zip(cols, ids[start:start + PER_ROW]):
             with col:
-                draw(fid, table.loc[fid])
+                draw(fid, table.loc[fid])  # type: ignore[arg-type]  # one row: a Series
 
 st.subheader("All findings")
 show_table(pd.DataFrame({

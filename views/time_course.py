@@ -4,6 +4,7 @@ Supplementary Figure S2). The band comes from DuckDB; curves are a seeded sample
 
 from __future__ import annotations
 
+import altair as alt
 import streamlit as st
 
 from core import schema
@@ -102,6 +103,7 @@ if lines is not None:
 title = f"{name} {x_title[0].lower() + x_title[1:]}"
 domain = (float(x_range[0]), float(x_range[1]))
 
+chart: alt.TopLevelMixin
 if layout == "overlay":
     chart = charts.overlay(res.curves, res.band if show_band else None, res.doses, lines,
                            x_title=x_title, y_title=y_title, group_title=group_title,
