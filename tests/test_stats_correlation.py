@@ -135,3 +135,15 @@ def test_correlation_matrix_frame(mtcars):
     assert full.iloc[1].r == pytest.approx(-0.8946646457, rel=REL)
     with pytest.raises(ColumnError):
         correlation_matrix_frame(mtcars, ["mpg"])
+
+
+def test_ci_method_is_labelled():
+    # the Spearman CI is Fisher's z with SE 1/sqrt(n-3): an approximation, and labelled so
+    from core.stats.correlation import CI_METHODS
+    df = pd.DataFrame({"x": [1.0, 2, 3, 4, 5, 6], "y": [2.0, 1, 4, 3, 6, 5]})
+    s, p = correlate(df, "x", "y", "spearman"), correlate(df, "x", "y", "pearson")
+    assert s.ci_method == CI_METHODS["spearman"] and "approximate" in s.ci_method
+    assert "Fisher z" in s.ci_method and "Fisher z" in p.ci_method
+    assert "cor.test" in p.ci_method and "approximate" not in p.ci_method
+    half = 1.959963984540054 / math.sqrt(6 - 3)
+    assert s.ci_low == pytest.approx(math.tanh(math.atanh(s.r) - half), rel=1e-12)

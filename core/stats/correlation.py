@@ -28,6 +28,12 @@ CorrelationMethod = Literal["spearman", "pearson"]
 CORRELATION_METHODS: tuple[str, ...] = get_args(CorrelationMethod)
 MIN_PAIRS = 4  # the Fisher z CI needs n - 3 > 0
 _Z975 = float(sps.norm.ppf(0.975))
+#: how the 95% CI was computed, per method (the ``ci_method`` field and the pages' labels)
+CI_METHODS: dict[str, str] = {
+    "pearson": "Fisher z, SE 1/√(n−3) (as R cor.test)",
+    "spearman": "Fisher z, SE 1/√(n−3) (approximate for Spearman: R gives no CI; "
+                "Bonett-Wright's SE would be slightly wider)",
+}
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,9 @@ class CorrelationResult:
         95% confidence interval by Fisher's z transform.
     n, n_dropped : int
         Pairs used; rows left out for a missing x or y.
+    ci_method : str
+        How the CI was computed (:data:`CI_METHODS`): R cor.test's interval for Pearson,
+        an approximation for Spearman; pages print it next to the CI.
     notes : tuple of Note
         By kind: ``"dropped"`` (info: rows left out for a missing value), ``"method"`` (info:
         how the Spearman p-value and CI were computed).
@@ -61,6 +70,7 @@ class CorrelationResult:
     n: int
     n_dropped: int
     notes: tuple[Note, ...] = field(default_factory=tuple)
+    ci_method: str = ""
 
     @property
     def messages(self) -> tuple[str, ...]:
@@ -111,7 +121,7 @@ def correlate(df: pd.DataFrame, x: str, y: str,
     Returns
     -------
     CorrelationResult
-        ``method, r, pvalue, ci_low, ci_high, n, n_dropped, notes``.
+        ``method, r, pvalue, ci_low, ci_high, n, n_dropped, notes, ci_method``.
 
     Raises
     ------
@@ -138,13 +148,14 @@ def correlate(df: pd.DataFrame, x: str, y: str,
     if method == "spearman":
         res = sps.spearmanr(kept["x"], kept["y"])
         notes.append(Note("info", "method", "Spearman p-value by t approximation (R cor.test "
-                                            "exact = FALSE); CI by Fisher's z transform."))
+                                            "exact = FALSE); CI by Fisher's z transform with "
+                                            "SE 1/√(n−3), an approximation for Spearman."))
     else:
         res = sps.pearsonr(kept["x"], kept["y"])
     r = float(res.statistic)
     lo, hi = _fisher_ci(r, len(kept))
     return CorrelationResult(method, r, float(res.pvalue), lo, hi, len(kept), n_dropped,
-                             tuple(notes))
+                             tuple(notes), CI_METHODS[method])
 
 
 def correlation_matrix_frame(df: pd.DataFrame, columns: Sequence[str],
