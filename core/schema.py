@@ -88,6 +88,14 @@ PATIENT_COLUMNS: dict[str, Column] = {c.name: c for c in [
        "Maximum cytokine release syndrome grade, ASTCT consensus (0-4)."),
     _c("icans_grade", "grade", "ICANS grade (max)", None, 0, 4,
        ("icans", "icans grad", "max icans"), "Maximum ICANS grade, ASTCT consensus (0-4)."),
+    _c("crs_onset_day", "day", "CRS onset", "day", DAY_LO, DAY_HI,
+       ("crs onset", "crs start", "crs beginn"), "Day of CRS onset (first day of CRS)."),
+    _c("crs_resolution_day", "day", "CRS resolution", "day", DAY_LO, DAY_HI,
+       ("crs resolution", "crs end", "crs ende"), "Day CRS resolved (empty: not resolved)."),
+    _c("icans_onset_day", "day", "ICANS onset", "day", DAY_LO, DAY_HI,
+       ("icans onset", "icans start", "icans beginn"), "Day of ICANS onset."),
+    _c("icans_resolution_day", "day", "ICANS resolution", "day", DAY_LO, DAY_HI,
+       ("icans resolution", "icans end", "icans ende"), "Day ICANS resolved."),
     _c("tocilizumab", "binary", "Tocilizumab given", aliases=("toci", "tocilizumab given",
        "tocilizumab yes no"), description="Tocilizumab given for CRS/ICANS (0/1)."),
     _c("tocilizumab_doses", "integer", "Tocilizumab doses", None, 0, 20,
@@ -118,7 +126,11 @@ PATIENT_COLUMNS: dict[str, Column] = {c.name: c for c in [
     _c("hypofibrinogenemia_onset_day", "day", "Hypofibrinogenemia onset", "day", DAY_LO,
        DAY_HI, description="First day with fibrinogen below LLN after infusion."),
     _c("fibrinogen_recovery_day", "day", "Fibrinogen recovery", "day", DAY_LO, DAY_HI,
-       description="First day back >= LLN after the nadir; last lab day if never (censored)."),
+       description="First day of sustained recovery (>= LLN) that ended the last episode; "
+       "last fibrinogen day if never (censored)."),
+    _c("hypofibrinogenemia_episodes", "integer", "Hypofibrinogenemia episodes", None, 0, 100,
+       ("fibrinogen episodes",), "Number of episodes below LLN (each ends at sustained "
+       "recovery)."),
     _c("fibrinogen_recovered", "binary", "Fibrinogen recovered",
        description="1 if fibrinogen returned >= LLN, 0 if censored at the last lab."),
     _c("days_toci_to_hypofibrinogenemia", "numeric", "Days from first tocilizumab to onset",
@@ -154,6 +166,9 @@ PATIENT_COLUMNS: dict[str, Column] = {c.name: c for c in [
        "Highest interleukin-6."),
     _c("dic_score_max", "integer", "ISTH DIC score max", None, 0, 8, ("dic score",
        "isth dic", "dic"), "Maximum ISTH overt DIC score (>= 5: overt DIC)."),
+    _c("dic_score_components", "integer", "ISTH DIC components behind the max", None, 0, 4,
+       description="Components (of 4) measured within the window behind dic_score_max; "
+       "fewer than 4: the score is a lower bound."),
     _c("iec_hs", "binary", "IEC-HS", aliases=("iec-hs", "hlh like", "iechs"),
        description="IEC-HS laboratory screen positive (Hines 2023) (0/1)."),
     _c("fibrinogen_substitution_g", "numeric", "Fibrinogen substituted", "g", 0, 200,
@@ -271,7 +286,8 @@ ANALYTES: dict[str, Analyte] = {a.name: a for a in [
 ]}
 
 DRUGS: tuple[str, ...] = ("tocilizumab", "dexamethasone", "methylprednisolone", "prednisolone",
-                          "hydrocortisone", "anakinra", "siltuximab", "fibrinogen_concentrate")
+                          "hydrocortisone", "anakinra", "siltuximab", "fibrinogen_concentrate",
+                          "cryoprecipitate", "ffp")
 CORTICOSTEROIDS: tuple[str, ...] = ("dexamethasone", "methylprednisolone", "prednisolone",
                                     "hydrocortisone")
 
@@ -403,6 +419,10 @@ DRUG_ALIASES: dict[str, tuple[str, ...]] = {
     "dexamethasone": ("dexa", "dex", "fortecortin"),
     "methylprednisolone": ("methylpred", "urbason", "mp", "solumedrol"),
     "anakinra": ("kineret",),
+    "cryoprecipitate": ("cryo", "kryo", "kryopraezipitat", "kryopräzipitat", "cryoprecipitate",
+                        "cryoprecipitated antihemophilic factor"),
+    "ffp": ("fresh frozen plasma", "gfp", "gefrorenes frischplasma", "frischplasma",
+            "plasma", "octaplas", "fresh plasma"),
     "fibrinogen_concentrate": ("fibrinogen", "fibrinogen concentrate", "haemocomplettan",
                                "fibryga", "riastap"),
 }
