@@ -3,8 +3,15 @@ cohort.
 
 Perl et al., Haematologica 2024 (Figures 1-3, S3). Each :class:`Finding` names the columns, the
 test, the direction and the statistic the paper printed; :func:`reproduce` recomputes every
-finding on a cohort and says whether it agrees: same direction, and the p-value on the same
-side of 0.05 (the paper's significance level is two-sided P <= 0.05).
+finding on a cohort and judges it by the cohort's 95% CI against the paper's value
+(:func:`verdict`): *consistent* (the CI contains it), *stronger* / *weaker* (the CI excludes
+it, farther from / closer to the null), *opposite* (the CI lies on the other side of the
+null), or *not testable* (too few patients, a missing column). Only the correlations (1C, 3B,
+3C, S3A-C) printed a value (r) on a scale the cohort's effect shares; for the group
+comparisons the paper printed only a p-value or a direction, so those are judged on
+**direction only** (the CI against 0: consistent, opposite, or *inconclusive* when it
+includes 0). A p on the same side of 0.05 is not agreement: any cohort with a CRS gradient
+has that.
 
 Choices (the paper's Methods say only "Pearson and Spearman correlation coefficients were
 calculated depending on the distribution and linearity of the data"):
@@ -39,6 +46,7 @@ The patients of each finding are those of the Tocilizumab page
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Literal, get_args
@@ -56,7 +64,8 @@ Kind = Literal["compare", "correlate"]
 PvalueOp = Literal["=", "<"]
 ALPHA = 0.05
 RESULT_COLUMNS = ("finding", "description", "test", "paper", "paper_r", "paper_p", "computed_r",
-                  "computed_p", "n", "direction", "agrees", "note")
+                  "computed_p", "n", "direction", "effect", "ci_low", "ci_high", "effect_label",
+                  "ci_method", "verdict", "scale", "reason", "note")
 
 
 @dataclass(frozen=True)
@@ -157,6 +166,25 @@ COLUMNS: tuple[str, ...] = tuple(dict.fromkeys(
     [c for f in FINDINGS for c in f.columns] + list(DOSE_COLUMNS)))
 
 
+Verdict = Literal["consistent", "stronger", "weaker", "opposite", "inconclusive",
+                  "not testable"]
+VERDICTS: tuple[str, ...] = get_args(Verdict)
+Scale = Literal["same", "direction", ""]
+#: what each verdict means, for the pages
+VERDICT_TEXT: dict[str, str] = {
+    "consistent": "the cohort's 95% CI contains the paper's value",
+    "stronger": "the CI excludes the paper's value, same direction, farther from the null",
+    "weaker": "the CI excludes the paper's value, on the null's side of it (it may include "
+              "the null)",
+    "opposite": "the CI lies entirely on the other side of the null",
+    "inconclusive": "direction only: the CI includes the null, so the cohort neither shows "
+                    "nor rules out the paper's direction",
+    "not testable": "too few patients or a missing column on this data",
+}
+HL_CI_METHOD = ("distribution-free CI of the Hodges-Lehmann shift (Moses; normal "
+                "approximation to the Mann-Whitney distribution, ties not corrected)")
+
+
 @dataclass(frozen=True)
 class Computed:
     """A finding computed on a cohort.
@@ -169,7 +197,15 @@ class Computed:
     direction : signed effect: r, or Spearman rho against the ordered groups, or the
         difference of medians (3A); NaN if not computed.
     n : observations used.
-    agrees : True / False, or None when it could not be computed.
+    effect : the effect the verdict is judged on: Spearman r (correlations), Spearman rho of
+        the value against the ordered groups (group comparisons), the Hodges-Lehmann shift
+        treated - untreated (3A); NaN if not computed.
+    ci_low, ci_high : its 95% CI (NaN when it cannot be computed).
+    effect_label, ci_method : what ``effect`` is and how its CI was computed.
+    verdict : one of :data:`VERDICTS` (rules: :func:`verdict`).
+    scale : ``"same"`` (the paper printed a value on the effect's scale: an r),
+        ``"direction"`` (the paper printed only a p or a direction) or "" (not testable).
+    reason : the verdict in words (CI against the paper's value or the null).
     note : why it could not be computed, or "".
     """
 
@@ -179,21 +215,95 @@ class Computed:
     pvalue: float
     direction: float
     n: int
-    agrees: bool | None
+    effect: float = math.nan
+    ci_low: float = math.nan
+    ci_high: float = math.nan
+    effect_label: str = ""
+    ci_method: str = ""
+    verdict: Verdict = "not testable"
+    scale: Scale = ""
+    reason: str = ""
     note: str = ""
 
 
-def _agrees(f: Finding, direction: float, pvalue: float) -> bool | None:
-    if math.isnan(direction):
-        return None
-    same_sign = f.sign == 0 or np.sign(direction) == f.sign
-    if f.paper_p is None:
-        return bool(same_sign)
-    if math.isnan(pvalue):
-        return None
-    same_side = (pvalue <= ALPHA) == f.significant
-    # a non-significant paper finding makes no directional claim to hold against
-    return bool(same_side and (same_sign or not f.significant))
+def _fmt(v: float) -> str:
+    return f"{v:.2f}" if abs(v) < 10 else f"{v:.0f}"
+
+
+def verdict(f: Finding, ci_low: float, ci_high: float) -> tuple[Verdict, Scale, str]:
+    """Judge a finding by the cohort's 95% CI against the paper's value.
+
+    Rules
+    -----
+    * **Same scale** (the paper printed a correlation r): *consistent* when
+      ``ci_low <= paper_r <= ci_high``; *opposite* when the CI lies entirely on the other side
+      of 0 (paper r < 0 and ci_low > 0, or paper r > 0 and ci_high < 0); *stronger* when the
+      CI excludes the paper's r on the side away from 0; *weaker* otherwise (the CI excludes
+      the paper's r on the side of 0, possibly including 0).
+    * **Direction only** (the paper printed a p-value or a direction, no effect on a scale the
+      cohort's effect can be compared with): the paper's claim is its direction ``sign``.
+      When it reported an effect (p <= 0.05, or no p with a stated direction): *consistent*
+      when the CI lies entirely on the paper's side of 0, *opposite* when entirely on the
+      other side, *inconclusive* when it includes 0. When the paper's p was > 0.05 (2B, 2C):
+      *consistent* when the CI includes 0, *stronger* when it lies entirely on the paper's
+      side, *opposite* when entirely on the other.
+    * A CI that is NaN: *not testable*.
+
+    Returns
+    -------
+    (verdict, scale, reason)
+    """
+    if math.isnan(ci_low) or math.isnan(ci_high):
+        return "not testable", "", "no 95% CI on this data"
+    ci = f"95% CI {_fmt(ci_low)} to {_fmt(ci_high)}"
+    if f.paper_r is not None:
+        ref = f.paper_r
+        s = 1 if ref > 0 else -1
+        if ci_low <= ref <= ci_high:
+            return "consistent", "same", f"{ci} contains the paper's r = {ref:g}"
+        if (s > 0 and ci_high < 0) or (s < 0 and ci_low > 0):
+            return "opposite", "same", f"{ci} lies on the other side of 0 from r = {ref:g}"
+        if (s > 0 and ci_low > ref) or (s < 0 and ci_high < ref):
+            return "stronger", "same", f"{ci} excludes r = {ref:g}, farther from 0"
+        return "weaker", "same", f"{ci} excludes r = {ref:g}, closer to 0"
+    s = f.sign
+    above, below = ci_low > 0, ci_high < 0
+    if s == 0:  # no directional claim: only "an effect or not"
+        return ("consistent" if not (above or below) else "stronger"), "direction", \
+            f"{ci}; the paper claimed no direction"
+    same = above if s > 0 else below
+    other = below if s > 0 else above
+    way = "above" if s > 0 else "below"
+    if f.significant is False:
+        if same:
+            return "stronger", "direction", (f"{ci} lies {way} 0; the paper found no clear "
+                                             f"effect (P = {f.paper_p:g})")
+        if other:
+            return "opposite", "direction", f"{ci} lies on the other side of 0"
+        return "consistent", "direction", (f"{ci} includes 0, like the paper's P = "
+                                           f"{f.paper_p:g}")
+    if same:
+        return "consistent", "direction", f"{ci} lies {way} 0, the paper's direction"
+    if other:
+        return "opposite", "direction", f"{ci} lies on the other side of 0"
+    return "inconclusive", "direction", f"{ci} includes 0"
+
+
+def hodges_lehmann(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
+    """Hodges-Lehmann shift ``x - y`` (median of all pairwise differences) with the
+    distribution-free 95% CI (Moses): the k-th smallest and k-th largest difference, with
+    ``k = floor(n1 n2 / 2 - 1.96 sqrt(n1 n2 (n1 + n2 + 1) / 12))`` (normal approximation to the
+    Mann-Whitney distribution). The CI is NaN when k < 1 (too few patients for 95%)."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if len(x) == 0 or len(y) == 0:
+        return math.nan, math.nan, math.nan
+    d = np.sort(np.subtract.outer(x, y).ravel())
+    n1, n2, big_n = len(x), len(y), len(d)
+    est = float(np.median(d))
+    k = math.floor(big_n / 2 - 1.959963984540054 * math.sqrt(n1 * n2 * (n1 + n2 + 1) / 12))
+    if k < 1:
+        return est, math.nan, math.nan
+    return est, float(d[k - 1]), float(d[big_n - k])
 
 
 def compute(df: pd.DataFrame, finding: Finding) -> Computed:
@@ -202,16 +312,23 @@ def compute(df: pd.DataFrame, finding: Finding) -> Computed:
     Returns
     -------
     Computed
-        ``test, r, pvalue, direction, n, agrees, note``; a finding whose columns are missing or
-        whose data are too few comes back with ``agrees = None`` and the reason in ``note``.
+        ``test, r, pvalue, direction, n, effect, ci_low, ci_high, verdict, ...``; a finding
+        whose columns are missing or whose data are too few comes back "not testable" with
+        the reason in ``note``.
     """
     try:
         data = _patients(df, finding)
         if finding.kind == "correlate":
-            return _correlate(data, finding)
-        return _compare(data, finding)
+            c = _correlate(data, finding)
+        else:
+            c = _compare(data, finding)
     except CohortError as exc:
-        return Computed(finding, "", None, math.nan, math.nan, 0, None, str(exc))
+        return Computed(finding, "", None, math.nan, math.nan, 0, note=str(exc),
+                        reason="not testable on this data")
+    v, scale, reason = verdict(finding, c.ci_low, c.ci_high)
+    note = c.note or ("" if v != "not testable" else
+                      "too few patients for a 95% CI of the effect")
+    return dataclasses.replace(c, verdict=v, scale=scale, reason=reason, note=note)
 
 
 def _patients(df: pd.DataFrame, finding: Finding) -> pd.DataFrame:
@@ -230,28 +347,38 @@ def _patients(df: pd.DataFrame, finding: Finding) -> pd.DataFrame:
 
 
 def _correlate(data: pd.DataFrame, f: Finding) -> Computed:
-    """A correlation finding: Spearman r, its p, and r as the direction."""
+    """A correlation finding: Spearman r, its p, and r with its CI as the effect."""
     res = gstats.correlate(data, *f.columns, "spearman")
-    return Computed(f, "Spearman", res.r, res.pvalue, res.r, res.n,
-                    _agrees(f, res.r, res.pvalue))
+    return Computed(f, "Spearman", res.r, res.pvalue, res.r, res.n, res.r, res.ci_low,
+                    res.ci_high, "Spearman r", res.ci_method)
 
 
 def _compare(data: pd.DataFrame, f: Finding) -> Computed:
-    """A group finding: the test's p; direction = Spearman of the value against the ordered
-    groups, or for 3A the difference of medians (treated - untreated) among CRS 1-2."""
+    """A group finding: the test's p; the effect is the Spearman rho of the value against
+    the ordered groups (with its CI), or for 3A the Hodges-Lehmann shift treated - untreated
+    among CRS 1-2 (``direction`` keeps the difference of medians)."""
     value, group = f.columns
     if f.id == "3A":
         cmp = tocilizumab.crs12_tocilizumab(data).nadir
         s = cmp.summary.set_index("group")["median"]
         direction = float(s.get(1, math.nan) - s.get(0, math.nan))
-    elif f.id == "3D":
+        sub = tocilizumab.subset(data, "crs12")[[value, group]].apply(
+            pd.to_numeric, errors="coerce").dropna()
+        est, lo, hi = hodges_lehmann(sub.loc[sub[group] == 1, value].to_numpy(),
+                                     sub.loc[sub[group] == 0, value].to_numpy())
+        return Computed(f, cmp.test, None, cmp.pvalue, direction, cmp.n, est, lo, hi,
+                        "Hodges-Lehmann shift, treated − untreated (mg/dL)", HL_CI_METHOD)
+    if f.id == "3D":
         cmp = tocilizumab.grade_by_doses(data, doses=group, grade=value).comparison
-        direction = gstats.correlate(data, value, group, "spearman").r
     else:
         cmp = gstats.compare_groups(data, value, group)
-        direction = gstats.correlate(data, value, group, "spearman").r
-    return Computed(f, cmp.test, None, cmp.pvalue, direction, cmp.n,
-                    _agrees(f, direction, cmp.pvalue))
+    try:
+        rho = gstats.correlate(data, value, group, "spearman")
+    except CohortError as exc:
+        return Computed(f, cmp.test, None, cmp.pvalue, math.nan, cmp.n, note=str(exc))
+    label = "Spearman rho vs " + ("the number of doses" if f.id == "3D" else "CRS grade")
+    return Computed(f, cmp.test, None, cmp.pvalue, rho.r, cmp.n, rho.r, rho.ci_low,
+                    rho.ci_high, label, rho.ci_method)
 
 
 def reproduce(df: pd.DataFrame,
@@ -269,9 +396,10 @@ def reproduce(df: pd.DataFrame,
         One row per finding; columns ``finding`` (id), ``description``, ``test``, ``paper``
         (the statistic as printed), ``paper_r``, ``paper_p``, ``computed_r`` (Spearman r or
         NaN), ``computed_p``, ``n``, ``direction`` (signed effect, see :class:`Computed`),
-        ``agrees`` (True/False/None: same direction and p on the same side of 0.05; direction
-        only where the paper printed no p; p side only where the paper's p was > 0.05),
-        ``note``.
+        ``effect``, ``ci_low``, ``ci_high`` (the effect the verdict is judged on and its 95%
+        CI), ``effect_label``, ``ci_method``, ``verdict`` (:data:`VERDICTS`, rules in
+        :func:`verdict`), ``scale`` ("same": against the paper's r; "direction": the paper
+        printed no comparable value; "": not testable), ``reason``, ``note``.
     """
     rows = []
     for f in findings:
@@ -281,9 +409,10 @@ def reproduce(df: pd.DataFrame,
                      "paper_r": math.nan if f.paper_r is None else f.paper_r,
                      "paper_p": math.nan if f.paper_p is None else f.paper_p,
                      "computed_r": math.nan if c.r is None else c.r, "computed_p": c.pvalue,
-                     "n": c.n, "direction": c.direction, "agrees": c.agrees, "note": c.note})
-    out = pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
-    out["agrees"] = pd.Series([r["agrees"] for r in rows], index=out.index, dtype=object)
-    return out
+                     "n": c.n, "direction": c.direction, "effect": c.effect,
+                     "ci_low": c.ci_low, "ci_high": c.ci_high, "effect_label": c.effect_label,
+                     "ci_method": c.ci_method, "verdict": c.verdict, "scale": c.scale,
+                     "reason": c.reason, "note": c.note})
+    return pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
 
 
