@@ -318,10 +318,8 @@ def compute(df: pd.DataFrame, finding: Finding) -> Computed:
     """
     try:
         data = _patients(df, finding)
-        if finding.kind == "correlate":
-            c = _correlate(data, finding)
-        else:
-            c = _compare(data, finding)
+        fit = _correlate if finding.kind == "correlate" else _compare
+        c = fit(data, finding)
     except CohortError as exc:
         return Computed(finding, "", None, math.nan, math.nan, 0, note=str(exc),
                         reason="not testable on this data")
