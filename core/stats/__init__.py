@@ -20,6 +20,7 @@ survival           kaplan_meier, time/event checks
 logrank            log-rank and pairwise log-rank
 efron, cox_model   cox (Efron partial likelihood, Newton-Raphson)
 ph_test            cox.zph
+competing          cumulative_incidence (Aalen-Johansen, cmprsk variance), Gray's test
 _common            complete cases, option checks, solver budgets, shared constants
 
 Example (``df`` a patient table; the README's runnable example is checked by
@@ -40,6 +41,7 @@ from core.stats._common import (
     require_columns,
 )
 from core.stats.compare import TUKEY_BOX_COLUMNS, CompareResult, compare_groups, dunn, tukey_box
+from core.stats.competing import CumulativeIncidenceResult, GrayResult, cumulative_incidence
 from core.stats.contingency_tests import (
     CONTINGENCY_TESTS,
     ContingencyResult,
@@ -63,9 +65,11 @@ from core.stats.survival import KaplanMeierResult, kaplan_meier
 __all__ = [
     "CONTINGENCY_TESTS", "CORRELATION_METHODS", "DEFAULT_SEED", "EPV_MIN", "INTERCEPT",
     "LOGISTIC_METHODS", "TUKEY_BOX_COLUMNS", "CompareResult", "ContingencyResult",
-    "ContingencyTest", "CorrelationMethod", "CorrelationResult", "CoxResult", "Design",
+    "ContingencyTest", "CorrelationMethod", "CorrelationResult", "CoxResult",
+    "CumulativeIncidenceResult", "Design", "GrayResult",
     "KaplanMeierResult", "LogRankResult", "LogisticMethod", "LogisticResult", "SolverBudget",
     "aliased_terms", "check_full_rank", "compare_groups", "complete_cases", "contingency",
-    "correlate", "correlation_matrix_frame", "cox", "design_matrix", "dunn", "holm",
-    "kaplan_meier", "logistic", "numeric", "python_value", "require_columns", "tukey_box",
+    "correlate", "correlation_matrix_frame", "cox", "cumulative_incidence", "design_matrix",
+    "dunn", "holm", "kaplan_meier", "logistic", "numeric", "python_value",
+    "require_columns", "tukey_box",
 ]
