@@ -1,6 +1,6 @@
 """Paper figures page: Figures 1A-F, 2A-D and 3A-D of Perl et al. (Haematologica 2024) redrawn
 on the loaded cohort, each with the paper's statistic next to this cohort's, and a table that
-says for every finding whether the cohort reproduces it."""
+judges every finding by this cohort's 95% CI against the paper's value."""
 
 from __future__ import annotations
 
@@ -22,7 +22,9 @@ from ui.guard import guard
 
 PER_ROW = 3
 MIN_N = 4
-AGREES = {True: "✓ agrees", False: "✗ differs", None: "– not computed"}
+VERDICT = {"consistent": "✓ consistent", "stronger": "↑ stronger", "weaker": "↓ weaker",
+           "opposite": "✗ opposite", "inconclusive": "? inconclusive",
+           "not testable": "– not testable"}
 FIGURES = {
     "Figure 1 · Coagulation by CRS grade": ("1A", "1B", "1C", "1D", "1E", "1F"),
     "Figure 2 · Liver by CRS grade": ("2A", "2B", "2C", "2D"),
@@ -30,15 +32,23 @@ FIGURES = {
 }
 
 
+def verdict_text(row: pd.Series) -> str:
+    """E.g. "↑ stronger (95% CI -0.89 to -0.67 excludes r = -0.44, farther from 0)"."""
+    text = VERDICT[row["verdict"]]
+    if row["scale"] == "direction":
+        text += " (direction only)"
+    return text
+
+
 def cohort_text(row: pd.Series) -> str:
-    if row["agrees"] is None and row["note"]:
-        return f"This cohort: not computed ({row['note']})"
+    if row["verdict"] == "not testable" and math.isnan(row["computed_p"]):
+        return f"This cohort: not testable ({row['note']})"
     parts = []
     if not math.isnan(row["computed_r"]):
         parts.append(f"r = {row['computed_r']:.2f}")
     parts.append(p_text(row["computed_p"]))
     parts.append(f"n = {row['n']}")
-    return f"This cohort: {', '.join(parts)} · {AGREES[row['agrees']]}"
+    return f"This cohort: {', '.join(parts)} · {verdict_text(row)}: {row['reason']}"
 
 
 def figure(fid: str, title: str) -> tuple[alt.TopLevelMixin, str]:
@@ -86,9 +96,27 @@ def draw(fid: str, row: pd.Series) -> None:
 view = session.page("Paper figures", min_n=0)
 st.markdown("Perl et al., *Tocilizumab administration in cytokine release syndrome is "
             "associated with hypofibrinogenemia after CAR T-cell therapy*, Haematologica 2024, "
-            "redrawn on this cohort. Under each panel: the paper's statistic and this cohort's. "
-            "**Agrees** = same direction and p on the same side of 0.05 (for the paper's "
-            "non-significant 2B and 2C: p > 0.05; where the paper printed no p: direction).")
+            "redrawn on this cohort. Under each panel: the paper's statistic and this cohort's, "
+            "judged by **this cohort's 95% CI against the paper's value** — not by p on the "
+            "same side of 0.05, which any cohort with a CRS gradient has.")
+with st.expander("How findings are judged"):
+    st.markdown(
+        "- **Correlations** (1C, 3B, 3C, S3A-C; the paper printed r): **consistent** when the "
+        "CI of this cohort's Spearman r contains the paper's r; **stronger** / **weaker** when "
+        "it excludes it, farther from / closer to 0; **opposite** when the CI lies entirely on "
+        "the other side of 0.\n"
+        "- **Group comparisons** (1A-B, 1D-F, 2A-D, 3A, 3D; the paper printed only a p-value "
+        "or a direction, no effect size): judged on **direction only**. The effect is the "
+        "Spearman rho of the value against CRS grade (3D: against the number of doses; 3A: "
+        "the Hodges-Lehmann shift of the nadir, treated − untreated, CRS 1-2). Consistent when "
+        "its CI lies on the paper's side of 0, opposite when on the other side, "
+        "**inconclusive** when it includes 0. For the paper's non-significant 2B and 2C: "
+        "consistent when the CI includes 0, stronger when it excludes it in the paper's "
+        "direction.\n"
+        "- **Not testable**: too few patients for a 95% CI, or a missing column.\n"
+        "- CIs: Spearman by Fisher's z with SE 1/√(n−3), an approximation (R gives none); "
+        "the Hodges-Lehmann CI is the distribution-free (Moses) interval by the normal "
+        "approximation.")
 if view.n < MIN_N:
     st.info(f"{view.n} patient(s) in view: the figures need at least {MIN_N}. Widen the "
             "filter in the sidebar.")
@@ -96,10 +124,16 @@ if view.n < MIN_N:
 df = columns.only(view.patients, paper.COLUMNS)
 table = session.memo(paper.reproduce, df).set_index("finding", drop=False)
 
-n_agree = int((table["agrees"] == True).sum())  # noqa: E712 - object column with None
-n_known = int(table["agrees"].notna().sum())
-st.metric("Findings reproduced", f"{n_agree} of {n_known}",
-          help="Computed findings that agree with the paper (direction and side of 0.05).")
+if view.synthetic:
+    st.info("This is the synthetic demo cohort, generated to match the paper's counts and "
+            "correlations: that it agrees with the paper shows only that the generator works, "
+            "not that the findings reproduce. No count of reproduced findings is shown for it; "
+            "upload your own cohort to test them.")
+else:
+    counts = table["verdict"].value_counts()
+    st.caption("Verdicts on this cohort: " + " · ".join(
+        f"{VERDICT[v]} {int(counts[v])}" for v in paper.VERDICTS if v in counts.index)
+        + ". Judged one by one; they are not independent (many share patients and columns).")
 
 for heading, ids in FIGURES.items():
     st.subheader(heading)
@@ -116,12 +150,19 @@ show_table(pd.DataFrame({
     "This cohort": [("" if math.isnan(r) else f"r = {r:.2f}, ") + p_text(p)
                     if not math.isnan(p) else "–"
                     for r, p in zip(table["computed_r"], table["computed_p"])],
-    "n": table["n"], "Direction": table["direction"].map(
-        lambda v: "–" if pd.isna(v) else "up" if v > 0 else "down" if v < 0 else "flat"),
-    "Agrees": table["agrees"].map(AGREES.get), "Note": table["note"]}),
-    name="paper-findings", title="Paper findings reproduced on this cohort")
+    "n": table["n"],
+    "Effect judged": table["effect_label"].replace("", "–"),
+    "Estimate (95% CI)": [
+        "–" if math.isnan(e) else f"{paper.fmt_effect(e)}" + (
+            "" if math.isnan(lo) else f" ({paper.fmt_effect(lo)} to {paper.fmt_effect(hi)})")
+        for e, lo, hi in zip(table["effect"], table["ci_low"], table["ci_high"])],
+    "Verdict": [verdict_text(r) for _, r in table.iterrows()],
+    "Why": table["reason"], "Note": table["note"]}),
+    name="paper-findings", title="Paper findings judged on this cohort")
 st.caption("Correlations: Spearman (the paper used Pearson or Spearman 'depending on the "
-           "data'). 1C: nadir fibrinogen vs maximum D-dimer. 3C/S3B: recovered patients only; "
-           "S3C: treated patients only; 3B/S3A: all patients (as the paper's r, p and n imply). "
-           "Group comparisons: Kruskal-Wallis over CRS grades 0-4; direction = Spearman of the "
-           "value against the grade (3A: treated minus untreated median).")
+           "data'); CI by Fisher's z with SE 1/√(n−3), approximate for Spearman. 1C: nadir "
+           "fibrinogen vs maximum D-dimer. 3C/S3B: recovered patients only; S3C: treated "
+           "patients only; 3B/S3A: all patients (as the paper's r, p and n imply). Group "
+           "comparisons: Kruskal-Wallis over CRS grades 0-4; their effect is the Spearman rho "
+           "of the value against the grade (direction only: the paper printed no effect "
+           "size).")

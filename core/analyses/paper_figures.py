@@ -226,7 +226,7 @@ class Computed:
     note: str = ""
 
 
-def _fmt(v: float) -> str:
+def fmt_effect(v: float) -> str:
     return f"{v:.2f}" if abs(v) < 10 else f"{v:.0f}"
 
 
@@ -255,7 +255,7 @@ def verdict(f: Finding, ci_low: float, ci_high: float) -> tuple[Verdict, Scale, 
     """
     if math.isnan(ci_low) or math.isnan(ci_high):
         return "not testable", "", "no 95% CI on this data"
-    ci = f"95% CI {_fmt(ci_low)} to {_fmt(ci_high)}"
+    ci = f"95% CI {fmt_effect(ci_low)} to {fmt_effect(ci_high)}"
     if f.paper_r is not None:
         ref = f.paper_r
         s = 1 if ref > 0 else -1
