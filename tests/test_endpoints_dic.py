@@ -18,9 +18,11 @@ def test_dic_score_examples() -> None:
         # day 4, all at the boundaries: 100 (1) + 0.5 (0) + 1.3 (0) + 100 (0) = 1
         ("P", 4, "platelets", 100), ("P", 4, "d_dimer", 0.5), ("P", 4, "inr", 1.3),
         ("P", 4, "fibrinogen", 100),
-        # day 5: 50 (1) + 5.0 (2) + 1.5 (1) = 4, fibrinogen not measured
+        # day 5: 50 (1) + 5.0 (2) + 1.5 (1) = 4; fibrinogen not drawn: day 4's 100 (0 points)
+        # is exactly 24 h old and is carried forward (the window is inclusive)
         ("P", 5, "platelets", 50), ("P", 5, "d_dimer", 5.0), ("P", 5, "inr", 1.5),
-        # day 6, two samples: worst of the day: platelets 49 (2) + D-dimer 5.01 (3) = 5
+        # day 6.2: platelets 120 (0) + D-dimer 5.01 (3); day 5's values are 29 h old: 3 of 2
+        # day 6.7: platelets 49 (2) + D-dimer 5.01 from 6.2 (3) + INR 1.51 (2) = 7 of 3
         ("P", 6.2, "platelets", 120), ("P", 6.7, "platelets", 49), ("P", 6.2, "d_dimer", 5.01),
         ("P", 6.7, "inr", 1.51),
         # before infusion: not scored
@@ -30,11 +32,44 @@ def test_dic_score_examples() -> None:
     points = ["platelets_pts", "d_dimer_pts", "pt_pts", "fibrinogen_pts"]
     assert list(d.loc[3, points]) == [2, 3, 2, 1]
     assert d.loc[4, "score"] == 1 and d.loc[4, "n_components"] == 4
-    assert d.loc[5, "score"] == 4 and d.loc[5, "n_components"] == 3
-    assert pd.isna(d.loc[5, "fibrinogen_pts"])
-    assert d.loc[6, "score"] == 2 + 3 + 2
+    assert d.loc[5, "score"] == 4 and d.loc[5, "n_components"] == 4
+    assert d.loc[5, "fibrinogen_pts"] == 0
+    assert d.loc[6.2, "score"] == 3 and d.loc[6.2, "n_components"] == 2
+    assert d.loc[6.7, "score"] == 2 + 3 + 2 and d.loc[6.7, "n_components"] == 3
     assert -1 not in d.index
-    assert one(res, "P")["dic_score_max"] == 8
+    row = one(res, "P")
+    assert row["dic_score_max"] == 8 and row["dic_score_components"] == 4
+
+
+@pytest.mark.parametrize("hours, score, n", [(23, 2 + 3, 2), (24, 2 + 3, 2), (25, 3, 1)])
+def test_components_combine_within_24_hours(hours: float, score: int, n: int) -> None:
+    # platelets 40 (2 points) at day 2.0, D-dimer 6 (3 points) `hours` later: within 24 h
+    # (inclusive) the platelets are carried forward; 25 h apart they are not
+    res = ep.derive(labs(("P", 2.0, "platelets", 40), ("P", 2.0 + hours / 24, "d_dimer", 6.0)))
+    row = one(res, "P")
+    assert row["dic_score_max"] == score and row["dic_score_components"] == n
+
+
+def test_last_value_is_carried_forward_not_the_worst() -> None:
+    # platelets 40 (2) at 08:00, 120 (0) at 20:00, D-dimer 6 (3) at 22:00: the last platelet
+    # count (120) is the one combined, 0 + 3; the first draw alone gives 2
+    res = ep.derive(labs(("P", 3 + 8 / 24, "platelets", 40), ("P", 3 + 20 / 24, "platelets", 120),
+                         ("P", 3 + 22 / 24, "d_dimer", 6.0)))
+    assert list(res.dic["score"]) == [2, 0, 3]
+    assert one(res, "P")["dic_score_max"] == 3
+
+
+def test_components_behind_the_max_and_the_window_setting() -> None:
+    # day 1: all four, score 0 + 2 + 0 + 0 = 2; day 5: platelets 40 + D-dimer 6 = 5 of 2:
+    # the maximum 5 rests on 2 components (a lower bound)
+    rows = [("P", 1, "platelets", 200), ("P", 1, "d_dimer", 1.0), ("P", 1, "inr", 1.0),
+            ("P", 1, "fibrinogen", 300), ("P", 5, "platelets", 40), ("P", 5, "d_dimer", 6.0)]
+    row = one(ep.derive(labs(*rows)), "P")
+    assert row["dic_score_max"] == 5 and row["dic_score_components"] == 2
+    # a 5-day window carries day 1's INR and fibrinogen (0 points each) into day 5: still 5,
+    # now of 4 components
+    wide = one(ep.derive(labs(*rows), settings=ep.EndpointSettings(dic_window_hours=96)), "P")
+    assert wide["dic_score_max"] == 5 and wide["dic_score_components"] == 4
 
 
 def test_dic_cutoffs_are_settings() -> None:

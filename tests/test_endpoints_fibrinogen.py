@@ -27,7 +27,8 @@ from core.errors import ValidationError
     (10, 4),
 ])
 def test_ctcae_grade_boundaries(nadir: float, grade: int) -> None:
-    res = ep.derive(labs(*fib_course("P", (0, 300), (4, 320), (6, nadir), (9, 250))))
+    # recovery is sustained: day 9 and day 12 both >= LLN, so day 9
+    res = ep.derive(labs(*fib_course("P", (0, 300), (4, 320), (6, nadir), (9, 250), (12, 260))))
     row = one(res, "P")
     assert row["hypofibrinogenemia_grade"] == grade
     assert row["fibrinogen_nadir"] == nadir and row["fibrinogen_nadir_day"] == 6
@@ -63,13 +64,13 @@ def test_absolute_50_is_grade_4_whatever_the_lln() -> None:
     (49, 4),     # 72.8 % (relative grade 3) but < 50 mg/dL: the absolute criterion gives 4
 ])
 def test_abnormal_baseline_graded_relative_to_baseline(nadir: float, grade: int) -> None:
-    res = ep.derive(labs(*fib_course("P", (-2, 175), (0, 180), (5, nadir), (12, 182))))
+    res = ep.derive(labs(*fib_course("P", (-2, 175), (0, 180), (5, nadir), (12, 182), (14, 185))))
     row = one(res, "P")
     assert row["fibrinogen_baseline"] == 180
     assert row["hypofibrinogenemia_grade"] == grade
     if grade:
         assert row["hypofibrinogenemia_onset_day"] == 5
-        # recovery = back to baseline (182 >= 180) on day 12
+        # recovery = back to baseline (182, 185 >= 180) on days 12 and 14: day 12
         assert row["fibrinogen_recovery_day"] == 12 and row["fibrinogen_recovered"] == 1
 
 

@@ -18,7 +18,8 @@ def test_settings_sources_are_documented() -> None:
 def test_the_settings_form_is_generated_from_the_field_metadata():
     sections = ep.EndpointSettings.sections()
     assert list(sections) == ["Fibrinogen (CTCAE v5)", "Window (days after infusion)",
-                              "IEC-HS screen (Hines 2023)", "ISTH overt DIC (Taylor 2001)"]
+                              "IEC-HS screen (Hines 2023)", "ISTH overt DIC (Taylor 2001)",
+                              "Corticosteroids for CRS/ICANS"]
     titles = {s.name: s.title for specs in sections.values() for s in specs}
     # the labels the page wrote by hand before, units from the schema's analytes
     assert titles["fibrinogen_lln"] == "Fibrinogen LLN (mg/dL)"

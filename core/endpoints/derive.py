@@ -7,7 +7,7 @@ fibrinogen, treatment, DIC and IEC-HS endpoints (one module each) and assemble t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -16,11 +16,11 @@ import pandas as pd
 from core.endpoints.analytes import LabSeries, per_patient, summarise_analytes, summary_frame
 from core.endpoints.clean import Issues, clean_labs, clean_treatments, require_columns
 from core.endpoints.dic import DIC_COLUMNS, dic_score_max, dic_scores
-from core.endpoints.fibrinogen import fibrinogen_endpoints
-from core.endpoints.iec_hs import iec_hs
-from core.endpoints.settings import EndpointSettings
-from core.endpoints.treatments import days_to_onset, treatment_endpoints
-from core.ingest.parse import patient_ids
+from core.endpoints.fibrinogen import EPISODE_COLUMNS, Fibrinogen, fibrinogen_endpoints
+from core.endpoints.iec_hs import LAB, TIED, iec_hs
+from core.endpoints.settings import SUBSTITUTES, EndpointSettings
+from core.endpoints.treatments import days_to_onset, steroid_table, treatment_endpoints
+from core.ingest.parse import patient_ids, read_numbers
 
 #: Per-patient min/max columns: column -> (analyte, "min" | "max").
 ANALYTE_ENDPOINTS: dict[str, tuple[str, Literal["min", "max"]]] = {
@@ -44,15 +44,18 @@ ENDPOINT_COLUMNS: tuple[str, ...] = (
     "tocilizumab", "tocilizumab_doses", "tocilizumab_cum_mg", "tocilizumab_first_day",
     "tocilizumab_last_day", "tocilizumab_duration_days", "corticosteroids",
     "fibrinogen_baseline", "fibrinogen_nadir", "fibrinogen_nadir_day", "hypofibrinogenemia_grade",
-    "hypofibrinogenemia_onset_day", "fibrinogen_recovery_day", "fibrinogen_recovered",
+    "hypofibrinogenemia_onset_day", "fibrinogen_recovery_day", "hypofibrinogenemia_episodes",
+    "fibrinogen_recovered",
     "days_toci_to_hypofibrinogenemia", "corticosteroids_first_day",
     "days_corticosteroids_to_hypofibrinogenemia", "fibrinogen_max", "d_dimer_max",
     "platelets_min", "inr_max", "ptt_max", "ggt_max", "alt_max", "ast_max", "che_min",
-    "albumin_min", "ferritin_max", "crp_max", "il6_max", "dic_score_max", "iec_hs",
+    "albumin_min", "ferritin_max", "crp_max", "il6_max", "dic_score_max", "dic_score_components",
+    "iec_hs",
     "fibrinogen_substitution_g",
 )
 _INTEGER_COLUMNS = ("tocilizumab", "tocilizumab_doses", "corticosteroids",
-                    "hypofibrinogenemia_grade", "fibrinogen_recovered", "dic_score_max", "iec_hs")
+                    "hypofibrinogenemia_grade", "fibrinogen_recovered", "dic_score_max", "iec_hs",
+                    "hypofibrinogenemia_episodes", "dic_score_components")
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,15 @@ class Endpoints:
         Summary sentences for the user (one per kind of problem, plus notes).
     settings : EndpointSettings
         The settings used.
+    episodes : DataFrame
+        One row per hypofibrinogenemia episode: ``patient_id, episode, onset_day, nadir,
+        nadir_day, grade, recovery_day`` (empty: not ended), ``recovered``, ``last_day``.
+    steroids : DataFrame
+        Every corticosteroid row with its dexamethasone equivalent and whether it counts
+        (premedication before day 0 and doses below the threshold listed apart).
+    iec_basis : str
+        How the IEC-HS values were reached: "laboratory screen", "CRS timing", or both with
+        counts ("CRS timing for 3 patients, laboratory screen for 38").
     """
 
     patients: pd.DataFrame
@@ -84,6 +96,10 @@ class Endpoints:
     issues: pd.DataFrame
     messages: tuple[str, ...]
     settings: EndpointSettings
+    episodes: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
+        columns=list(EPISODE_COLUMNS)))
+    steroids: pd.DataFrame = field(default_factory=pd.DataFrame)
+    iec_basis: str = LAB
 
 
 def derive(labs: pd.DataFrame | None, treatments: pd.DataFrame | None = None,
@@ -146,12 +162,39 @@ def derive(labs: pd.DataFrame | None, treatments: pd.DataFrame | None = None,
     index = pd.Index(ids, name="patient_id", dtype=object)
     series = _lab_series(lab, puniq, index, s)
     summary = summarise_analytes(series)
-    cols = _endpoint_columns(series, summary, tx, index, s)
+    crs_res = _crs_resolution(patients, index)
+    cols, fib = _endpoint_columns(series, summary, tx, index, s, crs_res)
     dic = dic_scores(series.in_window(), s)
-    cols["dic_score_max"] = dic_score_max(dic, len(index))
+    cols["dic_score_max"], cols["dic_score_components"] = dic_score_max(dic, len(index))
+    n_tied = int((~np.isnan(crs_res)).sum()) if crs_res is not None else 0
+    basis = (LAB if not n_tied else TIED if n_tied == len(index)
+             else f"{TIED} for {n_tied} patients, {LAB} for {len(index) - n_tied}")
     return Endpoints(_patient_frame(cols, index), _dic_frame(dic, index),
                      summary_frame(summary, index.to_numpy(object)), iss.frame(),
-                     tuple(iss.messages), s)
+                     tuple(iss.messages), s, _episode_frame(fib, index),
+                     steroid_table(tx, s), basis)
+
+
+def _crs_resolution(patients: pd.DataFrame | None, index: pd.Index) -> np.ndarray | None:
+    """The patient table's ``crs_resolution_day`` over the output's patients (None: no such
+    column, or no value in it)."""
+    if patients is None or "crs_resolution_day" not in patients:
+        return None
+    ids = patient_ids(patients["patient_id"])
+    days = pd.Series(read_numbers(patients["crs_resolution_day"], None).values,
+                     index=pd.Index(ids, dtype=object))
+    days = days[~days.index.duplicated()]
+    out = days.reindex(index).to_numpy(float)
+    return out if (~np.isnan(out)).any() else None
+
+
+def _episode_frame(fib: Fibrinogen, index: pd.Index) -> pd.DataFrame:
+    """The episodes with patient IDs, in :data:`EPISODE_COLUMNS` order."""
+    e = fib.episodes.copy()
+    ids = index.to_numpy(object)
+    e.insert(0, "patient_id", ids[e.pop("pid").to_numpy(np.int64)] if len(e)
+             else pd.Series(dtype=object))
+    return e.loc[:, list(EPISODE_COLUMNS)]
 
 
 def _patient_ids(patients: pd.DataFrame | None) -> tuple[list[str], set[str] | None]:
@@ -189,17 +232,31 @@ def _lab_series(lab: pd.DataFrame, puniq: np.ndarray, index: pd.Index,
 
 
 def _endpoint_columns(series: LabSeries, summary: pd.DataFrame, tx: pd.DataFrame | None,
-                      index: pd.Index, s: EndpointSettings) -> dict[str, np.ndarray]:
-    """Every endpoint column but the DIC score, as arrays over the patient positions."""
+                      index: pd.Index, s: EndpointSettings, crs_resolution: np.ndarray | None,
+                      ) -> tuple[dict[str, np.ndarray], Fibrinogen]:
+    """Every endpoint column but the DIC score, as arrays over the patient positions, and the
+    fibrinogen result (with the episodes)."""
     n = len(index)
     cols = {col: per_patient(summary, a, how, n) for col, (a, how) in ANALYTE_ENDPOINTS.items()}
-    fib = fibrinogen_endpoints(series, summary, n, s)
+    sub_p, sub_d = _substitutions(tx, index)
+    fib = fibrinogen_endpoints(series, summary, n, s, sub_p, sub_d)
     cols.update(fib.columns)
-    treatments = treatment_endpoints(tx, index)
+    treatments = treatment_endpoints(tx, index, s)
     cols.update(treatments)
     cols.update(days_to_onset(fib.columns["hypofibrinogenemia_onset_day"], treatments))
-    cols["iec_hs"] = iec_hs(series.in_window(), fib.low_patients, fib.low_days, summary, n, s)
-    return cols
+    cols["iec_hs"] = iec_hs(series.in_window(), fib.low_patients, fib.low_days, summary, n, s,
+                            crs_resolution)
+    return cols, fib
+
+
+def _substitutions(tx: pd.DataFrame | None, index: pd.Index) -> tuple[np.ndarray, np.ndarray]:
+    """Patient positions and days of fibrinogen concentrate, cryoprecipitate and FFP."""
+    if tx is None or not len(tx):
+        return np.array([], np.int64), np.array([], float)
+    sel = tx["drug"].isin(list(SUBSTITUTES)).to_numpy()
+    pos = index.get_indexer(pd.Index(tx["pid"].to_numpy(object)[sel]))
+    ok = pos >= 0
+    return pos[ok].astype(np.int64), tx["day"].to_numpy(float)[sel][ok]
 
 
 def _patient_frame(cols: dict[str, np.ndarray], index: pd.Index) -> pd.DataFrame:

@@ -1,10 +1,18 @@
-"""ISTH overt DIC score (Taylor 2001) per patient and calendar day.
+"""ISTH overt DIC score (Taylor 2001) per patient and draw time.
 
-From the worst value of the day (``floor(day)``) in the window: platelets > 100 -> 0, 50-100 ->
-1, < 50 -> 2 (x10^9/L); D-dimer <= moderate cut-off -> 0, above it -> 2, above the strong
-cut-off -> 3; INR <= moderate cut-off -> 0, above -> 1, above the strong cut-off -> 2;
-fibrinogen < 100 mg/dL -> 1. A component not measured that day adds 0 points (the score is
-then a lower bound; ``n_components`` says how many were measured). Cut-offs are settings.
+At every time a component (platelets, D-dimer, INR, fibrinogen) was drawn in the window, each
+component contributes its last value drawn within ``dic_window_hours`` (default 24 h, inclusive)
+before or at that time (last value carried forward): platelets > 100 -> 0, 50-100 -> 1, < 50 ->
+2 (x10^9/L); D-dimer <= moderate cut-off -> 0, above it -> 2, above the strong cut-off -> 3;
+INR <= moderate cut-off -> 0, above -> 1, above the strong cut-off -> 2; fibrinogen < 100 mg/dL
+-> 1. A component with no value within the window adds 0 points: the score is then a lower
+bound, and ``n_components`` says how many of the four were behind it. The patient's maximum is
+the highest score; ``dic_score_components`` the largest number of components behind a score
+equal to that maximum. Cut-offs and the window are settings.
+
+After CAR-T the score runs high without DIC: D-dimer rises with CRS, and lymphodepletion and
+the CAR-T itself lower platelets (cytopenia), so two of the four components score without
+consumption coagulopathy.
 """
 
 from __future__ import annotations
@@ -20,11 +28,13 @@ DIC_COLUMNS = ("patient_id", "day", "platelets_pts", "d_dimer_pts", "pt_pts", "f
 #: analyte -> points column
 COMPONENTS = {"platelets": "platelets_pts", "d_dimer": "d_dimer_pts", "inr": "pt_pts",
               "fibrinogen": "fibrinogen_pts"}
+#: keys ``patient x _SCALE + day`` (days lie within -60..3650)
+_SCALE = 1e5
 
 
 def dic_scores(labs: LabSeries, s: EndpointSettings) -> pd.DataFrame:
     """Points per component, score and number of components per patient position (``pid``)
-    and calendar day; ``labs`` are the rows in the window."""
+    and draw time (``day``); ``labs`` are the rows in the window."""
     sel = np.isin(labs.A, [ACODE[a] for a in COMPONENTS])
     P, A, D, V = labs.P[sel], labs.A[sel], labs.D[sel], labs.V[sel]
     if not len(P):
@@ -32,14 +42,22 @@ def dic_scores(labs: LabSeries, s: EndpointSettings) -> pd.DataFrame:
                              **{c: pd.Series(dtype="Int64") for c in DIC_COLUMNS[2:6]},
                              "day": pd.Series(dtype=float), "score": pd.Series(dtype=np.int64),
                              "n_components": pd.Series(dtype=np.int64)})
-    frame = pd.DataFrame({"pid": P, "day": np.floor(D), "a": A, "pts": _points(A, V, s)})
-    # worst value of the day = most points (points are monotone in the value)
-    w = frame.groupby(["pid", "day", "a"], sort=True)["pts"].max().unstack("a")
-    res = pd.DataFrame({"pid": w.index.get_level_values(0).to_numpy(np.int64),
-                        "day": w.index.get_level_values(1).to_numpy(float)})
+    pts = _points(A, V, s)
+    tkeys = np.unique(P * _SCALE + D)
+    tp = np.floor(tkeys / _SCALE + 1e-12).astype(np.int64)
+    res = pd.DataFrame({"pid": tp, "day": np.round(tkeys - tp * _SCALE, 9)})
+    window = s.dic_window_hours / 24.0
     parts = []
     for a, c in COMPONENTS.items():
-        v = w[ACODE[a]].to_numpy(float) if ACODE[a] in w.columns else np.full(len(w), np.nan)
+        m = A == ACODE[a]
+        # rows arrive sorted by patient, analyte, day: keys of one analyte are sorted
+        k, pa = P[m] * _SCALE + D[m], pts[m].astype(float)
+        i = np.searchsorted(k, tkeys + 1e-9, side="right") - 1
+        j = np.maximum(i, 0)
+        ok = (i >= 0) & (np.floor(k[j] / _SCALE + 1e-12) == tp) if len(k) else \
+            np.zeros(len(tkeys), bool)
+        ok &= (tkeys - (k[j] if len(k) else 0)) <= window + 1e-9
+        v = np.where(ok, pa[j] if len(k) else np.nan, np.nan)
         res[c] = pd.array(v, dtype="Float64").astype("Int64")
         parts.append(v)
     m = np.vstack(parts)
@@ -59,9 +77,15 @@ def _points(A: np.ndarray, V: np.ndarray, s: EndpointSettings) -> np.ndarray:
          np.where(V < s.dic_fibrinogen, 1, 0)], 0)
 
 
-def dic_score_max(dic: pd.DataFrame, n: int) -> np.ndarray:
-    """The highest daily score per patient position (NaN: never scored)."""
+def dic_score_max(dic: pd.DataFrame, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The highest score per patient position (NaN: never scored), and the most components
+    behind a score equal to it."""
     dmax = np.full(n, -1.0)
+    comp = np.full(n, -1.0)
     if len(dic):
-        np.maximum.at(dmax, dic["pid"].to_numpy(), dic["score"].to_numpy(float))
-    return np.where(dmax >= 0, dmax, np.nan)
+        pid = dic["pid"].to_numpy()
+        score = dic["score"].to_numpy(float)
+        np.maximum.at(dmax, pid, score)
+        at_max = score == dmax[pid]
+        np.maximum.at(comp, pid[at_max], dic["n_components"].to_numpy(float)[at_max])
+    return np.where(dmax >= 0, dmax, np.nan), np.where(comp >= 0, comp, np.nan)

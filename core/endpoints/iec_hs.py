@@ -4,6 +4,12 @@ Positive when a fibrinogen value of grade >= 1, a ferritin above ``2 x max(ULN, 
 an ALT or AST above ``5 x max(ULN, baseline)`` lie within ``iec_window_days`` (72 h) of each
 other. Empty (not evaluable) when fibrinogen, ferritin or both transaminases were never
 measured in the window. Factors, ULNs and the window are settings.
+
+Tied to CRS timing (Hines 2023: IEC-HS begins after CRS has resolved, or with a worsening after
+initial improvement): when the patient table has ``crs_resolution_day`` for a patient, only a
+72-h window that starts after that day counts ("CRS timing"). A worsening cannot be seen in
+onset/resolution days alone, so a patient without a resolution day keeps the laboratory screen
+("laboratory screen"). Without the column every patient is screened on the laboratory alone.
 """
 
 from __future__ import annotations
@@ -18,8 +24,13 @@ from core.endpoints.settings import EndpointSettings
 _SCALE, _OFFSET = 100000.0, 100.0
 
 
+#: How each patient's IEC-HS value was reached.
+TIED, LAB = "CRS timing", "laboratory screen"
+
+
 def iec_hs(labs: LabSeries, low_patients: np.ndarray, low_days: np.ndarray,
-           summary: pd.DataFrame, n: int, s: EndpointSettings) -> np.ndarray:
+           summary: pd.DataFrame, n: int, s: EndpointSettings,
+           crs_resolution: np.ndarray | None = None) -> np.ndarray:
     """1/0 per patient position, NaN when an ingredient was never measured.
 
     Parameters
@@ -29,6 +40,8 @@ def iec_hs(labs: LabSeries, low_patients: np.ndarray, low_days: np.ndarray,
     summary : :func:`core.endpoints.analytes.summarise_analytes` (for the baselines).
     n : number of patients.
     s : the settings.
+    crs_resolution : CRS resolution day per patient position (NaN: none given); a positive
+        window must then start after it.
     """
     P, A = labs.P, labs.A
     has = {a: np.bincount(P[A == ACODE[a]], minlength=n) > 0 for a in ("fibrinogen", "ferritin")}
@@ -41,6 +54,11 @@ def iec_hs(labs: LabSeries, low_patients: np.ndarray, low_days: np.ndarray,
                    summary, n)
     if len(k_f) and len(k_fe) and len(k_tr):
         positive = _all_within(k_f, k_fe, k_tr, s.iec_window_days)
+        if crs_resolution is not None and len(positive):
+            pp = (positive // _SCALE).astype(int)
+            day = positive - pp * _SCALE - _OFFSET
+            res = crs_resolution[pp]
+            positive = positive[np.isnan(res) | (day > res + 1e-9)]
         result[np.unique((positive // _SCALE).astype(int))] = 1.0
     return result
 

@@ -22,11 +22,30 @@ from core.schema import ANALYTES, DAY_HI
 _CTCAE = "CTCAE v5.0 (2017), 'Fibrinogen decreased'"
 _TAYLOR = "Taylor FB et al., Thromb Haemost 2001;86:1327 (ISTH overt DIC score)"
 _HINES = "Hines MR et al., Transplant Cell Ther 2023;29:438 (IEC-HS)"
+_STEROID_EQ = ("Liu D et al., Allergy Asthma Clin Immunol 2013;9:30, Table 1 (equivalent doses: "
+               "dexamethasone 0.75 mg = methylprednisolone 4 mg = prednisolone 5 mg = "
+               "hydrocortisone 20 mg)")
+_STEROID_DOSE = ("Lee DW et al., Biol Blood Marrow Transplant 2019;25:625 and Neelapu SS et al., "
+                 "Nat Rev Clin Oncol 2018;15:47: dexamethasone 10 mg per dose for CRS/ICANS")
+_SUBST = ("fibrinogen half-life about 3-4 days (RiaSTAP/Haemocomplettan SmPC): a value drawn "
+          "soon after fibrinogen concentrate, cryoprecipitate or FFP reflects the substitution")
+
+#: Dexamethasone-equivalent mg per mg of each corticosteroid (_STEROID_EQ): dexamethasone
+#: 0.75 mg = methylprednisolone 4 mg = prednisolone 5 mg = hydrocortisone 20 mg.
+DEX_EQUIVALENT: dict[str, float] = {"dexamethasone": 1.0, "methylprednisolone": 0.75 / 4,
+                                    "prednisolone": 0.75 / 5, "hydrocortisone": 0.75 / 20}
+#: Drugs that substitute fibrinogen (a value soon after does not count alone as recovery).
+SUBSTITUTES: tuple[str, ...] = ("fibrinogen_concentrate", "cryoprecipitate", "ffp")
 
 FIBRINOGEN = "Fibrinogen (CTCAE v5)"
 WINDOW = "Window (days after infusion)"
 IEC_HS = "IEC-HS screen (Hines 2023)"
 DIC = "ISTH overt DIC (Taylor 2001)"
+STEROIDS = "Corticosteroids for CRS/ICANS"
+
+#: Where a value comes from when the upload has it and it can also be derived.
+SOURCES = {"uploaded": "uploaded value wins (blank cells filled with the derived one)",
+           "derived": "derived value wins"}
 
 #: How a patient whose baseline fibrinogen is below the LLN is graded.
 ABNORMAL_BASELINE: dict[str, str] = {
@@ -107,6 +126,22 @@ class EndpointSettings:
     iec_ferritin_factor, iec_transaminase_factor, iec_window_days : float
         IEC-HS: ferritin > 2 x ULN/baseline, ALT/AST > 5 x ULN/baseline, within 72 h of
         hypofibrinogenemia (Hines 2023).
+    recovery_values : float (a whole number)
+        Recovery from an episode is sustained: the first of this many consecutive values
+        >= LLN (default 2).
+    substitution_days : float
+        A value drawn within this many days after fibrinogen concentrate, cryoprecipitate or
+        FFP (``0 <= day - substitution day <= substitution_days``) does not count alone as
+        recovery (default 3; fibrinogen half-life 3-4 days).
+    dic_window_hours : float
+        ISTH components drawn within this many hours are combined (the last value of each
+        component carried forward), default 24.
+    steroid_dex_mg : float
+        Corticosteroids for CRS/ICANS count on days >= 0 with a daily dose >= this many mg
+        dexamethasone-equivalent (:data:`DEX_EQUIVALENT`), default 10.
+    derived_wins : tuple of str
+        Endpoint columns where the derived value replaces an uploaded one; in every other
+        column an uploaded (adjudicated) value wins and only blank cells are filled.
     sources : tuple of (setting, source)
         Where each default comes from, for display next to the settings.
 
@@ -129,6 +164,10 @@ class EndpointSettings:
         "relative", "Baseline below the LLN", FIBRINOGEN, choices=ABNORMAL_BASELINE)
     g4_absolute: float = _setting(50.0, "Grade 4 below", FIBRINOGEN, unit=_unit("fibrinogen"),
                                   step=5.0)
+    recovery_values: float = _setting(2.0, "Recovery: consecutive values ≥ LLN", FIBRINOGEN,
+                                      step=1.0)
+    substitution_days: float = _setting(3.0, "Not alone within, after substitution", FIBRINOGEN,
+                                        unit="days", step=1.0)
     ferritin_uln: float = _setting(float(ANALYTES["ferritin"].uln),  # type: ignore[arg-type]
                                    "Ferritin ULN", IEC_HS, unit=_unit("ferritin"), step=10.0)
     alt_uln: float = _setting(float(ANALYTES["alt"].uln),  # type: ignore[arg-type]
@@ -150,6 +189,11 @@ class EndpointSettings:
     iec_ferritin_factor: float = _setting(2.0, "Ferritin above × ULN", IEC_HS, step=0.5)
     iec_transaminase_factor: float = _setting(5.0, "ALT/AST above × ULN", IEC_HS, step=0.5)
     iec_window_days: float = _setting(3.0, "All within", IEC_HS, unit="days", step=0.5)
+    dic_window_hours: float = _setting(24.0, "Components combined within", DIC, unit="h",
+                                       step=1.0)
+    steroid_dex_mg: float = _setting(10.0, "Counts from (dexamethasone-equivalent per day)",
+                                     STEROIDS, unit="mg", step=1.0)
+    derived_wins: tuple[str, ...] = field(default=(), compare=True)
     sources: tuple[tuple[str, str], ...] = field(default=(
         ("fibrinogen_lln", "core.schema: " + ANALYTES["fibrinogen"].source),
         ("window_start, window_end", "study definition: from infusion (day 0) to last follow-up"),
@@ -159,6 +203,13 @@ class EndpointSettings:
         ("dic_d_dimer_*", _TAYLOR + "; cut-offs lab-specific, defaults ULN and 10 x ULN"),
         ("dic_inr_*", _TAYLOR + "; PT +3 s / +6 s approximated as INR 1.3 / 1.5"),
         ("iec_*", _HINES),
+        ("recovery_values", "study definition (issue 11): recovery is sustained, the first of "
+         "two consecutive values >= LLN"),
+        ("substitution_days", _SUBST),
+        ("dic_window_hours", _TAYLOR + "; components of one draw combined within 24 h, last "
+         "value carried forward (study definition)"),
+        ("steroid_dex_mg", _STEROID_DOSE + "; equivalents: " + _STEROID_EQ),
+        ("derived_wins", "an adjudicated uploaded value wins by default (DESIGN.md)"),
     ), compare=False)
 
     def __post_init__(self) -> None:
@@ -190,6 +241,13 @@ class EndpointSettings:
                                       "number: enter a finite, non-negative value.")
         if self.fibrinogen_lln <= 0:
             raise ValidationError("The fibrinogen LLN must be above 0 mg/dL (default 200).")
+        if self.recovery_values < 1 or self.recovery_values != int(self.recovery_values):
+            raise ValidationError("Recovery needs a whole number of consecutive values >= LLN, "
+                                  f"at least 1 (default 2); got {self.recovery_values:g}.")
+        if not isinstance(self.derived_wins, tuple) or not all(
+                isinstance(c, str) for c in self.derived_wins):
+            raise TypeError("derived_wins must be a tuple of column names; got "
+                            f"{self.derived_wins!r}")
 
     def _check_order(self) -> None:
         """A user's choice: the window and each pair of cut-offs in order."""
@@ -240,7 +298,7 @@ class EndpointSettings:
             ``setting, value, default, source``, in field order.
         """
         d = EndpointSettings()
-        names = [f.name for f in fields(self) if f.name != "sources"]
+        names = [f.name for f in fields(self) if "label" in f.metadata]
         return pd.DataFrame({"setting": names,
                              "value": [getattr(self, n) for n in names],
                              "default": [getattr(d, n) for n in names],

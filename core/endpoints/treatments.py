@@ -1,19 +1,32 @@
 """Treatment endpoints per patient: tocilizumab exposure, corticosteroids, fibrinogen
-substitution, and the days from the first dose to hypofibrinogenemia onset."""
+substitution, and the days from the first dose to hypofibrinogenemia onset.
+
+Corticosteroids for CRS/ICANS: a calendar day on or after day 0 whose total corticosteroid dose
+in dexamethasone equivalents (:data:`core.endpoints.settings.DEX_EQUIVALENT`: dexamethasone
+0.75 mg = methylprednisolone 4 mg = prednisolone 5 mg = hydrocortisone 20 mg) is at least
+``steroid_dex_mg`` (default 10 mg). A dose given without a number counts (the table says a
+steroid was given; it is listed). Doses before day 0 are premedication: listed apart
+(:func:`steroid_table`), never counted.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
+from core.endpoints.settings import DEX_EQUIVALENT, EndpointSettings
 from core.schema import CORTICOSTEROIDS
+
+STEROID_COLUMNS = ("patient_id", "day", "drug", "dose_mg", "dex_equivalent_mg",
+                   "day_dex_equivalent_mg", "counted", "why")
 
 TREATMENT_COLUMNS = ("tocilizumab", "tocilizumab_doses", "tocilizumab_cum_mg",
                      "tocilizumab_first_day", "tocilizumab_last_day", "tocilizumab_duration_days",
                      "corticosteroids", "corticosteroids_first_day", "fibrinogen_substitution_g")
 
 
-def treatment_endpoints(tx: pd.DataFrame | None, index: pd.Index) -> dict[str, np.ndarray]:
+def treatment_endpoints(tx: pd.DataFrame | None, index: pd.Index,
+                        s: EndpointSettings | None = None) -> dict[str, np.ndarray]:
     """The :data:`TREATMENT_COLUMNS` of the patients of ``index``.
 
     Parameters
@@ -30,12 +43,13 @@ def treatment_endpoints(tx: pd.DataFrame | None, index: pd.Index) -> dict[str, n
     n = len(index)
     if tx is None:
         return {c: np.full(n, np.nan) for c in TREATMENT_COLUMNS}
+    s = EndpointSettings() if s is None else s
     tpos = index.get_indexer(pd.Index(tx["pid"].to_numpy(object)))
     drug = tx["drug"].to_numpy(object)
     tday = tx["day"].to_numpy(float)
     dose = tx["dose"].to_numpy(float)
     return {**_tocilizumab(tpos, drug == "tocilizumab", tday, dose, n),
-            **_corticosteroids(tpos, np.isin(drug, list(CORTICOSTEROIDS)), tday, n),
+            **_corticosteroids(tpos, _counted_steroids(tx, s.steroid_dex_mg), tday, n),
             "fibrinogen_substitution_g": _total(tpos, drug == "fibrinogen_concentrate", dose, n)}
 
 
@@ -66,6 +80,52 @@ def _corticosteroids(tpos: np.ndarray, st: np.ndarray, tday: np.ndarray,
     np.minimum.at(sfirst, tpos[st], tday[st])
     return {"corticosteroids": np.isfinite(sfirst).astype(float),
             "corticosteroids_first_day": np.where(np.isfinite(sfirst), sfirst, np.nan)}
+
+
+def _steroid_days(tx: pd.DataFrame) -> pd.DataFrame:
+    """The corticosteroid rows with their dexamethasone equivalent and the day's total."""
+    st = tx[tx["drug"].isin(list(CORTICOSTEROIDS))].copy()
+    st["dex_eq"] = st["dose"].to_numpy(float) * st["drug"].map(DEX_EQUIVALENT).to_numpy(float)
+    st["cal_day"] = np.floor(st["day"].to_numpy(float))
+    st["day_total"] = st.groupby(["pid", "cal_day"])["dex_eq"].transform(
+        lambda x: x.sum(min_count=1))
+    st["no_dose"] = st.groupby(["pid", "cal_day"])["dex_eq"].transform(
+        lambda x: x.isna().any()).astype(bool)
+    return st
+
+
+def _counted_steroids(tx: pd.DataFrame, threshold: float) -> np.ndarray:
+    """Mask over ``tx``: corticosteroid rows that count (day >= 0, day's dose >= threshold or a
+    dose missing)."""
+    st = _steroid_days(tx)
+    ok = (st["day"].to_numpy(float) >= 0) & (
+        (st["day_total"].to_numpy(float) >= threshold - 1e-9) | st["no_dose"].to_numpy(bool))
+    out = np.zeros(len(tx), bool)
+    out[tx.index.get_indexer(st.index[ok])] = True
+    return out
+
+
+def steroid_table(tx: pd.DataFrame | None, s: EndpointSettings) -> pd.DataFrame:
+    """Every corticosteroid row: ``patient_id, day, drug, dose_mg, dex_equivalent_mg,
+    day_dex_equivalent_mg, counted`` (True/False) and ``why`` ("for CRS/ICANS",
+    "premedication (before day 0)", "below the threshold")."""
+    if tx is None or not len(tx):
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in STEROID_COLUMNS})
+    st = _steroid_days(tx)
+    counted = _counted_steroids(tx, s.steroid_dex_mg)[tx.index.get_indexer(st.index)]
+    pre = st["day"].to_numpy(float) < 0
+    why = np.where(pre, "premedication (before day 0): not counted",
+                   np.where(counted, np.where(st["no_dose"].to_numpy(bool),
+                                              "for CRS/ICANS (dose missing: counted)",
+                                              "for CRS/ICANS"),
+                            f"below {s.steroid_dex_mg:g} mg dexamethasone-equivalent a day: "
+                            "not counted"))
+    return pd.DataFrame({"patient_id": st["pid"].to_numpy(object),
+                         "day": st["day"].to_numpy(float), "drug": st["drug"].to_numpy(object),
+                         "dose_mg": st["dose"].to_numpy(float),
+                         "dex_equivalent_mg": st["dex_eq"].to_numpy(float),
+                         "day_dex_equivalent_mg": st["day_total"].to_numpy(float),
+                         "counted": counted, "why": why}).reset_index(drop=True)
 
 
 def days_to_onset(onset: np.ndarray, treatments: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
