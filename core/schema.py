@@ -229,12 +229,20 @@ class Analyte:
     name : canonical name used in ``labs.analyte``.
     label : axis label.
     unit : canonical unit.
-    lln, uln : default reference range in the canonical unit (None where one side is not used).
+    lln, uln : default reference range in the canonical unit (None where one side is not used);
+        for an analyte with :attr:`by_sex` ranges, the range spanning both sexes.
     source : where the default range comes from; shown next to the setting.
-    units : recognised other units -> factor that multiplies a value into the canonical unit.
+    units : accepted units (as written; looked up folded by :func:`fold_unit`) -> factor that
+        multiplies a value into the canonical unit.
     aliases : other names for the analyte.
     plausible : (lo, hi) in the canonical unit; values outside are flagged.
     log_scale : True for skewed analytes drawn on a log axis.
+    unit_notes : accepted unit -> why its conversion is approximate or rests on an assumption
+        (DDU -> FEU x 2; D-dimer in mg/L without FEU/DDU read as FEU); said with every
+        conversion from that unit.
+    not_converted : unit -> why values in it are recognised but cannot be converted to the
+        canonical unit (Quick % to INR needs the laboratory's calibration table).
+    by_sex : ``{"F": (lln, uln), "M": (lln, uln)}`` where the range differs by sex.
     """
 
     name: str
@@ -247,42 +255,85 @@ class Analyte:
     aliases: tuple[str, ...] = ()
     plausible: tuple[float, float] = (0.0, float("inf"))
     log_scale: bool = False
+    unit_notes: dict[str, str] = field(default_factory=dict)
+    not_converted: dict[str, str] = field(default_factory=dict)
+    by_sex: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
 
 
 _GENERIC = "typical adult reference range of German university laboratories; set to your lab's"
+_DDU = "DDU converted to FEU x 2 (FEU ~ 2 x DDU, fibrinogen-equivalent units): approximate"
+_FEU_ASSUMED = "no FEU/DDU given: read as FEU"
+_CELLS = {"10^9/L": 1.0, "/nL": 1.0, "G/L": 1.0, "10^3/uL": 1.0, "Tsd/uL": 1.0, "/uL": 0.001}
+_CATALYTIC = {"u/l": 1.0, "iu/l": 1.0, "ukat/l": 60.0}   # 1 ukat/L = 60 U/L (59.988)
 
 ANALYTES: dict[str, Analyte] = {a.name: a for a in [
+    # fibrinogen ~340 kDa: 1 umol/L = 340 mg/L = 34 mg/dL
     Analyte("fibrinogen", "Fibrinogen", "mg/dL", 200, 400,
             "Clauss method, common adult range 200-400 mg/dL; set to your lab's",
-            {"g/l": 100.0, "mg/dl": 1.0, "mg/l": 0.1, "umol/l": 34.0}, ("fibrinogen clauss",
-            "fibrinogen (clauss)", "fib", "fibrinogen activity"), (0, 2000)),
-    Analyte("d_dimer", "D-dimer", "mg/L FEU", None, 0.5, _GENERIC,
-            {"mg/l feu": 1.0, "mg/l": 1.0, "ug/ml feu": 1.0, "ug/ml": 1.0, "ng/ml feu": 0.001,
-             "ng/ml": 0.001, "ug/l": 0.001}, ("d-dimer", "ddimer", "d dimer", "d-dimere"),
-            (0, 1000), True),
-    Analyte("platelets", "Platelets", "10^9/L", 150, 400, _GENERIC,
-            {"10^9/l": 1.0, "/nl": 1.0, "g/l": 1.0, "10^3/ul": 1.0, "/ul": 0.001},
-            ("thrombocytes", "thrombozyten", "plt"), (0, 3000)),
-    Analyte("inr", "INR", "", None, 1.15, _GENERIC, {"": 1.0, "ratio": 1.0}, ("pt inr",),
-            (0.5, 20)),
+            {"mg/dL": 1.0, "mg%": 1.0, "g/L": 100.0, "g/dL": 1000.0, "mg/L": 0.1,
+             "umol/L": 34.0},
+            ("fibrinogen clauss", "fibrinogen (clauss)", "fib", "fibrinogen activity",
+             "fibrinogen nach clauss"), (0, 2000)),
+    Analyte("d_dimer", "D-dimer", "mg/L FEU", None, 0.5,
+            "common cut-off 0.5 mg/L FEU (VTE exclusion); assay-specific, set to your lab's",
+            {"mg/L FEU": 1.0, "ug/mL FEU": 1.0, "ng/mL FEU": 0.001, "ug/L FEU": 0.001,
+             "mg/L": 1.0, "ug/mL": 1.0, "ng/mL": 0.001, "ug/L": 0.001,
+             "mg/L DDU": 2.0, "ug/mL DDU": 2.0, "ng/mL DDU": 0.002, "ug/L DDU": 0.002},
+            ("d-dimer", "ddimer", "d dimer", "d-dimere", "d-dimer quant", "d-dimere quant"),
+            (0, 1000), True,
+            unit_notes={"mg/L": _FEU_ASSUMED, "ug/mL": _FEU_ASSUMED, "ng/mL": _FEU_ASSUMED,
+                        "ug/L": _FEU_ASSUMED, "mg/L DDU": _DDU, "ug/mL DDU": _DDU,
+                        "ng/mL DDU": _DDU, "ug/L DDU": _DDU}),
+    Analyte("platelets", "Platelets", "10^9/L", 150, 400, _GENERIC, dict(_CELLS),
+            ("thrombocytes", "thrombozyten", "plt", "thrombozytenzahl"), (0, 3000)),
+    Analyte("inr", "INR", "", None, 1.15, _GENERIC, {"": 1.0, "ratio": 1.0, "INR": 1.0},
+            ("pt inr", "inr (pt)", "tpz inr", "quick inr"), (0.5, 20),
+            not_converted={"%": "Quick (%) to INR needs the laboratory's calibration table",
+                           "s": "PT in seconds to INR needs the laboratory's normal PT and ISI"}),
     Analyte("ptt", "aPTT", "s", 25, 37, _GENERIC, {"s": 1.0, "sec": 1.0}, ("aptt", "ptt"),
             (5, 300)),
-    Analyte("ggt", "gGT", "U/L", None, 60, _GENERIC, {"u/l": 1.0, "ukat/l": 60.0},
+    Analyte("ggt", "gGT", "U/L", None, 60, _GENERIC, dict(_CATALYTIC),
             ("gamma gt", "gamma-gt", "g-gt"), (0, 20000), True),
-    Analyte("alt", "ALT", "U/L", None, 50, _GENERIC, {"u/l": 1.0, "ukat/l": 60.0},
-            ("gpt", "alat"), (0, 20000), True),
-    Analyte("ast", "AST", "U/L", None, 50, _GENERIC, {"u/l": 1.0, "ukat/l": 60.0},
-            ("got", "asat"), (0, 20000), True),
+    Analyte("alt", "ALT", "U/L", None, 50, _GENERIC, dict(_CATALYTIC),
+            ("gpt", "alat", "alt (gpt)", "gpt (alt)"), (0, 20000), True),
+    Analyte("ast", "AST", "U/L", None, 50, _GENERIC, dict(_CATALYTIC),
+            ("got", "asat", "ast (got)", "got (ast)"), (0, 20000), True),
     Analyte("che", "Cholinesterase", "kU/L", 5.3, 12.9, _GENERIC,
-            {"ku/l": 1.0, "u/l": 0.001}, ("cholinesterase", "pche"), (0, 50)),
-    Analyte("albumin", "Albumin", "g/dL", 3.5, 5.2, _GENERIC, {"g/dl": 1.0, "g/l": 0.1},
+            {"kU/L": 1.0, "U/L": 0.001, "ukat/L": 0.06}, ("cholinesterase", "pche"), (0, 50)),
+    Analyte("albumin", "Albumin", "g/dL", 3.5, 5.2, _GENERIC, {"g/dL": 1.0, "g/L": 0.1},
             (), (0, 10)),
-    Analyte("ferritin", "Ferritin", "ng/mL", 30, 400, _GENERIC,
-            {"ng/ml": 1.0, "ug/l": 1.0}, (), (0, 1_000_000), True),
-    Analyte("crp", "CRP", "mg/dL", None, 0.5, _GENERIC, {"mg/dl": 1.0, "mg/l": 0.1},
-            ("c-reactive protein",), (0, 100), True),
-    Analyte("il6", "IL-6", "pg/mL", None, 7, _GENERIC, {"pg/ml": 1.0, "ng/l": 1.0},
+    Analyte("ferritin", "Ferritin", "ng/mL", 15, 400,
+            "typical adult range (immunoassay), women 15-150, men 30-400 ng/mL; set to your "
+            "lab's", {"ng/mL": 1.0, "ug/L": 1.0}, (), (0, 1_000_000), True,
+            by_sex={"F": (15, 150), "M": (30, 400)}),
+    Analyte("crp", "CRP", "mg/dL", None, 0.5, _GENERIC, {"mg/dL": 1.0, "mg/L": 0.1},
+            ("c-reactive protein", "c-reaktives protein"), (0, 100), True),
+    Analyte("il6", "IL-6", "pg/mL", None, 7, _GENERIC, {"pg/mL": 1.0, "ng/L": 1.0},
             ("il-6", "interleukin 6", "interleukin-6"), (0, 1_000_000), True),
+    Analyte("ldh", "LDH", "U/L", None, 250, "IFCC 37 degC typical adult range 135-250 U/L; "
+            "set to your lab's", dict(_CATALYTIC), ("lactate dehydrogenase", "ld",
+            "laktatdehydrogenase"), (0, 50000), True),
+    # creatinine 113.12 g/mol: 1 mg/dL = 88.4 umol/L
+    Analyte("creatinine", "Creatinine", "mg/dL", 0.5, 1.2,
+            "enzymatic (IDMS-traceable) typical adult range, women 0.5-0.9, men 0.7-1.2 mg/dL; "
+            "set to your lab's", {"mg/dL": 1.0, "umol/L": 1 / 88.4, "mg/L": 0.1},
+            ("kreatinin", "crea", "krea", "creatinine serum"), (0, 30),
+            by_sex={"F": (0.5, 0.9), "M": (0.7, 1.2)}),
+    Analyte("anc", "Neutrophils (ANC)", "10^9/L", 1.8, 7.7, _GENERIC, dict(_CELLS),
+            ("neutrophils", "absolute neutrophil count", "neutrophile", "neutrophile absolut",
+             "neutro abs", "segmentkernige absolut"), (0, 200)),
+    # haemoglobin (per Fe, 16.1 kDa): 1 mmol/L = 1.611 g/dL
+    Analyte("haemoglobin", "Haemoglobin", "g/dL", 12.0, 17.5,
+            "WHO anaemia thresholds as LLN (women 12.0, men 13.0 g/dL); typical ULN women "
+            "16.0, men 17.5 g/dL; set to your lab's",
+            {"g/dL": 1.0, "g/L": 0.1, "mmol/L": 1.611}, ("hemoglobin", "haemoglobin", "hb",
+            "haemoglobin", "hgb", "haemoglobin concentration"), (0, 30),
+            by_sex={"F": (12.0, 16.0), "M": (13.0, 17.5)}),
+    Analyte("quick", "Quick (PT %)", "%", 70, 120, _GENERIC, {"%": 1.0},
+            ("quick", "quickwert", "quick wert", "thromboplastinzeit quick", "tpz quick",
+             "prothrombin ratio percent"), (0, 200)),
+    Analyte("pt", "PT (s)", "s", 9.4, 12.5, _GENERIC, {"s": 1.0, "sec": 1.0},
+            ("prothrombin time", "prothrombinzeit", "pt sec"), (5, 300)),
 ]}
 
 DRUGS: tuple[str, ...] = ("tocilizumab", "dexamethasone", "methylprednisolone", "prednisolone",
@@ -327,20 +378,45 @@ def normalise_header(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "", t)
 
 
-def fold_unit(text: object) -> str:
-    """A unit spelled for lookup: lower case, no white space, micro sign and Greek mu as ``u``.
+_FOLD_UNIT = (("µ", "u"), ("μ", "u"), ("mcg", "ug"), ("mcmol", "umol"), ("mcl", "ul"),
+              ("⁹", "9"), ("³", "3"), ("**", "^"), ("giga/", "g/"), ("(", ""), (")", ""))
+_TEN_POWER = re.compile(r"^(?:x|×|\*)?10(?:\^|e|\*)?([39])/")
 
-    ``"µmol/L"``, ``"μmol/l"`` and ``"umol / L"`` all give ``"umol/l"``; :data:`ANALYTES`'
-    ``units`` are looked up by this key (:func:`core.ingest.units.unit_factors`).
+
+def fold_unit(text: object) -> str:
+    """A unit spelled for lookup: lower case, no white space or parentheses, micro sign, Greek
+    mu and ``mc`` as ``u``, powers of ten as ``10^9`` / ``10^3``.
+
+    ``"µmol/L"``, ``"μmol/l"`` and ``"umol / L"`` all give ``"umol/l"``; ``"10e9/L"``,
+    ``"x10^9/l"``, ``"10⁹/L"`` and ``"109/L"`` give ``"10^9/l"``; ``"mg/L (FEU)"`` gives
+    ``"mg/lfeu"``. :data:`ANALYTES`' ``units`` are looked up by this key
+    (:func:`core.ingest.units.unit_factors`).
     """
-    return re.sub(r"\s+", "", str(text).lower().replace("µ", "u").replace("μ", "u"))
+    t = re.sub(r"\s+", "", str(text).lower())
+    for a, b in _FOLD_UNIT:
+        t = t.replace(a, b)
+    return _TEN_POWER.sub(r"10^\1/", t)
+
+
+#: Bracket texts that are units although they hold no ``/`` (``"[s]"``, ``"[%]"``, ``"[FEU]"``).
+_BARE_UNITS = frozenset({"s", "sec", "%", "inr", "ratio", "feu", "ddu", "g", "mg", "u", "iu",
+                         "years", "days", "d"})
 
 
 def header_unit(text: str) -> str | None:
     """The unit written in a header's brackets, folded by :func:`fold_unit`:
-    ``"Fib [g/L]"`` -> ``"g/l"``."""
-    m = re.search(r"[\[\(]\s*([^\]\)]+?)\s*[\]\)]", str(text))
-    return fold_unit(m.group(1)) if m else None
+    ``"Fib [g/L]"`` -> ``"g/l"``; square brackets first (``"Fibrinogen (Clauss) [g/L]"``),
+    else the last parentheses. Bracket text that is not unit-like (``"(Clauss)"``: no ``/``,
+    no ``%``, not a bare unit) is a qualifier, not a unit: None."""
+    text = str(text)
+    m = re.search(r"\[\s*([^\]]+?)\s*\]", text)
+    found = [m.group(1)] if m else re.findall(r"\(\s*([^()]+?)\s*\)", text)
+    if not found:
+        return None
+    unit = fold_unit(found[-1])
+    if "/" in unit or "%" in unit or unit in _BARE_UNITS:
+        return unit
+    return None
 
 
 # --------------------------------------------------------------------------------------------
@@ -455,3 +531,46 @@ def unit_of(column: str) -> str | None:
     """Canonical unit of a patient column, or None."""
     col = PATIENT_COLUMNS.get(column)
     return col.unit if col else None
+
+
+# --------------------------------------------------------------------------------------------
+# Reference ranges
+# --------------------------------------------------------------------------------------------
+
+_SEX = {"f": "F", "female": "F", "w": "F", "weiblich": "F", "m": "M", "male": "M",
+        "maennlich": "M", "männlich": "M"}
+
+
+def reference_range(analyte: str, sex: str | None = None
+                    ) -> tuple[float | None, float | None, str]:
+    """The default reference range of ``analyte`` in its canonical unit, and its source.
+
+    Parameters
+    ----------
+    analyte : canonical analyte name (a key of :data:`ANALYTES`) or a spelling
+        :func:`analyte_named` knows (``"Hb"``, ``"Kreatinin"``).
+    sex : ``"F"``/``"M"`` (any case; ``female``, ``w``, ``male`` ... too) for a sex-specific
+        range where the analyte has one (haemoglobin, creatinine, ferritin); None or an
+        unknown value: the range spanning both sexes.
+
+    Returns
+    -------
+    (lln, uln, source)
+        Lower and upper limit of normal (None where the side is not used, e.g. no LLN for
+        CRP) in :attr:`Analyte.unit`, and where the default comes from. These are defaults
+        for settings: a centre sets its own laboratory's range.
+
+    Raises
+    ------
+    ValueError
+        ``analyte`` is not an analyte of the registry.
+    """
+    name = analyte if analyte in ANALYTES else analyte_named(analyte)
+    if name is None:
+        raise ValueError(f"unknown analyte {analyte!r}; known: {', '.join(ANALYTES)}")
+    a = ANALYTES[name]
+    key = _SEX.get(str(sex).strip().lower()) if sex is not None else None
+    if key is not None and key in a.by_sex:
+        lln, uln = a.by_sex[key]
+        return lln, uln, f"{a.source} ({'women' if key == 'F' else 'men'})"
+    return a.lln, a.uln, a.source

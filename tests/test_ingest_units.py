@@ -42,7 +42,8 @@ def test_micro_sign_and_greek_mu_are_the_same_unit_at_load_and_in_the_derivation
     assert c.labs["value"].tolist() == pytest.approx([0.6, 0.9])
     assert set(c.labs["unit"]) == {"mg/L FEU"}
     assert c.reports["labs"].conversions == (
-        "labs: 2 d_dimer values in ug/l converted to mg/L FEU (x 0.001)",)
+        "labs: 2 d_dimer values in 'µg/L', 'μg/L' converted to mg/L FEU (x 0.001); no FEU/DDU "
+        "given: read as FEU",)
     assert units.lab_factors(["d_dimer"] * 3, ["µg/L", "μg / l", "UG/L"])[0].tolist() == [
         0.001] * 3
 
@@ -70,7 +71,9 @@ def test_header_units_use_the_same_folding():
     values = pd.Series([800.0, 1200.0])
     factor, sentence = units.header_factor("d_dimer_max", "D-Dimer max [ng/mL FEU]", values)
     assert factor == 0.001 and "converted to mg/L FEU" in (sentence or "")
-    assert units.header_factor("fibrinogen_nadir", "Fibrinogen [µmol/L]", values)[0] == 34.0
+    # 5 and 8 umol/L fibrinogen (~340 kDa) = 170 and 272 mg/dL
+    fib = pd.Series([5.0, 8.0])
+    assert units.header_factor("fibrinogen_nadir", "Fibrinogen [µmol/L]", fib)[0] == 34.0
     assert units.header_factor("age", "Age [years]", values) == (1.0, None)
 
 

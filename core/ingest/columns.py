@@ -44,7 +44,7 @@ def convert_column(raw: pd.Series, spec: schema.Column, header: str, decimal: st
     if spec.kind == "category":
         return _sex(raw, c) if name == "sex" else _category(raw)
     values = _numbers(raw, name, decimal, c)
-    values = _to_canonical_unit(values, name, header, conversions)
+    values = _to_canonical_unit(values, raw, name, header, c, conversions)
     if spec.kind == "integer":
         values = _whole(values, raw, name, c)
     values = _in_range(values, raw, spec, c)
@@ -61,12 +61,19 @@ def _numbers(raw: pd.Series, column: str, decimal: str, c: Collector) -> pd.Seri
     return pd.Series(n.values, index=raw.index, dtype=float)
 
 
-def _to_canonical_unit(values: pd.Series, column: str, header: str,
-                       conversions: list[str]) -> pd.Series:
-    factor, sentence = units.header_factor(column, header, values)
-    if sentence:
-        conversions.append(sentence)
-    return values * factor if factor != 1.0 else values
+def _to_canonical_unit(values: pd.Series, raw: pd.Series, column: str, header: str,
+                       c: Collector, conversions: list[str]) -> pd.Series:
+    """Values in the column's canonical unit (:func:`core.ingest.units.header_unit`); when
+    the header's unit cannot be used or the values contradict it, every value is listed and
+    set missing (never rescaled by guess)."""
+    h = units.header_unit(column, header, values)
+    if h.sentence:
+        conversions.append(h.sentence)
+    if h.problem:
+        for pos in np.flatnonzero(values.notna().to_numpy()):
+            c.cell(pos, column, raw.iloc[pos], h.problem)
+        return values.where(pd.Series(False, index=values.index))
+    return values * h.factor if h.factor != 1.0 else values
 
 
 def _whole(values: pd.Series, raw: pd.Series, column: str, c: Collector) -> pd.Series:

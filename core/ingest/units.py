@@ -20,6 +20,8 @@ whose median lies below 15 (g/L written where mg/dL is meant); that conversion i
 from __future__ import annotations
 
 import functools
+import re
+from dataclasses import dataclass
 from typing import Any, cast
 
 import numpy as np
@@ -32,8 +34,12 @@ from core.ingest.parse import per_unique
 #: lands inside under another accepted unit means the stated unit is wrong.
 TYPICAL: dict[str, tuple[float, float]] = {
     "fibrinogen": (20.0, 1500.0), "albumin": (0.8, 7.0), "che": (0.3, 30.0),
-    "d_dimer": (0.05, 150.0), "crp": (0.01, 80.0),
+    "d_dimer": (0.05, 150.0), "crp": (0.01, 80.0), "platelets": (1.0, 2000.0),
+    "haemoglobin": (2.5, 25.0), "creatinine": (0.1, 25.0),
 }
+#: Another accepted unit explains a contradicting median only when it differs by at least
+#: this ratio (DDU vs FEU, x 2, is never "the likely unit": the ranges overlap).
+DISTINCT_RATIO = 5.0
 #: Accepted dose units per drug (folded) -> factor into the canonical dose unit (tocilizumab
 #: mg, fibrinogen concentrate g); ``""`` (no unit) is the canonical one.
 DOSE_UNITS: dict[str, dict[str, float]] = {
@@ -68,30 +74,116 @@ def accepted_units(analyte: str) -> str:
 # patient-table headers
 # --------------------------------------------------------------------------------------------
 
-def header_factor(column: str, header: str, values: pd.Series) -> tuple[float, str | None]:
-    """The factor that converts a patient column to its canonical unit, and a sentence for the
-    load report (None when nothing was converted).
+@dataclass(frozen=True)
+class HeaderUnit:
+    """What the unit in a patient-table header means for the column's values.
+
+    Attributes
+    ----------
+    factor : multiplies the values into the canonical unit (NaN: the values cannot be used).
+    sentence : for the load report's conversions (None: nothing to say).
+    problem : why the column's values are not used ("" when they are): an unknown unit, a
+        unit that cannot be converted, or values that contradict the stated unit; every
+        non-missing cell is then listed with it and set missing.
+    """
+
+    factor: float
+    sentence: str | None = None
+    problem: str = ""
+
+
+def header_unit(column: str, header: str, values: pd.Series) -> HeaderUnit:
+    """How to bring a patient column to its canonical unit (see :class:`HeaderUnit`).
 
     Parameters
     ----------
     column : the canonical column (``"fibrinogen_nadir"``); only analyte summaries convert.
-    header : the uploaded header; a unit in brackets (``"[g/L]"``) is converted from.
-    values : the column's numbers (for a fibrinogen column without a unit: g/L when the median
-        is below :data:`FIBRINOGEN_G_PER_L_BELOW`).
+    header : the uploaded header; a unit in brackets (``"[g/L]"``, ``"[ng/mL FEU]"``) is
+        converted from, with the analyte's registry (:data:`core.schema.ANALYTES`).
+    values : the column's numbers as written. Without a unit in the header, a fibrinogen
+        column whose median is below :data:`FIBRINOGEN_G_PER_L_BELOW` is g/L (x 100, said);
+        with or without one, a median outside the analyte's :data:`TYPICAL` range that
+        another accepted unit would bring inside contradicts the unit: listed, not used.
     """
     analyte = schema.analyte_of(column)
     if analyte is None:
-        return 1.0, None
+        return HeaderUnit(1.0)
+    a = analyte.name
+    written = _written_unit(header)
     unit = schema.header_unit(header)
-    factor = unit_factors(analyte.name).get(unit) if unit is not None else None
-    if factor is not None and factor != 1.0:
-        return factor, f"{column}: header says {unit}; converted to {analyte.unit} (x {factor:g})"
-    if unit is None and analyte.name == "fibrinogen":
-        med = values.median() if values.notna().any() else np.nan
-        if pd.notna(med) and 0 < med < FIBRINOGEN_G_PER_L_BELOW:
-            return 100.0, (f"{column}: values (median {med:g}) look like g/L; converted to "
-                           "mg/dL (x 100). Put the unit in the header to be explicit.")
-    return 1.0, None
+    if unit is not None and unit not in unit_factors(a):
+        why = not_converted_reason(a, unit)
+        if why:
+            return HeaderUnit(np.nan, f"{column}: header says '{written}': not converted "
+                              f"({why}); values not used", f"unit '{written}' not converted: "
+                              f"{why}; set missing")
+        return HeaderUnit(np.nan, f"{column}: header says '{written}', a unit {a} does not "
+                          f"accept ({accepted_units(a)}); values not used",
+                          f"unit '{written}' in the header is not one {a} accepts "
+                          f"({accepted_units(a)}); set missing: correct the header")
+    med = float(values.median()) if values.notna().any() else np.nan
+    if unit is None and a == "fibrinogen" and 0 < med < FIBRINOGEN_G_PER_L_BELOW:
+        return HeaderUnit(100.0, f"{column}: values (median {med:g}) look like g/L; converted "
+                          "to mg/dL (x 100). Put the unit in the header to be explicit.")
+    factor = unit_factors(a).get(unit, 1.0) if unit is not None else 1.0
+    likely = _likely_unit(a, med * factor, factor)
+    if likely is not None:
+        stated = f"'{written}' as the header says" if unit else \
+            f"{analyte.unit} (no unit in the header, canonical assumed)"
+        return HeaderUnit(np.nan, f"{column}: values (median {med:g}) look like {likely}, not "
+                          f"{stated}; values not used: correct the header or the values",
+                          f"values (median {med:g}) look like {likely}, not {stated}; set "
+                          "missing")
+    if unit is None or (factor == 1.0 and not unit_note(a, unit)):
+        return HeaderUnit(1.0)
+    note = unit_note(a, unit)
+    return HeaderUnit(factor, f"{column}: header says '{written}'; converted to {analyte.unit} "
+                      f"(x {factor:g})" + (f"; {note}" if note else ""))
+
+
+def header_factor(column: str, header: str, values: pd.Series) -> tuple[float, str | None]:
+    """:func:`header_unit` as ``(factor, sentence)`` (factor NaN: values not usable)."""
+    h = header_unit(column, header, values)
+    return h.factor, h.sentence
+
+
+def _written_unit(header: str) -> str:
+    """The unit as the header writes it (for messages): ``"ng/mL FEU"``."""
+    m = re.search(r"\[\s*([^\]]+?)\s*\]", header)
+    found = [m.group(1)] if m else re.findall(r"\(\s*([^()]+?)\s*\)", header)
+    return found[-1].strip() if found else ""
+
+
+def _likely_unit(analyte: str, median: float, factor: float) -> str | None:
+    """The accepted unit that would bring a median (already converted by ``factor``) inside
+    the analyte's :data:`TYPICAL` range, when it lies outside; else None."""
+    if analyte not in TYPICAL or not np.isfinite(median):
+        return None
+    lo, hi = TYPICAL[analyte]
+    if lo <= median <= hi:
+        return None
+    for alt, fac in schema.ANALYTES[analyte].units.items():
+        if _distinct(fac / factor) and lo <= median * fac / factor <= hi:
+            return alt
+    return None
+
+
+def _distinct(ratio: float) -> bool:
+    """Two units' factors differ by at least :data:`DISTINCT_RATIO` either way."""
+    return bool(ratio >= DISTINCT_RATIO or ratio <= 1 / DISTINCT_RATIO)
+
+
+def unit_note(analyte: str, unit: str) -> str:
+    """Why a conversion from ``unit`` (folded) is approximate or assumed ("" if exact)."""
+    notes = {schema.fold_unit(u): n for u, n in schema.ANALYTES[analyte].unit_notes.items()}
+    return notes.get(unit, "")
+
+
+def not_converted_reason(analyte: str, unit: str) -> str:
+    """Why ``unit`` (folded) is recognised for ``analyte`` but not converted ("" if it is not
+    such a unit)."""
+    reasons = {schema.fold_unit(u): n for u, n in schema.ANALYTES[analyte].not_converted.items()}
+    return reasons.get(unit, "")
 
 
 # --------------------------------------------------------------------------------------------
@@ -148,31 +240,106 @@ def _factor(analyte: object, unit: str) -> float:
     return unit_factors(analyte).get(unit, np.nan)
 
 
+#: Analytes that are one measurement, the prothrombin time, in different units: a lab row's
+#: unit says which it is (``"%"``: Quick, ``"s"``: seconds, none or ``"INR"``: INR).
+PT_FAMILY: tuple[str, ...] = ("inr", "quick", "pt")
+
+
 def convert_lab_units(labs: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     """The lab table with every value in a recognised unit converted to the canonical unit
-    (its ``unit`` cell set to that unit), and one sentence per analyte and unit converted.
+    (its ``unit`` cell set to that unit), and one sentence per analyte and unit: converted
+    (with the factor, and why it is approximate where it is), not converted (a unit the
+    analyte does not accept, Quick % or PT seconds that cannot become an INR), or contradicted
+    by the values.
 
-    Values in units the analyte does not accept, and values without a unit, are left as they
-    are; the endpoint derivation lists them (:func:`contradicted_units`).
+    Values that are not converted are left as they are; the endpoint derivation does not use
+    them and lists them (:func:`contradicted_units`). Nothing is rescaled without a stated
+    unit.
     """
     if "unit" not in labs or not len(labs):
         return labs, []
-    factor, _ = lab_factors(labs["analyte"].to_numpy(object), labs["unit"].to_numpy(object))
-    convert = ~np.isnan(factor) & (factor != 1.0)
-    if not convert.any():
-        return labs, []
-    key = labs["unit"].fillna("").astype(str).map(schema.fold_unit)
-    sentences = []
-    for name, a in schema.ANALYTES.items():
-        rows = labs["analyte"].eq(name).to_numpy() & convert
-        for u, f in a.units.items():
-            hit = rows & key.eq(schema.fold_unit(u)).to_numpy()
-            if hit.any():
-                sentences.append(f"labs: {int(hit.sum())} {name} values in {u} converted to "
-                                 f"{a.unit} (x {f:g})")
-    out = labs.assign(value=labs["value"] * np.where(convert, factor, 1.0))
-    out.loc[convert, "unit"] = out.loc[convert, "analyte"].map(lambda n: schema.ANALYTES[n].unit)
-    return out, sentences
+    sentences: list[str] = []
+    labs = _route_pt_family(labs, sentences)
+    analytes = labs["analyte"].to_numpy(object)
+    factor, given = lab_factors(analytes, labs["unit"].to_numpy(object))
+    key = per_unique(labs["unit"].to_numpy(object), _unit_key)
+    sub = pd.DataFrame({"analyte": analytes, "key": key, "factor": factor,
+                        "written": labs["unit"].astype(str).to_numpy(object)})[given]
+    for (a, k), g in sub.groupby(["analyte", "key"], sort=False):
+        if a not in schema.ANALYTES:
+            continue  # unknown analytes are named in a note of their own
+        sentences.append(_lab_sentence(str(a), str(k), g))
+    ok = given & ~np.isnan(factor)
+    out = labs.assign(value=labs["value"] * np.where(ok, factor, 1.0))
+    out.loc[ok, "unit"] = out.loc[ok, "analyte"].map(lambda n: schema.ANALYTES[n].unit)
+    sentences += _contradictions(out, np.where(ok, factor, 1.0), ~given | ok)
+    return out, [s for s in sentences if s]
+
+
+def _lab_sentence(a: str, key: str, g: pd.DataFrame) -> str:
+    """One sentence about the lab rows of analyte ``a`` whose unit folds to ``key``."""
+    n, f = len(g), float(g["factor"].iloc[0])
+    written = ", ".join(f"'{w}'" for w in pd.unique(g["written"])[:4])
+    canon = schema.ANALYTES[a].unit or "(no unit)"
+    if np.isnan(f):
+        why = not_converted_reason(a, key)
+        if why:
+            return f"labs: {n} {a} values in {written} not converted: {why}"
+        return (f"labs: {n} {a} values in {written}: a unit {a} does not accept "
+                f"({accepted_units(a)}); kept as they are, not used for endpoints")
+    note = unit_note(a, key)
+    if f == 1.0 and not note:
+        return ""
+    return (f"labs: {n} {a} values in {written} converted to {canon} (x {f:g})"
+            + (f"; {note}" if note else ""))
+
+
+def _route_pt_family(labs: pd.DataFrame, sentences: list[str]) -> pd.DataFrame:
+    """Prothrombin-time rows under the analyte their unit names (INR, Quick %, PT seconds),
+    and a sentence saying that Quick and PT seconds are kept apart, not converted to INR."""
+    name = labs["analyte"].to_numpy(object)
+    fam = np.isin(name, PT_FAMILY)
+    if not fam.any():
+        return labs
+    key = per_unique(labs["unit"].to_numpy(object), _unit_key)
+    target = name.copy()
+    for member in PT_FAMILY:
+        accepts = [u for u in unit_factors(member) if u]
+        target[fam & np.isin(key, accepts)] = member
+    moved = target != name
+    for member in ("quick", "pt"):
+        rows = target == member
+        if not rows.any():
+            continue
+        from_inr = int((rows & moved).sum())
+        why = schema.ANALYTES["inr"].not_converted["%" if member == "quick" else "s"]
+        sentences.append(f"labs: {int(rows.sum())} prothrombin-time values in "
+                         f"{schema.ANALYTES[member].unit} kept as analyte '{member}', not "
+                         f"converted to INR ({why})"
+                         + (f"; {from_inr} of them were named INR/PT but carry that unit"
+                            if from_inr else ""))
+    return labs.assign(analyte=target) if moved.any() else labs
+
+
+def _contradictions(labs: pd.DataFrame, factor: np.ndarray, usable: np.ndarray) -> list[str]:
+    """Sentences for the rows whose values contradict their unit (:func:`contradicted_units`):
+    per analyte and message kind, how many rows of which patients."""
+    problem = contradicted_units(labs["patient_id"].to_numpy(object),
+                                 labs["analyte"].to_numpy(object),
+                                 labs["unit"].to_numpy(object), labs["value"].to_numpy(float),
+                                 factor, usable)
+    hit = (problem != "").to_numpy()
+    if not hit.any():
+        return []
+    out = []
+    sub = labs.loc[hit, ["patient_id", "analyte"]]
+    for a, g in sub.groupby("analyte", sort=False):
+        ids = pd.unique(g["patient_id"].astype(str))
+        shown = ", ".join(ids[:10]) + (f" and {len(ids) - 10} more" if len(ids) > 10 else "")
+        out.append(f"labs: {len(g)} {a} values of {len(ids)} patient(s) ({shown}) contradict "
+                   f"their unit (e.g. {problem[np.flatnonzero(hit)[0]].split(':')[0]}): kept as "
+                   "they are, not rescaled and not used for endpoints; correct the unit")
+    return out
 
 
 def contradicted_units(patients: np.ndarray, analytes: np.ndarray, units: np.ndarray,
@@ -218,7 +385,9 @@ def contradicted_units(patients: np.ndarray, analytes: np.ndarray, units: np.nda
             continue
         for alt, fac in schema.ANALYTES[a].units.items():
             ratio = fac / g["factor"]
-            fits = (g["med"] * ratio >= lo) & (g["med"] * ratio <= hi)
+            fits = ((g["med"] * ratio >= lo) & (g["med"] * ratio <= hi)
+                    & ((ratio >= DISTINCT_RATIO) | (ratio <= 1 / DISTINCT_RATIO)))
+            alt = schema.fold_unit(alt)
             sel = g.index[fits & (problem[g.index] == "")]
             if len(sel):
                 shown = u or schema.ANALYTES[a].unit + " (no unit given, canonical assumed)"
