@@ -128,3 +128,72 @@ def test_endpoint_and_group_choices_on_the_demo(demo):
     groups = survival.group_options(demo)
     assert {"crs_grade", "tocilizumab", "product"} <= set(groups)
     assert "pfs_event" not in groups and "age" not in groups
+
+
+# ------------------------------------------------------------------------------ landmark by status
+
+def test_landmark_groups_by_status_at_the_landmark(demo):
+    from core.stats import kaplan_meier
+
+    L = 14
+    res = survival.survival_analysis(demo, landmark=L)
+    info = res.landmark_info
+    assert info.by_status and info.exposure_day == "hypofibrinogenemia_onset_day"
+    assert res.km.groups == ["Hypofibrinogenemia by day 14: no",
+                             "Hypofibrinogenemia by day 14: yes"]
+    ever = demo["hypofibrinogenemia_grade"] >= 1
+    onset = demo["hypofibrinogenemia_onset_day"]
+    followed = demo["pfs_days"] >= L
+    assert info.n_before == int((~followed).sum())
+    assert info.n_exposed_later == int((followed & ever & (onset > L)).sum()) > 0
+    assert info.n_unknown_day == 0
+    # the same analysis written out: status at L, patients followed at L, time from L
+    at_l = demo.assign(g=np.where(ever & (onset <= L), "yes", "no"))
+    ref = kaplan_meier(at_l, "pfs_days", "pfs_event", "g", landmark=L)
+    assert res.km.logrank.statistic == pytest.approx(ref.logrank.statistic, rel=1e-12)
+    assert res.km.medians["n"].tolist() == ref.medians["n"].tolist()
+    assert res.km.n == int(followed.sum())
+    (note,) = [n for n in res.notes_of("landmark") if "by status" in n.text]
+    assert f"{info.n_exposed_later} patient(s) whose Hypofibrinogenemia began after day 14" \
+        in note.text
+    assert not res.notes_of("immortal_time")
+
+
+def test_landmark_leaves_out_unknown_onset_days(demo):
+    df = demo.copy()
+    exposed = df.index[(df["hypofibrinogenemia_grade"] >= 1) & (df["pfs_days"] >= 30)][:2]
+    df.loc[exposed, "hypofibrinogenemia_onset_day"] = np.nan
+    res = survival.survival_analysis(df, landmark=30)
+    assert res.landmark_info.n_unknown_day == 2
+    assert res.km.n == int((df["pfs_days"] >= 30).sum()) - 2
+    assert any("2 patient(s) with Hypofibrinogenemia but no hypofibrinogenemia_onset_day are "
+               "left out" in n.text for n in res.notes_of("landmark"))
+
+
+def test_landmark_status_also_for_the_cox_covariate(demo):
+    res = survival.survival_analysis(demo, landmark=14, covariates=[indicators.HYPOFIB_GROUP])
+    ever = demo["hypofibrinogenemia_grade"] >= 1
+    at_l = (ever & (demo["hypofibrinogenemia_onset_day"] <= 14)).astype(float)
+    from core.stats import cox
+
+    lm = demo[demo["pfs_days"] >= 14].assign(t=lambda d: d["pfs_days"] - 14,
+                                             Hypofibrinogenemia=at_l)
+    ref = cox(lm, "t", "pfs_event", ["Hypofibrinogenemia"])
+    assert res.cox.table["coef"].iloc[0] == pytest.approx(ref.table["coef"].iloc[0], rel=1e-9)
+
+
+def test_immortal_time_warning_and_what_it_offers(demo):
+    res = survival.survival_analysis(demo)
+    (note,) = res.notes_of("immortal_time")
+    assert note.level == "warning" and "immortal-time bias" in note.text
+    assert "landmark" in note.text and "time-varying Cox" in note.text
+    # a grouping known at infusion: no warning, and the landmark does not regroup
+    product = survival.survival_analysis(demo, group_spec="product", landmark=30)
+    assert not product.notes_of("immortal_time")
+    assert not product.landmark_info.by_status
+    assert survival.survival_analysis(demo, group_spec="product").notes_of("immortal_time") == []
+    # after infusion but no day column in the data: the landmark says it cannot regroup
+    crs = survival.survival_analysis(demo, group_spec="crs_grade", landmark=30)
+    assert not crs.landmark_info.by_status
+    assert any("no day it started" in n.text for n in crs.notes_of("landmark"))
+    assert survival.post_infusion("tocilizumab") and not survival.post_infusion("age")

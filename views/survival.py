@@ -63,9 +63,11 @@ step = c3.selectbox("At-risk table every", STEPS, key="sv_step",
                     format_func=lambda s: "auto" if s is None else f"{s} days")
 l1, l2 = st.columns([1, 3])
 use_landmark = l1.toggle("Landmark analysis", key="sv_landmark_on",
-                         help="Only patients still followed at the landmark; time counts from "
-                              "it. Use it when the grouping is known only some time after "
-                              "infusion.")
+                         help="Only patients still followed at the landmark day L; time "
+                              "counts from it. A grouping that happens after infusion "
+                              "(hypofibrinogenemia, tocilizumab, steroids) becomes the status "
+                              "at L (e.g. hypofibrinogenemia on or before day L), which avoids "
+                              "immortal-time bias.")
 landmark = None
 if use_landmark:
     landmark = float(l2.number_input("Landmark (days after infusion)", min_value=0.0,

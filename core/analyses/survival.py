@@ -6,10 +6,22 @@ hypofibrinogenemia).
 as the page. A Cox model that cannot be fitted does not raise: ``cox`` is None and an error
 note says why, so the curves still show.
 
-Note kinds: ``"missing"`` (patients left out), ``"landmark"`` (who the landmark left out),
-``"km"`` (what the Kaplan-Meier estimate says about itself), ``"cox"`` (the Cox model's own
-warnings, or why it could not be fitted), ``"ph"`` (a doubtful proportional-hazards
-assumption).
+Note kinds: ``"missing"`` (patients left out), ``"landmark"`` (who the landmark left out,
+and how the groups were formed at the landmark), ``"km"`` (what the Kaplan-Meier estimate says
+about itself), ``"cox"`` (the Cox model's own warnings, or why it could not be fitted),
+``"ph"`` (a doubtful proportional-hazards assumption), ``"immortal_time"`` (warning: grouping
+by something that happens after infusion, without a landmark).
+
+Landmarks and immortal time
+---------------------------
+Hypofibrinogenemia, tocilizumab, corticosteroids, CRS and ICANS happen after infusion. A patient
+who progresses on day 5 had no time to become hypofibrinogenemic on day 12, so "ever" versus
+"never" groups favour the exposed group (immortal-time bias). A landmark analysis at day L
+(Anderson, Cain & Gelber 1983) instead groups patients by their status *at* L (exposure on or
+before day L, from the exposure's day column in :data:`EXPOSURE_DAYS`), keeps only the patients
+still event-free and under observation at L, and counts time from L. Patients exposed after L
+count as unexposed at L; exposed patients without a day have an unknown status at L and are
+left out; :class:`LandmarkSummary` counts both.
 """
 
 from __future__ import annotations
@@ -38,19 +50,85 @@ from core.stats import CoxResult, KaplanMeierResult, cox, kaplan_meier
 from core.stats._common import require_columns
 
 __all__ = [
+    "EXPOSURE_DAYS",
     "Endpoint",
+    "LandmarkSummary",
     "NoteKind",
     "SurvivalResult",
     "endpoints",
+    "exposure_day",
     "group_options",
+    "post_infusion",
     "risk_times",
     "survival_analysis",
 ]
 
-NoteKind = Literal["missing", "landmark", "km", "cox", "ph"]
+NoteKind = Literal["missing", "landmark", "km", "cox", "ph", "immortal_time"]
 NOTE_KINDS: tuple[str, ...] = get_args(NoteKind)
 _ENDPOINT_LABELS = {"pfs": "PFS", "os": "OS", "efs": "EFS", "dfs": "DFS", "rfs": "RFS",
                     "dor": "DOR"}
+
+#: Exposures that start after infusion, with the column holding the day they start. The day
+#: of an OutcomeSpec on a grade (e.g. grade >= 3) is the onset of any grade: see
+#: :func:`_status_at_landmark`.
+EXPOSURE_DAYS: dict[str, str] = {
+    "hypofibrinogenemia_grade": "hypofibrinogenemia_onset_day",
+    "tocilizumab": "tocilizumab_first_day",
+    "tocilizumab_doses": "tocilizumab_first_day",
+    "tocilizumab_cum_mg": "tocilizumab_first_day",
+    "corticosteroids": "corticosteroids_first_day",
+    "crs_grade": "crs_onset_day",
+    "icans_grade": "icans_onset_day",
+}
+#: Further columns known only after infusion (no start day to form a status at a landmark).
+_POST_INFUSION_OTHER = ("fibrinogen_nadir", "fibrinogen_nadir_day", "fibrinogen_recovery_day",
+                        "hypofibrinogenemia_onset_day", "days_toci_to_hypofibrinogenemia",
+                        "tocilizumab_duration_days", "tocilizumab_first_day",
+                        "tocilizumab_last_day", "corticosteroids_first_day",
+                        "crs_onset_day", "icans_onset_day", "crs_resolution_day",
+                        "icans_resolution_day")
+
+
+def post_infusion(p: Predictor) -> bool:
+    """Whether a grouping or covariate is known only after infusion (immortal-time risk)."""
+    src = source_of(p)
+    return src in EXPOSURE_DAYS or src in _POST_INFUSION_OTHER or src.endswith(
+        ("_onset_day", "_first_day", "_recovery_day"))
+
+
+def exposure_day(df: pd.DataFrame, p: Predictor) -> str | None:
+    """The day column giving when exposure ``p`` started, if ``df`` has it."""
+    day = EXPOSURE_DAYS.get(source_of(p))
+    return day if day is not None and day in df.columns else None
+
+
+@dataclass(frozen=True)
+class LandmarkSummary:
+    """Who a landmark analysis kept and how it grouped them.
+
+    Attributes
+    ----------
+    landmark : float
+        The landmark day L.
+    by_status : bool
+        Groups by exposure status at L (True), or by the grouping as it is (False: the grouping
+        is known at infusion, or has no day column).
+    exposure_day : str or None
+        The day column used for the status at L.
+    n_before : int
+        Patients left out: event or censoring before L.
+    n_unknown_day : int
+        Patients left out: exposed, followed at L, but without a day (status at L unknown).
+    n_exposed_later : int
+        Patients exposed only after L, counted as unexposed at L.
+    """
+
+    landmark: float
+    by_status: bool
+    exposure_day: str | None
+    n_before: int
+    n_unknown_day: int
+    n_exposed_later: int
 
 
 @dataclass(frozen=True)
@@ -144,6 +222,8 @@ class SurvivalResult:
         Rows in the data.
     notes : tuple of Note
         Messages for the user (kinds in the module docstring).
+    landmark_info : LandmarkSummary or None
+        With a landmark: who was left out and how the groups were formed at L.
     """
 
     endpoint: Endpoint
@@ -156,6 +236,7 @@ class SurvivalResult:
     covariates: tuple[str, ...]
     n_total: int
     notes: tuple[Note, ...] = field(default=())
+    landmark_info: LandmarkSummary | None = None
 
     @property
     def logrank_p(self) -> float | None:
@@ -187,7 +268,9 @@ def survival_analysis(df: pd.DataFrame, time: str = "pfs_days", event: str = "pf
         :class:`~core.analyses.indicators.OutcomeSpec` (two curves, "<label>: no" and
         "<label>: yes"; default hypofibrinogenemia grade >= 1) or None.
     landmark : float, optional
-        Keep patients still followed at this time and count time from it.
+        Landmark day L: keep patients still followed at L and count time from it; a grouping
+        (or Cox covariate) that happens after infusion and has a day column
+        (:data:`EXPOSURE_DAYS`) is then its status at L (module docstring).
     times : sequence of float, optional
         Times of the numbers-at-risk table (after the landmark); default :func:`risk_times`
         of the longest follow-up, every ``step`` days if given.
@@ -220,14 +303,21 @@ def survival_analysis(df: pd.DataFrame, time: str = "pfs_days", event: str = "pf
         raise ColumnError("The landmark must be a time of 0 days or later.")
     label = next((e.label for e in endpoints(df) if e.time == time and e.event == event), time)
     frame, gname = _km_frame(df, time, event, group_spec)
+    info: LandmarkSummary | None = None
+    lm_notes: list[Note] = []
+    if landmark is not None:
+        frame, info, lm_notes = _landmark_groups(df, frame, time, group_spec, gname, landmark)
     km = kaplan_meier(frame, time, event, gname, landmark=landmark)
-    notes = _km_notes(km)
+    notes = _km_notes(km) + lm_notes
+    if landmark is None and group_spec is not None and post_infusion(
+            resolve_predictor(df, group_spec)):
+        notes.append(_immortal_time_note(df, resolve_predictor(df, group_spec), gname or ""))
     times = _at_risk_times(km, times, step)
     cox_result, cov_names, cox_notes = _cox_part(df, time, event, covariates, landmark)
     return SurvivalResult(endpoint=Endpoint(time, event, label), group=gname,
                           landmark=landmark, km=km, times=times, at_risk=km.survival_at(times),
                           cox=cox_result, covariates=tuple(cov_names), n_total=len(df),
-                          notes=tuple(notes + cox_notes))
+                          notes=tuple(notes + cox_notes), landmark_info=info)
 
 
 # ============================================================================ steps
@@ -260,6 +350,83 @@ def _km_frame(df: pd.DataFrame, time: str, event: str, group_spec: Predictor | N
         require_columns(df, [g])
         frame[gname] = _column_groups(df[g], g)
     return frame, gname
+
+
+def _immortal_time_note(df: pd.DataFrame, g: Predictor, gname: str) -> Note:
+    offer = ("turn on the landmark analysis, which groups patients by their status at the "
+             "landmark day" if exposure_day(df, g) else "use a landmark analysis")
+    return Note("warning", "immortal_time",
+                f"'{gname}' happens after infusion: a patient has to stay event-free long "
+                "enough to get it, so grouping by it 'ever' favours that group (immortal-time "
+                f"bias). To compare fairly, {offer}"
+                + (", or the time-varying Cox model below." if exposure_day(df, g) else "."))
+
+
+def _status_at_landmark(df: pd.DataFrame, g: Predictor, landmark: float
+                        ) -> tuple[pd.Series, pd.Series] | None:
+    """(status at L as 0/1/NaN, exposed ever as 0/1/NaN) of a binary exposure with a day
+    column, or None (no day column, or not a 0/1 exposure). Exposed with the day missing:
+    status NaN (unknown)."""
+    day = exposure_day(df, g)
+    if day is None:
+        return None
+    ever = column_of(df, g)
+    if not isinstance(g, OutcomeSpec):
+        ever = pd.to_numeric(ever, errors="coerce")
+        if not set(ever.dropna().unique()) <= {0.0, 1.0}:
+            return None
+    ever = ever.astype(float)
+    d = pd.to_numeric(df[day], errors="coerce")
+    status = pd.Series(np.where(ever == 1, np.where(d.isna(), np.nan, (d <= landmark) * 1.0),
+                                ever), index=df.index)
+    return status, ever
+
+
+def _landmark_groups(df: pd.DataFrame, frame: pd.DataFrame, time: str,
+                     group_spec: Predictor | None, gname: str | None, landmark: float
+                     ) -> tuple[pd.DataFrame, LandmarkSummary, list[Note]]:
+    """The KM frame with the groups formed at the landmark, the summary and its notes."""
+    t = pd.to_numeric(frame[time], errors="coerce")
+    followed = t >= landmark
+    n_before = int((t < landmark).sum())
+    g = None if group_spec is None else resolve_predictor(df, group_spec)
+    at = None if g is None else _status_at_landmark(df, g, landmark)
+    if g is None or gname is None or at is None:
+        notes = []
+        if g is not None and post_infusion(g):
+            notes.append(Note("warning", "landmark",
+                              f"'{gname}' happens after infusion but the data have no day it "
+                              "started, so the groups still use what happened after day "
+                              f"{landmark:g}: this landmark only removes patients followed for "
+                              "less than it."))
+        return frame, LandmarkSummary(landmark, False, None, n_before, 0, 0), notes
+    status, ever = at
+    unknown = followed & status.isna() & (ever == 1)
+    later = followed & (ever == 1) & (status == 0)
+    name = name_of(g)
+    labels = status.map({0.0: f"{name} by day {landmark:g}: no",
+                         1.0: f"{name} by day {landmark:g}: yes"})
+    frame = frame.assign(**{gname: labels.where(~(status.isna() & (ever == 1)),
+                                                f"{name}: day unknown")})
+    frame = frame[~unknown]
+    day = exposure_day(df, g)
+    info = LandmarkSummary(landmark, True, day, n_before, int(unknown.sum()), int(later.sum()))
+    parts = [f"Landmark analysis by status at day {landmark:g}: the groups are '{name}' on or "
+             f"before day {landmark:g} (from {day}) among the patients still under observation "
+             f"at day {landmark:g} (no event or censoring before it); time counts from day "
+             f"{landmark:g}."]
+    if info.n_exposed_later:
+        parts.append(f"{info.n_exposed_later} patient(s) whose {name} began after day "
+                     f"{landmark:g} are in the 'no' group, as they were at the landmark.")
+    if info.n_unknown_day:
+        parts.append(f"{info.n_unknown_day} patient(s) with {name} but no {day} are left out "
+                     "(their status at the landmark is unknown).")
+    if isinstance(g, OutcomeSpec) and g.column.endswith("_grade") and g.op in (">=", ">") \
+            and isinstance(g.threshold, (int, float)) and float(g.threshold) > (
+                1 if g.op == ">=" else 0):
+        parts.append(f"The day a patient reached {name} is not recorded: {day} (onset of any "
+                     "grade) is used, so a patient may count as exposed a little early.")
+    return frame, info, [Note("info", "landmark", " ".join(parts))]
 
 
 def _km_notes(km: KaplanMeierResult) -> list[Note]:
@@ -319,6 +486,10 @@ def _cox_frame(df: pd.DataFrame, time: str, event: str, cov: Sequence[Predictor]
     cframe = pd.DataFrame({time: df[time], event: df[event],
                            **{name_of(c): column_of(df, c) for c in cov}}, index=df.index)
     if landmark is not None:
+        for c in cov:  # an exposure after infusion: its status at the landmark
+            at = _status_at_landmark(df, c, landmark)
+            if at is not None:
+                cframe[name_of(c)] = at[0]
         t = pd.to_numeric(cframe[time], errors="coerce")
         cframe = cframe[t >= landmark].assign(**{time: t[t >= landmark] - landmark})
     return cframe
