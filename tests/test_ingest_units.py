@@ -88,3 +88,130 @@ def test_dose_units():
 def test_an_unknown_analyte_is_a_programming_error_for_the_registry_lookup():
     with pytest.raises(ValueError, match="unknown analyte"):
         units.unit_factors("unobtainium")
+
+
+# ------------------------------------------------ issue 11: header units, the unit registry
+
+def _patients(text: str) -> tuple[pd.DataFrame, ingest.LoadReport]:
+    c = ingest.load_upload(ingest.Upload("p.csv", text.encode("cp1252")))
+    return c.patients.set_index("patient_id"), c.reports["patients"]
+
+
+def test_a_header_unit_with_a_space_is_converted_and_large_values_are_kept():
+    # 800 and 4500 ng/mL FEU = 0.8 and 4.5 mg/L FEU (HEAD once stored 800 mg/L and set 4500
+    # missing as implausible)
+    p, rep = _patients("patient_id;D-dimer max [ng/mL FEU]\nA;800\nB;4500\n")
+    assert p["d_dimer_max"].tolist() == pytest.approx([0.8, 4.5])
+    assert rep.cell_issues.empty
+    assert rep.conversions == ("d_dimer_max: header says 'ng/mL FEU'; converted to mg/L FEU "
+                               "(x 0.001)",)
+
+
+def test_fibrinogen_in_g_per_dl_in_a_header_is_converted():
+    # 0.15 g/dL = 150 mg/dL; 0,21 (decimal comma) = 210 mg/dL
+    p, rep = _patients("patient_id;Fibrinogen nadir [g/dL]\nA;0,15\nB;0,21\n")
+    assert p["fibrinogen_nadir"].tolist() == pytest.approx([150, 210])
+    assert "converted to mg/dL (x 1000)" in rep.conversions[0]
+
+
+def test_ddu_is_converted_to_feu_and_flagged_approximate():
+    # 1.2 mg/L DDU ~ 2.4 mg/L FEU; 350 ng/mL DDU ~ 0.7 mg/L FEU
+    p, rep = _patients("patient_id,D-dimer max [mg/L DDU]\nA,1.2\nB,3\n")
+    assert p["d_dimer_max"].tolist() == pytest.approx([2.4, 6.0])
+    assert "x 2" in rep.conversions[0] and "approximate" in rep.conversions[0]
+    f, _ = units.lab_factors(["d_dimer"], ["ng/mL DDU"])
+    assert 350 * f[0] == pytest.approx(0.7)
+
+
+def test_unqualified_d_dimer_mass_unit_is_read_as_feu_and_said():
+    p, rep = _patients("patient_id,D-dimer max [µg/mL]\nA,1.5\n")
+    assert p["d_dimer_max"].tolist() == [1.5]
+    assert "read as FEU" in rep.conversions[0]
+
+
+def test_an_unknown_header_unit_lists_every_value_and_uses_none():
+    p, rep = _patients("patient_id,Fibrinogen nadir [mmol/L],CRP max [mg/L]\nA,3,50\nB,,80\n")
+    assert p["fibrinogen_nadir"].isna().all()
+    assert p["crp_max"].tolist() == pytest.approx([5.0, 8.0])   # mg/L -> mg/dL
+    listed = rep.cell_issues[rep.cell_issues["column"] == "fibrinogen_nadir"]
+    assert listed["patient_id"].tolist() == ["A"]                # the empty cell is not listed
+    assert "'mmol/L'" in listed["problem"].iloc[0] and "not one fibrinogen accepts" in \
+        listed["problem"].iloc[0]
+    assert any("values not used" in s for s in rep.conversions)
+
+
+def test_a_header_unit_the_values_contradict_is_listed_not_rescaled():
+    # header says mg/dL, values are g/L (median 1.6): not multiplied by 100, not used
+    p, rep = _patients("patient_id,Fibrinogen nadir [mg/dL]\nA,1.2\nB,2.0\n")
+    assert p["fibrinogen_nadir"].isna().all()
+    assert len(rep.cell_issues) == 2
+    assert rep.cell_issues["problem"].str.contains("look like g/L, not 'mg/dL'").all()
+    # platelets 45000 and 12000 without a unit look like /uL: listed, not divided by 1000
+    p, rep = _patients("patient_id,platelets_min\nA,45000\nB,12000\n")
+    assert p["platelets_min"].isna().all()
+    assert "look like /uL" in rep.cell_issues["problem"].iloc[0]
+
+
+def test_quick_percent_in_a_header_of_the_inr_column_is_not_converted():
+    p, rep = _patients("patient_id,INR max [%]\nA,70\n")
+    assert p["inr_max"].isna().all()
+    assert "calibration table" in rep.cell_issues["problem"].iloc[0]
+
+
+@pytest.mark.parametrize("spelling", ["10^9/L", "10^9/l", "10e9/L", "x10^9/L", "10⁹/L",
+                                      "109/L", "G/l", "g/L", "/nl", "/nL", "Tsd/µl", "Tsd/μL",
+                                      "10^3/µL", "10e3/ul", " 10^9 / L "])
+def test_platelet_unit_spellings_are_one_unit(spelling):
+    assert units.lab_factors(["platelets"], [spelling])[0].tolist() == [1.0]
+
+
+@pytest.mark.parametrize("analyte, unit, value, expected", [
+    ("fibrinogen", "g/L", 2.5, 250.0),            # x 100
+    ("fibrinogen", "g/dl", 0.25, 250.0),          # x 1000
+    ("fibrinogen", "µmol/L", 10.0, 340.0),        # ~340 kDa: 1 umol/L = 34 mg/dL
+    ("fibrinogen", "mg%", 250.0, 250.0),          # old name of mg/dL
+    ("d_dimer", "µg/mL FEU", 2.0, 2.0),
+    ("d_dimer", "mcg/mL FEU", 2.0, 2.0),
+    ("d_dimer", "ng/ml (FEU)", 2000.0, 2.0),
+    ("d_dimer", "µg/L DDU", 500.0, 1.0),          # 0.5 mg/L DDU ~ 1.0 mg/L FEU
+    ("platelets", "/µl", 150000.0, 150.0),
+    ("anc", "/nl", 1.2, 1.2),
+    ("anc", "/uL", 1200.0, 1.2),
+    ("crp", "mg/L", 45.0, 4.5),
+    ("albumin", "g/L", 35.0, 3.5),
+    ("che", "U/L", 5300.0, 5.3),
+    ("che", "µkat/L", 100.0, 6.0),                 # 1 ukat/L = 60 U/L = 0.06 kU/L
+    ("alt", "µkat/l", 1.0, 60.0),
+    ("ldh", "µkat/L", 4.0, 240.0),
+    ("ferritin", "µg/L", 850.0, 850.0),
+    ("creatinine", "µmol/L", 88.4, 1.0),           # 1 mg/dL = 88.4 umol/L
+    ("haemoglobin", "g/L", 125.0, 12.5),
+    ("haemoglobin", "mmol/L", 8.0, 12.888),        # 1 mmol/L = 1.611 g/dL
+])
+def test_registry_factors(analyte, unit, value, expected):
+    assert value * units.lab_factors([analyte], [unit])[0][0] == pytest.approx(expected)
+
+
+def _labs(rows: str) -> tuple[pd.DataFrame, ingest.LoadReport]:
+    c = ingest.load_upload(PATIENTS, ingest.Upload("l.csv", ("patient_id,day,analyte,value,unit\n"
+                                                             + rows).encode()))
+    return c.labs, c.reports["labs"]
+
+
+def test_quick_and_pt_seconds_stay_apart_from_inr_and_are_listed_as_not_converted():
+    labs, rep = _labs("A,1,Quick,70,%\nA,1,INR,1.3,\nA,2,PT,14.2,s\nB,1,INR,65,%\n")
+    assert labs["analyte"].tolist() == ["quick", "inr", "pt", "quick"]
+    assert labs["value"].tolist() == [70, 1.3, 14.2, 65]
+    quick = next(s for s in rep.conversions if "'quick'" in s)
+    assert quick.startswith("labs: 2 prothrombin-time values in % kept as analyte 'quick', "
+                            "not converted to INR") and "1 of them were named INR" in quick
+    assert any("'pt'" in s and "normal PT" in s for s in rep.conversions)
+
+
+def test_an_unknown_lab_unit_and_contradicting_values_are_in_the_load_report():
+    labs, rep = _labs("A,1,fibrinogen,250,mg/hL\nB,0,fibrinogen,2.1,mg/dL\nB,3,fibrinogen,1.1,"
+                      "mg/dL\n")
+    assert labs["value"].tolist() == [250, 2.1, 1.1]           # nothing rescaled
+    assert any("'mg/hL': a unit fibrinogen does not accept" in s for s in rep.conversions)
+    contra = next(s for s in rep.conversions if "contradict" in s)
+    assert contra.startswith("labs: 2 fibrinogen values of 1 patient(s) (B) contradict")

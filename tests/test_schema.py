@@ -44,3 +44,46 @@ def test_units_fold_case_space_and_both_micro_signs():
     assert schema.header_unit("Fibrinogen [g/L]") == "g/l"
     assert schema.header_unit("D-dimer (ng/mL FEU)") == "ng/mlfeu"
     assert schema.header_unit("Fibrinogen") is None
+
+
+def test_every_analyte_has_a_reference_range_with_a_source_and_accepts_its_own_unit():
+    for name, a in schema.ANALYTES.items():
+        lln, uln, source = schema.reference_range(name)
+        assert lln is not None or uln is not None, name
+        assert source, name
+        assert a.units.get(a.unit) == 1.0, name
+        if lln is not None and uln is not None:
+            assert lln < uln, name
+
+
+def test_reference_ranges_are_sex_specific_where_it_matters():
+    assert schema.reference_range("haemoglobin", "F")[:2] == (12.0, 16.0)
+    assert schema.reference_range("Hb", "männlich")[:2] == (13.0, 17.5)
+    assert schema.reference_range("creatinine", "m")[:2] == (0.7, 1.2)
+    assert schema.reference_range("ferritin", "female")[:2] == (15, 150)
+    # without a sex (or an unknown one): the range spanning both
+    assert schema.reference_range("haemoglobin")[:2] == (12.0, 17.5)
+    assert schema.reference_range("haemoglobin", "x")[:2] == (12.0, 17.5)
+    assert "women" in schema.reference_range("ferritin", "F")[2]
+    # no LLN for CRP; fibrinogen's LLN is the CTCAE anchor
+    assert schema.reference_range("crp")[:2] == (None, 0.5)
+    assert schema.reference_range("fibrinogen", "F")[:2] == (200, 400)
+    with pytest.raises(ValueError, match="unknown analyte"):
+        schema.reference_range("unobtainium")
+
+
+@pytest.mark.parametrize("text, folded", [
+    ("10e9/L", "10^9/l"), ("x10^9/l", "10^9/l"), ("10⁹/L", "10^9/l"), ("109/L", "10^9/l"),
+    ("mcg/mL", "ug/ml"), ("µg/mL FEU", "ug/mlfeu"), ("mg/L (FEU)", "mg/lfeu"),
+    ("Tsd/µl", "tsd/ul"), ("G/l", "g/l"),
+])
+def test_unit_spellings_fold_to_one_key(text, folded):
+    assert schema.fold_unit(text) == folded
+
+
+@pytest.mark.parametrize("header, unit", [
+    ("Fibrinogen (Clauss) [g/L]", "g/l"), ("Fibrinogen (Clauss)", None),
+    ("D-dimer max [ng/mL (FEU)]", "ng/mlfeu"), ("PTT max (s)", "s"), ("INR max [%]", "%"),
+])
+def test_header_units_and_qualifiers(header, unit):
+    assert schema.header_unit(header) == unit
