@@ -264,7 +264,7 @@ _GENERIC = "typical adult reference range of German university laboratories; set
 _DDU = "DDU converted to FEU x 2 (FEU ~ 2 x DDU, fibrinogen-equivalent units): approximate"
 _FEU_ASSUMED = "no FEU/DDU given: read as FEU"
 _CELLS = {"10^9/L": 1.0, "/nL": 1.0, "G/L": 1.0, "10^3/uL": 1.0, "Tsd/uL": 1.0, "/uL": 0.001}
-_CATALYTIC = {"u/l": 1.0, "iu/l": 1.0, "ukat/l": 60.0}   # 1 ukat/L = 60 U/L (59.988)
+_CATALYTIC = {"U/L": 1.0, "IU/L": 1.0, "ukat/L": 60.0}   # 1 ukat/L = 60 U/L (59.988)
 
 ANALYTES: dict[str, Analyte] = {a.name: a for a in [
     # fibrinogen ~340 kDa: 1 umol/L = 340 mg/L = 34 mg/dL
