@@ -53,15 +53,21 @@ P2,3,unobtainium,1,U/L
 """
 
 
-def test_apply_to_cohort_lists_contradictory_upload_and_uses_derived():
+def test_apply_to_cohort_lists_contradictory_upload_and_keeps_it_by_default():
     c = ingest.load_upload(ingest.Upload("p.csv", PATIENTS), ingest.Upload("l.csv", LABS))
     d = ep.apply_to_cohort(c, ep.EndpointSettings())
     dis = d.disagreements
     row = dis[(dis["patient_id"] == "P1") & (dis["column"] == "fibrinogen_nadir")]
     assert len(row) == 1 and float(row["uploaded"].iloc[0]) == 999
     assert float(row["derived"].iloc[0]) == 125          # same-day 120 and 130 -> mean
+    # issue 11: the uploaded value wins by default (listed as a disagreement) ...
     p = d.cohort.patients.set_index("patient_id")
+    assert p.loc["P1", "fibrinogen_nadir"] == 999 and p.loc["P1", "hypofibrinogenemia_grade"] == 0
+    # ... the user can let the derived value win per column
+    s = ep.EndpointSettings(derived_wins=("fibrinogen_nadir", "hypofibrinogenemia_grade"))
+    p = ep.apply_to_cohort(c, s).cohort.patients.set_index("patient_id")
     assert p.loc["P1", "fibrinogen_nadir"] == 125 and p.loc["P1", "hypofibrinogenemia_grade"] == 2
+    assert str(p["hypofibrinogenemia_grade"].dtype) == "Int64"
     assert p.loc["P2", "fibrinogen_nadir"] == 50         # "<50" used as 50 and listed
     assert p.loc["P3", "fibrinogen_nadir"] == 250        # no labs: uploaded value kept
     problems = " ".join(d.endpoints.issues["problem"].astype(str)).lower()

@@ -10,7 +10,7 @@ from endpoint_cases import DATA, fib_course, labs
 from core import endpoints as ep
 
 
-def test_reconcile_lists_disagreements_and_apply_uses_derived() -> None:
+def test_reconcile_lists_disagreements_and_apply_keeps_uploaded_by_default() -> None:
     res = ep.derive(labs(*fib_course("A", (0, 300), (5, 140)), *fib_course("B", (0, 300))))
     up = pd.DataFrame({"patient_id": ["A", "B", "C"], "hypofibrinogenemia_grade": [3, 0, 2],
                        "fibrinogen_nadir": [140.0, 250.0, 80.0]})
@@ -19,10 +19,32 @@ def test_reconcile_lists_disagreements_and_apply_uses_derived() -> None:
         {"patient_id": "A", "column": "hypofibrinogenemia_grade", "uploaded": 3, "derived": 2},
         {"patient_id": "B", "column": "fibrinogen_nadir", "uploaded": 250.0, "derived": 300.0},
     ]
+    # issue 11: an uploaded (adjudicated) value wins by default ...
     merged = ep.apply_derived(up, res).set_index("patient_id")
-    assert merged.loc["A", "hypofibrinogenemia_grade"] == 2
+    assert merged.loc["A", "hypofibrinogenemia_grade"] == 3
+    assert merged.loc["B", "fibrinogen_nadir"] == 250
     assert merged.loc["C", "fibrinogen_nadir"] == 80      # no labs: uploaded value stays
-    assert "dic_score_max" in merged.columns
+    assert "dic_score_max" in merged.columns             # a column the upload lacks: derived
+    # ... unless the user lets the derived value win in that column
+    merged = ep.apply_derived(up, res, ["hypofibrinogenemia_grade"]).set_index("patient_id")
+    assert merged.loc["A", "hypofibrinogenemia_grade"] == 2
+    assert merged.loc["B", "fibrinogen_nadir"] == 250
+    assert merged.loc["C", "fibrinogen_nadir"] == 80
+    merged = ep.apply_derived(up, res, True).set_index("patient_id")
+    assert merged.loc["B", "fibrinogen_nadir"] == 300
+
+
+def test_blank_uploaded_cells_take_the_derived_value() -> None:
+    res = ep.derive(labs(*fib_course("A", (0, 300), (5, 140)), *fib_course("B", (0, 300),
+                                                                            (4, 90))))
+    up = pd.DataFrame({"patient_id": ["A", "B"],
+                       "fibrinogen_nadir": [np.nan, 95.0],
+                       "iec_hs": ["n.a.", ""]})
+    merged = ep.apply_derived(up, res).set_index("patient_id")
+    assert merged.loc["A", "fibrinogen_nadir"] == 140     # blank: derived
+    assert merged.loc["B", "fibrinogen_nadir"] == 95      # uploaded wins over 90
+    assert ep.reconcile(up, res)[["patient_id", "column"]].values.tolist() == [
+        ["B", "fibrinogen_nadir"]]
 
 
 def test_reconcile_blank_uploaded_cells_are_not_disagreements() -> None:

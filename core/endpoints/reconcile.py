@@ -4,6 +4,7 @@ app's path from a source cohort to a derived one (:func:`apply_to_cohort`)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -81,24 +82,47 @@ def _disagreements(m: pd.DataFrame, c: str, rtol: float) -> pd.DataFrame | None:
                          "derived": m.loc[differ, c + "__d"].to_numpy(object)})
 
 
-def apply_derived(patients: pd.DataFrame, derived: Endpoints | pd.DataFrame) -> pd.DataFrame:
+def apply_derived(patients: pd.DataFrame, derived: Endpoints | pd.DataFrame,
+                  derived_wins: Iterable[str] | bool = ()) -> pd.DataFrame:
     """The patient table with derived endpoints filled in.
+
+    Parameters
+    ----------
+    patients : the uploaded patient table.
+    derived : result of :func:`core.endpoints.derive` (or its ``patients`` frame).
+    derived_wins : columns where the derived value replaces an uploaded one (True: every
+        column). In every other column an uploaded value wins (an adjudicated grade, an IEC-HS
+        call) and only blank cells (missing, empty text, "n.a.") take the derived value.
 
     Returns
     -------
     DataFrame
-        ``patients`` with every :data:`ENDPOINT_COLUMNS` column: the derived value where one
-        could be derived, otherwise the uploaded value (a patient without labs keeps the
-        uploaded nadir). Use :func:`reconcile` to list what changed.
+        ``patients`` with every :data:`ENDPOINT_COLUMNS` column. A column the upload lacks is
+        the derived one; a patient without labs keeps the uploaded value in any case. Use
+        :func:`reconcile` to list where the two differ.
     """
     d = _as_frame(derived).set_index("patient_id")
+    wins = set(ENDPOINT_COLUMNS) if derived_wins is True else set(derived_wins or ())
     out = patients.copy()
     key = patient_ids(out["patient_id"])
     for c in ENDPOINT_COLUMNS:
         if c not in d:
             continue
         new = pd.Series(d[c].reindex(key).to_numpy(), index=out.index)
-        out[c] = new.where(new.notna(), out[c]) if c in out else new
+        if c not in out:
+            out[c] = new
+        elif c in wins:
+            out[c] = new.where(new.notna(), out[c])
+        else:
+            keep = ~np.asarray(blank(out[c]), dtype=bool)
+            if keep.all():
+                continue
+            u = out[c]
+            numeric = pd.api.types.is_numeric_dtype(u) and pd.api.types.is_numeric_dtype(new)
+            kind: type = float if numeric else object
+            filled = np.where(keep, u.to_numpy(kind, na_value=np.nan),
+                              new.to_numpy(kind, na_value=np.nan))
+            out[c] = pd.Series(filled, index=out.index)
     return out
 
 
@@ -161,7 +185,9 @@ def apply_to_cohort(cohort: Cohort, settings: EndpointSettings | None = None) ->
         is, ``endpoints`` is None. Otherwise :func:`derive` runs with the patient table (lab
         rows of unknown patients are listed in ``endpoints.issues``), :func:`reconcile` lists
         every disagreement with the uploaded columns and :func:`apply_derived` fills the
-        patient table. Columns the upload already had keep their dtype (Int64 stays Int64),
+        patient table: an uploaded value wins except in ``settings.derived_wins`` (for the
+        synthetic demo, whose columns are this derivation, the derived value wins
+        everywhere). Columns the upload already had keep their dtype (Int64 stays Int64),
         so a cohort whose columns equal the derived ones comes out identical (same
         fingerprint).
     """
@@ -172,7 +198,10 @@ def apply_to_cohort(cohort: Cohort, settings: EndpointSettings | None = None) ->
         return DerivedCohort(cohort, None, _no_disagreement(), s, fp)
     res = derive(labs if len(labs) else None, tx if len(tx) else None, s, patients=patients)
     disagreements = reconcile(patients, res)
-    out = _keep_dtypes(apply_derived(patients, res), patients, res.patients)
+    # the synthetic demo's endpoint columns are this derivation with the default settings, not
+    # adjudications: there the derived value wins, so the settings act on the demo too
+    wins: Iterable[str] | bool = True if cohort.synthetic else s.derived_wins
+    out = _keep_dtypes(apply_derived(patients, res, wins), patients, res.patients)
     if out.equals(patients):
         out = patients
     return DerivedCohort(replace(cohort, patients=out), res, disagreements, s, fp)
