@@ -1,5 +1,6 @@
-"""The Risk factors page through AppTest: the paper's model on the demo cohort, the separation
-and events-per-variable warnings, filter/method/outcome changes and edge cases."""
+"""The Risk factors page through AppTest: the default model the events allow and the paper's
+model on the demo cohort, the separation, events-per-variable, post-exposure and confounding
+warnings, filter/method/outcome changes and edge cases."""
 
 from __future__ import annotations
 
@@ -20,27 +21,59 @@ def frames(at) -> list:  # noqa: ANN001
     return [d.value for d in at.dataframe]
 
 
-def test_renders_the_paper_model_with_the_separation_warning(app_test):
+def test_renders_the_default_model_with_the_separation_warning(app_test):
     at = app_test(PAGE)
     assert_clean(at)
     assert at.title[0].value == "Risk factors"
     assert any("synthetic demo cohort" in c.value for c in at.caption)
+    # 14 non-events allow one term: tocilizumab alone, and the page says so
+    assert widget(at, "rf_predictors").value == ["tocilizumab"]
+    assert any("allow about **1** model term" in c.value for c in at.caption)
     sep = next(w.value for w in at.warning if w.value.startswith("Separation"))
-    assert "tocilizumab" in sep and "Firth" in sep and "486" in sep
-    assert "events per variable" in warnings(at)
+    assert "tocilizumab" in sep and "Firth" in sep
+    # the paper's OR = 486 is not "what separation looks like": glm cannot give it
+    assert "infinite" in sep and "cannot come from glm()" in sep and "486" in sep
+    assert "what that looks like" not in sep
+    assert "events per variable" not in warnings(at)          # 14 per term
+    assert any("confounding by indication" in i.value for i in at.info)
     assert metric(at, "Patients used") == "41"
     assert metric(at, "Events") == "27"
-    assert metric(at, "Dropped (missing values)") == "0"
+    multi = next(f for f in frames(at) if "OR (profile-likelihood 95% CI)" in f.columns)
+    toci = multi.set_index("Term").loc["tocilizumab"]
+    # Firth on 27/29 vs 0/12: (27.5/2.5) / (0.5/12.5) = 275 (tests/test_risk_factors.py)
+    assert toci["OR (profile-likelihood 95% CI)"].startswith("275 (24.5")
+    assert toci["p"] == "< 0.001"
+    assert len(at.get("vega_lite_chart")) == 2      # two forest plots
+
+
+def test_the_papers_model_is_one_click_away(app_test):
+    at = app_test(PAGE)
+    widget(at, "rf_paper_model").click().run()
+    assert_clean(at)
+    assert len(widget(at, "rf_predictors").value) == 8
+    assert "events per variable" in warnings(at)
+    post = next(w.value for w in at.warning if "measured after the exposure" in w.value)
+    assert "'d_dimer_max'" in post and "'che_min'" in post
     multi = next(f for f in frames(at) if "OR (profile-likelihood 95% CI)" in f.columns)
     toci = multi.set_index("Term").loc["tocilizumab"]
     # a regression pin; Firth by scipy.optimize beside it (tests/test_risk_factors.py)
     assert toci["OR (profile-likelihood 95% CI)"].startswith("346 (17.4")
-    assert toci["p"] == "< 0.001"
     uni = next(f for f in frames(at) if "Method" in f.columns)
     assert len(uni) == 8
     assert uni.set_index("Term").loc["tocilizumab", "Method"] == "Firth (separation)"
     assert uni.set_index("Term").loc["age", "Method"] == "ML"
-    assert len(at.get("vega_lite_chart")) == 2      # two forest plots
+    widget(at, "rf_default_model").click().run()
+    assert widget(at, "rf_predictors").value == ["tocilizumab"]
+
+
+def test_adjust_for_crs_grade(app_test):
+    at = app_test(PAGE)
+    widget(at, "rf_adjust_crs").check().run()
+    assert_clean(at)
+    multi = next(f for f in frames(at) if "OR (profile-likelihood 95% CI)" in f.columns)
+    assert list(multi["Term"]) == ["tocilizumab", "crs_grade"]
+    assert not any("confounding by indication" in i.value for i in at.info)
+    assert "events per variable" in warnings(at)                # 14 / 2 = 7
 
 
 def test_sidebar_filter_reruns_and_changes_n(app_test):
@@ -63,7 +96,8 @@ def test_switching_method_and_comparison(app_test):
     widget(at, "rf_compare").set_value(True).run()
     assert_clean(at)
     cmp = next(f for f in frames(at) if "ML OR (Wald 95% CI)" in f.columns)
-    assert "Firth OR (profile 95% CI)" in cmp.columns and len(cmp) == 8
+    assert "Firth OR (profile 95% CI)" in cmp.columns and len(cmp) == 1
+    assert any("cannot come from glm()" in c.value for c in at.caption)
 
 
 def test_switching_outcome(app_test):

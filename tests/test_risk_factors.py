@@ -22,8 +22,8 @@ from core.analyses.indicators import HYPOFIB_ANY, HYPOFIB_SEVERE
 
 @pytest.fixture(scope="module")
 def paper_model(demo):  # noqa: ANN001, ANN201
-    return risk_factors.risk_factor_analysis(demo, HYPOFIB_ANY, indicators.default_predictors(demo),
-                                         compare=True)
+    return risk_factors.risk_factor_analysis(demo, HYPOFIB_ANY,
+                                             list(indicators.PAPER_PREDICTORS), compare=True)
 
 
 # --------------------------------------------------------------------- risk factors: demo
@@ -122,7 +122,7 @@ def test_firth_by_scipy_optimize(demo):
 
 def test_univariable_screen_has_a_row_per_default_predictor(paper_model):
     uni = paper_model.univariable
-    assert list(dict.fromkeys(uni["predictor"])) == list(indicators.DEFAULT_PREDICTORS)
+    assert list(dict.fromkeys(uni["predictor"])) == list(indicators.PAPER_PREDICTORS)
     assert uni["odds_ratio"].notna().all() and (uni["note"] == "").all()
     toci = uni.set_index("predictor").loc["tocilizumab"]
     assert toci["method"] == "firth" and bool(toci["separation"])
@@ -137,7 +137,7 @@ def test_epv_warning_and_model_predictors(paper_model):
     epv = paper_model.notes_of("epv")
     assert len(epv) == 1 and "events per variable" in epv[0].text
     assert paper_model.model.epv == pytest.approx(14 / 8)
-    assert paper_model.model_predictors == indicators.DEFAULT_PREDICTORS
+    assert paper_model.model_predictors == indicators.PAPER_PREDICTORS
 
 
 def test_firth_vs_ml_comparison_shows_the_separated_ml_estimate(paper_model):
@@ -210,7 +210,7 @@ def test_all_missing_outcome_and_predictor(demo):
 
 def test_fewer_patients_than_parameters(demo):
     few = demo.sort_values("patient_id").iloc[[0, 1, 2, 3, 5, 6]]
-    res = risk_factors.risk_factor_analysis(few, HYPOFIB_ANY, list(indicators.DEFAULT_PREDICTORS))
+    res = risk_factors.risk_factor_analysis(few, HYPOFIB_ANY, list(indicators.PAPER_PREDICTORS))
     assert res.model is None
     assert any("fewer predictors" in n.text for n in res.notes if n.level == "error")
 
@@ -235,3 +235,87 @@ def test_missing_values_are_counted(demo):
     assert (res.model.n, res.model.n_dropped) == (38, 3)
     assert "d_dimer_max" in res.notes_of("missing")[0].text
     assert res.missing.set_index("variable").loc["d_dimer_max", "n_missing"] == 3
+
+
+# --------------------------------------------------------------------- issue 11: honest model
+
+def _paper_counts() -> pd.DataFrame:
+    """Hypofibrinogenemia in 27/29 treated and 0/12 untreated patients (the paper's counts)."""
+    return pd.DataFrame({"tocilizumab": [1] * 29 + [0] * 12,
+                         "hypofibrinogenemia_grade": [2] * 27 + [0] * 2 + [0] * 12})
+
+
+def test_the_papers_or_cannot_come_from_glm_on_its_counts():
+    # R 4.2: d <- data.frame(toci = rep(1:0, c(29, 12)), y = rep(c(1, 0, 0), c(27, 2, 12)))
+    #        f <- glm(y ~ toci, binomial, d)  # converged = TRUE after 18 iterations, no warning
+    #        coef 22.16876, SE 3104.416, Wald p 0.9943023, exp(coef) 4.243941e9
+    d = _paper_counts()
+    ml = risk_factors.risk_factor_analysis(d, HYPOFIB_ANY, ["tocilizumab"], method="ml")
+    toci = ml.model.table.set_index("term").loc["tocilizumab"]
+    assert ml.separation and toci["odds_ratio"] > 1e9 and toci["pvalue"] > 0.99
+    text = ml.notes_of("separation")[0].text
+    assert "27/29 patients with tocilizumab = 1 had the outcome vs 0/12" in text
+    assert "infinite" in text and "cannot come from glm()" in text and "486" in text
+    assert "what that looks like" not in text
+    # Firth on a 2x2 table: (27.5 / 2.5) / (0.5 / 12.5) = 275
+    auto = risk_factors.risk_factor_analysis(d, HYPOFIB_ANY, ["tocilizumab"])
+    assert auto.model.table.set_index("term").loc["tocilizumab", "odds_ratio"] == \
+        pytest.approx(275.0, rel=1e-6)
+
+
+@pytest.mark.parametrize(("events", "non_events", "expected"), [
+    (27, 14, ["tocilizumab"]),                          # 14 // 10 = 1 term
+    (5, 3, ["tocilizumab"]),                            # at least 1
+    (30, 25, ["tocilizumab", "age"]),                   # 2 terms
+    (40, 40, ["tocilizumab", "age", "cci", "bulky"]),   # 4 terms
+])
+def test_default_predictors_follow_the_events(events, non_events, expected):  # noqa: ANN001
+    n = events + non_events
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame({"hypofibrinogenemia_grade": [1] * events + [0] * non_events,
+                       "tocilizumab": rng.integers(0, 2, n), "age": rng.normal(65, 9, n),
+                       "cci": rng.integers(0, 5, n), "bulky": rng.integers(0, 2, n),
+                       "d_dimer_max": rng.lognormal(1, 1, n)})
+    assert indicators.allowed_terms(df, HYPOFIB_ANY) == max(1, min(events, non_events) // 10)
+    assert indicators.default_predictors(df, HYPOFIB_ANY) == expected
+
+
+def test_a_categorical_predictor_counts_its_levels(demo):
+    # lymphodepletion has 2+ levels; with a budget of 6 terms and the priority order
+    # tocilizumab, age, cci, bulky, CD28 costimulation, lymphodepletion (k - 1 terms) ...
+    df = pd.concat([demo] * 4, ignore_index=True)      # 108 events, 56 non-events: 5 terms
+    assert indicators.allowed_terms(df, HYPOFIB_ANY) == 5
+    chosen = indicators.default_predictors(df, HYPOFIB_ANY)
+    assert chosen == ["tocilizumab", "age", "cci", "bulky", "CD28 costimulation"]
+
+
+def test_default_model_on_the_demo_has_no_epv_warning(demo):
+    res = risk_factors.risk_factor_analysis(demo, HYPOFIB_ANY,
+                                            indicators.default_predictors(demo))
+    assert res.model_predictors == ("tocilizumab",) and not res.notes_of("epv")
+    assert res.model.epv == 14
+
+
+@pytest.mark.parametrize(("column", "late"), [
+    ("fibrinogen_nadir", True), ("d_dimer_max", True), ("che_min", True),
+    ("hypofibrinogenemia_onset_day", True), ("dic_score_max", True), ("iec_hs", True),
+    ("icans_grade", True), ("age", False), ("fibrinogen_baseline", False), ("cci", False),
+    ("crs_grade", False), ("tocilizumab", False),
+])
+def test_post_exposure_columns(column, late):  # noqa: ANN001
+    assert indicators.post_exposure(column) is late
+
+
+def test_post_exposure_and_confounding_notes(demo):
+    res = risk_factors.risk_factor_analysis(demo, HYPOFIB_ANY,
+                                            ["tocilizumab", "d_dimer_max", "age"])
+    post = res.notes_of("post_exposure")
+    assert len(post) == 1 and post[0].level == "warning"
+    assert "'d_dimer_max'" in post[0].text and "'age'" not in post[0].text
+    conf = res.notes_of("confounding")
+    assert len(conf) == 1 and "CRS grade" in conf[0].text
+    adjusted = risk_factors.risk_factor_analysis(demo, HYPOFIB_ANY, ["tocilizumab", "crs_grade"])
+    assert not adjusted.notes_of("confounding") and not adjusted.notes_of("post_exposure")
+    assert adjusted.model_predictors == ("tocilizumab", "crs_grade")
+    clean = risk_factors.risk_factor_analysis(demo, HYPOFIB_ANY, ["age", "cci"])
+    assert not clean.notes_of("post_exposure") and not clean.notes_of("confounding")

@@ -55,9 +55,46 @@ st.caption((f"Outcome: **{spec.label}** — defined as `{spec.description}`" if 
 # ------------------------------------------------------------------ model settings
 options = indicators.predictor_options(df, spec)
 defaults = indicators.default_predictors(df, spec)
+allowed = indicators.allowed_terms(df, spec)
+paper_model = [p for p in indicators.PAPER_PREDICTORS if p in options]
+
+
+def _use_paper_model() -> None:
+    st.session_state["rf_predictors"] = paper_model
+
+
+def _use_defaults() -> None:
+    st.session_state["rf_predictors"] = defaults
+
+
+if "rf_predictors" not in st.session_state:
+    st.session_state["rf_predictors"] = defaults
+st.session_state["rf_predictors"] = [p for p in st.session_state["rf_predictors"]
+                                     if p in options]
 predictors = st.multiselect(
-    "Predictors", options, default=defaults, key="rf_predictors",
-    help="Defaults: the paper's model (Table S3). 'CD28 costimulation' is costimulation == CD28.")
+    "Predictors", options, key="rf_predictors",
+    help=f"Default: as many model terms as the events allow (about one per "
+         f"{indicators.EVENTS_PER_PREDICTOR} patients in the smaller outcome group: "
+         f"{allowed} here), taken in the order "
+         f"{', '.join(indicators.PREDICTOR_PRIORITY)}. 'CD28 costimulation' is costimulation "
+         "== CD28.")
+b1, b2, _ = st.columns([2, 2, 3])
+b1.button("Paper's model (Table S3)", key="rf_paper_model", on_click=_use_paper_model,
+          disabled=not paper_model, width="stretch",
+          help="The paper's 8 predictors: far more than its 14 non-events support.")
+b2.button("What the events allow", key="rf_default_model", on_click=_use_defaults,
+          width="stretch")
+st.caption(f"The events allow about **{allowed}** model term{'s' if allowed != 1 else ''} "
+           f"(min(events, non-events) / {indicators.EVENTS_PER_PREDICTOR}); the default "
+           "predictors stay within that. More terms give biased, unstable odds ratios.")
+has_crs = columns.has_values(df, indicators.CRS_CONFOUNDER)
+adjust = st.checkbox(
+    "Adjust for CRS grade", key="rf_adjust_crs", disabled=not has_crs,
+    help="Tocilizumab is given because of CRS, and CRS itself lowers fibrinogen: CRS grade "
+         "(0-4, one term) is a confounder of the tocilizumab effect."
+         + ("" if has_crs else " No CRS grade in the data."))
+if adjust and has_crs and indicators.CRS_CONFOUNDER not in predictors:
+    predictors = [*predictors, indicators.CRS_CONFOUNDER]
 c1, c2 = st.columns([2, 1])
 method = c1.radio("Method", list(METHODS), horizontal=True, key="rf_method",
                   format_func=METHODS.get,
@@ -153,4 +190,5 @@ if compare and res.comparison is not None:
         "Firth p": cmp["pvalue_firth"].map(fmt_p)}),
         name="risk-factors-ml-vs-firth", title=f"ML vs Firth: {spec.name}")
     st.caption("Under separation the ML odds ratios are where the optimiser stopped, not "
-               "estimates (the paper's OR = 486 is such a number); Firth's are finite.")
+               "estimates (the true ML value is infinite); Firth's are finite. "
+               + risk_factors.PAPER_OR_NOTE)

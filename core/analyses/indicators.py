@@ -21,18 +21,23 @@ from core.errors import ColumnError
 from core.stats._common import numeric, require_columns
 
 __all__ = [
-    "DEFAULT_PREDICTORS",
+    "CRS_CONFOUNDER",
     "DERIVED_PREDICTORS",
+    "EVENTS_PER_PREDICTOR",
     "HYPOFIB_ANY",
     "HYPOFIB_GROUP",
     "HYPOFIB_SEVERE",
     "OPS",
     "Op",
     "OutcomeSpec",
+    "PAPER_PREDICTORS",
+    "PREDICTOR_PRIORITY",
     "Predictor",
+    "allowed_terms",
     "column_of",
     "default_predictors",
     "name_of",
+    "post_exposure",
     "predictor_options",
     "resolve_predictor",
     "source_of",
@@ -165,12 +170,37 @@ DERIVED_PREDICTORS: dict[str, OutcomeSpec] = {
     "CD28 costimulation": OutcomeSpec("costimulation", "==", "CD28", "CD28 costimulation"),
 }
 #: the paper's multivariable model (Table S3), in its order
-DEFAULT_PREDICTORS: tuple[str, ...] = ("tocilizumab", "age", "bulky", "CD28 costimulation",
-                                       "d_dimer_max", "che_min", "lymphodepletion", "cci")
+PAPER_PREDICTORS: tuple[str, ...] = ("tocilizumab", "age", "bulky", "CD28 costimulation",
+                                     "d_dimer_max", "che_min", "lymphodepletion", "cci")
+#: the order in which :func:`default_predictors` takes predictors while the events allow:
+#: the exposure of interest first, then the paper's baseline (pre-infusion) characteristics,
+#: then its measures taken over follow-up (maximum D-dimer, minimum CHE: after the exposure,
+#: so flagged by :func:`post_exposure` when chosen)
+PREDICTOR_PRIORITY: tuple[str, ...] = ("tocilizumab", "age", "cci", "bulky",
+                                       "CD28 costimulation", "lymphodepletion", "d_dimer_max",
+                                       "che_min")
+#: events (in the smaller outcome group) per model term that :func:`default_predictors` asks
+#: for: the usual rule of thumb of about 10 (Peduzzi 1996)
+EVENTS_PER_PREDICTOR = 10
+#: the confounder a page offers to adjust for: tocilizumab is given because of CRS
+CRS_CONFOUNDER = "crs_grade"
+#: columns measured over follow-up, after the exposure (tocilizumab), by name pattern
+_POST_SUFFIXES = ("_nadir", "_max", "_min")
+_POST_PREFIXES = ("hypofibrinogenemia", "fibrinogen_recover", "fibrinogen_substitution", "dic_",
+                  "iec_hs", "bleeding", "thrombosis", "pfs_", "os_", "icans")
+
+
+def post_exposure(column: str) -> bool:
+    """True for a column measured after the exposure or over follow-up: a nadir, maximum or
+    minimum (``*_nadir``, ``*_max``, ``*_min``) or a post-infusion endpoint
+    (hypofibrinogenemia, fibrinogen recovery and substitution, DIC, IEC-HS, bleeding,
+    thrombosis, ICANS, PFS, OS)."""
+    c = column.lower()
+    return c.endswith(_POST_SUFFIXES) or c.startswith(_POST_PREFIXES)
 
 
 def predictor_options(df: pd.DataFrame, outcome: OutcomeSpec | None = None) -> list[str]:
-    """Predictor names the data offer: the defaults first, then derived indicators, then every
+    """Predictor names the data offer: the paper's first, then derived indicators, then every
     other column with a value (numeric, or categorical with at most 10 levels); never the id
     or the outcome's own column."""
     names: list[str] = []
@@ -182,15 +212,54 @@ def predictor_options(df: pd.DataFrame, outcome: OutcomeSpec | None = None) -> l
     if outcome is not None:
         usable &= p.index != outcome.column
     names += p.index[usable].tolist()
-    first = [n for n in DEFAULT_PREDICTORS if n in names]
+    first = [n for n in PAPER_PREDICTORS if n in names]
     return first + [n for n in names if n not in first]
+
+
+def allowed_terms(df: pd.DataFrame, outcome: OutcomeSpec | None) -> int:
+    """Model terms the events allow: ``min(events, non-events) // 10``, at least 1 (1 when
+    the outcome cannot be read)."""
+    if outcome is None:
+        return 1
+    try:
+        y = outcome.values(df).dropna()
+    except ColumnError:
+        return 1
+    events = int(y.sum())
+    return max(1, min(events, len(y) - events) // EVENTS_PER_PREDICTOR)
+
+
+def _terms(df: pd.DataFrame, p: Predictor) -> int:
+    """Model terms a predictor takes: 1 for a number or indicator, levels - 1 for text."""
+    s = column_of(df, p).dropna()
+    if isinstance(p, OutcomeSpec) or pd.api.types.is_numeric_dtype(s) \
+            or pd.api.types.is_bool_dtype(s):
+        return 1
+    return max(1, s.nunique() - 1)
 
 
 def default_predictors(df: pd.DataFrame, outcome: OutcomeSpec | None = HYPOFIB_ANY
                        ) -> list[str]:
-    """The paper's predictors (:data:`DEFAULT_PREDICTORS`) that ``df`` has."""
+    """The predictors a model starts with: as many of :data:`PREDICTOR_PRIORITY` (in that
+    order) as ``df`` has and the events allow (:func:`allowed_terms`, counting a categorical
+    predictor's levels - 1), at least the first available one. On the paper's counts
+    (27 events, 14 non-events) that is tocilizumab alone; the paper's 8-predictor model
+    (:data:`PAPER_PREDICTORS`, 1.8 events per variable) stays one click away."""
     options = set(predictor_options(df, outcome))
-    return [p for p in DEFAULT_PREDICTORS if p in options]
+    budget = allowed_terms(df, outcome)
+    chosen: list[str] = []
+    used = 0
+    for name in PREDICTOR_PRIORITY:
+        if name not in options:
+            continue
+        k = _terms(df, resolve_predictor(df, name))
+        if chosen and used + k > budget:
+            continue
+        chosen.append(name)
+        used += k
+        if used >= budget:
+            break
+    return chosen
 
 
 def resolve_predictor(df: pd.DataFrame, p: Predictor) -> Predictor:

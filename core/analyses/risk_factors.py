@@ -12,7 +12,11 @@ exist, a non-binary outcome column) raise :class:`core.errors.CohortError`; a wr
 Note kinds: ``"no_data"``, ``"no_events"``, ``"no_predictors"`` (nothing to model),
 ``"dropped"`` (a predictor left out, and why), ``"missing"`` (patients left out),
 ``"separation"``, ``"epv"``, ``"model"`` (the model could not be fitted), ``"fit"`` (what the
-fit says about itself), ``"compare"`` (the ML-vs-Firth comparison failed).
+fit says about itself), ``"compare"`` (the ML-vs-Firth comparison failed), ``"post_exposure"``
+(warning: a predictor measured after the exposure or over follow-up, e.g. a nadir or maximum:
+it can be a consequence of the exposure or of the outcome, not a confounder),
+``"confounding"`` (info: tocilizumab without CRS grade in the model; it is given because of
+CRS).
 
 >>> from core.analyses import indicators, risk_factors
 >>> res = risk_factors.risk_factor_analysis(df, indicators.HYPOFIB_ANY,
@@ -30,10 +34,12 @@ import numpy as np
 import pandas as pd
 
 from core.analyses.indicators import (
+    CRS_CONFOUNDER,
     OutcomeSpec,
     Predictor,
     column_of,
     name_of,
+    post_exposure,
     resolve_predictor,
     source_of,
 )
@@ -59,13 +65,19 @@ __all__ = [
 ]
 
 NoteKind = Literal["no_data", "no_events", "no_predictors", "dropped", "missing", "separation",
-                   "epv", "model", "fit", "compare"]
+                   "epv", "model", "fit", "compare", "post_exposure", "confounding"]
 NOTE_KINDS: tuple[str, ...] = get_args(NoteKind)
 UNIVARIABLE_COLUMNS = ["predictor", "term", "odds_ratio", "ci_low", "ci_high", "pvalue", "n",
                        "n_dropped", "events", "method", "ci_method", "separation", "note"]
 COMPARISON_COLUMNS = ["term", "or_ml", "ci_low_ml", "ci_high_ml", "pvalue_ml", "or_firth",
                       "ci_low_firth", "ci_high_firth", "pvalue_firth"]
 _LEVEL_ORDER = {"error": 0, "warning": 1, "info": 2}
+#: what the paper's Table S3 odds ratio is (R 4.2: glm(y ~ toci, binomial) on 27/29 vs 0/12
+#: stops after 18 iterations at coef 22.17, SE 3104, OR 4.24e9, Wald p 0.994)
+PAPER_OR_NOTE = ("On the paper's counts (hypofibrinogenemia in 27/29 treated vs 0/12 "
+                 "untreated) R's glm() stops at OR ≈ 4×10⁹ with Wald p ≈ 0.99, so the "
+                 "paper's OR = 486 (P < 0.001) for tocilizumab cannot come from glm() on these "
+                 "counts; its maximum-likelihood value is infinite.")
 
 
 @dataclass(frozen=True)
@@ -210,6 +222,7 @@ def risk_factor_analysis(df: pd.DataFrame, outcome: OutcomeSpec,
     if (blocked := _nothing_to_model(outcome, known, events, bool(resolved))) is not None:
         notes.append(blocked)
         return result()
+    notes.extend(_design_notes(df, resolved))
     univariable, failed = _univariable(frame, out, names, method, reference)
     for p, why in failed.items():
         notes.append(Note("warning", "dropped", f"'{p}' was left out of the multivariable "
@@ -268,6 +281,30 @@ def _resolve(df: pd.DataFrame, outcome: OutcomeSpec, predictors: Sequence[Predic
         else:
             resolved.append(rp)
     return resolved
+
+
+def _design_notes(df: pd.DataFrame, resolved: Sequence[Predictor]) -> list[Note]:
+    """Warnings about what a predictor means, not about its numbers: measured after the
+    exposure (``post_exposure``), and tocilizumab without CRS grade (``confounding``)."""
+    notes: list[Note] = []
+    late = [name_of(p) for p in resolved if post_exposure(source_of(p))]
+    if late:
+        notes.append(Note(
+            "warning", "post_exposure",
+            f"{', '.join(repr(p) for p in late)} {'is' if len(late) == 1 else 'are'} measured "
+            "after the exposure or over follow-up (a nadir, maximum or minimum, or a "
+            "post-infusion endpoint). Such a predictor can be a consequence of tocilizumab or "
+            "of the outcome itself, not a confounder: adjusting for it can hide or invent an "
+            "effect. Prefer values from before infusion (e.g. baseline labs)."))
+    sources = {source_of(p) for p in resolved}
+    if any(s.startswith("tocilizumab") for s in sources) and CRS_CONFOUNDER not in sources \
+            and CRS_CONFOUNDER in df.columns:
+        notes.append(Note(
+            "info", "confounding",
+            "Tocilizumab is given because of CRS, and CRS itself lowers fibrinogen: without "
+            "CRS grade in the model the tocilizumab odds ratio mixes both (confounding by "
+            "indication). Adjust for CRS grade if the events allow."))
+    return notes
 
 
 def _missing(frame: pd.DataFrame) -> pd.DataFrame:
@@ -441,9 +478,9 @@ def _separation_note(frame: pd.DataFrame, out: str, model: LogisticResult,
     elif extra:
         more = f" In the model the estimates for {', '.join(extra)} are infinite too."
     meaning = ("Separation means that in some group every patient has the outcome (or none "
-               "does), so the ordinary maximum-likelihood odds ratio is infinite and the "
-               "number a standard program prints is only where it stopped — the paper's "
-               "OR = 486 for tocilizumab is what that looks like.")
+               "does), so the ordinary maximum-likelihood odds ratio is infinite: no finite "
+               "estimate exists, and the number a standard program prints is only where it "
+               f"stopped. {PAPER_OR_NOTE}")
     if model.method == "firth":
         action = ("Firth's penalised likelihood was used, which gives finite, "
                   "bias-reduced odds ratios with profile-likelihood CIs.")

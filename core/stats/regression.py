@@ -1,10 +1,13 @@
 """Logistic regression with separation detection and Firth's penalised likelihood.
 
-The paper's Table S3 (tocilizumab, OR = 486) is what separation looks like in maximum likelihood:
-every patient with hypofibrinogenemia had tocilizumab, so the ML odds ratio is infinite and the
-number printed is only where the optimiser stopped. :func:`logistic` detects this before fitting
-and switches to Firth's bias-reduced (penalised) likelihood (:mod:`core.stats.firth`), which
-gives finite estimates.
+In the paper every patient with hypofibrinogenemia had tocilizumab (27/29 treated vs 0/12
+untreated), so the data are separated and the maximum-likelihood odds ratio for tocilizumab is
+infinite: no finite estimate exists. R's ``glm()`` on these counts stops after 18 iterations at
+OR ~ 4e9 with SE ~ 3100 on the log scale and Wald p ~ 0.99 (it reports convergence only because
+the deviance stops changing). The paper's Table S3 figure (OR = 486, P < 0.001) therefore cannot
+come from ``glm()`` on these counts. :func:`logistic` detects separation before fitting and
+switches to Firth's bias-reduced (penalised) likelihood (:mod:`core.stats.firth`), which gives
+finite estimates.
 
 Terms are named as in :mod:`core.stats.design` (``"<column>: <level> vs <reference>"`` for a
 categorical predictor); the intercept is kept in the table as term ``"(Intercept)"`` (variable
