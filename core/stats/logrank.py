@@ -1,17 +1,19 @@
-"""Log-rank tests: K-sample (R ``survdiff``) and pairwise with Holm's adjustment."""
+"""Log-rank tests: K-sample (R ``survdiff``, on lifelines) and pairwise with Holm's
+adjustment."""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import combinations
 
 import numpy as np
 import pandas as pd
+from lifelines.statistics import multivariate_logrank_test
 from scipy import stats as _st
 
 from core.notes import Note
-from core.stats._common import quadratic_form
 from core.stats.multiplicity import holm
 
 PAIRWISE_COLUMNS = ("group_a", "group_b", "statistic", "pvalue", "pvalue_holm")
@@ -44,7 +46,15 @@ class LogRankResult:
 
 def logrank(t: np.ndarray, e: np.ndarray, g: np.ndarray, levels: Sequence[str]
             ) -> tuple[float, int, float, str | None]:
-    """K-sample log-rank test as R ``survdiff(rho = 0)``.
+    """K-sample log-rank test as R ``survdiff(rho = 0)``, computed by lifelines'
+    ``multivariate_logrank_test``.
+
+    R leaves out groups without expected events (nobody at risk at any event time) and has no
+    test when the variance matrix is singular; lifelines counts every group in the df and
+    uses a pseudo-inverse. So the groups are chosen here first, and the test is declined when
+    the variance is singular: that happens exactly when the groups do not form one connected
+    set, two groups being linked by an event time at which both have patients at risk and not
+    everyone at risk has the event (the only event times with variance).
 
     Returns
     -------
@@ -55,26 +65,41 @@ def logrank(t: np.ndarray, e: np.ndarray, g: np.ndarray, levels: Sequence[str]
     event_times = np.unique(t[e == 1])
     if len(event_times) == 0:
         return float("nan"), 0, float("nan"), "events"
-    n_rk = np.empty((len(levels), len(event_times)))
-    d_rk = np.empty_like(n_rk)
-    for i, lv in enumerate(levels):
-        tg, eg = np.sort(t[g == lv]), e[g == lv]
-        n_rk[i] = len(tg) - np.searchsorted(tg, event_times, side="left")
-        d_rk[i] = [eg[t[g == lv] == s].sum() for s in event_times]
-    n, d = n_rk.sum(0), d_rk.sum(0)
-    expected = (n_rk * d / n).sum(1)
-    observed = d_rk.sum(1)
-    factor = np.where(n > 1, d * (n - d) / np.maximum(n - 1, 1) / n ** 2, 0.0)
-    var = (np.diag((n_rk * n * factor).sum(1)) - (n_rk * factor) @ n_rk.T)
-    keep = expected > 0
-    if keep.sum() < 2:
+    kept = [lv for lv in levels if t[g == lv].max(initial=-np.inf) >= event_times[0]]
+    if len(kept) < 2:
         return float("nan"), 0, float("nan"), "events"
-    diff = (observed - expected)[keep][1:]
-    stat = quadratic_form(diff, var[np.ix_(keep, keep)][1:, 1:])
-    if np.isnan(stat):
+    if not _connected(t, e, g, kept, event_times):
         return float("nan"), 0, float("nan"), "variance"
-    df = int(keep.sum() - 1)
+    m = np.isin(g, kept)
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        res = multivariate_logrank_test(t[m], g[m], e[m])
+    stat, df = float(res.test_statistic), len(kept) - 1
+    if not np.isfinite(stat):
+        return float("nan"), 0, float("nan"), "variance"
     return stat, df, float(_st.chi2.sf(stat, df)), None
+
+
+def _connected(t: np.ndarray, e: np.ndarray, g: np.ndarray, kept: Sequence[str],
+               event_times: np.ndarray) -> bool:
+    """Whether the log-rank variance matrix of the ``kept`` groups is non-singular (see
+    :func:`logrank`): union the groups at risk at each event time with variance."""
+    parent = {lv: lv for lv in kept}
+
+    def root(x: str) -> str:
+        while parent[x] != x:
+            x = parent[x]
+        return x
+
+    for s in event_times:
+        at_risk = t >= s
+        n, d = int(at_risk.sum()), int(((t == s) & (e == 1)).sum())
+        if n <= 1 or d >= n:
+            continue
+        present = [lv for lv in kept if (at_risk & (g == lv)).any()]
+        for lv in present[1:]:
+            parent[root(lv)] = root(present[0])
+    return len({root(lv) for lv in kept}) == 1
 
 
 def pairwise_logrank(t: np.ndarray, e: np.ndarray, g: np.ndarray, levels: Sequence[str]

@@ -1,9 +1,10 @@
 """Kaplan-Meier curves with log(-log) CIs and medians, and the input checks of time-to-event
 data shared with :mod:`core.stats.cox_model`.
 
-Everything here is computed directly with numpy, so every number can be checked against R's
-survival package line by line: ``survfit(conf.type = "log-log")``, ``print.survfit`` medians,
-``survdiff`` (:mod:`core.stats.logrank`).
+The curves come from lifelines' KaplanMeierFitter (the same numbers as R's ``survfit(conf.type =
+"log-log")``); the medians and their CIs use R ``print.survfit``'s rule (the midpoint where a
+curve sits exactly at 0.5), which lifelines does not: :func:`_first_below_half` is that small
+adapter. The log-rank tests are in :mod:`core.stats.logrank`.
 
 Conventions
 -----------
@@ -19,20 +20,20 @@ Conventions
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats as _st
+from lifelines import KaplanMeierFitter
 
 from core.errors import ColumnError, InsufficientDataError
 from core.notes import Note, texts
 from core.stats._common import check_time, complete_cases, numeric
 from core.stats.logrank import LogRankResult, group_tests
 
-_Z = float(_st.norm.ppf(0.975))
 _TOL = float(np.sqrt(np.finfo(float).eps))
 ALL = "All"
 CURVE_COLUMNS = ("group", "time", "survival", "ci_low", "ci_high", "at_risk", "events",
@@ -94,26 +95,23 @@ def survival_data(df: pd.DataFrame, time: str, event: str, extra: Sequence[str]
 # --------------------------------------------------------------------------- Kaplan-Meier
 
 def km_table(t: np.ndarray, e: np.ndarray) -> pd.DataFrame:
-    """Kaplan-Meier table at each distinct time, with R's log(-log) 95% CI."""
-    times, inverse = np.unique(t, return_inverse=True)
-    events = np.bincount(inverse, weights=e, minlength=len(times))
-    total = np.bincount(inverse, minlength=len(times)).astype(float)
-    at_risk = len(t) - np.searchsorted(np.sort(t), times, side="left")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        surv = np.cumprod(1.0 - events / at_risk)
-        greenwood = np.where(at_risk - events > 0, events / (at_risk * (at_risk - events)),
-                             np.inf)
-        se = np.sqrt(np.cumsum(np.where(events > 0, greenwood, 0.0)))
-        xx = np.where((surv > 0) & (surv < 1), surv, np.nan)
-        loglog = np.log(-np.log(xx))
-        half = _Z * se / np.log(xx)
-        low = np.exp(-np.exp(loglog - half))
-        high = np.exp(-np.exp(loglog + half))
-    low = np.where(surv == 1, 1.0, low)
-    high = np.where(surv == 1, 1.0, high)
+    """Kaplan-Meier table at each distinct time, with R's log(-log) 95% CI (lifelines'
+    KaplanMeierFitter; its limits are set to 1 while survival is 1 and missing once it is 0,
+    as R's ``survfit``)."""
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        fit = KaplanMeierFitter(alpha=0.05).fit(t, e)
+    table = fit.event_table
+    table = table[table["removed"] > 0]
+    times = table.index.to_numpy(dtype=float)
+    surv = fit.survival_function_.iloc[:, 0].reindex(times).to_numpy(dtype=float)
+    ci = fit.confidence_interval_.reindex(times).to_numpy(dtype=float)
+    low = np.where(surv == 1, 1.0, np.where(surv == 0, np.nan, ci[:, 0]))
+    high = np.where(surv == 1, 1.0, np.where(surv == 0, np.nan, ci[:, 1]))
     return pd.DataFrame({"time": times, "survival": surv, "ci_low": low, "ci_high": high,
-                         "at_risk": at_risk.astype(int), "events": events.astype(int),
-                         "censored": (total - events).astype(int)})
+                         "at_risk": table["at_risk"].to_numpy(dtype=int),
+                         "events": table["observed"].to_numpy(dtype=int),
+                         "censored": table["censored"].to_numpy(dtype=int)})
 
 
 def _first_below_half(y: np.ndarray, x: np.ndarray) -> float:
