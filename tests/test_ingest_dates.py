@@ -23,3 +23,16 @@ def test_dates_without_an_infusion_date_are_dropped_with_a_note():
     c = ingest.load_upload(ingest.Upload("p.csv", b"patient_id,Progression date\nA,2024-01-02\n"))
     assert list(c.patients.columns) == ["patient_id"]
     assert "no infusion date" in c.reports["patients"].notes[0]
+
+
+def test_fractional_days_survive_a_decimal_comma_file():
+    # a ';' file with decimal commas: 77 days and 6:36 h is day 77.275, not 77275 (the day
+    # text "77.275" was once read with "." as a thousands separator and the row rejected)
+    patients = "Pat-ID;Infusionsdatum;Alter\nA;01.03.2024;61,5\n".encode("cp1252")
+    labs = ("Pat-ID;Abnahmedatum;Parameter;Ergebnis;Einheit\n"
+            "A;17.05.2024 06:36;Fibrinogen;2,5;g/l\nA;01.03.2024 12:00;CRP;1,5;mg/dl\n"
+            ).encode("cp1252")
+    c = ingest.load_upload(ingest.Upload("p.csv", patients), ingest.Upload("l.csv", labs))
+    assert c.reports["labs"].rejected.empty
+    assert c.labs["day"].tolist() == [77.275, 0.5]
+    assert c.labs["value"].tolist() == [250.0, 1.5]

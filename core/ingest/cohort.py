@@ -201,6 +201,9 @@ def _load_long(table: schema.TableName, up: Upload, mapping: Mapping[str, str | 
     report = _with_notes(report, date_notes)
     if table == "labs" and "analyte" in frame:
         frame, report = normalise_labs(frame, report)
+    if table == "treatments":
+        frame, doses = units.convert_dose_units(frame)
+        report = replace(report, conversions=report.conversions + tuple(doses))
     return frame, report
 
 

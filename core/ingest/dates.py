@@ -77,7 +77,8 @@ def patients_dates(raw: RawTable) -> tuple[RawTable, pd.Series | None, list[str]
     infusion = parse_dates(frame[infusion_header]) if infusion_header else None
     if infusion_header and infusion is None:
         notes.append(f"'{infusion_header}' holds no recognisable dates; it was ignored.")
-    notes += _dates_to_days(frame, [h for h in raw.headers if h != infusion_header], infusion)
+    notes += _dates_to_days(frame, [h for h in raw.headers if h != infusion_header], infusion,
+                            raw.decimal)
     if infusion_header:
         del frame[infusion_header]
         notes.append(f"'{infusion_header}' (infusion date) used to convert dates, then dropped.")
@@ -85,8 +86,19 @@ def patients_dates(raw: RawTable) -> tuple[RawTable, pd.Series | None, list[str]
     return replace(raw, frame=frame, headers=tuple(frame.columns)), by_id, notes
 
 
+def _day_texts(days: pd.Series, decimal: str) -> pd.Series:
+    """Days as text cells in the file's decimal mark, never with a thousands separator that
+    the number reader would misread (``77.275`` with a decimal comma was read as 77275)."""
+    def text(v: float) -> str:
+        if pd.isna(v):
+            return ""
+        t = f"{v:.6f}".rstrip("0").rstrip(".")
+        return t.replace(".", ",") if decimal == "," else t
+    return days.map(text)
+
+
 def _dates_to_days(frame: pd.DataFrame, headers: list[str],
-                   infusion: pd.Series | None) -> list[str]:
+                   infusion: pd.Series | None, decimal: str = ".") -> list[str]:
     """Replace (in place) every date column among ``headers`` by days after infusion, or drop
     it when there is no infusion date; a note for each."""
     notes = []
@@ -95,7 +107,7 @@ def _dates_to_days(frame: pd.DataFrame, headers: list[str],
     for h, d in date_cols.items():
         if infusion is not None:
             name = _unused(f"{h} (days after infusion)", frame.columns)
-            frame[name] = _days_since(d, infusion).map(lambda v: "" if pd.isna(v) else f"{v:g}")
+            frame[name] = _day_texts(_days_since(d, infusion), decimal)
             notes.append(f"'{h}' converted from dates to days after infusion as '{name}'; "
                          "the dates were dropped.")
         else:
@@ -149,7 +161,7 @@ def long_dates(raw: RawTable, table: schema.TableName,
     else:
         inf = frame[id_header].str.strip().map(infusion)
         days = _days_since(dates, pd.to_datetime(inf))
-        frame["day"] = days.map(lambda v: "" if pd.isna(v) else f"{v:g}")
+        frame["day"] = _day_texts(days, raw.decimal)
         missing = int((dates.notna() & inf.isna()).sum())
         notes.append(f"{table}: '{date_header}' converted to days after infusion; the dates "
                      "were dropped." + (f" {missing} rows whose patient has no infusion date "

@@ -272,7 +272,8 @@ def convert_lab_units(labs: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     ok = given & ~np.isnan(factor)
     out = labs.assign(value=labs["value"] * np.where(ok, factor, 1.0))
     out.loc[ok, "unit"] = out.loc[ok, "analyte"].map(lambda n: schema.ANALYTES[n].unit)
-    sentences += _contradictions(out, np.where(ok, factor, 1.0), ~given | ok)
+    sentences += _contradictions(out, labs["unit"].to_numpy(object),
+                                 np.where(ok, factor, 1.0), ~given | ok)
     return out, [s for s in sentences if s]
 
 
@@ -290,8 +291,16 @@ def _lab_sentence(a: str, key: str, g: pd.DataFrame) -> str:
     note = unit_note(a, key)
     if f == 1.0 and not note:
         return ""
-    return (f"labs: {n} {a} values in {written} converted to {canon} (x {f:g})"
+    return (f"labs: {n} {a} values in {written} converted to {canon} ({factor_text(f)})"
             + (f"; {note}" if note else ""))
+
+
+def factor_text(f: float) -> str:
+    """``"x 100"``, ``"x 0.001"``, or ``"/ 88.4"`` where the inverse is the number people know."""
+    inv = 1 / f
+    if f < 1 and abs(inv - round(inv, 1)) < 1e-9 and round(inv, 1) != round(inv):
+        return f"/ {round(inv, 1):g}"
+    return f"x {f:g}"
 
 
 def _route_pt_family(labs: pd.DataFrame, sentences: list[str]) -> pd.DataFrame:
@@ -321,13 +330,13 @@ def _route_pt_family(labs: pd.DataFrame, sentences: list[str]) -> pd.DataFrame:
     return labs.assign(analyte=target) if moved.any() else labs
 
 
-def _contradictions(labs: pd.DataFrame, factor: np.ndarray, usable: np.ndarray) -> list[str]:
+def _contradictions(labs: pd.DataFrame, written: np.ndarray, factor: np.ndarray,
+                    usable: np.ndarray) -> list[str]:
     """Sentences for the rows whose values contradict their unit (:func:`contradicted_units`):
     per analyte and message kind, how many rows of which patients."""
     problem = contradicted_units(labs["patient_id"].to_numpy(object),
                                  labs["analyte"].to_numpy(object),
-                                 labs["unit"].to_numpy(object), labs["value"].to_numpy(float),
-                                 factor, usable)
+                                 written, labs["value"].to_numpy(float), factor, usable)
     hit = (problem != "").to_numpy()
     if not hit.any():
         return []
@@ -422,3 +431,38 @@ def dose_factors(drugs: np.ndarray, units: pd.Series | np.ndarray,
             else:
                 bad |= m
     return factor, bad
+
+
+def convert_dose_units(treatments: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """The treatment table with doses of dosed drugs (:data:`DOSE_UNITS`; drug names as
+    :func:`core.schema.drug_named` reads them, ``"RoActemra"`` is tocilizumab) in an accepted
+    unit converted to the drug's canonical dose unit, and one sentence per drug and unit:
+    converted, or not accepted (left as it is; the derivation lists those rows)."""
+    if not {"drug", "dose", "unit"} <= set(treatments.columns) or not len(treatments):
+        return treatments, []
+    drug = per_unique(treatments["drug"].to_numpy(object), schema.drug_named)
+    key = per_unique(treatments["unit"].to_numpy(object), _unit_key)
+    factor = np.ones(len(treatments))
+    sentences = []
+    for name, table in DOSE_UNITS.items():
+        canon = next(u for u, f in table.items() if u and f == 1.0)
+        sel = drug == name
+        for u in pd.unique(key[sel]):
+            m = sel & (key == u)
+            written = ", ".join(f"'{w}'" for w in pd.unique(treatments["unit"][m].astype(str)))
+            if u not in table:
+                accepted = ", ".join(repr(k) for k in table if k)
+                sentences.append(f"treatments: {int(m.sum())} {name} doses in {written}: not a "
+                                 f"dose unit of {name} ({accepted}); kept as they are, not used "
+                                 "for endpoints")
+            elif table[u] != 1.0:
+                factor[m] = table[u]
+                sentences.append(f"treatments: {int(m.sum())} {name} doses in {written} "
+                                 f"converted to {canon} (x {table[u]:g})")
+    conv = factor != 1.0
+    if not conv.any():
+        return treatments, sentences
+    out = treatments.assign(dose=treatments["dose"] * factor)
+    out.loc[conv, "unit"] = [next(u for u, f in DOSE_UNITS[d].items() if u and f == 1.0)
+                             for d in drug[conv]]
+    return out, sentences
