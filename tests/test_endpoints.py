@@ -74,8 +74,8 @@ def test_incidence_denominator_is_the_patients_with_fibrinogen_measured():
 
 
 def test_demo_times_km_and_among_the_resolved():
-    from core import ingest
     from core import endpoints as ep
+    from core import ingest
     d = ep.apply_to_cohort(ingest.load_demo())
     s = summarise(d.cohort.patients)
     # the paper's figures among the resolved: recovery median day 44 (9-181), 6 of 27 never

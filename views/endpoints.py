@@ -1,13 +1,16 @@
 """Endpoints page: the one place for reference ranges and thresholds of the derived endpoints
-(hypofibrinogenemia grade, onset, recovery, ISTH DIC score, IEC-HS), the per-patient derived
-values, where they disagree with the uploaded table, and every input row set aside.
+(hypofibrinogenemia grade, episodes, onset, recovery, ISTH DIC score, IEC-HS, corticosteroids),
+the per-patient derived values, the choice per column between uploaded and derived values,
+where they disagree, and every input row set aside.
 
 Settings live in ``st.session_state`` (:data:`ui.session.SETTINGS_KEY`); a change re-derives the
 endpoints for the whole app (ui.session.store)."""
 
 from __future__ import annotations
 
+import math
 import statistics
+from dataclasses import replace
 from typing import Any
 
 import pandas as pd
@@ -15,6 +18,7 @@ import streamlit as st
 
 from core.analyses.endpoints import summarise
 from core.endpoints import EndpointSettings, SettingSpec
+from core.endpoints.settings import DEX_EQUIVALENT, SOURCES
 from core.errors import ValidationError
 from ui import session
 from ui.figures import show_table
@@ -30,6 +34,7 @@ def _apply() -> None:
     values: dict[str, Any] = {f: st.session_state.get(PREFIX + f) for f in FIELDS}
     values = {k: (float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v)
               for k, v in values.items()}
+    values["derived_wins"] = session.endpoint_settings().derived_wins
     try:
         st.session_state[session.SETTINGS_KEY] = EndpointSettings(**values)
         st.session_state.pop("ep_invalid", None)
@@ -37,10 +42,18 @@ def _apply() -> None:
         st.session_state["ep_invalid"] = str(exc)
 
 
+def _choose_sources() -> None:
+    """Widget callback: the columns where the derived value wins."""
+    wins = tuple(st.session_state.get("ep_derived_wins") or ())
+    st.session_state[session.SETTINGS_KEY] = replace(session.endpoint_settings(),
+                                                     derived_wins=wins)
+
+
 def _reset() -> None:
     st.session_state[session.SETTINGS_KEY] = EndpointSettings()
     st.session_state.pop("ep_invalid", None)
     _seed(EndpointSettings(), force=True)
+    st.session_state.pop("ep_derived_wins", None)
 
 
 def _seed(s: EndpointSettings, force: bool = False) -> None:
@@ -80,6 +93,17 @@ def _pct(k: int, n: int) -> str:
     return f"{k} ({100 * k / n:.0f}%)" if n else str(k)
 
 
+def _fmt_km(sm: Any) -> str:  # noqa: ANN401
+    """``52 (95% CI 38–82)``; "not reached" when the curve stays above 0.5."""
+    if not sm.recovery_km_n:
+        return "–"
+    if sm.recovery_km_median is None:
+        return "not reached"
+    lo, hi = sm.recovery_km_ci
+    ci = "–".join("NR" if math.isnan(x) else f"{x:g}" for x in (lo, hi))
+    return f"{sm.recovery_km_median:g} (95% CI {ci})"
+
+
 view = session.cohort()
 derived = session.derived()
 settings = session.endpoint_settings()
@@ -96,32 +120,73 @@ elif derived is None or not derived.derived:
 
 # ------------------------------------------------------------------ summary (filtered)
 sm = summarise(view.patients)
-n = sm.n
+n, nm = sm.n, sm.n_measured
+iec_basis = derived.endpoints.iec_basis if derived is not None and derived.endpoints else None
 row1, row2 = st.columns(3), st.columns(3)
-row1[0].metric("Hypofibrinogenemia", _pct(sm.hypo, n), help="CTCAE grade ≥ 1, of the "
-               "patients in view.")
-row1[1].metric("Grade ≥ 3", _pct(sm.grade3, n))
+row1[0].metric("Hypofibrinogenemia", _pct(sm.hypo, nm), help="CTCAE grade ≥ 1, of the "
+               f"{nm} patients in view in whom fibrinogen was measured (of {n} in view).")
+row1[1].metric("Grade ≥ 3", _pct(sm.grade3, nm), help="Of the patients with fibrinogen "
+               "measured.")
 row1[2].metric("Onset, days after 1st tocilizumab", _fmt_range(sm.onset_days, "onset"),
-               help="Median (range) of onset day minus the first tocilizumab day, "
-                    "hypofibrinogenemia patients with tocilizumab.")
-row2[0].metric("Recovery, median day (range)", _fmt_range(sm.recovery_days, "recovery"),
-               help="First day back ≥ LLN after the nadir, among those who recovered.")
-row2[1].metric("IEC-HS", "–" if sm.iec_hs is None else str(sm.iec_hs))
-row2[2].metric("DIC score ≥ 5", "–" if sm.dic5 is None else str(sm.dic5))
-parts = [f"Hypofibrinogenemia in {sm.hypo} of {n} ({100 * sm.hypo / n:.0f}%)" if n
-         else "No patient in view", f"{sm.grade3} grade ≥ 3"]
+               help="Median (range) of the first episode's onset day minus the first "
+                    "tocilizumab day, hypofibrinogenemia patients with tocilizumab.")
+row2[0].metric("Recovery, Kaplan-Meier median day", _fmt_km(sm),
+               help="Time to sustained recovery (the last episode ended) from infusion; "
+                    "patients who never recovered are censored at their last fibrinogen. "
+                    "95% CI log-log.")
+row2[1].metric("Recovery among the resolved, median day (range)",
+               _fmt_range(sm.recovery_days, "recovery"),
+               help="Median over the patients who recovered only, as the paper reports it "
+                    "(Perl 2024: 44 days (9–181)); it ignores those who never recovered.")
+row2[2].metric("IEC-HS" + (f" ({iec_basis})" if iec_basis else ""),
+               "–" if sm.iec_hs is None else str(sm.iec_hs))
+row3 = st.columns(3)
+row3[0].metric("DIC score ≥ 5", "–" if sm.dic5 is None else str(sm.dic5),
+               help="ISTH overt DIC score (Taylor 2001), maximum per patient; runs high after "
+                    "CAR-T (see the note below).")
+row3[1].metric("DIC maximum on < 4 components", "–" if sm.dic_lower_bound is None
+               else str(sm.dic_lower_bound),
+               help="Patients whose maximum score rests on fewer than the 4 components drawn "
+                    "within the window: the score is a lower bound.")
+row3[2].metric("Fibrinogen measured", f"{nm} of {n}", help="The denominator of the "
+               "incidences above.")
+parts = [f"Hypofibrinogenemia in {sm.hypo} of {nm} patients with fibrinogen measured "
+         f"({100 * sm.hypo / nm:.0f}%)" if nm else "No patient in view with fibrinogen measured",
+         f"{sm.grade3} grade ≥ 3"]
 if sm.onset_days:
     parts.append(f"onset a median of {_fmt_range(sm.onset_days, '')} days after the first "
                  "tocilizumab dose")
 if sm.hypo:
-    rec = (f"recovery median day {_fmt_range(sm.recovery_days, '')}" if sm.recovery_days
-           else "no recovery")
+    rec = (f"recovery median day {_fmt_range(sm.recovery_days, '')} among the resolved"
+           if sm.recovery_days else "no recovery")
     parts.append(f"{rec}, {sm.never_recovered} of {sm.hypo} never recovered")
+    parts.append(f"Kaplan-Meier median day of recovery {_fmt_km(sm)}")
 if sm.iec_hs is not None:
-    parts.append(f"IEC-HS {sm.iec_hs}")
+    parts.append(f"IEC-HS {sm.iec_hs}" + (f" ({iec_basis})" if iec_basis else ""))
 if sm.dic5 is not None:
     parts.append(f"DIC score ≥ 5 in {sm.dic5}")
 st.caption("; ".join(parts) + f" · n = {n}")
+st.caption(f"Incidences divide by the {nm} patients in whom fibrinogen was measured"
+           f"{'' if nm == n else f' ({n - nm} in view without fibrinogen are left out)'}. "
+           "Time to recovery is a time-to-event: the Kaplan-Meier median counts those who never "
+           "recovered (censored at their last value); the median among the resolved does not "
+           "and is shown because the paper reports it that way.")
+dic_note = ("The ISTH overt DIC score (Taylor 2001) runs high after CAR-T without consumption "
+            "coagulopathy: D-dimer rises with CRS and lymphodepletion lowers platelets, so two "
+            "of its four components score from the start. Read a score ≥ 5 with the "
+            "fibrinogen and PT course.")
+if sm.dic_lower_bound:
+    dic_note += (f" {sm.dic_lower_bound} patient(s)' maximum rests on fewer than 4 components "
+                 "drawn within the window: a lower bound (dic_score_components).")
+st.info(dic_note, icon=":material/info:")
+if iec_basis:
+    st.caption("IEC-HS (Hines 2023): " + (
+        "laboratory screen only — the upload has no crs_resolution_day, so the screen is not "
+        "tied to CRS timing; add crs_onset_day/crs_resolution_day to tie it."
+        if iec_basis == "laboratory screen" else
+        f"{iec_basis}: a 72-h window of low fibrinogen, ferritin and transaminases counts only "
+        "after the patient's CRS resolution day; patients without one are screened on the "
+        "laboratory alone."))
 
 # ------------------------------------------------------------------ settings
 st.subheader("Reference ranges and thresholds")
@@ -135,7 +200,7 @@ with st.container(border=True):
     if msg := st.session_state.get("ep_invalid"):
         st.error(f"Not applied: {msg}")
     sections = list(SECTIONS.items())
-    for row in (sections[:2], sections[2:]):
+    for row in (sections[:2], sections[2:4], sections[4:]):
         for col, (section, specs) in zip(st.columns(len(row)), row):
             with col:
                 st.markdown(f"**{section}**")
@@ -146,6 +211,15 @@ with st.container(border=True):
                           for v, d in zip(tab["value"], tab["default"])]
         show_table(tab.astype({"value": str, "default": str}), name="endpoint-settings",
                    title="Endpoint settings")
+    with st.expander("Corticosteroid equivalents (dexamethasone)"):
+        eq = pd.DataFrame({"drug": list(DEX_EQUIVALENT),
+                           "mg equal to dexamethasone 0.75 mg":
+                               [round(0.75 / f, 2) for f in DEX_EQUIVALENT.values()],
+                           "dexamethasone mg per mg": list(DEX_EQUIVALENT.values())})
+        show_table(eq, name="steroid-equivalents", title="Corticosteroid equivalents")
+        st.caption("Source: " + settings.source_of("steroid_dex_mg") + ". A day on or after day "
+                   "0 counts when its total dose reaches the threshold; doses before infusion "
+                   "(premedication) never count.")
 
 if derived is None or derived.endpoints is None:
     st.stop()
@@ -157,18 +231,62 @@ st.subheader("Derived endpoints per patient")
 per_patient = ep.patients[ep.patients["patient_id"].astype(str).isin(ids)]
 show_table(per_patient, name="derived-endpoints", title="Derived endpoints")
 st.caption(f"{len(per_patient)} patients in view · derived from the lab and treatment tables "
-           "with the settings above; these values replace the uploaded ones on every page "
-           "(a patient without labs keeps the uploaded value).")
+           "with the settings above. hypofibrinogenemia_episodes counts the episodes below the "
+           "LLN; fibrinogen_recovered = 1 when the last one ended (sustained recovery), else "
+           "fibrinogen_recovery_day is the last fibrinogen day (censored); "
+           "dic_score_components < 4 marks a DIC maximum that is a lower bound.")
+with st.expander("Hypofibrinogenemia episodes"):
+    episodes = ep.episodes[ep.episodes["patient_id"].astype(str).isin(ids)]
+    show_table(pd.DataFrame(episodes), name="hypofibrinogenemia-episodes",
+               title="Hypofibrinogenemia episodes")
+    st.caption(f"An episode starts at the first value below the LLN and ends at sustained "
+               f"recovery: the first of {settings.recovery_values:g} consecutive values ≥ LLN; "
+               f"a value within {settings.substitution_days:g} days after fibrinogen "
+               "concentrate, cryoprecipitate or FFP does not count alone.")
+with st.expander("Corticosteroids: counted and set apart"):
+    steroids = ep.steroids
+    if steroids.empty:
+        st.caption("No corticosteroid in the treatment table.")
+    else:
+        steroids = steroids[steroids["patient_id"].astype(str).isin(ids)]
+        show_table(pd.DataFrame(steroids), name="corticosteroids", title="Corticosteroids")
+        n_pre = int(steroids["why"].str.startswith("premedication").sum())
+        st.caption(f"{int(steroids['counted'].sum())} dose(s) count as corticosteroids for "
+                   f"CRS/ICANS (day ≥ 0, ≥ {settings.steroid_dex_mg:g} mg "
+                   f"dexamethasone-equivalent a day); {n_pre} premedication dose(s) before "
+                   "infusion are listed apart and not counted.")
 
-# ------------------------------------------------------------------ disagreements
-st.subheader("Disagreements with the uploaded table")
+# ------------------------------------------------------------------ uploaded vs derived
+st.subheader("Uploaded or derived")
 dis = derived.disagreements
+competing = list(derived.uploaded_columns)
+if view.synthetic:
+    st.caption("Synthetic demo: its endpoint columns were made by this derivation with the "
+               "default settings, so the derived values are used (a settings change acts on "
+               "them).")
+elif competing:
+    if "ep_derived_wins" not in st.session_state:
+        st.session_state["ep_derived_wins"] = [c for c in settings.derived_wins
+                                               if c in competing]
+    st.multiselect("Derived value wins in", competing, key="ep_derived_wins",
+                   on_change=_choose_sources,
+                   help="By default an uploaded value (an adjudicated grade, an IEC-HS call) "
+                        "wins and a blank uploaded cell takes the derived value. Pick the "
+                        "columns where the derived value should replace the uploaded one.")
+    st.caption(f"{SOURCES['uploaded'].capitalize()} in every column not picked: "
+               + ", ".join(c for c in competing if c not in settings.derived_wins) + "."
+               if len(settings.derived_wins) < len(competing) else
+               "The derived value wins in every column the upload carries.")
+else:
+    st.caption("The upload carries no endpoint column: the derived values are used.")
 if dis.empty:
-    st.success("No disagreement: every uploaded endpoint value equals the derived one.")
+    st.success("No disagreement: every uploaded endpoint value equals the derived one "
+               "(blank uploaded cells are not disagreements).")
 else:
     st.warning(f"{len(dis)} uploaded value(s) in {dis['patient_id'].nunique()} patient(s) differ "
-               "from the derived ones; the derived values are used. Check the settings above "
-               "(your laboratory's LLN?) or the uploaded table.")
+               "from the derived ones. The uploaded values are used unless the column is "
+               "picked above. Check the settings (your laboratory's LLN?) or the uploaded "
+               "table; blank uploaded cells are not listed.")
     show_table(dis.astype({"uploaded": str, "derived": str}), name="endpoint-disagreements",
                title="Disagreements")
     st.caption("Whole cohort (not filtered).")
@@ -190,5 +308,6 @@ else:
 with st.expander("ISTH DIC score per patient and day"):
     dic = ep.dic[ep.dic["patient_id"].astype(str).isin(ids)]
     show_table(pd.DataFrame(dic), name="dic-per-day", title="DIC score per day")
-    st.caption("Points per component from the worst value of the calendar day; an unmeasured "
-               "component adds 0 (the score is then a lower bound, see n_components).")
+    st.caption(f"At every draw, each component's last value within "
+               f"{settings.dic_window_hours:g} h (carried forward); a component with none adds "
+               "0 (the score is then a lower bound, see n_components).")

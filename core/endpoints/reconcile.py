@@ -151,6 +151,9 @@ class DerivedCohort:
     error : str or None
         Why the derivation could not run (set by a caller that falls back to the source
         cohort); None normally.
+    uploaded_columns : tuple of str
+        The endpoint columns the uploaded patient table carries (where uploaded and derived
+        values compete; the user chooses per column which wins).
     """
 
     cohort: Cohort
@@ -159,6 +162,7 @@ class DerivedCohort:
     settings: EndpointSettings
     source_fingerprint: str
     error: str | None = None
+    uploaded_columns: tuple[str, ...] = ()
 
     @property
     def derived(self) -> bool:
@@ -204,7 +208,9 @@ def apply_to_cohort(cohort: Cohort, settings: EndpointSettings | None = None) ->
     out = _keep_dtypes(apply_derived(patients, res, wins), patients, res.patients)
     if out.equals(patients):
         out = patients
-    return DerivedCohort(replace(cohort, patients=out), res, disagreements, s, fp)
+    uploaded = tuple(c for c in ENDPOINT_COLUMNS if c in patients.columns)
+    return DerivedCohort(replace(cohort, patients=out), res, disagreements, s, fp,
+                         uploaded_columns=uploaded)
 
 
 def _keep_dtypes(out: pd.DataFrame, uploaded: pd.DataFrame,
