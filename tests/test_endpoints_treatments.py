@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 from endpoint_cases import fib_course, labs, one
 
 from core import endpoints as ep
@@ -54,3 +55,66 @@ def test_missing_tocilizumab_dose_leaves_cumulative_empty() -> None:
                        "dose": [800, None], "unit": ["mg", "mg"]})
     row = one(ep.derive(None, tx), "P")
     assert row["tocilizumab_doses"] == 2 and pd.isna(row["tocilizumab_cum_mg"])
+
+
+# ------------------------------------------------------------------ corticosteroids (issue 11)
+
+def _steroids(*rows: tuple) -> pd.DataFrame:
+    """rows: (day, drug, dose in mg) of patient P."""
+    return pd.DataFrame({"patient_id": ["P"] * len(rows), "day": [r[0] for r in rows],
+                         "drug": [r[1] for r in rows], "dose": [r[2] for r in rows],
+                         "unit": ["mg"] * len(rows)})
+
+
+@pytest.mark.parametrize("drug, dose, counts", [
+    ("dexamethasone", 10, True),          # exactly the threshold (10 mg dex-eq)
+    ("dexamethasone", 9.9, False),
+    ("methylprednisolone", 53.4, True),   # 53.4 x 0.75/4 = 10.0125
+    ("methylprednisolone", 53.3, False),  # 9.99
+    ("prednisolone", 66.7, True),         # 66.7 x 0.75/5 = 10.005
+    ("prednisolone", 66.6, False),        # 9.99
+    ("hydrocortisone", 100, False),       # premedication-sized: 100 x 0.75/20 = 3.75
+    ("hydrocortisone", 267, True),        # 10.0125
+])
+def test_corticosteroid_dose_threshold_in_dexamethasone_equivalents(
+        drug: str, dose: float, counts: bool) -> None:
+    res = ep.derive(None, _steroids((3, drug, dose)))
+    row = one(res, "P")
+    assert row["corticosteroids"] == int(counts)
+    assert (row["corticosteroids_first_day"] == 3) if counts else \
+        pd.isna(row["corticosteroids_first_day"])
+    st = res.steroids
+    assert st["counted"].tolist() == [counts]
+    assert st["dex_equivalent_mg"].iloc[0] == pytest.approx(
+        dose * {"dexamethasone": 1, "methylprednisolone": 0.75 / 4, "prednisolone": 0.75 / 5,
+                "hydrocortisone": 0.75 / 20}[drug])
+
+
+def test_premedication_before_day_0_is_listed_apart_and_not_counted() -> None:
+    # dexamethasone 20 mg on day -1 (premedication), day 0 boundary counts
+    res = ep.derive(None, _steroids((-1, "dexamethasone", 20)))
+    assert one(res, "P")["corticosteroids"] == 0
+    assert res.steroids["why"].iloc[0].startswith("premedication")
+    res = ep.derive(None, _steroids((-1, "dexamethasone", 20), (0, "dexamethasone", 10)))
+    row = one(res, "P")
+    assert row["corticosteroids"] == 1 and row["corticosteroids_first_day"] == 0
+    assert res.steroids["counted"].tolist() == [False, True]
+
+
+def test_doses_of_one_day_add_up_and_a_missing_dose_counts() -> None:
+    # two 5 mg doses of dexamethasone on day 2 = 10 mg a day: counts from day 2
+    res = ep.derive(None, _steroids((2, "dexamethasone", 5), (2.5, "dexamethasone", 5),
+                                    (4, "dexamethasone", 4)))
+    assert one(res, "P")["corticosteroids_first_day"] == 2
+    assert res.steroids["counted"].tolist() == [True, True, False]
+    res = ep.derive(None, _steroids((6, "dexamethasone", None)))
+    assert one(res, "P")["corticosteroids"] == 1
+    assert "dose missing" in res.steroids["why"].iloc[0]
+
+
+def test_threshold_is_a_setting_with_its_source() -> None:
+    s = ep.EndpointSettings(steroid_dex_mg=20)
+    assert one(ep.derive(None, _steroids((3, "dexamethasone", 10)), settings=s),
+               "P")["corticosteroids"] == 0
+    src = ep.EndpointSettings().source_of("steroid_dex_mg")
+    assert "Liu" in src and "methylprednisolone 4 mg" in src
