@@ -37,3 +37,34 @@ def test_iec_hs_uses_an_elevated_baseline() -> None:
 def test_iec_hs_not_evaluable_without_ferritin() -> None:
     res = ep.derive(labs(*fib_course("P", (0, 300), (5, 100)), ("P", 5, "alt", 900)))
     assert pd.isna(one(res, "P")["iec_hs"])
+
+
+# ------------------------------------------------------------------ tied to CRS timing (issue 11)
+
+def _patients(resolution: float | None) -> pd.DataFrame:
+    return pd.DataFrame({"patient_id": ["P"], "crs_onset_day": [1.0],
+                         "crs_resolution_day": [resolution]})
+
+
+def test_without_crs_days_it_is_a_laboratory_screen() -> None:
+    res = ep.derive(iec_labs(8), patients=pd.DataFrame({"patient_id": ["P"]}))
+    assert one(res, "P")["iec_hs"] == 1 and res.iec_basis == "laboratory screen"
+
+
+def test_tied_to_crs_resolution() -> None:
+    # the lab signature (fibrinogen day 5, ferritin day 6, ALT day 8) starts on day 5
+    # CRS resolved on day 4: the signature starts after it -> IEC-HS
+    res = ep.derive(iec_labs(8), patients=_patients(4))
+    assert one(res, "P")["iec_hs"] == 1 and res.iec_basis == "CRS timing"
+    # CRS resolved on day 5 (the day the signature starts) or later: not after -> negative
+    assert one(ep.derive(iec_labs(8), patients=_patients(5)), "P")["iec_hs"] == 0
+    assert one(ep.derive(iec_labs(8), patients=_patients(7)), "P")["iec_hs"] == 0
+
+
+def test_patients_without_a_resolution_day_keep_the_laboratory_screen() -> None:
+    pts = pd.DataFrame({"patient_id": ["P", "Q"], "crs_onset_day": [1.0, 1.0],
+                        "crs_resolution_day": [7.0, None]})
+    lab = pd.concat([iec_labs(8), iec_labs(8).assign(patient_id="Q")], ignore_index=True)
+    res = ep.derive(lab, patients=pts)
+    assert one(res, "P")["iec_hs"] == 0 and one(res, "Q")["iec_hs"] == 1
+    assert res.iec_basis == "CRS timing for 1 patients, laboratory screen for 1"
