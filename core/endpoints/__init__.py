@@ -16,9 +16,9 @@ module          concept
 ``settings``    :class:`EndpointSettings`: every threshold, its default, source and label
 ``clean``       lab and treatment rows -> usable rows; every other row listed (issues)
 ``analytes``    per patient and analyte: baseline, min, max, days (coded arrays)
-``fibrinogen``  CTCAE v5 grade, nadir, onset, recovery
-``dic``         ISTH overt DIC score per patient and day
-``iec_hs``      IEC-HS laboratory screen
+``fibrinogen``  CTCAE v5 grade, nadir, episodes, onset, recovery
+``dic``         ISTH overt DIC score per patient and draw (24-h window)
+``iec_hs``      IEC-HS screen (tied to CRS resolution when given)
 ``treatments``  tocilizumab exposure, corticosteroids, fibrinogen substitution
 ``derive``      :func:`derive`: the steps above assembled; :class:`Endpoints`
 ``reconcile``   uploaded vs derived: :func:`reconcile`, :func:`apply_derived`,
@@ -41,20 +41,32 @@ Definitions (every threshold is a field of :class:`EndpointSettings`)
   G2 25 to < 50 % (``0.5 b < v <= 0.75 b``); G3 50 to < 75 % (``0.25 b < v <= 0.5 b``);
   G4 >= 75 % (``v <= 0.25 b``) or ``v < 50 mg/dL``. The patient grade is the worst grade of any
   value in the window. With ``abnormal_baseline="lln"`` every patient is graded against the LLN.
-* Onset: first day in the window with grade >= 1 (below LLN; below baseline for an abnormal
-  baseline graded relative to it).
-* Recovery: first day after the nadir day with ``v >= LLN`` (``>= baseline`` for the
-  baseline-relative variant); if there is none, the last fibrinogen day in the window with
-  ``fibrinogen_recovered = 0`` (censored). Both are empty for grade 0.
-* ISTH overt DIC score per calendar day (``floor(day)``) in the window, from the worst value of
-  that day: platelets > 100 -> 0, 50-100 -> 1, < 50 -> 2 (x10^9/L); D-dimer <= moderate cut-off
-  -> 0, above it -> 2, above the strong cut-off -> 3; INR <= moderate cut-off -> 0, above -> 1,
-  above the strong cut-off -> 2; fibrinogen < 100 mg/dL -> 1. A component not measured that day
-  adds 0 points (the score is then a lower bound; ``n_components`` says how many were measured).
-* IEC-HS laboratory screen (Hines 2023): a fibrinogen value of grade >= 1, a ferritin above
+* Episodes: an episode starts at the first value of grade >= 1 (below LLN; below baseline for
+  an abnormal baseline graded relative to it) and ends at sustained recovery, the first of
+  ``recovery_values`` (2) consecutive values ``>= LLN`` (``>= baseline``); a value within
+  ``substitution_days`` (3) after fibrinogen concentrate, cryoprecipitate or FFP does not count
+  alone. ``hypofibrinogenemia_episodes`` counts them; ``Endpoints.episodes`` lists onset,
+  nadir, grade and recovery of each.
+* Onset: the first episode's onset. Recovery: ``fibrinogen_recovered = 1`` when the last episode
+  ended, ``fibrinogen_recovery_day`` its recovery day; otherwise 0 and the last fibrinogen day
+  in the window (censored). Both are empty for grade 0.
+* ISTH overt DIC score at every draw time of a component in the window, each component's last
+  value within ``dic_window_hours`` (24 h, inclusive) carried forward: platelets > 100 -> 0,
+  50-100 -> 1, < 50 -> 2 (x10^9/L); D-dimer <= moderate cut-off -> 0, above it -> 2, above the
+  strong cut-off -> 3; INR <= moderate cut-off -> 0, above -> 1, above the strong cut-off -> 2;
+  fibrinogen < 100 mg/dL -> 1. A component without a value in the window adds 0 points (the
+  score is then a lower bound; ``n_components``, and per patient ``dic_score_components``
+  behind the maximum, say how many were there).
+* IEC-HS screen (Hines 2023): a fibrinogen value of grade >= 1, a ferritin above
   ``2 x max(ULN, baseline)`` and an ALT or AST above ``5 x max(ULN, baseline)``, all three within
-  ``iec_window_days`` (72 h) of each other. Empty when one of the three analytes was never
-  measured in the window.
+  ``iec_window_days`` (72 h) of each other; when the patient table gives ``crs_resolution_day``
+  the window must start after it ("CRS timing"), otherwise a "laboratory screen"
+  (``Endpoints.iec_basis``). Empty when one of the three analytes was never measured.
+* Corticosteroids for CRS/ICANS: days >= 0 with a total dose >= ``steroid_dex_mg`` (10 mg)
+  dexamethasone-equivalent (dexamethasone 0.75 = methylprednisolone 4 = prednisolone 5 =
+  hydrocortisone 20 mg); premedication before day 0 is listed apart (``Endpoints.steroids``).
+* Uploaded vs derived (:func:`apply_derived`): an uploaded value wins, blank cells take the
+  derived one, except in the columns of ``settings.derived_wins``.
 
 Input problems and how they are treated (each affected row is listed in ``issues``)
 -----------------------------------------------------------------------------------
