@@ -54,6 +54,7 @@ def test_values_the_pages_print_are_scipys(cohort):  # noqa: ANN001
     assert cp.spearman.r == pytest.approx(s.statistic, rel=1e-12)
     assert (cp.spearman.ci_low, cp.spearman.ci_high) == pytest.approx((lo, hi), rel=1e-12)
     assert cp.pearson.r == pytest.approx(r.statistic, rel=1e-12)
+    assert "approximate" in cp.spearman.ci_method and "Fisher z" in cp.pearson.ci_method
     s, r, n = both("tocilizumab_cum_mg", "fibrinogen_nadir")       # Figure 3B, all patients
     assert (f"{s.statistic:.2f}", f"{r.statistic:.2f}", n) == ("-0.81", "-0.79", 41)
     assert s.pvalue < 0.001

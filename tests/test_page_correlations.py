@@ -22,6 +22,12 @@ def test_renders_figure_1c_on_the_demo(app_test):
     assert "Pearson r = -0.37" in s and s.endswith("n = 41")
     assert any(c.value.startswith("Spearman r with pairwise complete n (n = 41)")
                for c in at.caption)
+    # the CI's method is labelled: approximate for Spearman
+    table = next(d.value for d in at.dataframe if "CI method" in d.value.columns)
+    methods = dict(zip(table["Method"], table["CI method"]))
+    assert "approximate for Spearman" in methods["Spearman"]
+    assert "cor.test" in methods["Pearson"]
+    assert any("an approximation for Spearman" in c.value for c in at.caption)
 
 
 def test_sidebar_filter_changes_n(app_test):

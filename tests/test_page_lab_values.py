@@ -64,3 +64,33 @@ def test_too_few_patients_stop_with_a_message(app_test):
     widget(at, "flt_crs_grade").set_value([4]).run()
     assert_clean(at)
     assert any("at least 3" in i.value for i in at.info)
+
+
+def test_small_groups_are_flagged_on_the_panel(app_test):
+    # the demo has 2 patients with CRS grade 4: too few for Kruskal-Wallis; pooling 3-4 fixes it
+    at = app_test(PAGE)
+    small = [c.value for c in at.caption if "fewer than 3 patients" in c.value]
+    assert len(small) == 5 and all(s.startswith("⚠ Group 4 (n = 2) has") for s in small)
+    assert all("Kruskal-Wallis" in s for s in small)
+    widget(at, "lv_pool").set_value(True).run()
+    assert_clean(at)
+    assert not [c.value for c in at.caption if "fewer than 3 patients" in c.value]
+
+
+def test_small_group_notes_by_hand():
+    import pandas as pd
+
+    from core.analyses.lab_values import small_group_notes
+    from core.stats import compare_groups
+    df = pd.DataFrame({"v": [1.0, 2, 3, 4, 5, 6, 7, 8, 9],
+                       "g": ["a", "a", "a", "a", "b", "b", "b", "c", "c"]})
+    notes = small_group_notes(compare_groups(df, "v", "g"))
+    assert [n.kind for n in notes] == ["small_groups"] and notes[0].level == "warning"
+    assert "Group c (n = 2) has fewer than 3" in notes[0].text and "Kruskal-Wallis" in notes[0].text
+    df2 = df.assign(g=["a", "a", "a", "a", "b", "b", "b", "b", "c"])
+    one = small_group_notes(compare_groups(df2, "v", "g"))
+    assert "Group c (n = 1)" in one[0].text
+    two = small_group_notes(compare_groups(df.assign(g=["a"] * 7 + ["b"] * 2), "v", "g"))
+    assert "Mann-Whitney" in two[0].text and "no power" in two[0].text
+    assert small_group_notes(compare_groups(df.assign(g=["a"] * 4 + ["b"] * 5), "v", "g")) == []
+    assert small_group_notes(None) == []

@@ -53,3 +53,26 @@ def test_only_treated_in_view_explains_instead_of_failing(app_test):
     assert any("CRS 1-2, tocilizumab vs none" in i.value and "CRS grade 1-2" in i.value
                for i in at.info)
     assert at.info                                          # 3C/S3B: < 4 recovered pairs
+
+
+def test_ci_method_and_small_groups_are_on_the_page(app_test):
+    at = app_test(PAGE)
+    assert_clean(at)
+    ci = [c.value for c in at.caption if "95% CI: Fisher z" in c.value]
+    assert len(ci) == 5 and all("approximate for Spearman" in c for c in ci)
+    small = [c.value for c in at.caption if "fewer than 3 patients" in c.value]
+    # 3A with CRS 3-4 pooled: the untreated arm has one patient with CRS grade 2
+    assert any(s.startswith("⚠ No tocilizumab, CRS grades: Group 2 (n = 1)") for s in small)
+
+
+def test_small_group_notes_on_hand_built_patients():
+    import pandas as pd
+
+    from core.analyses import tocilizumab
+    df = pd.DataFrame({"patient_id": [f"P{i}" for i in range(10)],
+                       "tocilizumab_doses": [0, 0, 0, 1, 1, 1, 2, 2, 2, 4],
+                       "hypofibrinogenemia_grade": [0, 0, 1, 1, 1, 2, 2, 3, 3, 4]})
+    gd = tocilizumab.grade_by_doses(df)
+    assert [n.kind for n in gd.notes] == ["small_groups"]
+    assert "Group 4 (n = 1)" in gd.notes[0].text
+    assert tocilizumab.grade_by_doses(df.iloc[:9]).notes == ()

@@ -70,10 +70,13 @@ if not outcome.failed:
         show_table(pd.DataFrame({
             "Method": [METHODS[r.method] for r in rows], "r": [f"{r.r:.3f}" for r in rows],
             "95% CI": [f"{r.ci_low:.2f} to {r.ci_high:.2f}" for r in rows],
-            "p": [fmt_p(r.pvalue) for r in rows], "n": [r.n for r in rows]}),
+            "p": [fmt_p(r.pvalue) for r in rows], "n": [r.n for r in rows],
+            "CI method": [r.ci_method for r in rows]}),
             name=f"correlation-{y}-vs-{x}", title=f"Correlation: {title}")
         st.caption("Line: ordinary least squares with its 95% confidence band. Spearman p by "
-                   "the t approximation (R cor.test exact = FALSE); CIs by Fisher's z. "
+                   "the t approximation (R cor.test exact = FALSE). CIs by Fisher's z with SE "
+                   "1/√(n−3): R's interval for Pearson, an approximation for Spearman (R gives "
+                   "none; Bonett-Wright's SE would be slightly wider). "
                    "Use Spearman for skewed values, counts and grades; Pearson for roughly "
                    "normal, linear data.")
         if cp.spearman.n_dropped:

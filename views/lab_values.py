@@ -94,7 +94,7 @@ def draw_panel(value: str) -> None:
         stat.append(f"{len(gp.points)} of {gp.n} points drawn")
     show_chart(fit_width(chart), name=f"{value}-by-{group}", title=title, stat=" · ".join(stat))
     for n in gp.notes:
-        st.caption(n.text)
+        st.caption(("⚠ " if n.level == "warning" else "") + n.text)
     if res is not None and len(res.posthoc):
         with st.expander("Dunn post hoc (Holm)"):
             ph = res.posthoc

@@ -59,7 +59,7 @@ def dose_chart(panel_id: str) -> None:
     if treated_only and spec.subset == "all":
         note = "Tocilizumab-treated patients only (switch above)."
     st.caption(note + (f" {dp.n_eligible - res.n} without both values left out."
-                       if dp.n_eligible > res.n else ""))
+                       if dp.n_eligible > res.n else "") + f" 95% CI: {res.ci_method}.")
 
 
 def crs12_line(crs: tocilizumab.Crs12Comparison) -> str:
@@ -93,8 +93,13 @@ def figure_3a() -> None:
             "fibrinogen_nadir"), group_label="CRS grade",
             ref_lines=columns.reference_lines("fibrinogen_nadir"), height=280, title=title)),
             name="fig3a", title=title, stat=" · ".join(stat + [f"n = {tb.n}"]))
+        for n in tb.notes:
+            st.caption(f"⚠ {n.text}")
     with guard("CRS 1-2, tocilizumab vs none", scope="panel"):
-        st.markdown(crs12_line(session.memo(tocilizumab.crs12_tocilizumab, df)))
+        crs = session.memo(tocilizumab.crs12_tocilizumab, df)
+        st.markdown(crs12_line(crs))
+        for n in crs.notes:
+            st.caption(f"⚠ CRS 1-2, tocilizumab vs none: {n.text}")
 
 
 def figure_3d() -> None:
@@ -107,6 +112,8 @@ def figure_3d() -> None:
         show_chart(fit_width(grade_by_doses(gd.counts, title=title, height=280)), name="fig3d",
                    title=title, stat=f"{gd.comparison.test} {p_text(gd.comparison.pvalue)} · "
                    f"n = {gd.n} · mean grade by doses {means}")
+        for n in gd.notes:
+            st.caption(f"⚠ Doses: {n.text}")
 
 
 # ------------------------------------------------------------------ Figure 3

@@ -10,9 +10,12 @@ comparison (the paper's Figures 1 and 2).
 Results are raw numbers; rounding and wording belong to the page.
 
 Note kinds of :attr:`GroupPanel.notes`: ``"dropped"`` (patients without a value or group),
-``"one_group"`` (no comparison), ``"points_capped"`` (outliers beyond the point cap), and
-the comparison's own notes (:func:`core.stats.compare_groups`: ``"groups"``, ``"constant"``,
-...) except its ``"dropped"``, which the panel's says already.
+``"one_group"`` (no comparison), ``"points_capped"`` (outliers beyond the point cap),
+``"small_groups"`` (warning: a group with fewer than :data:`MIN_GROUP_N` patients, too small
+for the test shown; :func:`small_group_notes`), and the comparison's own notes
+(:func:`core.stats.compare_groups`: ``"groups"``, ``"constant"``, ...) except its
+``"dropped"``, which the panel's says already, and its ``"small_sample"`` (single
+observations), which ``"small_groups"`` covers.
 """
 
 from __future__ import annotations
@@ -36,10 +39,18 @@ __all__ = [
     "FIGURE_2",
     "POOL_CRS_34",
     "GroupPanel",
+    "MIN_GROUP_N",
     "box_stats",
     "group_panel",
     "sample_points",
+    "small_group_notes",
 ]
+
+#: groups smaller than this are flagged: Kruskal-Wallis' chi-square approximation (and R's
+#: kruskal.test) is unreliable with groups of 1-2, Dunn's pairwise z says little about them,
+#: and Mann-Whitney with a group of 1-2 cannot reach p < 0.05 below 4-8 patients on the other
+#: side (exact p >= 2 / C(n1 + n2, n1))
+MIN_GROUP_N = 3
 
 #: Figure 1 (coagulation by CRS grade) and Figure 2 (liver by CRS grade) of the paper
 FIGURE_1 = ("fibrinogen_nadir", "d_dimer_max", "platelets_min", "inr_max", "ptt_max")
@@ -284,6 +295,27 @@ def group_panel(store: CohortStore, flt: CohortFilter | None, value: str, group:
                       tuple(notes))
 
 
+def small_group_notes(comparison: CompareResult | None, min_n: int = MIN_GROUP_N
+                      ) -> list[Note]:
+    """A ``"small_groups"`` warning when a group of the comparison has fewer than ``min_n``
+    values (e.g. CRS grade 4 with 2 patients under a Kruskal-Wallis test), else []."""
+    if comparison is None or not len(comparison.summary):
+        return []
+    small = comparison.summary[comparison.summary["n"] < min_n]
+    if small.empty:
+        return []
+    which = ", ".join(f"{g} (n = {int(k)})" for g, k in zip(small["group"], small["n"]))
+    which, verb = (f"Groups {which}", "have") if len(small) > 1 else (f"Group {which}", "has")
+    test = comparison.test
+    why = ("its chi-square p-value is unreliable with groups this small and the Dunn "
+           "comparisons involving them say little" if test.startswith("Kruskal")
+           else "it has almost no power with a group this small")
+    return [Note("warning", "small_groups",
+                 f"{which} {verb} fewer than {min_n} patients, too few for the {test} "
+                 f"test shown: {why}. Pool groups (e.g. CRS 3-4) or read the p-value with "
+                 "care.")]
+
+
 def _notes(value: str, group: str, box: pd.DataFrame, comparison: CompareResult | None,
            n_dropped: int, max_points: int) -> list[Note]:
     notes: list[Note] = []
@@ -291,8 +323,12 @@ def _notes(value: str, group: str, box: pd.DataFrame, comparison: CompareResult 
         notes.append(Note("info", "dropped", f"{n_dropped} patient(s) without a '{value}' or "
                                              f"'{group}' value were left out."))
     if comparison is not None:
-        # the panel says who was left out (above); the test's own count of them is the same
-        notes += [n for n in comparison.notes if n.kind != "dropped"]
+        # the panel says who was left out (above); the test's own count of them is the same;
+        # single observations are part of the small-groups warning
+        small = small_group_notes(comparison)
+        notes += [n for n in comparison.notes
+                  if n.kind != "dropped" and not (small and n.kind == "small_sample")]
+        notes += small
     else:
         notes.append(Note("info", "one_group",
                           f"Only one group ({box['group'].iloc[0]}) has data, so there is no "

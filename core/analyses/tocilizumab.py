@@ -24,7 +24,9 @@ from core import stats as gstats
 from core.analyses.columns import HYPOFIB_DURATION, RECOVERY_FROM_NADIR, only
 from core.analyses.common import DEFAULT_MAX_POINTS, POOL_CRS_34
 from core.analyses.correlations import CorrelationPanel, check_method, correlation_panel
+from core.analyses.lab_values import small_group_notes
 from core.errors import ColumnError, InsufficientDataError
+from core.notes import Note
 from core.stats import (
     DEFAULT_SEED,
     CompareResult,
@@ -266,12 +268,16 @@ class ToziBox:
         ``{"yes": CompareResult | None, "no": ...}`` across CRS grades within each arm.
     n : int
         Values used.
+    notes : tuple of Note
+        ``"small_groups"`` warnings: a CRS grade with fewer than 3 patients in an arm
+        (:func:`core.analyses.lab_values.small_group_notes`).
     """
 
     box: pd.DataFrame
     points: pd.DataFrame
     by_arm: dict[str, CompareResult | None]
     n: int
+    notes: tuple[Note, ...] = ()
 
 
 def tocilizumab_box_panel(df: pd.DataFrame, value: str = "fibrinogen_nadir",
@@ -311,7 +317,10 @@ def tocilizumab_box_panel(df: pd.DataFrame, value: str = "fibrinogen_nadir",
     pts = data.loc[:, keep].rename(columns={"_g": "group", "_arm": "tocilizumab", "_v": "value"})
     if len(pts) > max_points:
         pts = pts.sample(n=max_points, random_state=seed)
-    return ToziBox(box, pts.reset_index(drop=True), by_arm, len(data))
+    notes = tuple(Note(n.level, n.kind, f"{'Tocilizumab' if arm == 'yes' else 'No tocilizumab'}"
+                                        f", CRS grades: {n.text}")
+                  for arm, res in by_arm.items() for n in small_group_notes(res))
+    return ToziBox(box, pts.reset_index(drop=True), by_arm, len(data), notes)
 
 
 def _arms(df: pd.DataFrame, value: str, group: str,
@@ -343,11 +352,14 @@ class Crs12Comparison:
         paper's sentence describes; None without a grade column or with too few data.
     n : int
         Patients with CRS 1-2 in view.
+    notes : tuple of Note
+        ``"small_groups"``: an arm with fewer than 3 patients.
     """
 
     nadir: CompareResult
     hypofibrinogenemia: ContingencyResult | None
     n: int
+    notes: tuple[Note, ...] = ()
 
 
 def crs12_tocilizumab(df: pd.DataFrame) -> Crs12Comparison:
@@ -379,7 +391,7 @@ def crs12_tocilizumab(df: pd.DataFrame) -> Crs12Comparison:
             table = gstats.contingency(hyp, "hypofibrinogenemia", "tocilizumab")
         except InsufficientDataError:
             table = None  # the nadir comparison still stands; the page says the table is missing
-    return Crs12Comparison(nadir, table, len(sub))
+    return Crs12Comparison(nadir, table, len(sub), tuple(small_group_notes(nadir)))
 
 
 # --------------------------------------------------------------------------------------------
@@ -400,12 +412,15 @@ class GradeByDoses:
         Kruskal-Wallis of the grade across dose groups.
     n : int
         Patients used.
+    notes : tuple of Note
+        ``"small_groups"``: a dose group with fewer than 3 patients.
     """
 
     counts: pd.DataFrame
     summary: pd.DataFrame
     comparison: CompareResult
     n: int
+    notes: tuple[Note, ...] = ()
 
 
 def grade_by_doses(df: pd.DataFrame, *, doses: str = "tocilizumab_doses",
@@ -435,6 +450,7 @@ def grade_by_doses(df: pd.DataFrame, *, doses: str = "tocilizumab_doses",
     summary = data.groupby("doses")["grade"].agg(
         n="size", mean_grade="mean", median_grade="median",
         severe=lambda s: int((s >= 3).sum())).reset_index()
-    return GradeByDoses(counts, summary, comparison, len(data))
+    return GradeByDoses(counts, summary, comparison, len(data),
+                        tuple(small_group_notes(comparison)))
 
 
