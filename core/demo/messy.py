@@ -168,7 +168,7 @@ def make_messy_export(n_patients: int = 12, seed: int = 11) -> MessyExport:
                          str(rng.choice([f"{crs}", f"Grad {crs}", ["0", "I", "II", "III"][crs]])),
                          str(int(rng.choice([0, 0, 1, 2]))), "ja" if toci else "nein",
                          str(int(round(dd_max * 1000))), _num(fib_min / 100, 2),
-                         "" if i % 5 else "Studienpatient"))
+                         "" if i % 5 else "Überweisung aus Köln"))
     labs.append(("MX99", "02.02.2024 06:00", "CRP", "3,1", "mg/dl"))   # not in the patients
     return MessyExport(pd.DataFrame(patients, columns=list(PATIENT_HEADERS), dtype=str),
                        pd.DataFrame(labs, columns=list(LAB_HEADERS), dtype=str),

@@ -54,11 +54,26 @@ def convert_column(raw: pd.Series, spec: schema.Column, header: str, decimal: st
 def _numbers(raw: pd.Series, column: str, decimal: str, c: Collector) -> pd.Series:
     """Numbers; a censored ``"<0.5"`` is used at its bound and listed, text is listed."""
     n = parse.read_numbers(raw, decimal)
-    for pos in np.flatnonzero(n.censored):
-        c.cell(pos, column, raw.iloc[pos], f"censored value; used {n.values[pos]:g}")
-    for pos in np.flatnonzero(n.failed):
+    values, failed, censored = n.values.copy(), n.failed.copy(), n.censored
+    comma = np.zeros(len(raw), bool)
+    if decimal == "." and failed.any():
+        # a text cell of a workbook (or a stray cell) written with a decimal comma: "<0,19"
+        text = raw[failed]
+        plain = text.str.contains(",", regex=False) & ~text.str.contains(".", regex=False)
+        again = parse.read_numbers(text[plain], ",")
+        hit = np.flatnonzero(failed)[plain.to_numpy()][~np.isnan(again.values)]
+        values[hit] = again.values[~np.isnan(again.values)]
+        failed[hit], comma[hit] = False, True
+        censored = censored.copy()
+        censored[hit] = again.censored[~np.isnan(again.values)]
+    for pos in np.flatnonzero(comma):
+        c.cell(pos, column, raw.iloc[pos], f"read with a decimal comma as {values[pos]:g}"
+               + ("; censored value, used at its bound" if censored[pos] else ""))
+    for pos in np.flatnonzero(censored & ~comma):
+        c.cell(pos, column, raw.iloc[pos], f"censored value; used {values[pos]:g}")
+    for pos in np.flatnonzero(failed):
         c.cell(pos, column, raw.iloc[pos], "not a number; set missing")
-    return pd.Series(n.values, index=raw.index, dtype=float)
+    return pd.Series(values, index=raw.index, dtype=float)
 
 
 def _to_canonical_unit(values: pd.Series, raw: pd.Series, column: str, header: str,
