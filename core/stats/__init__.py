@@ -16,9 +16,10 @@ multiplicity       holm
 design             design_matrix (treatment coding), collinearity
 regression         logistic (ML, separation)
 firth              Firth's penalised logistic fit, LRT p, profile CIs
-survival           kaplan_meier, time/event checks
-logrank            log-rank and pairwise log-rank
-efron, cox_model   cox (Efron partial likelihood, Newton-Raphson)
+survival           kaplan_meier (lifelines KaplanMeierFitter; R's median rule), time/event checks
+logrank            log-rank and pairwise log-rank (lifelines multivariate_logrank_test)
+cox_model          cox (lifelines CoxPHFitter, Efron ties; CoxTimeVaryingFitter for start-stop)
+efron              Efron partial likelihood blocks for cox.zph and the information check
 ph_test            cox.zph
 competing          cumulative_incidence (Aalen-Johansen, cmprsk variance), Gray's test
 _common            complete cases, option checks, solver budgets, shared constants

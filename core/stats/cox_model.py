@@ -1,25 +1,32 @@
 """Cox proportional-hazards regression (Efron ties) with the cox.zph PH test.
 
-Newton-Raphson with step halving on standardised covariates, under explicit solver budgets
-(:data:`COX_ATTEMPTS`), validated against R 4.2's ``coxph`` and ``cox.zph`` (survival 3.x) in
-``tests/test_stats_survival.py``. Numerical dead ends (an infinite hazard ratio, a PH test that
-cannot be computed) are not errors: they leave blanks and notes.
+The fit is lifelines' CoxPHFitter (Efron ties, Newton-Raphson) on standardised covariates under
+explicit solver budgets (:data:`COX_ATTEMPTS`); coefficients, standard errors and Harrell's C
+agree with R 4.2's ``coxph`` (``tests/test_stats_survival.py``). What lifelines does not do is
+kept here: the checks that say why a model cannot be fitted, the flag on an infinite hazard
+ratio, and R's ``cox.zph`` score test (:mod:`core.stats.ph_test`; lifelines'
+``proportional_hazard_test`` is another test). Numerical dead ends (an infinite hazard ratio, a
+PH test that cannot be computed) are not errors: they leave blanks and notes.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from lifelines import CoxPHFitter
+from lifelines.exceptions import ConvergenceError
+from lifelines.utils import concordance_index
 from scipy import stats as _st
 
 from core.errors import ColumnError, InsufficientDataError
 from core.notes import Note, texts
 from core.stats._common import EPV_MIN, SolverBudget, check_reference
 from core.stats.design import Design, check_full_rank, design_matrix
-from core.stats.efron import EfronFit, efron
+from core.stats.efron import efron
 from core.stats.ph_test import ph_test
 from core.stats.survival import survival_data
 
@@ -126,8 +133,9 @@ def cox(df: pd.DataFrame, time: str, event: str, covariates: Sequence[str],
     Validated against R 4.2, survival 3.x: ``coxph(Surv(time, status) ~ ...)`` (Efron; coef,
     se, ``confint``, Wald p, ``$concordance``) and ``cox.zph(fit)`` (default transform "km",
     the score test of survival 3.x, implemented after its R source and C routine zph1).
-    Newton-Raphson runs on standardised covariates under COX_ATTEMPTS (explicit iteration
-    limits; a failed attempt continues with R's convergence criterion).
+    The fit is lifelines' CoxPHFitter on standardised covariates under COX_ATTEMPTS (explicit
+    iteration limits; a failed attempt continues from where it stopped with R's convergence
+    criterion).
     """
     check_reference(reference)
     covariates = [covariates] if isinstance(covariates, str) else list(covariates)
@@ -139,15 +147,16 @@ def cox(df: pd.DataFrame, time: str, event: str, covariates: Sequence[str],
     notes = _epv_notes(int(e.sum()), k)
     Z, sd = _standardised(design.X)
     _check_information(Z, t, e, design.variables)
-    beta_z, fit, converged = _fit_cox(Z, t, e)
-    infinite = [term for term, b in zip(design.terms, beta_z, strict=True)
+    fit = _fit_cox(Z, t, e)
+    infinite = [term for term, b in zip(design.terms, fit.beta, strict=True)
                 if abs(b) > _INFINITE_Z]
-    notes += _convergence_notes(converged, infinite)
-    ph, ph_notes = ph_test(Z, t, e, beta_z, design.variables, converged and not infinite)
+    notes += _convergence_notes(fit.converged, infinite)
+    ph, ph_notes = ph_test(Z, t, e, fit.beta, design.variables, fit.converged and not infinite)
     notes += ph_notes
-    return CoxResult(table=_cox_table(design, beta_z / sd, _standard_errors(fit.info) / sd),
+    se = np.where(np.isfinite(fit.se) & (fit.se > 0), fit.se, np.nan)
+    return CoxResult(table=_cox_table(design, fit.beta / sd, se / sd),
                      ph_test=ph, n=len(t), events=int(e.sum()), n_dropped=dropped,
-                     concordance=_concordance(t, e, _linear_predictor(Z, beta_z)),
+                     concordance=_concordance(t, e, _linear_predictor(Z, fit.beta)),
                      loglik=fit.loglik, notes=tuple(notes))
 
 
@@ -186,80 +195,61 @@ def _convergence_notes(converged: bool, infinite: Sequence[str]) -> list[Note]:
     return [] if converged else [Note("warning", "convergence", COX_NOT_CONVERGED)]
 
 
-# --------------------------------------------------------------------------- Newton-Raphson
-def _newton(X: np.ndarray, t: np.ndarray, e: np.ndarray, beta: np.ndarray,
-            budget: SolverBudget) -> tuple[np.ndarray, EfronFit, bool]:
-    """Newton-Raphson with step halving from ``beta`` (R ``coxph`` starts at 0).
+# --------------------------------------------------------------------------- fit (lifelines)
 
-    Converged when the relative change of the log-likelihood is at most ``budget.tol`` or the
-    full Newton step is below ``budget.xtol`` (X standardised, so the step is unit-free).
-    """
-    fit = efron(X, t, e, beta)
-    for _ in range(budget.max_iter):
-        step = _newton_step(fit)
-        if step is None:
-            return beta, fit, False
-        size = float(np.max(np.abs(step)))
-        new, new_fit = _halve(X, t, e, beta, fit, step, budget.max_halfstep)
-        if new_fit is None:  # no step improves the log-likelihood: optimal if the step is tiny
-            return beta, fit, size < budget.xtol
-        change = abs(new_fit.loglik - fit.loglik)
-        beta, fit = new, new_fit
-        if size < budget.xtol or change <= budget.tol * max(abs(fit.loglik), 1.0):
-            return beta, fit, True
-    return beta, fit, False
+@dataclass(frozen=True)
+class _Fit:
+    """A Cox fit on the standardised covariates."""
+
+    beta: np.ndarray
+    se: np.ndarray
+    loglik: float
+    converged: bool
 
 
-def _newton_step(fit: EfronFit) -> np.ndarray | None:
-    """The Newton step I^-1 U, or None when the information is singular or not finite."""
-    if not (np.isfinite(fit.info).all() and np.isfinite(fit.score).all()):
-        return None
-    try:
-        step = np.linalg.solve(fit.info, fit.score)
-    except np.linalg.LinAlgError:
-        return None
-    return step if np.isfinite(step).all() else None
+def _lifelines_fit(Z: np.ndarray, t: np.ndarray, e: np.ndarray, beta: np.ndarray,
+                   budget: SolverBudget) -> _Fit | None:
+    """One CoxPHFitter (Efron) fit from ``beta`` under ``budget`` (max_iter: Newton steps;
+    tol: relative change of the log-likelihood, R's criterion; xtol: size of the Newton step;
+    lifelines sizes its own steps, so max_halfstep is not used). None when lifelines stops on
+    a singular or non-finite Hessian."""
+    cols = [f"z{i}" for i in range(Z.shape[1])]
+    data = pd.DataFrame(Z, columns=cols).assign(_t=t, _e=e)
+    norm = data[cols].std().to_numpy()  # lifelines' own scaling of the covariates
+    fitter = CoxPHFitter()
+    with warnings.catch_warnings(record=True) as caught, np.errstate(all="ignore"):
+        warnings.simplefilter("always")
+        try:
+            fitter.fit(data, "_t", "_e", initial_point=beta * norm,
+                       fit_options={"max_steps": budget.max_iter, "r_precision": budget.tol,
+                                    "precision": budget.xtol})
+        except (ConvergenceError, np.linalg.LinAlgError, ValueError, ZeroDivisionError):
+            return None
+    failed = any("failed to converge" in str(w.message) for w in caught)
+    return _Fit(fitter.params_.to_numpy(dtype=float),
+                fitter.standard_errors_.to_numpy(dtype=float),
+                float(fitter.log_likelihood_), not failed)
 
 
-def _halve(X: np.ndarray, t: np.ndarray, e: np.ndarray, beta: np.ndarray, fit: EfronFit,
-           step: np.ndarray, max_halfstep: int) -> tuple[np.ndarray, EfronFit | None]:
-    """beta + step, halved until the log-likelihood does not fall; (beta, None) if it always
-    falls."""
-    floor = fit.loglik - 1e-12 * abs(fit.loglik)
-    for _ in range(max_halfstep + 1):
-        new = beta + step
-        new_fit = efron(X, t, e, new)
-        if new_fit.loglik >= floor:
-            return new, new_fit
-        step = step / 2
-    return beta, None
-
-
-def _fit_cox(X: np.ndarray, t: np.ndarray, e: np.ndarray
-             ) -> tuple[np.ndarray, EfronFit, bool]:
+def _fit_cox(Z: np.ndarray, t: np.ndarray, e: np.ndarray) -> _Fit:
     """Cox fit under COX_ATTEMPTS; each retry continues from where the last one stopped."""
-    beta = np.zeros(X.shape[1])
-    converged = False
-    with np.errstate(all="ignore"):
-        for budget in COX_ATTEMPTS:
-            beta, fit, converged = _newton(X, t, e, beta, budget)
-            if converged:
-                break
-    return beta, fit, converged
+    fit = _Fit(np.zeros(Z.shape[1]), np.full(Z.shape[1], np.nan), float("nan"), False)
+    for budget in COX_ATTEMPTS:
+        new = _lifelines_fit(Z, t, e, fit.beta, budget)
+        if new is not None:
+            fit = new
+        if fit.converged:
+            break
+    return fit
 
 
 def _concordance(t: np.ndarray, e: np.ndarray, eta: np.ndarray) -> float:
-    """Harrell's C as R ``coxph``'s concordance: comparable pairs have the shorter time an
-    event (a censoring at the same time counts as longer); tied risk scores count 1/2; pairs
-    tied on an event time are not comparable."""
-    conc = disc = tied = 0.0
-    for i in np.flatnonzero(e == 1):
-        later = (t > t[i]) | ((t == t[i]) & (e == 0))
-        conc += np.count_nonzero(eta[later] < eta[i])
-        disc += np.count_nonzero(eta[later] > eta[i])
-        tied += np.count_nonzero(eta[later] == eta[i])
-    total = conc + disc + tied
-    return float((conc + tied / 2) / total) if total else float("nan")
+    """Harrell's C as R ``coxph``'s concordance (lifelines' concordance_index on the risk
+    scores; missing without comparable pairs)."""
+    try:
+        return float(concordance_index(t, -eta, e))
+    except ZeroDivisionError:
+        return float("nan")
 
 
 def _linear_predictor(Z: np.ndarray, beta: np.ndarray) -> np.ndarray:
@@ -292,18 +282,6 @@ def _check_information(Z: np.ndarray, t: np.ndarray, e: np.ndarray,
     flat = [v for v, d in zip(variables, diag) if not d > _TOL * max(diag.max(), 1.0)]
     who = ", ".join(dict.fromkeys(flat or variables))
     raise InsufficientDataError(COX_NO_INFORMATION.format(who=who))
-
-
-def _standard_errors(info: np.ndarray) -> np.ndarray:
-    """sqrt(diag(I^-1)); missing where the information is degenerate (infinite estimates)."""
-    with np.errstate(all="ignore"):
-        try:
-            var = np.diag(np.linalg.pinv(info)) if np.isfinite(info).all() else None
-        except np.linalg.LinAlgError:
-            var = None
-    if var is None:
-        return np.full(len(info), np.nan)
-    return np.where(var > 0, np.sqrt(np.abs(var)), np.nan)
 
 
 def _cox_table(design: Design, beta: np.ndarray, se: np.ndarray) -> pd.DataFrame:
