@@ -326,8 +326,8 @@ ANALYTES: dict[str, Analyte] = {a.name: a for a in [
     Analyte("haemoglobin", "Haemoglobin", "g/dL", 12.0, 17.5,
             "WHO anaemia thresholds as LLN (women 12.0, men 13.0 g/dL); typical ULN women "
             "16.0, men 17.5 g/dL; set to your lab's",
-            {"g/dL": 1.0, "g/L": 0.1, "mmol/L": 1.611}, ("hemoglobin", "haemoglobin", "hb",
-            "haemoglobin", "hgb", "haemoglobin concentration"), (0, 30),
+            {"g/dL": 1.0, "g/L": 0.1, "mmol/L": 1.611}, ("hemoglobin", "hb",
+            "hgb", "haemoglobin concentration", "haemoglobin hb"), (0, 30),
             by_sex={"F": (12.0, 16.0), "M": (13.0, 17.5)}),
     Analyte("quick", "Quick (PT %)", "%", 70, 120, _GENERIC, {"%": 1.0},
             ("quick", "quickwert", "quick wert", "thromboplastinzeit quick", "tpz quick",

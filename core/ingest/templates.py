@@ -23,13 +23,31 @@ def data_dictionary() -> pd.DataFrame:
                          "also recognised as": ", ".join(c.aliases)})
     for a in schema.ANALYTES.values():
         rows.append({"table": "labs (analyte)", "column": a.name, "required": False,
-                     "type": "analyte", "unit": a.unit,
-                     "range": f"reference {a.lln if a.lln is not None else ''}-"
-                              f"{a.uln if a.uln is not None else ''}",
+                     "type": "analyte", "unit": a.unit, "range": _reference(a),
                      "allowed values": "", "description": f"{a.label}. {a.source}",
-                     "also recognised as": ", ".join(a.aliases)
-                     + (" · units: " + ", ".join(a.units) if a.units else "")})
+                     "also recognised as": ", ".join(a.aliases) + _units(a)})
     return pd.DataFrame(rows)
+
+
+def _limits(lln: float | None, uln: float | None) -> str:
+    return f"{lln if lln is not None else ''}-{uln if uln is not None else ''}"
+
+
+def _reference(a: schema.Analyte) -> str:
+    """``"reference 12.0-17.5 (F 12.0-16.0, M 13.0-17.5)"``."""
+    by_sex = ", ".join(f"{s} {_limits(*r)}" for s, r in a.by_sex.items())
+    return f"reference {_limits(a.lln, a.uln)}" + (f" ({by_sex})" if by_sex else "")
+
+
+def _units(a: schema.Analyte) -> str:
+    """`` · units: g/L x 100, ... · approximate: ... · not converted: ...``."""
+    out = " · units: " + ", ".join(f"{u or '(none)'} x {f:g}" for u, f in a.units.items())
+    if a.unit_notes:
+        out += " · " + "; ".join(f"{u}: {n}" for u, n in a.unit_notes.items())
+    if a.not_converted:
+        out += " · not converted: " + "; ".join(f"{u}: {n}"
+                                                 for u, n in a.not_converted.items())
+    return out
 
 
 def template(table: schema.TableName) -> pd.DataFrame:
