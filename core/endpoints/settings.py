@@ -17,7 +17,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from core.errors import ValidationError
-from core.schema import ANALYTES, DAY_HI
+from core.schema import ANALYTES, DAY_HI, reference_range
 
 _CTCAE = "CTCAE v5.0 (2017), 'Fibrinogen decreased'"
 _TAYLOR = "Taylor FB et al., Thromb Haemost 2001;86:1327 (ISTH overt DIC score)"
@@ -63,6 +63,15 @@ def _setting(default: Any, label: str, section: str, *, unit: str | None = None,
 
 def _unit(analyte: str) -> str:
     return ANALYTES[analyte].unit
+
+
+def _limit(analyte: str, side: int) -> float:
+    """The registry's default LLN (``side = 0``) or ULN (1) of ``analyte`` (both sexes)."""
+    return float(reference_range(analyte)[side])  # type: ignore[arg-type]
+
+
+def _range_source(analyte: str) -> str:
+    return "core.schema.reference_range: " + reference_range(analyte)[2]
 
 
 @dataclass(frozen=True)
@@ -154,9 +163,8 @@ class EndpointSettings:
         A threshold is not a number; ``abnormal_baseline`` is not one of its choices.
     """
 
-    fibrinogen_lln: float = _setting(float(ANALYTES["fibrinogen"].lln),  # type: ignore[arg-type]
-                                     "Fibrinogen LLN", FIBRINOGEN, unit=_unit("fibrinogen"),
-                                     step=10.0)
+    fibrinogen_lln: float = _setting(_limit("fibrinogen", 0), "Fibrinogen LLN", FIBRINOGEN,
+                                     unit=_unit("fibrinogen"), step=10.0)
     window_start: float = _setting(0.0, "From day", WINDOW, step=1.0)
     window_end: float | None = _setting(None, "To day (empty: end of follow-up)", WINDOW,
                                         step=1.0)
@@ -168,12 +176,10 @@ class EndpointSettings:
                                       step=1.0)
     substitution_days: float = _setting(3.0, "Not alone within, after substitution", FIBRINOGEN,
                                         unit="days", step=1.0)
-    ferritin_uln: float = _setting(float(ANALYTES["ferritin"].uln),  # type: ignore[arg-type]
-                                   "Ferritin ULN", IEC_HS, unit=_unit("ferritin"), step=10.0)
-    alt_uln: float = _setting(float(ANALYTES["alt"].uln),  # type: ignore[arg-type]
-                              "ALT ULN", IEC_HS, unit=_unit("alt"), step=5.0)
-    ast_uln: float = _setting(float(ANALYTES["ast"].uln),  # type: ignore[arg-type]
-                              "AST ULN", IEC_HS, unit=_unit("ast"), step=5.0)
+    ferritin_uln: float = _setting(_limit("ferritin", 1), "Ferritin ULN", IEC_HS,
+                                   unit=_unit("ferritin"), step=10.0)
+    alt_uln: float = _setting(_limit("alt", 1), "ALT ULN", IEC_HS, unit=_unit("alt"), step=5.0)
+    ast_uln: float = _setting(_limit("ast", 1), "AST ULN", IEC_HS, unit=_unit("ast"), step=5.0)
     dic_platelets_mild: float = _setting(100.0, "Platelets 1 point below", DIC,
                                          unit=_unit("platelets"), step=10.0)
     dic_platelets_severe: float = _setting(50.0, "Platelets 2 points below", DIC,
@@ -195,10 +201,11 @@ class EndpointSettings:
                                      STEROIDS, unit="mg", step=1.0)
     derived_wins: tuple[str, ...] = field(default=(), compare=True)
     sources: tuple[tuple[str, str], ...] = field(default=(
-        ("fibrinogen_lln", "core.schema: " + ANALYTES["fibrinogen"].source),
+        ("fibrinogen_lln", _range_source("fibrinogen")),
         ("window_start, window_end", "study definition: from infusion (day 0) to last follow-up"),
         ("abnormal_baseline, g4_absolute", _CTCAE),
-        ("ferritin_uln, alt_uln, ast_uln", "core.schema: " + ANALYTES["ferritin"].source),
+        ("ferritin_uln", _range_source("ferritin")),
+        ("alt_uln, ast_uln", _range_source("alt")),
         ("dic_platelets_*, dic_fibrinogen", _TAYLOR),
         ("dic_d_dimer_*", _TAYLOR + "; cut-offs lab-specific, defaults ULN and 10 x ULN"),
         ("dic_inr_*", _TAYLOR + "; PT +3 s / +6 s approximated as INR 1.3 / 1.5"),
