@@ -97,3 +97,23 @@ def test_files_dropped_together_get_their_column_mapping(app_test):
     assert "Column mapping" in texts(at.header)
     subheads = " ".join(texts(at.subheader) + texts(at.markdown) + texts(at.caption))
     assert "export_a.csv" in subheads and "export_b.csv" in subheads
+
+
+def test_the_messy_export_lists_every_conversion_on_the_page(app_test):
+    from core.demo.messy import make_messy_export
+
+    export = make_messy_export()
+    at = on_data_page(app_test, "patienten.csv", export.csv("patients"))
+    at = upload(at, "labor.csv", export.csv("labs"), slot=1)
+    assert not at.exception
+    infos, warnings = texts(at.info), texts(at.warning)
+    assert "d_dimer_max: header says 'ng/ml FEU'; converted to mg/L FEU (x 0.001)" in infos
+    assert any(i.startswith("labs: ") and "'µmol/l' converted to mg/dL (/ 88.4)" in i
+               for i in infos)
+    assert any("mg/l DDU" in w and "approximate" in w for w in warnings)
+    assert any("not converted to INR" in w for w in warnings)
+    assert any("MX05" in w and "contradict" in w for w in warnings)
+    registry = next(d.value for d in at.dataframe if "canonical unit" in d.value.columns)
+    hb = registry.set_index("analyte").loc["haemoglobin"]
+    assert hb["reference range"] == "12-17.5 (women 12-16; men 13-17.5)"
+    assert "mmol/L x 1.611" in hb["accepted units (factor into canonical)"]

@@ -16,6 +16,7 @@ import streamlit as st
 
 from core import ingest, schema
 from core.errors import CohortError
+from core.ingest import units
 from ui import session, sidebar
 
 T = TypeVar("T")
@@ -90,7 +91,10 @@ if cohort is not None and cohort.reports:
                          expanded=bool(rep.rows_rejected or len(rep.cell_issues))):
             st.caption(f"Read as: {rep.detected}")
             for line in rep.conversions:
-                st.info(line, icon=":material/sync_alt:")
+                if units.is_caution(line):
+                    st.warning(line, icon=":material/sync_problem:")
+                else:
+                    st.info(line, icon=":material/sync_alt:")
             for line in rep.notes:
                 st.warning(line)
             if rep.rows_rejected:
@@ -157,6 +161,18 @@ for col, table in zip(cols, ("patients", "labs", "treatments")):
                         f"cart-template-{table}.xlsx",
                         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                         key=f"tpl_xlsx_{table}")
+registry = guarded("Units and reference ranges", units.registry_table)
+if registry is not None:
+    with st.expander("Units and reference ranges"):
+        st.caption("Every lab value and every patient column named after an analyte is "
+                   "converted to the canonical unit once, at loading: from the unit column of "
+                   "the lab table or the unit in a header's brackets (\"D-dimer max [ng/mL "
+                   "FEU]\"). Spelling does not matter (µg, μg, ug, mcg; 10^9/L, 10e9/L, G/L, "
+                   "/nL). A unit not listed here, or values that contradict their unit, are "
+                   "listed in the load report above and not used; nothing is rescaled by "
+                   "guess. Reference ranges are defaults: set your laboratory's on the "
+                   "Endpoints page.")
+        st.dataframe(registry, hide_index=True, width="stretch")
 if dictionary is not None:
     with st.expander("Data dictionary"):
         st.dataframe(dictionary, hide_index=True, width="stretch")

@@ -466,3 +466,41 @@ def convert_dose_units(treatments: pd.DataFrame) -> tuple[pd.DataFrame, list[str
     out.loc[conv, "unit"] = [next(u for u, f in DOSE_UNITS[d].items() if u and f == 1.0)
                              for d in drug[conv]]
     return out, sentences
+
+
+# --------------------------------------------------------------------------------------------
+# the registry as a table (Data page, notebook)
+# --------------------------------------------------------------------------------------------
+
+def registry_table() -> pd.DataFrame:
+    """Every analyte of :data:`core.schema.ANALYTES`: canonical unit, accepted units with
+    their factors, approximate conversions, units not converted, and the reference range
+    (both sexes and, where it differs, per sex) with its source."""
+    rows = []
+    for a in schema.ANALYTES.values():
+        lln, uln, source = schema.reference_range(a.name)
+        by_sex = "; ".join(f"{'women' if s == 'F' else 'men'} {_lim(*r)}"
+                           for s, r in a.by_sex.items())
+        rows.append({
+            "analyte": a.name, "label": a.label, "canonical unit": a.unit or "(none)",
+            "accepted units (factor into canonical)": ", ".join(
+                f"{u or '(none)'} {factor_text(f)}" for u, f in a.units.items()),
+            "approximate or assumed": "; ".join(f"{u}: {n}" for u, n in a.unit_notes.items()),
+            "recognised, not converted": "; ".join(f"{u}: {n}"
+                                                   for u, n in a.not_converted.items()),
+            "reference range": _lim(lln, uln) + (f" ({by_sex})" if by_sex else ""),
+            "source": source})
+    return pd.DataFrame(rows)
+
+
+def _lim(lln: float | None, uln: float | None) -> str:
+    lo = "" if lln is None else f"{lln:g}"
+    hi = "" if uln is None else f"{uln:g}"
+    return f"{lo}-{hi}" if lo else f"< {hi}" if hi else ""
+
+
+def is_caution(sentence: str) -> bool:
+    """A load-report sentence about units that asks the user to look (approximate, not
+    converted, not used, contradicted) rather than only reporting a conversion."""
+    return any(w in sentence for w in ("approximate", "not converted", "not used",
+                                       "contradict", "read as FEU"))
