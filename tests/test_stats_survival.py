@@ -563,3 +563,52 @@ def test_random_small_frames_give_a_result_or_a_message(name, df):
         call(df)
     except (InsufficientDataError, ColumnError) as exc:
         assert str(exc)
+
+
+# ------------------------------------------------------------------------- time-varying Cox
+
+def test_cox_start_stop_matches_coxph_counting_process():
+    # tests/fixtures/stats_models/make_timevarying_fixtures.R (survival::heart)
+    # fit <- coxph(Surv(start, stop, event) ~ age + year + surgery + transplant, data = heart)
+    # cbind(coef(summary(fit)), confint(fit))
+    #              coef            se(coef)        Pr(>|z|)        2.5 %             97.5 %
+    #   age         0.02716664096  0.01371411521  0.04759962543   0.0002874690656  0.054045812850
+    #   year       -0.14634634567  0.07046797952  0.03782205873  -0.2844610475945 -0.008231643754
+    #   surgery    -0.63720988997  0.36722599618  0.08270570406  -1.3569596166672  0.082539836733
+    #   transplant -0.01025077241  0.31375479834  0.97393672298  -0.6251988771272  0.604697332309
+    # fit$n 172 (rows), fit$nevent 75, fit$loglik[2] -290.5656162
+    heart = pd.read_csv(FIX / "heart.csv")
+    res = cox(heart, "stop", "event", ["age", "year", "surgery", "transplant"], start="start",
+              id="id")
+    _check_cox(res, "age", 0.02716664096, 0.01371411521, 0.04759962543, 0.0002874690656,
+               0.054045812850)
+    _check_cox(res, "year", -0.14634634567, 0.07046797952, 0.03782205873, -0.2844610475945,
+               -0.008231643754)
+    _check_cox(res, "surgery", -0.63720988997, 0.36722599618, 0.08270570406,
+               -1.3569596166672, 0.082539836733)
+    # transplant's coefficient is near 0: compare on the absolute scale of its SE
+    tr = _term(res, "transplant")
+    assert tr["coef"] == pytest.approx(-0.01025077241, abs=1e-4 * 0.31375479834)
+    assert tr["se"] == pytest.approx(0.31375479834, rel=REL)
+    assert tr["pvalue"] == pytest.approx(0.97393672298, rel=REL)
+    assert res.loglik == pytest.approx(-290.5656162, rel=REL)
+    assert (res.n, res.events) == (103, 75)           # 103 patients in 172 rows
+    assert res.ph_test["chisq"].isna().all() and ph_test.PH_START_STOP in res.messages
+    # coxph(Surv(start, stop, event) ~ transplant, data = heart)
+    #   transplant 0.1271411266 se 0.3011411043 p 0.672880611 CI -0.463084592 0.7173668452
+    one = cox(heart, "stop", "event", ["transplant"], start="start")
+    _check_cox(one, "transplant", 0.1271411266, 0.3011411043, 0.672880611, -0.463084592,
+               0.7173668452)
+    assert one.n == 172                                # without id: rows
+
+
+def test_cox_start_stop_bad_and_degenerate_rows():
+    heart = pd.read_csv(FIX / "heart.csv")
+    with pytest.raises(ColumnError, match="start before it stops"):
+        cox(heart.assign(start=heart["stop"]), "stop", "event", ["age"], start="start")
+    with pytest.raises(InsufficientDataError, match="No events"):
+        cox(heart.assign(event=0), "stop", "event", ["age"], start="start")
+    for name, df in DEGENERATE.items():
+        d = df.assign(s=df["t"] / 2)
+        d = d[d["s"] < d["t"]]
+        _obeys_the_rule(lambda x: cox(x, "t", "e", ["g", "x"], start="s"), d)

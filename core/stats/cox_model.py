@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from lifelines import CoxPHFitter
+from lifelines import CoxPHFitter, CoxTimeVaryingFitter
 from lifelines.exceptions import ConvergenceError
 from lifelines.utils import concordance_index
 from scipy import stats as _st
@@ -27,8 +27,8 @@ from core.notes import Note, texts
 from core.stats._common import EPV_MIN, SolverBudget, check_reference
 from core.stats.design import Design, check_full_rank, design_matrix
 from core.stats.efron import efron
-from core.stats.ph_test import ph_test
-from core.stats.survival import survival_data
+from core.stats.ph_test import PH_START_STOP, ph_not_computed, ph_test
+from core.stats.survival import survival_data, survival_times
 
 _Z = float(_st.norm.ppf(0.975))
 _TOL = float(np.sqrt(np.finfo(float).eps))
@@ -93,7 +93,8 @@ class CoxResult:
 
 
 def cox(df: pd.DataFrame, time: str, event: str, covariates: Sequence[str],
-        reference: Mapping[str, str] | None = None) -> CoxResult:
+        reference: Mapping[str, str] | None = None, *, start: str | None = None,
+        id: str | None = None) -> CoxResult:
     """Cox proportional-hazards regression with Efron ties and the cox.zph PH test.
 
     Parameters
@@ -107,6 +108,14 @@ def cox(df: pd.DataFrame, time: str, event: str, covariates: Sequence[str],
         are treatment-coded against the first sorted level or ``reference[column]``.
     reference : dict, optional
         Reference level per categorical covariate.
+    start : str, optional
+        Start of each row's interval: counting-process (start, stop] rows, ``time`` being the
+        stop and ``event`` whether the event happened at the stop, so a covariate can change
+        value over time (R ``coxph(Surv(start, stop, event) ~ ...)``; lifelines'
+        CoxTimeVaryingFitter). The PH test and the concordance are then not computed (blank,
+        with a note).
+    id : str, optional
+        With ``start``: the patient of each row (``n`` then counts patients, not rows).
 
     Returns
     -------
@@ -141,6 +150,8 @@ def cox(df: pd.DataFrame, time: str, event: str, covariates: Sequence[str],
     covariates = [covariates] if isinstance(covariates, str) else list(covariates)
     if not covariates:
         raise ColumnError("Choose at least one covariate.")
+    if start is not None:
+        return _cox_start_stop(df, start, time, event, covariates, reference, id)
     data, dropped, t, e = survival_data(df, time, event, covariates)
     design = _cox_design(data, covariates, reference, len(t), int(e.sum()))
     k = design.X.shape[1]
@@ -158,6 +169,36 @@ def cox(df: pd.DataFrame, time: str, event: str, covariates: Sequence[str],
                      ph_test=ph, n=len(t), events=int(e.sum()), n_dropped=dropped,
                      concordance=_concordance(t, e, _linear_predictor(Z, fit.beta)),
                      loglik=fit.loglik, notes=tuple(notes))
+
+
+def _cox_start_stop(df: pd.DataFrame, start: str, stop: str, event: str,
+                    covariates: Sequence[str], reference: Mapping[str, str] | None,
+                    id: str | None) -> CoxResult:
+    """cox() on counting-process rows (lifelines' CoxTimeVaryingFitter)."""
+    data, dropped, t, e = survival_data(df, stop, event,
+                                        [start, *covariates, *([id] if id else [])])
+    t0 = survival_times(data[start], start)
+    bad = int((t0 >= t).sum())
+    if bad:
+        raise ColumnError(f"Each row's interval must start before it stops: {bad} row(s) have "
+                          f"{start} >= {stop}. Fix or remove them (R refuses them too).")
+    n = int(data[id].nunique()) if id else len(t)
+    design = _cox_design(data, covariates, reference, len(t), int(e.sum()))
+    notes = _epv_notes(int(e.sum()), design.X.shape[1])
+    Z, sd = _standardised(design.X)
+    ids = data[id].to_numpy() if id else np.arange(len(t))
+    fit = _fit_cox(Z, t, e, start=t0, ids=ids)
+    if np.isnan(fit.loglik):
+        raise InsufficientDataError(COX_NO_INFORMATION.format(
+            who=", ".join(dict.fromkeys(design.variables))))
+    infinite = [term for term, b in zip(design.terms, fit.beta, strict=True)
+                if abs(b) > _INFINITE_Z]
+    notes += _convergence_notes(fit.converged, infinite)
+    ph, ph_notes = ph_not_computed(design.variables, PH_START_STOP)
+    se = np.where(np.isfinite(fit.se) & (fit.se > 0), fit.se, np.nan)
+    return CoxResult(table=_cox_table(design, fit.beta / sd, se / sd), ph_test=ph, n=n,
+                     events=int(e.sum()), n_dropped=dropped, concordance=float("nan"),
+                     loglik=fit.loglik, notes=tuple(notes + ph_notes))
 
 
 # --------------------------------------------------------------------------- steps of cox()
@@ -208,7 +249,8 @@ class _Fit:
 
 
 def _lifelines_fit(Z: np.ndarray, t: np.ndarray, e: np.ndarray, beta: np.ndarray,
-                   budget: SolverBudget) -> _Fit | None:
+                   budget: SolverBudget, start: np.ndarray | None = None,
+                   ids: np.ndarray | None = None) -> _Fit | None:
     """One CoxPHFitter (Efron) fit from ``beta`` under ``budget`` (max_iter: Newton steps;
     tol: relative change of the log-likelihood, R's criterion; xtol: size of the Newton step;
     lifelines sizes its own steps, so max_halfstep is not used). None when lifelines stops on
@@ -216,13 +258,20 @@ def _lifelines_fit(Z: np.ndarray, t: np.ndarray, e: np.ndarray, beta: np.ndarray
     cols = [f"z{i}" for i in range(Z.shape[1])]
     data = pd.DataFrame(Z, columns=cols).assign(_t=t, _e=e)
     norm = data[cols].std().to_numpy()  # lifelines' own scaling of the covariates
-    fitter = CoxPHFitter()
+    options = {"max_steps": budget.max_iter, "r_precision": budget.tol,
+               "precision": budget.xtol}
+    fitter: CoxPHFitter | CoxTimeVaryingFitter
     with warnings.catch_warnings(record=True) as caught, np.errstate(all="ignore"):
         warnings.simplefilter("always")
         try:
-            fitter.fit(data, "_t", "_e", initial_point=beta * norm,
-                       fit_options={"max_steps": budget.max_iter, "r_precision": budget.tol,
-                                    "precision": budget.xtol})
+            if start is None:
+                fitter = CoxPHFitter()
+                fitter.fit(data, "_t", "_e", initial_point=beta * norm, fit_options=options)
+            else:
+                fitter = CoxTimeVaryingFitter()
+                fitter.fit(data.assign(_s=start, _id=ids), event_col="_e", start_col="_s",
+                           stop_col="_t", id_col="_id", initial_point=beta * norm,
+                           fit_options=options)
         except (ConvergenceError, np.linalg.LinAlgError, ValueError, ZeroDivisionError):
             return None
     failed = any("failed to converge" in str(w.message) for w in caught)
@@ -231,11 +280,13 @@ def _lifelines_fit(Z: np.ndarray, t: np.ndarray, e: np.ndarray, beta: np.ndarray
                 float(fitter.log_likelihood_), not failed)
 
 
-def _fit_cox(Z: np.ndarray, t: np.ndarray, e: np.ndarray) -> _Fit:
-    """Cox fit under COX_ATTEMPTS; each retry continues from where the last one stopped."""
+def _fit_cox(Z: np.ndarray, t: np.ndarray, e: np.ndarray, start: np.ndarray | None = None,
+             ids: np.ndarray | None = None) -> _Fit:
+    """Cox fit under COX_ATTEMPTS; each retry continues from where the last one stopped
+    (loglik missing when no attempt could be fitted at all)."""
     fit = _Fit(np.zeros(Z.shape[1]), np.full(Z.shape[1], np.nan), float("nan"), False)
     for budget in COX_ATTEMPTS:
-        new = _lifelines_fit(Z, t, e, fit.beta, budget)
+        new = _lifelines_fit(Z, t, e, fit.beta, budget, start, ids)
         if new is not None:
             fit = new
         if fit.converged:

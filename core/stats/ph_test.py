@@ -25,6 +25,9 @@ PH_ONE_EVENT_TIME = (
 PH_NOT_FINITE = (
     "The proportional-hazards test (cox.zph) needs finite hazard ratios; not computed, because "
     "the model did not converge to finite estimates.")
+PH_START_STOP = (
+    "The proportional-hazards test (cox.zph) is not computed for start-stop (time-varying) "
+    "rows here; check it on the model with the exposure as a fixed covariate (or a landmark).")
 PH_SINGULAR = (
     "The proportional-hazards test (cox.zph) could not be computed for {which}: with {n} "
     "patients and {events} events the data cannot show whether the hazard ratio changes over "
@@ -70,6 +73,11 @@ def _zph_blank(variables: Sequence[str]) -> pd.DataFrame:
     terms = list(dict.fromkeys(variables))
     rows = [_zph_row(v, float("nan"), sum(x == v for x in variables)) for v in terms]
     return pd.DataFrame([*rows, _zph_row("GLOBAL", float("nan"), len(variables))])
+
+
+def ph_not_computed(variables: Sequence[str], text: str) -> tuple[pd.DataFrame, list[Note]]:
+    """The PH table left blank, with the "ph_test" note saying why."""
+    return _zph_blank(variables), [Note("warning", "ph_test", text)]
 
 
 def ph_test(Z: np.ndarray, t: np.ndarray, e: np.ndarray, beta: np.ndarray,
