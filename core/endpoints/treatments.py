@@ -87,10 +87,11 @@ def _steroid_days(tx: pd.DataFrame) -> pd.DataFrame:
     st = tx[tx["drug"].isin(list(CORTICOSTEROIDS))].copy()
     st["dex_eq"] = st["dose"].to_numpy(float) * st["drug"].map(DEX_EQUIVALENT).to_numpy(float)
     st["cal_day"] = np.floor(st["day"].to_numpy(float))
-    st["day_total"] = st.groupby(["pid", "cal_day"])["dex_eq"].transform(
-        lambda x: x.sum(min_count=1))
-    st["no_dose"] = st.groupby(["pid", "cal_day"])["dex_eq"].transform(
-        lambda x: x.isna().any()).astype(bool)
+    st["missing"] = st["dex_eq"].isna()
+    grp = st.groupby(["pid", "cal_day"], sort=False)
+    st["no_dose"] = grp["missing"].transform("max").astype(bool)
+    total = grp["dex_eq"].transform("sum")
+    st["day_total"] = total.where(~grp["missing"].transform("min").astype(bool))
     return st
 
 
