@@ -177,3 +177,20 @@ def test_two_episodes_and_substitutions_are_in_the_export(export):
     assert below == [False, False, True, True, True, False, False, True, False, False]
     drugs = set(export.treatments["Medikament"])
     assert {"RoActemra", "Fortecortin", "Haemocomplettan", "Kryopräzipitat"} <= drugs
+
+
+def test_contradicted_rows_are_kept_as_written_and_the_derivation_lists_them(export, cohort):
+    # MX05's fibrinogen is in mg/dl but labelled g/l: not multiplied by 100 at load, and the
+    # endpoint derivation does not use it and says why
+    from core import endpoints as ep
+
+    labs = cohort.labs
+    mx05 = labs[(labs["patient_id"] == "MX05") & (labs["analyte"] == "fibrinogen")]
+    assert len(mx05) and mx05["unit"].eq("g/l").all()
+    raw = export.labs[(export.labs["Pat-ID"] == "MX05")
+                      & (export.labs["Parameter"] == "Fibrinogen (Clauss)")]
+    written = sorted(float(v.replace(",", ".")) for v in raw["Ergebnis"])
+    assert sorted(mx05["value"]) == pytest.approx(written)
+    res = ep.derive(labs, cohort.treatments, patients=cohort.patients)
+    listed = res.issues[res.issues["patient_id"] == "MX05"]
+    assert listed["problem"].str.contains("look like mg/dl").sum() == len(mx05)

@@ -270,11 +270,13 @@ def convert_lab_units(labs: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
             continue  # unknown analytes are named in a note of their own
         sentences.append(_lab_sentence(str(a), str(k), g))
     ok = given & ~np.isnan(factor)
+    applied = np.where(ok, factor, 1.0)
+    wrong, said = _contradictions(labs, labs["value"].to_numpy(float) * applied, applied,
+                                  ~given | ok)
+    ok &= ~wrong   # contradicted rows keep their value and unit: the derivation lists them
     out = labs.assign(value=labs["value"] * np.where(ok, factor, 1.0))
     out.loc[ok, "unit"] = out.loc[ok, "analyte"].map(lambda n: schema.ANALYTES[n].unit)
-    sentences += _contradictions(out, labs["unit"].to_numpy(object),
-                                 np.where(ok, factor, 1.0), ~given | ok)
-    return out, [s for s in sentences if s]
+    return out, [s for s in sentences + said if s]
 
 
 def _lab_sentence(a: str, key: str, g: pd.DataFrame) -> str:
@@ -330,16 +332,16 @@ def _route_pt_family(labs: pd.DataFrame, sentences: list[str]) -> pd.DataFrame:
     return labs.assign(analyte=target) if moved.any() else labs
 
 
-def _contradictions(labs: pd.DataFrame, written: np.ndarray, factor: np.ndarray,
-                    usable: np.ndarray) -> list[str]:
-    """Sentences for the rows whose values contradict their unit (:func:`contradicted_units`):
-    per analyte and message kind, how many rows of which patients."""
+def _contradictions(labs: pd.DataFrame, values: np.ndarray, factor: np.ndarray,
+                    usable: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """The rows whose values contradict their unit (:func:`contradicted_units`; ``values``
+    converted by ``factor``), and per analyte a sentence: how many rows of which patients."""
     problem = contradicted_units(labs["patient_id"].to_numpy(object),
                                  labs["analyte"].to_numpy(object),
-                                 written, labs["value"].to_numpy(float), factor, usable)
+                                 labs["unit"].to_numpy(object), values, factor, usable)
     hit = (problem != "").to_numpy()
     if not hit.any():
-        return []
+        return hit, []
     out = []
     sub = labs.loc[hit, ["patient_id", "analyte"]]
     for a, g in sub.groupby("analyte", sort=False):
@@ -348,7 +350,7 @@ def _contradictions(labs: pd.DataFrame, written: np.ndarray, factor: np.ndarray,
         out.append(f"labs: {len(g)} {a} values of {len(ids)} patient(s) ({shown}) contradict "
                    f"their unit (e.g. {problem[np.flatnonzero(hit)[0]].split(':')[0]}): kept as "
                    "they are, not rescaled and not used for endpoints; correct the unit")
-    return out
+    return hit, out
 
 
 def contradicted_units(patients: np.ndarray, analytes: np.ndarray, units: np.ndarray,
