@@ -215,3 +215,28 @@ def test_an_unknown_lab_unit_and_contradicting_values_are_in_the_load_report():
     assert any("'mg/hL': a unit fibrinogen does not accept" in s for s in rep.conversions)
     contra = next(s for s in rep.conversions if "contradict" in s)
     assert contra.startswith("labs: 2 fibrinogen values of 1 patient(s) (B) contradict")
+
+
+def test_pt_seconds_become_an_inr_approximation_only_with_the_labs_normal_pt():
+    rows = (b"patient_id,day,analyte,value,unit\nA,1,PT,18,s\nA,2,Prothrombinzeit,12,sec\n"
+            b"A,2,Quick,70,%\n")
+    c = ingest.load_upload(PATIENTS, ingest.Upload("l.csv", rows), pt_normal_seconds=12.0)
+    labs, rep = c.labs, c.reports["labs"]
+    # 18 s / 12 s = 1.5; 12 s / 12 s = 1.0 (ISI assumed 1.0); Quick stays Quick
+    assert labs["analyte"].tolist() == ["inr", "inr", "quick"]
+    assert labs["value"].tolist() == pytest.approx([1.5, 1.0, 70])
+    pt = next(s for s in rep.conversions if s.startswith("labs: 2 PT values"))
+    assert "normal PT 12 s (ISI assumed 1.0): approximate" in pt
+    assert not any("kept as analyte 'pt'" in s for s in rep.conversions)
+    # with an ISI: (18 / 12) ** 1.2 = 1.6266
+    out, said = units.convert_lab_units(
+        pd.DataFrame({"patient_id": ["A"], "day": [1.0], "analyte": ["pt"], "value": [18.0],
+                      "unit": ["s"]}), pt_normal_seconds=12.0, pt_isi=1.2)
+    assert out["value"].iloc[0] == pytest.approx(1.5 ** 1.2) and "^ 1.2" in said[0]
+    # without the normal PT: kept as 'pt', listed as not converted
+    c = ingest.load_upload(PATIENTS, ingest.Upload("l.csv", rows))
+    assert c.labs["analyte"].tolist() == ["pt", "pt", "quick"]
+    assert any("kept as analyte 'pt', not converted to INR" in s
+               for s in c.reports["labs"].conversions)
+    with pytest.raises(ValueError, match="pt_normal_seconds"):
+        units.convert_lab_units(c.labs, pt_normal_seconds=0)

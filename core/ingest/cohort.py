@@ -140,7 +140,8 @@ class Upload:
 
 def load_upload(patients: Upload, labs: Upload | None = None,
                 treatments: Upload | None = None,
-                mappings: Mapping[str, Mapping[str, str | None]] | None = None) -> Cohort:
+                mappings: Mapping[str, Mapping[str, str | None]] | None = None, *,
+                pt_normal_seconds: float | None = None) -> Cohort:
     """Read, map and validate uploaded files into a :class:`Cohort`.
 
     Parameters
@@ -149,6 +150,9 @@ def load_upload(patients: Upload, labs: Upload | None = None,
     mappings : per table, the user's corrected header mapping; headers it does not name (and
         tables without one) use :func:`core.ingest.suggest_mapping`; entries for headers the
         file does not have are ignored, with a note.
+    pt_normal_seconds : the laboratory's normal PT in seconds; given, PT values in seconds
+        become an INR approximation (PT ratio; listed as approximate), else they are kept
+        as analyte ``pt`` and listed as not converted.
 
     Raises
     ------
@@ -172,7 +176,7 @@ def load_upload(patients: Upload, labs: Upload | None = None,
             frames[table] = empty_table(table)
             continue
         frames[table], reports[table] = _load_long(table, up, mappings.get(table), infusion,
-                                                   known)
+                                                   known, pt_normal_seconds)
     names = ", ".join(u.name for u in (patients, labs, treatments) if u is not None)
     return Cohort(frames["patients"], frames["labs"], frames["treatments"], names, False, reports)
 
@@ -191,7 +195,8 @@ def _load_patients(up: Upload, mapping: Mapping[str, str | None] | None
 
 
 def _load_long(table: schema.TableName, up: Upload, mapping: Mapping[str, str | None] | None,
-               infusion: pd.Series | None, known: set[str]) -> tuple[pd.DataFrame, LoadReport]:
+               infusion: pd.Series | None, known: set[str],
+               pt_normal_seconds: float | None = None) -> tuple[pd.DataFrame, LoadReport]:
     """A lab or treatment table (rows of patients not in ``known`` rejected) and its report;
     lab analytes and units normalised."""
     raw = read_table(up.data, up.name, table)
@@ -200,7 +205,7 @@ def _load_long(table: schema.TableName, up: Upload, mapping: Mapping[str, str | 
                              known_patients=known)
     report = _with_notes(report, date_notes)
     if table == "labs" and "analyte" in frame:
-        frame, report = normalise_labs(frame, report)
+        frame, report = normalise_labs(frame, report, pt_normal_seconds=pt_normal_seconds)
     if table == "treatments":
         frame, doses = units.convert_dose_units(frame)
         report = replace(report, conversions=report.conversions + tuple(doses))
@@ -232,7 +237,8 @@ def _first_reasons(report: LoadReport, n: int = 3) -> str:
                                    zip(head["row"], head["reason"])) + more
 
 
-def normalise_labs(labs: pd.DataFrame, report: LoadReport) -> tuple[pd.DataFrame, LoadReport]:
+def normalise_labs(labs: pd.DataFrame, report: LoadReport, *,
+                   pt_normal_seconds: float | None = None) -> tuple[pd.DataFrame, LoadReport]:
     """Fold analyte names to canonical ones (:func:`core.schema.analyte_named`) and convert
     values in recognised units to canonical units (:func:`core.ingest.units.convert_lab_units`).
     Unknown analytes are kept under their own name and listed in a note; values whose unit
@@ -244,6 +250,6 @@ def normalise_labs(labs: pd.DataFrame, report: LoadReport) -> tuple[pd.DataFrame
         notes.append("Analytes not recognised (kept under their own names, not used for "
                      "derived endpoints): " + ", ".join(unknown[:20]))
     labs = labs.assign(analyte=canon.fillna(labs["analyte"]))
-    labs, conversions = units.convert_lab_units(labs)
+    labs, conversions = units.convert_lab_units(labs, pt_normal_seconds=pt_normal_seconds)
     return labs, replace(report, conversions=report.conversions + tuple(conversions),
                          notes=tuple(notes))

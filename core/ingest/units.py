@@ -245,7 +245,8 @@ def _factor(analyte: object, unit: str) -> float:
 PT_FAMILY: tuple[str, ...] = ("inr", "quick", "pt")
 
 
-def convert_lab_units(labs: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+def convert_lab_units(labs: pd.DataFrame, *, pt_normal_seconds: float | None = None,
+                      pt_isi: float = 1.0) -> tuple[pd.DataFrame, list[str]]:
     """The lab table with every value in a recognised unit converted to the canonical unit
     (its ``unit`` cell set to that unit), and one sentence per analyte and unit: converted
     (with the factor, and why it is approximate where it is), not converted (a unit the
@@ -255,11 +256,33 @@ def convert_lab_units(labs: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     Values that are not converted are left as they are; the endpoint derivation does not use
     them and lists them (:func:`contradicted_units`). Nothing is rescaled without a stated
     unit.
+
+    Parameters
+    ----------
+    labs : the validated lab table (canonical analyte names where known).
+    pt_normal_seconds : the laboratory's normal (mean normal) PT in seconds. Given, PT values
+        in seconds become an INR approximation, ``(PT / normal) ** pt_isi`` (listed as
+        approximate); None (default): they are kept as analyte ``pt`` and listed as not
+        converted.
+    pt_isi : the thromboplastin's ISI (1.0 when unknown: the INR is then the PT ratio).
+
+    Raises
+    ------
+    ValueError
+        ``pt_normal_seconds`` or ``pt_isi`` is not a positive number.
     """
+    if pt_normal_seconds is not None and not (np.isfinite(pt_normal_seconds)
+                                              and pt_normal_seconds > 0):
+        raise ValueError(f"pt_normal_seconds must be a positive number of seconds; got "
+                         f"{pt_normal_seconds!r}")
+    if not (np.isfinite(pt_isi) and pt_isi > 0):
+        raise ValueError(f"pt_isi must be a positive number; got {pt_isi!r}")
     if "unit" not in labs or not len(labs):
         return labs, []
     sentences: list[str] = []
-    labs = _route_pt_family(labs, sentences)
+    labs = _route_pt_family(labs, sentences, pt_to_inr=pt_normal_seconds is not None)
+    if pt_normal_seconds is not None:
+        labs = _pt_to_inr(labs, pt_normal_seconds, pt_isi, sentences)
     analytes = labs["analyte"].to_numpy(object)
     factor, given = lab_factors(analytes, labs["unit"].to_numpy(object))
     key = per_unique(labs["unit"].to_numpy(object), _unit_key)
@@ -305,7 +328,25 @@ def factor_text(f: float) -> str:
     return f"x {f:g}"
 
 
-def _route_pt_family(labs: pd.DataFrame, sentences: list[str]) -> pd.DataFrame:
+def _pt_to_inr(labs: pd.DataFrame, normal: float, isi: float,
+               sentences: list[str]) -> pd.DataFrame:
+    """PT values in seconds (analyte ``pt``) as an INR approximation, with a sentence."""
+    rows = labs["analyte"].eq("pt").to_numpy()
+    if not rows.any():
+        return labs
+    out = labs.copy()
+    out.loc[rows, "value"] = (out.loc[rows, "value"].astype(float) / normal) ** isi
+    out.loc[rows, "analyte"] = "inr"
+    out.loc[rows, "unit"] = "INR"
+    rule = "PT ratio" if isi == 1.0 else f"(PT / normal PT) ^ {isi:g}"
+    sentences.append(f"labs: {int(rows.sum())} PT values in s converted to an INR "
+                     f"approximation: {rule} with the normal PT {normal:g} s"
+                     + (" (ISI assumed 1.0)" if isi == 1.0 else "") + ": approximate")
+    return out
+
+
+def _route_pt_family(labs: pd.DataFrame, sentences: list[str], *,
+                     pt_to_inr: bool = False) -> pd.DataFrame:
     """Prothrombin-time rows under the analyte their unit names (INR, Quick %, PT seconds),
     and a sentence saying that Quick and PT seconds are kept apart, not converted to INR."""
     name = labs["analyte"].to_numpy(object)
@@ -318,7 +359,7 @@ def _route_pt_family(labs: pd.DataFrame, sentences: list[str]) -> pd.DataFrame:
         accepts = [u for u in unit_factors(member) if u]
         target[fam & np.isin(key, accepts)] = member
     moved = target != name
-    for member in ("quick", "pt"):
+    for member in ("quick",) if pt_to_inr else ("quick", "pt"):
         rows = target == member
         if not rows.any():
             continue
