@@ -170,7 +170,8 @@ PATIENT_COLUMNS: dict[str, Column] = {c.name: c for c in [
        description="Components (of 4) measured within the window behind dic_score_max; "
        "fewer than 4: the score is a lower bound."),
     _c("iec_hs", "binary", "IEC-HS", aliases=("iec-hs", "hlh like", "iechs"),
-       description="IEC-HS laboratory screen positive (Hines 2023) (0/1)."),
+       description="IEC-HS screen positive (Hines 2023) (0/1): tied to CRS resolution when "
+       "crs_resolution_day is given, else a laboratory screen."),
     _c("fibrinogen_substitution_g", "numeric", "Fibrinogen substituted", "g", 0, 200,
        ("fibrinogen substitution", "fibrinogen concentrate g"),
        "Cumulative fibrinogen concentrate."),
