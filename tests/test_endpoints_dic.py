@@ -1,4 +1,4 @@
-"""core.endpoints.dic: the ISTH overt DIC score per day (Taylor 2001)."""
+"""core.endpoints.dic: the ISTH overt DIC score per draw, components combined within 24 h (Taylor 2001)."""
 
 from __future__ import annotations
 

@@ -305,9 +305,9 @@ else:
                title="Derivation issues")
     st.caption("Whole cohort (not filtered).")
 
-with st.expander("ISTH DIC score per patient and day"):
+with st.expander("ISTH DIC score per patient and draw"):
     dic = ep.dic[ep.dic["patient_id"].astype(str).isin(ids)]
-    show_table(pd.DataFrame(dic), name="dic-per-day", title="DIC score per day")
+    show_table(pd.DataFrame(dic), name="dic-per-draw", title="DIC score per draw")
     st.caption(f"At every draw, each component's last value within "
                f"{settings.dic_window_hours:g} h (carried forward); a component with none adds "
                "0 (the score is then a lower bound, see n_components).")
