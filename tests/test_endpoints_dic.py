@@ -1,4 +1,5 @@
-"""core.endpoints.dic: the ISTH overt DIC score per draw, components combined within 24 h (Taylor 2001)."""
+"""core.endpoints.dic: the ISTH overt DIC score per draw (Taylor 2001), components combined
+within 24 h."""
 
 from __future__ import annotations
 
