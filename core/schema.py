@@ -187,6 +187,13 @@ PATIENT_COLUMNS: dict[str, Column] = {c.name: c for c in [
        "Overall survival time from infusion."),
     _c("os_event", "binary", "OS event", aliases=("os status", "death", "died"),
        description="1 = died, 0 = censored."),
+    _c("pfs_cause", "integer", "PFS event cause", None, 0, 2,
+       ("pfs cause", "progression or death cause"),
+       "Competing risks of the PFS event: 0 = censored, 1 = progression (relapse), 2 = death "
+       "without progression (non-relapse mortality)."),
+    _c("os_cause", "integer", "Cause of death", None, 0, 2, ("os cause", "cause of death"),
+       "0 = alive (censored), 1 = death from lymphoma/progression, 2 = death from another "
+       "cause (non-relapse mortality: infection, toxicity, ...)."),
 ]}
 
 LAB_COLUMNS: dict[str, Column] = {c.name: c for c in [
