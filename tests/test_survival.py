@@ -197,3 +197,49 @@ def test_immortal_time_warning_and_what_it_offers(demo):
     assert not crs.landmark_info.by_status
     assert any("no day it started" in n.text for n in crs.notes_of("landmark"))
     assert survival.post_infusion("tocilizumab") and not survival.post_infusion("age")
+
+
+# ------------------------------------------------------------------------------ time-varying Cox
+
+def test_start_stop_table_splits_at_the_onset_day(demo):
+    table, unknown, zero = survival.start_stop_table(demo, "pfs_days", "pfs_event",
+                                                     indicators.HYPOFIB_GROUP)
+    assert (unknown, zero) == (0, 0)
+    assert (table["start"] < table["stop"]).all()
+    by_id = table.groupby("id")
+    assert len(by_id) == len(demo)
+    assert (by_id["start"].min() == 0).all()
+    assert by_id["stop"].max().sort_index().tolist() == \
+        demo.set_index("patient_id")["pfs_days"].sort_index().tolist()
+    assert table["event"].sum() == demo["pfs_event"].sum()   # the event is on the last row only
+    ever = demo["hypofibrinogenemia_grade"] >= 1
+    onset = demo["hypofibrinogenemia_onset_day"]
+    split = ever & (onset > 0) & (onset < demo["pfs_days"])
+    assert len(table) == len(demo) + int(split.sum())
+    p = demo[split].iloc[0]
+    rows = table[table["id"] == p["patient_id"]]
+    assert rows[["start", "stop", "event", "Hypofibrinogenemia"]].values.tolist() == [
+        [0, p["hypofibrinogenemia_onset_day"], 0, 0],
+        [p["hypofibrinogenemia_onset_day"], p["pfs_days"], p["pfs_event"], 1]]
+
+
+def test_time_varying_cox_on_the_demo(demo):
+    from core.stats import cox
+
+    res = survival.time_varying_cox(demo, covariates=["age"])
+    assert list(res.cox.table["term"]) == ["Hypofibrinogenemia", "age"]
+    assert (res.cox.n, res.cox.events) == (41, 22)
+    ref = cox(res.table, "stop", "event", ["Hypofibrinogenemia", "age"], start="start",
+              id="id")
+    assert res.cox.table["coef"].tolist() == pytest.approx(ref.table["coef"].tolist())
+    # an exposed patient without an onset day is left out and counted
+    df = demo.copy()
+    df.loc[df.index[df["hypofibrinogenemia_grade"] >= 1][0], "hypofibrinogenemia_onset_day"] = \
+        np.nan
+    missing = survival.time_varying_cox(df)
+    assert missing.n_unknown_day == 1 and missing.cox.n == 40
+    assert any("no hypofibrinogenemia_onset_day" in n.text for n in missing.notes)
+    with pytest.raises(ColumnError, match="no day column"):
+        survival.time_varying_cox(demo, exposure="crs_grade")
+    none = survival.time_varying_cox(demo.assign(pfs_event=0))
+    assert none.cox is None and none.notes[-1].kind == "cox"
