@@ -141,6 +141,7 @@ def test_verdict_rule_for_a_correlation(ci, expected):  # noqa: ANN001
     v, scale, reason = paper.verdict(paper.BY_ID["3B"], *ci)   # paper: r = -0.44
     assert v == expected and scale == ("" if expected == "not testable" else "same")
     assert reason
+    assert ("includes 0" in reason) == (expected == "weaker" and ci[0] <= 0 <= ci[1])
 
 
 @pytest.mark.parametrize(("fid", "ci", "expected"), [

@@ -265,7 +265,8 @@ def verdict(f: Finding, ci_low: float, ci_high: float) -> tuple[Verdict, Scale, 
             return "opposite", "same", f"{ci} lies on the other side of 0 from r = {ref:g}"
         if (s > 0 and ci_low > ref) or (s < 0 and ci_high < ref):
             return "stronger", "same", f"{ci} excludes r = {ref:g}, farther from 0"
-        return "weaker", "same", f"{ci} excludes r = {ref:g}, closer to 0"
+        zero = " (it includes 0)" if ci_low <= 0 <= ci_high else ""
+        return "weaker", "same", f"{ci} excludes r = {ref:g}, closer to 0{zero}"
     s = f.sign
     above, below = ci_low > 0, ci_high < 0
     if s == 0:  # no directional claim: only "an effect or not"
