@@ -78,3 +78,14 @@ def test_dic_cutoffs_are_settings() -> None:
     assert res.dic["score"].iloc[0] == 2 + 1
     with pytest.raises(ValidationError, match="swap"):
         ep.EndpointSettings(dic_inr_moderate=2.0, dic_inr_strong=1.5)
+
+
+def test_window_starting_before_infusion_scores_negative_days() -> None:
+    # window from day -3: platelets 40 (2) on day -1.5 and D-dimer 6 (3) on day -1: 5 of 2
+    s = ep.EndpointSettings(window_start=-3)
+    res = ep.derive(labs(("P", -1.5, "platelets", 40), ("P", -1, "d_dimer", 6.0),
+                         ("Q", 2, "platelets", 200)), settings=s)
+    row = one(res, "P")
+    assert row["dic_score_max"] == 5 and row["dic_score_components"] == 2
+    assert res.dic.loc[res.dic["patient_id"] == "P", "day"].tolist() == [-1.5, -1.0]
+    assert one(res, "Q")["dic_score_max"] == 0

@@ -257,3 +257,13 @@ def test_patients_without_hypofibrinogenemia_have_zero_episodes() -> None:
     assert one(res, "A")["hypofibrinogenemia_episodes"] == 0
     assert pd.isna(one(res, "B")["hypofibrinogenemia_episodes"])   # fibrinogen not measured
     assert res.episodes.empty
+
+
+def test_a_substitution_before_infusion_counts_for_the_values_after_it() -> None:
+    # window from day -2, graded against the LLN: 150 on day -2 opens an episode; FFP on day
+    # -1, a value >= LLN on day 1 (2 days after) with recovery_values = 1: not alone
+    s = ep.EndpointSettings(recovery_values=1, window_start=-2, abnormal_baseline="lln")
+    course = labs(*fib_course("P", (-2, 150), (1, 210)))
+    assert one(ep.derive(course, settings=s), "P")["fibrinogen_recovered"] == 1
+    row = one(ep.derive(course, _tx(("P", -1, "FFP", None, None)), settings=s), "P")
+    assert row["fibrinogen_recovered"] == 0

@@ -28,8 +28,9 @@ DIC_COLUMNS = ("patient_id", "day", "platelets_pts", "d_dimer_pts", "pt_pts", "f
 #: analyte -> points column
 COMPONENTS = {"platelets": "platelets_pts", "d_dimer": "d_dimer_pts", "inr": "pt_pts",
               "fibrinogen": "fibrinogen_pts"}
-#: keys ``patient x _SCALE + day`` (days lie within -60..3650)
-_SCALE = 1e5
+#: keys ``patient x _SCALE + day + _OFFSET`` (days lie within -60..3650, so a key's patient
+#: is ``key // _SCALE``)
+_SCALE, _OFFSET = 1e5, 100.0
 
 
 def dic_scores(labs: LabSeries, s: EndpointSettings) -> pd.DataFrame:
@@ -43,21 +44,21 @@ def dic_scores(labs: LabSeries, s: EndpointSettings) -> pd.DataFrame:
                              "day": pd.Series(dtype=float), "score": pd.Series(dtype=np.int64),
                              "n_components": pd.Series(dtype=np.int64)})
     pts = _points(A, V, s)
-    tkeys = np.unique(P * _SCALE + D)
-    tp = np.floor(tkeys / _SCALE + 1e-12).astype(np.int64)
-    res = pd.DataFrame({"pid": tp, "day": np.round(tkeys - tp * _SCALE, 9)})
+    tkeys = np.unique(P * _SCALE + D + _OFFSET)
+    tp = (tkeys // _SCALE).astype(np.int64)
+    res = pd.DataFrame({"pid": tp, "day": np.round(tkeys - tp * _SCALE - _OFFSET, 9)})
     window = s.dic_window_hours / 24.0
     parts = []
     for a, c in COMPONENTS.items():
         m = A == ACODE[a]
-        # rows arrive sorted by patient, analyte, day: keys of one analyte are sorted
-        k, pa = P[m] * _SCALE + D[m], pts[m].astype(float)
-        i = np.searchsorted(k, tkeys + 1e-9, side="right") - 1
-        j = np.maximum(i, 0)
-        ok = (i >= 0) & (np.floor(k[j] / _SCALE + 1e-12) == tp) if len(k) else \
-            np.zeros(len(tkeys), bool)
-        ok &= (tkeys - (k[j] if len(k) else 0)) <= window + 1e-9
-        v = np.where(ok, pa[j] if len(k) else np.nan, np.nan)
+        v = np.full(len(tkeys), np.nan)
+        if m.any():
+            # rows arrive sorted by patient, analyte, day: the keys of one analyte are sorted
+            k, pa = P[m] * _SCALE + D[m] + _OFFSET, pts[m].astype(float)
+            i = np.searchsorted(k, tkeys + 1e-9, side="right") - 1   # last draw at or before
+            j = np.maximum(i, 0)
+            ok = (i >= 0) & (k[j] // _SCALE == tp) & (tkeys - k[j] <= window + 1e-9)
+            v = np.where(ok, pa[j], np.nan)
         res[c] = pd.array(v, dtype="Float64").astype("Int64")
         parts.append(v)
     m = np.vstack(parts)

@@ -93,13 +93,12 @@ def substituted(P: np.ndarray, D: np.ndarray, sub_p: np.ndarray, sub_d: np.ndarr
     out = np.zeros(len(P), bool)
     if not len(sub_p) or not len(P):
         return out
-    scale = 1e5
-    keys = np.sort(sub_p * scale + sub_d)
-    k = P * scale + D
+    scale, offset = 1e5, 100.0          # days lie within -60..3650: a key's patient is k // scale
+    keys = np.sort(sub_p * scale + sub_d + offset)
+    k = P * scale + D + offset
     i = np.searchsorted(keys, k + 1e-9, side="right") - 1   # last substitution on or before
-    ok = i >= 0
     last = keys[np.maximum(i, 0)]
-    return ok & (np.floor(last / scale + 1e-12) == P) & (k - last <= days + 1e-9)
+    return (i >= 0) & (last // scale == P) & (k - last <= days + 1e-9)
 
 
 def _sustained_starts(P: np.ndarray, hi: np.ndarray, affected: np.ndarray,
