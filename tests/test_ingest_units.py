@@ -240,3 +240,16 @@ def test_pt_seconds_become_an_inr_approximation_only_with_the_labs_normal_pt():
                for s in c.reports["labs"].conversions)
     with pytest.raises(ValueError, match="pt_normal_seconds"):
         units.convert_lab_units(c.labs, pt_normal_seconds=0)
+
+
+def test_a_bare_feu_or_ddu_header_reads_mg_per_l_and_says_so():
+    p, rep = _patients("patient_id,D-dimer max (FEU),\nA,3.5,\n")
+    assert p["d_dimer_max"].tolist() == [3.5]
+    assert "no mass unit given: read as mg/L FEU" in rep.conversions[0]
+    p, rep = _patients("patient_id,D-dimer max [DDU]\nA,1.5\n")
+    assert p["d_dimer_max"].tolist() == [3.0]                    # ~ FEU, approximate
+    assert "approximate" in rep.conversions[0]
+    # ng/mL-sized values under a bare FEU contradict mg/L: listed, not used
+    p, rep = _patients("patient_id,D-dimer max (FEU)\nA,3500\nB,800\n")
+    assert p["d_dimer_max"].isna().all()
+    assert rep.cell_issues["problem"].str.contains("look like ng/mL").all()
