@@ -191,19 +191,34 @@ def test_verdicts_on_hand_built_cohorts(y, expected):  # noqa: ANN001
     assert row["verdict"] == expected
 
 
-def test_hodges_lehmann_by_hand():
-    x, y = np.array([5.0, 7, 9, 11]), np.array([1.0, 2, 4])
-    # 12 differences x - y: 4 3 1 6 5 3 8 7 5 10 9 7 -> sorted 1 3 3 4 5 5 6 7 7 8 9 10
-    est, lo, hi = paper.hodges_lehmann(x, y)
-    assert est == 5.5
-    # k = floor(12/2 - 1.96 sqrt(4*3*8/12)) = floor(6 - 5.54) = 0: no 95% CI from 4 vs 3
-    assert math.isnan(lo) and math.isnan(hi)
-    x2, y2 = np.arange(10.0, 20.0), np.arange(0.0, 10.0)  # shift 10, 100 differences
+def test_hodges_lehmann_equals_r_without_ties():
+    # R 4.2: wilcox.test(x, y, conf.int = TRUE)$conf.int / $estimate (exact: no ties)
+    #   x <- c(5.1, 7.3, 9.2, 11.4, 3.3, 8.8); y <- c(1.2, 2.5, 4.1, 0.7, 6.6)  -> 0.7 8.5, 4.75
+    #   x2 <- c(10.5, 12.1, 8.3, 15.2, 9.9, 11.7, 13.4, 7.6)
+    #   y2 <- c(6.2, 8.9, 5.1, 7.7, 9.4, 4.8, 6.9)                            -> 1.4 6.9, 4
+    #   qwilcox(0.025, 8, 7) = 11; qwilcox(0.025, 6, 5) = 4; qwilcox(0.025, 4, 3) = 0
+    assert paper._mann_whitney_quantile(0.025, 8, 7) == 11
+    assert paper._mann_whitney_quantile(0.025, 6, 5) == 4
+    assert paper._mann_whitney_quantile(0.025, 4, 3) == 0
+    est, lo, hi = paper.hodges_lehmann(np.array([5.1, 7.3, 9.2, 11.4, 3.3, 8.8]),
+                                       np.array([1.2, 2.5, 4.1, 0.7, 6.6]))
+    assert (est, lo, hi) == pytest.approx((4.75, 0.7, 8.5), rel=1e-12)
+    est, lo, hi = paper.hodges_lehmann(np.array([10.5, 12.1, 8.3, 15.2, 9.9, 11.7, 13.4, 7.6]),
+                                       np.array([6.2, 8.9, 5.1, 7.7, 9.4, 4.8, 6.9]))
+    assert (est, lo, hi) == pytest.approx((4.0, 1.4, 6.9), rel=1e-12)
+    # 4 vs 3 patients: no 95% CI exists (R would report one of lower confidence)
+    est, lo, hi = paper.hodges_lehmann(np.array([5.0, 7, 9, 11]), np.array([1.0, 2, 4]))
+    assert est == 5.5 and math.isnan(lo) and math.isnan(hi)
+
+
+def test_hodges_lehmann_with_ties_by_hand():
+    # ties: the normal approximation, k = floor(n1 n2 / 2 - 1.96 sqrt(n1 n2 (n1 + n2 + 1) / 12))
+    x2, y2 = np.arange(10.0, 20.0), np.arange(5.0, 15.0)  # shift 5; 10..14 in both groups
     est, lo, hi = paper.hodges_lehmann(x2, y2)
-    # k = floor(50 - 1.96 sqrt(100*21/12)) = floor(50 - 25.93) = 24: the 24th smallest and
-    # 24th largest of the differences 10 + (i - j), i, j = 0..9
-    d = sorted(10 + i - j for i in range(10) for j in range(10))
-    assert (est, lo, hi) == (10.0, d[23], d[100 - 24])
+    k = math.floor(50 - 1.959963984540054 * math.sqrt(100 * 21 / 12))
+    assert k == 24
+    d = sorted(5 + i - j for i in range(10) for j in range(10))
+    assert (est, lo, hi) == (5.0, d[k - 1], d[100 - k])
 
 
 def _by_hand(p: pd.DataFrame, fid: str) -> tuple[float, float, int]:

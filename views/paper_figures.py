@@ -115,8 +115,8 @@ with st.expander("How findings are judged"):
         "direction.\n"
         "- **Not testable**: too few patients for a 95% CI, or a missing column.\n"
         "- CIs: Spearman by Fisher's z with SE 1/√(n−3), an approximation (R gives none); "
-        "the Hodges-Lehmann CI is the distribution-free (Moses) interval by the normal "
-        "approximation.")
+        "the Hodges-Lehmann CI is R's wilcox.test interval (exact without ties; with ties "
+        "a normal approximation).")
 if view.n < MIN_N:
     st.info(f"{view.n} patient(s) in view: the figures need at least {MIN_N}. Widen the "
             "filter in the sidebar.")

@@ -181,8 +181,9 @@ VERDICT_TEXT: dict[str, str] = {
                     "nor rules out the paper's direction",
     "not testable": "too few patients or a missing column on this data",
 }
-HL_CI_METHOD = ("distribution-free CI of the Hodges-Lehmann shift (Moses; normal "
-                "approximation to the Mann-Whitney distribution, ties not corrected)")
+HL_CI_METHOD = ("Hodges-Lehmann shift with the distribution-free CI of R's wilcox.test "
+                "(exact without ties and below 50 per group; with ties the normal "
+                "approximation, without R's tie correction: approximate)")
 
 
 @dataclass(frozen=True)
@@ -290,18 +291,42 @@ def verdict(f: Finding, ci_low: float, ci_high: float) -> tuple[Verdict, Scale, 
     return "inconclusive", "direction", f"{ci} includes 0"
 
 
+def _mann_whitney_quantile(p: float, m: int, n: int) -> int:
+    """R ``qwilcox(p, m, n)``: the smallest u with P(U <= u) >= p for the Mann-Whitney U of
+    groups of m and n without ties (counts by the recurrence f(a, b) = q^b f(a-1, b) +
+    f(a, b-1) over arrangements)."""
+    rows = [np.ones(1)] * (n + 1)              # f(0, b) = 1 for every b
+    for _ in range(m):                         # a = 1 .. m
+        new = [np.ones(1)]                     # f(a, 0) = 1
+        for b in range(1, n + 1):
+            up = np.concatenate([np.zeros(b), rows[b]])   # q^b f(a-1, b)
+            left = new[b - 1]
+            size = max(len(up), len(left))
+            new.append(np.pad(up, (0, size - len(up))) + np.pad(left, (0, size - len(left))))
+        rows = new
+    cdf = np.cumsum(rows[n]) / rows[n].sum()
+    return int(np.searchsorted(cdf, p - 1e-12))
+
+
 def hodges_lehmann(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
     """Hodges-Lehmann shift ``x - y`` (median of all pairwise differences) with the
-    distribution-free 95% CI (Moses): the k-th smallest and k-th largest difference, with
-    ``k = floor(n1 n2 / 2 - 1.96 sqrt(n1 n2 (n1 + n2 + 1) / 12))`` (normal approximation to the
-    Mann-Whitney distribution). The CI is NaN when k < 1 (too few patients for 95%)."""
+    distribution-free 95% CI, as R ``wilcox.test(x, y, conf.int = TRUE)``: the k-th smallest
+    and k-th largest difference, k = ``qwilcox(0.025, n1, n2)`` (exact: no ties, both groups
+    below 50) or ``floor(n1 n2 / 2 - 1.96 sqrt(n1 n2 (n1 + n2 + 1) / 12))`` (normal
+    approximation otherwise; R then also corrects for ties and interpolates, so this is an
+    approximation). The CI is NaN when k < 1: too few patients for 95% (R would report a CI
+    of lower confidence)."""
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     if len(x) == 0 or len(y) == 0:
         return math.nan, math.nan, math.nan
     d = np.sort(np.subtract.outer(x, y).ravel())
     n1, n2, big_n = len(x), len(y), len(d)
     est = float(np.median(d))
-    k = math.floor(big_n / 2 - 1.959963984540054 * math.sqrt(n1 * n2 * (n1 + n2 + 1) / 12))
+    ties = len(np.unique(np.concatenate([x, y]))) < n1 + n2
+    if not ties and n1 < 50 and n2 < 50:
+        k = _mann_whitney_quantile(0.025, n1, n2)
+    else:
+        k = math.floor(big_n / 2 - 1.959963984540054 * math.sqrt(n1 * n2 * (n1 + n2 + 1) / 12))
     if k < 1:
         return est, math.nan, math.nan
     return est, float(d[k - 1]), float(d[big_n - k])
