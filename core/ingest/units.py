@@ -1,20 +1,27 @@
 """Units: the one place where values are converted to canonical units.
 
-The registry (:data:`core.schema.ANALYTES`) holds each analyte's canonical unit and the factors
-of the other units it accepts; this module applies them, in the same way for
+The registry (:data:`core.schema.ANALYTES`) holds each analyte's canonical unit, the factors
+of the other units it accepts, the conversions that are approximate or rest on an assumption
+(``unit_notes``: DDU -> FEU x 2) and the units it recognises but cannot convert
+(``not_converted``: Quick % to INR); this module applies them, in the same way for
 
-* a patient-table header (``"Fibrinogen nadir [g/L]"``: :func:`header_factor`),
-* the unit column of the lab table (:func:`lab_factors`, :func:`convert_lab_units`), and
-* treatment doses (:func:`dose_factors`).
+* a patient-table header (``"D-dimer max [ng/mL FEU]"``: :func:`header_unit`),
+* the unit column of the lab table (:func:`lab_factors`, :func:`convert_lab_units`; Quick %
+  and PT seconds are kept apart from INR, :data:`PT_FAMILY`; PT seconds become an INR
+  approximation only with the laboratory's normal PT), and
+* treatment doses (:func:`convert_dose_units` at load, :func:`dose_factors`).
 
-Units are compared folded (:func:`core.schema.fold_unit`: case, white space, ``µ``/``μ``).
+Units are compared folded (:func:`core.schema.fold_unit`: case, white space, ``µ``/``μ``/
+``mc``, powers of ten). Every conversion, every unit not converted and every contradiction
+is a sentence of the load report; :func:`registry_table` shows the registry on the Data page.
 
 The rule for a unit that contradicts the values is strict: a stated unit is believed and
-converted, and a patient's values that lie outside the analyte's typical range in their stated
-(or assumed canonical) unit but inside it under another accepted unit are listed and not used
-(:func:`contradicted_units`), never silently rescaled. The only values rescaled without a
-stated unit are those of a patient-table fibrinogen column whose header names no unit and
-whose median lies below 15 (g/L written where mg/dL is meant); that conversion is reported.
+converted, and values that lie outside the analyte's typical range in their stated (or
+assumed canonical) unit but inside it under another accepted unit (:data:`DISTINCT_RATIO`
+apart) are listed and not used (:func:`contradicted_units`), never rescaled by guess. The only
+values rescaled without a stated unit are those of a patient-table fibrinogen column whose
+header names no unit and whose median lies below 15 (g/L written where mg/dL is meant); that
+conversion is reported.
 """
 
 from __future__ import annotations
