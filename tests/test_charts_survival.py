@@ -126,3 +126,31 @@ def test_forest_plot_cox_hazard_ratios():
     domain = spec["layer"][1]["encoding"]["x"]["scale"]["domain"]
     assert domain[0] < min(r["low"] for r in rows) and domain[1] > max(r["high"] for r in rows)
     _png(chart)
+
+
+# ------------------------------------------------------------------------- cumulative incidence
+
+def test_cif_plot_and_risk_table():
+    from core.charts.models import SCHEME, cif_figure
+    from core.charts.survival import cif_plot, cif_with_risk_table
+    from core.stats import cumulative_incidence
+
+    mel = pd.read_csv(FIX / "melanoma.csv")
+    res = cumulative_incidence(mel, "time", "cause", "ulcer")
+    spec = cif_plot(res).to_dict()
+    assert _marks(spec) == ["area", "line"]
+    legend = spec["layer"][1]["encoding"]["color"]
+    assert legend["title"] == "Group (n)" and legend["sort"] == ["0 (n=115)", "1 (n=90)"]
+    assert spec["layer"][1]["encoding"]["y"]["title"] == "Cumulative incidence"
+    stack = cif_with_risk_table(res, [0, 1000, 2000, 3000, 4000, 5000])
+    plot, table = stack.to_dict()["vconcat"]
+    assert table["encoding"]["text"]["field"] == "at_risk"
+    rows = res.cif_at([0, 1000])
+    assert rows.loc[rows["time"] == 0, "at_risk"].tolist() == [115, 90]
+    fig = cif_figure(res, [0, 2000, 4000])
+    fspec = fig.to_dict()
+    assert fspec["autosize"]["type"] == "fit-x"
+    assert fspec["vconcat"][1]["encoding"]["color"]["scale"]["scheme"] == SCHEME
+    _png(fig)
+    single = cumulative_incidence(mel.assign(cause=0), "time", "cause")   # no events: flat 0
+    _png(cif_figure(single, [0, 1000]))

@@ -35,7 +35,8 @@ def test_renders_pfs_by_hypofibrinogenemia(app_test):
     assert list(cox["Term"]) == ["Hypofibrinogenemia"]
     ph = next(f for f in frames(at) if "χ²" in f.columns and "Term" in f.columns)
     assert list(ph["Term"]) == ["Hypofibrinogenemia", "GLOBAL"]
-    assert len(at.get("vega_lite_chart")) == 2          # KM + risk table, Cox forest
+    # KM + risk table, Cox forest, cumulative incidence + risk table
+    assert len(at.get("vega_lite_chart")) == 3
 
 
 def test_sidebar_filter_reruns_and_changes_n(app_test):
@@ -102,3 +103,39 @@ def test_edge_cases_show_messages_not_exceptions(app_test):
     # nobody left at the landmark: too few data, so information with what to do
     assert any("Choose an earlier landmark" in i.value for i in at.info)
     assert_clean(at)
+
+
+def test_immortal_time_warning_and_landmark_by_status(app_test):
+    at = app_test(PAGE)
+    assert any("immortal-time bias" in w.value for w in at.warning)
+    widget(at, "sv_landmark_on").set_value(True).run()
+    widget(at, "sv_landmark").set_value(14.0).run()
+    assert_clean(at)
+    assert not any("immortal-time bias" in w.value for w in at.warning)
+    assert any("Landmark analysis by status at day 14" in i.value for i in at.info)
+    medians = next(f for f in frames(at) if "Median, days (95% CI)" in f.columns)
+    assert list(medians["Group"]) == ["Hypofibrinogenemia by day 14: no",
+                                      "Hypofibrinogenemia by day 14: yes"]
+
+
+def test_time_varying_cox_and_cumulative_incidence_sections(app_test):
+    at = app_test(PAGE)
+    assert_clean(at)
+    subheaders = [s.value for s in at.subheader]
+    assert "Exposure as it happens (time-varying Cox)" in subheaders
+    assert "Cumulative incidence with competing risks" in subheaders
+    tv = next(f for f in frames(at) if "HR (95% CI)" in f.columns
+              and f["Term"].str.contains("from hypofibrinogenemia_onset_day").any())
+    assert len(tv) == 1
+    assert any(c.value.startswith("Start-stop rows") and "n = 41 patients" in c.value
+               for c in at.caption)
+    # time to hypofibrinogenemia onset by tocilizumab, death competing: Gray's test
+    assert widget(at, "sv_cr_group").value == "tocilizumab"
+    assert any(c.value.startswith("Gray's test p = ") for c in at.caption)
+    cif = next(f for f in frames(at) if "Cumulative incidence" in f.columns)
+    assert set(cif["Group"]) == {"tocilizumab = 0", "tocilizumab = 1"}
+    widget(at, "sv_cr_question").set_value("fibrinogen_recovery").run()
+    assert_clean(at)
+    widget(at, "sv_cr_group").set_value("__none__").run()
+    assert_clean(at)
+    assert any("Among patients with hypofibrinogenemia" in i.value for i in at.info)

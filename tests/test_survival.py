@@ -243,3 +243,38 @@ def test_time_varying_cox_on_the_demo(demo):
         survival.time_varying_cox(demo, exposure="crs_grade")
     none = survival.time_varying_cox(demo.assign(pfs_event=0))
     assert none.cox is None and none.notes[-1].kind == "cox"
+
+
+# ------------------------------------------------------------------------------ competing risks
+
+def test_competing_questions_and_hypofib_onset(demo):
+    from core.stats import cumulative_incidence
+
+    assert survival.competing_questions(demo) == ["hypofib_onset", "fibrinogen_recovery"]
+    res = survival.competing_analysis(demo, "hypofib_onset", "tocilizumab")
+    assert res.group == "tocilizumab" and res.cif.gray.df == 1
+    ever = demo["hypofibrinogenemia_grade"] >= 1
+    assert res.cif.events == int(ever.sum())
+    assert (res.data["time"] <= survival.ONSET_WINDOW).all()
+    # the same numbers from core.stats on the frame written out
+    ref = cumulative_incidence(res.data.assign(g=demo["tocilizumab"]), "time", "cause", "g")
+    assert res.cif.gray.statistic == pytest.approx(ref.gray.statistic, rel=1e-12)
+    assert res.at_risk["time"].iloc[0] == 0
+    assert res.notes[0].kind == "method"
+
+
+def test_recovery_and_progression_questions(demo):
+    rec = survival.competing_analysis(demo, "fibrinogen_recovery")
+    ever = (demo["hypofibrinogenemia_grade"] >= 1).sum()
+    assert rec.cif.n == ever and rec.cif.gray is None
+    assert (rec.data["time"] >= 0).all()
+    df = demo.assign(pfs_cause=np.where(demo["pfs_event"] == 1,
+                                        np.where(demo["os_event"] == 1, 2, 1), 0))
+    assert "progression" in survival.competing_questions(df)
+    prog = survival.competing_analysis(df, "progression", indicators.HYPOFIB_GROUP)
+    assert prog.cif.groups == ["Hypofibrinogenemia: no", "Hypofibrinogenemia: yes"]
+    assert prog.cif.events + prog.cif.competing == int(demo["pfs_event"].sum())
+    with pytest.raises(ColumnError):
+        survival.competing_analysis(demo, "progression")
+    with pytest.raises(ValueError, match="Unknown question"):
+        survival.competing_analysis(demo, "relapse")

@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from core.analyses import columns, indicators, survival
-from core.charts.models import forest, km_figure
+from core.charts.models import cif_figure, forest, km_figure
 from core.notes import of_kind
 from core.schema import label as col_label
 from ui import session
@@ -126,49 +126,125 @@ with st.expander("Survival estimates at the at-risk times"):
         title=f"{endpoint.label} estimates at the at-risk times")
 
 # ------------------------------------------------------------------ Cox model
-st.subheader("Cox model")
-cov_options: list = []
-if isinstance(group, indicators.OutcomeSpec):
-    cov_options.append(group.name)
-cov_options += [c for c in indicators.predictor_options(df)
-                if c not in (endpoint.time, endpoint.event) and c not in cov_options]
-default_cov = [res.group] if res.group in cov_options else []
-chosen = st.multiselect("Covariates", cov_options, default=default_cov, key="sv_covariates",
-                        help="Entered together; hazard ratios per unit of a numeric covariate "
-                             "and versus the reference level of a categorical one.")
-if not chosen:
-    st.caption("Choose covariates to fit a Cox proportional-hazards model.")
-    st.stop()
-covariates = tuple(group if isinstance(group, indicators.OutcomeSpec) and c == group.name else c
-                   for c in chosen)
-with guard("Cox model"):
-    cres = session.memo(survival.survival_analysis, df, endpoint.time, endpoint.event, group,
-                        landmark, None, covariates, step)
-show_notes(of_kind(cres.notes, "cox", "ph"))
-if cres.cox is None:
-    st.stop()
-cx = cres.cox
-left, right = st.columns([1, 1])
-with left:
-    show_table(pd.DataFrame({
-        "Term": cx.table["term"],
-        "HR (95% CI)": [f"{fmt_num(h)} ({fmt_num(lo)}–{fmt_num(hi)})" for h, lo, hi in
-                        cx.table[["hazard_ratio", "ci_low", "ci_high"]]
-                        .itertuples(index=False)],
-        "p": cx.table["pvalue"].map(fmt_p)}),
-        name=f"cox-{endpoint.label.lower()}", title=f"Cox model, {endpoint.label}")
-    st.caption(f"Efron ties; Wald 95% CI and p · n = {cx.n}, {cx.events} events"
-               + (f", {cx.n_dropped} left out for missing values" if cx.n_dropped else "")
-               + f" · concordance {cx.concordance:.2f}")
-    ph = cx.ph_test
-    st.markdown("**Proportional-hazards check** (Schoenfeld residuals, `cox.zph`)")
-    show_table(pd.DataFrame({
-        "Term": ph["term"], "χ²": ph["chisq"].map(lambda v: f"{v:.2f}"), "df": ph["df"],
-        "p": ph["pvalue"].map(fmt_p),
-        "Note": ["PH doubtful (p < 0.05)" if p < 0.05 else "" for p in ph["pvalue"]]}),
-        name=f"cox-ph-{endpoint.label.lower()}", title=f"PH test, {endpoint.label}")
-with right:
-    show_chart(forest(cx.table, estimate="hazard_ratio"),
-               name=f"cox-forest-{endpoint.label.lower()}",
-               title=f"Hazard ratios, {endpoint.label}",
-               stat=f"Cox (Efron) · Wald 95% CI · n = {cx.n} · events = {cx.events}")
+
+
+def cox_section() -> None:
+    """The Cox model of the chosen covariates with its PH check and forest plot."""
+    st.subheader("Cox model")
+    cov_options: list = []
+    if isinstance(group, indicators.OutcomeSpec):
+        cov_options.append(group.name)
+    cov_options += [c for c in indicators.predictor_options(df)
+                    if c not in (endpoint.time, endpoint.event) and c not in cov_options]
+    default_cov = [res.group] if res.group in cov_options else []
+    chosen = st.multiselect("Covariates", cov_options, default=default_cov, key="sv_covariates",
+                            help="Entered together; hazard ratios per unit of a numeric covariate "
+                                 "and versus the reference level of a categorical one.")
+    if not chosen:
+        st.caption("Choose covariates to fit a Cox proportional-hazards model.")
+        return
+    covariates = tuple(group if isinstance(group, indicators.OutcomeSpec) and c == group.name else c
+                       for c in chosen)
+    with guard("Cox model", scope="panel") as outcome:
+        cres = session.memo(survival.survival_analysis, df, endpoint.time, endpoint.event,
+                            group, landmark, None, covariates, step)
+    if outcome.failed:
+        return
+    show_notes(of_kind(cres.notes, "cox", "ph"))
+    if cres.cox is None:
+        return
+    cx = cres.cox
+    left, right = st.columns([1, 1])
+    with left:
+        show_table(pd.DataFrame({
+            "Term": cx.table["term"],
+            "HR (95% CI)": [f"{fmt_num(h)} ({fmt_num(lo)}–{fmt_num(hi)})" for h, lo, hi in
+                            cx.table[["hazard_ratio", "ci_low", "ci_high"]]
+                            .itertuples(index=False)],
+            "p": cx.table["pvalue"].map(fmt_p)}),
+            name=f"cox-{endpoint.label.lower()}", title=f"Cox model, {endpoint.label}")
+        st.caption(f"Efron ties; Wald 95% CI and p · n = {cx.n}, {cx.events} events"
+                   + (f", {cx.n_dropped} left out for missing values" if cx.n_dropped else "")
+                   + f" · concordance {cx.concordance:.2f}")
+        ph = cx.ph_test
+        st.markdown("**Proportional-hazards check** (Schoenfeld residuals, `cox.zph`)")
+        show_table(pd.DataFrame({
+            "Term": ph["term"], "χ²": ph["chisq"].map(lambda v: f"{v:.2f}"), "df": ph["df"],
+            "p": ph["pvalue"].map(fmt_p),
+            "Note": ["PH doubtful (p < 0.05)" if p < 0.05 else "" for p in ph["pvalue"]]}),
+            name=f"cox-ph-{endpoint.label.lower()}", title=f"PH test, {endpoint.label}")
+    with right:
+        show_chart(forest(cx.table, estimate="hazard_ratio"),
+                   name=f"cox-forest-{endpoint.label.lower()}",
+                   title=f"Hazard ratios, {endpoint.label}",
+                   stat=f"Cox (Efron) · Wald 95% CI · n = {cx.n} · events = {cx.events}")
+
+
+cox_section()
+
+# ------------------------------------------------------------------ time-varying exposure
+exposures = [e for e in ([indicators.HYPOFIB_GROUP] if has_hypofib else [])
+             + ["tocilizumab", "corticosteroids"]
+             if e in df.columns or isinstance(e, indicators.OutcomeSpec)]
+exposures = [e for e in exposures if survival.exposure_day(df, e)]
+if exposures:
+    st.subheader("Exposure as it happens (time-varying Cox)")
+    st.caption("Each patient counts as unexposed until the day the exposure started and as "
+               "exposed from then on, so nobody is credited with the time before it (no "
+               "immortal-time bias).")
+    exposure = st.selectbox("Exposure", exposures, key="sv_tv_exposure",
+                            format_func=lambda e: indicators.name_of(e))
+    with guard("Time-varying Cox model", scope="panel"):
+        tv = session.memo(survival.time_varying_cox, df, endpoint.time, endpoint.event,
+                          exposure)
+        show_notes(tv.notes)
+        if tv.cox is not None:
+            tcx = tv.cox
+            show_table(pd.DataFrame({
+                "Term": tcx.table["term"] + f" (from {tv.exposure_day})",
+                "HR (95% CI)": [f"{fmt_num(h)} ({fmt_num(lo)}–{fmt_num(hi)})" for h, lo, hi in
+                                tcx.table[["hazard_ratio", "ci_low", "ci_high"]]
+                                .itertuples(index=False)],
+                "p": tcx.table["pvalue"].map(fmt_p)}),
+                name=f"cox-time-varying-{endpoint.label.lower()}",
+                title=f"Time-varying Cox model, {endpoint.label}")
+            st.caption(f"Start-stop rows (Efron ties; Wald 95% CI and p) · n = {tcx.n} "
+                       f"patients in {len(tv.table)} rows, {tcx.events} events")
+
+# ------------------------------------------------------------------ competing risks
+questions = survival.competing_questions(df)
+if questions:
+    st.subheader("Cumulative incidence with competing risks")
+    q1, q2 = st.columns([2, 2])
+    question = q1.selectbox("Question", questions, key="sv_cr_question",
+                            format_func=lambda q: survival.COMPETING_QUESTIONS[q][0])
+    cr_choices = [NONE] + [c for c in group_columns if c != "hypofibrinogenemia_grade"]
+    default_cr = cr_choices.index("tocilizumab") if "tocilizumab" in cr_choices else 0
+    cr_group = q2.selectbox("Group by", cr_choices, index=default_cr, key="sv_cr_group",
+                            format_func=lambda c: names.get(c) or (
+                                f"{col_label(c)} ({c})" if col_label(c) != c else c))
+    with guard("Cumulative incidence", scope="panel"):
+        cr = session.memo(survival.competing_analysis, df, question,
+                          None if cr_group == NONE else cr_group, None, step)
+        show_notes(cr.notes)
+        cif = cr.cif
+        cr_title = cr.title + (f" by {cr.group}" if cr.group else "")
+        cr_stat = [f"n = {cif.n}", f"{cif.events} {cr.event_label}",
+                   f"{cif.competing} {cr.competing_label}"]
+        if cif.gray is not None and not math.isnan(cif.gray.pvalue):
+            cr_stat.insert(0, f"Gray's test p = {fmt_p(cif.gray.pvalue)} "
+                              f"(χ² = {cif.gray.statistic:.2f}, df = {cif.gray.df})")
+        show_chart(cif_figure(cif, cr.times, time_label="Days"),
+                   name=f"cif-{question}", title=cr_title, stat=" · ".join(cr_stat))
+        st.caption(f"Cumulative incidence of {cr.event_label} (Aalen-Johansen) with 95% CI "
+                   f"(log-log), {cr.competing_label} as the competing event, which 1 − Kaplan-"
+                   "Meier would wrongly treat as censoring; the table gives the numbers still "
+                   "at risk. Gray's test compares the curves (R cmprsk::cuminc).")
+        ca = cr.at_risk
+        show_table(pd.DataFrame({
+            "Group": ca["group"], "Day": ca["time"].map(lambda v: f"{v:g}"),
+            "At risk": ca["at_risk"],
+            "Cumulative incidence": [("–" if pd.isna(v) else f"{v:.0%}") for v in ca["cif"]],
+            "95% CI": [("–" if pd.isna(lo) else f"{lo:.0%}–{hi:.0%}")
+                       for lo, hi in ca[["ci_low", "ci_high"]].itertuples(index=False)]}),
+            name=f"cif-at-times-{question}", title=f"{cr.title}: estimates at the at-risk times")

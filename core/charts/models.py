@@ -23,7 +23,8 @@ from typing import Any
 import altair as alt
 import pandas as pd
 
-from core.charts.survival import forest_plot, km_with_risk_table
+from core.charts.survival import cif_with_risk_table, forest_plot, km_with_risk_table
+from core.stats.competing import CumulativeIncidenceResult
 from core.stats.survival import KaplanMeierResult
 
 SCHEME: Any = "tableau10"  # an Altair scheme name (a Literal in its stubs)
@@ -72,6 +73,27 @@ def km_figure(result: KaplanMeierResult, times: Sequence[float], *, time_label: 
     """
     chart = km_with_risk_table(result, times, time_label=time_label, width=width).copy(
         deep=True)
+    return _styled(chart, label_limit)
+
+
+def cif_figure(result: CumulativeIncidenceResult, times: Sequence[float], *,
+               time_label: str = "Days", width: int = 560, label_limit: int = LABEL_LIMIT
+               ) -> alt.VConcatChart:
+    """Cumulative incidence curves with CI bands above the numbers-at-risk table, styled as
+    :func:`km_figure`.
+
+    Returns
+    -------
+    alt.VConcatChart
+        ``cif_with_risk_table`` with autosize fit-x, the colour scheme and label limits.
+    """
+    chart = cif_with_risk_table(result, times, time_label=time_label, width=width).copy(
+        deep=True)
+    return _styled(chart, label_limit)
+
+
+def _styled(chart: alt.VConcatChart, label_limit: int) -> alt.VConcatChart:
+    """A curve + risk-table stack with the app's colour scheme, label limits and fit-x."""
     plot, table = chart.vconcat
     for layer in plot.layer:
         color = layer.encoding.color

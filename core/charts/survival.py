@@ -1,4 +1,5 @@
-"""Survival and model charts: Kaplan-Meier curves, numbers-at-risk table, forest plot.
+"""Survival and model charts: Kaplan-Meier curves, cumulative incidence curves, numbers-at-risk
+table, forest plot.
 
 Builders take a result object (or its tidy table) and return an Altair chart; they never render,
 save or import streamlit. The KM plot and its risk table share one explicit x domain, so they
@@ -14,6 +15,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
+from core.stats.competing import CumulativeIncidenceResult
 from core.stats.survival import KaplanMeierResult
 
 _LEGEND = "Group (n)"
@@ -127,6 +129,73 @@ def km_with_risk_table(result: KaplanMeierResult, times: Sequence[float], *,
                    width=width, x_domain=domain)
     table = at_risk_table(result.survival_at(times), time_label=time_label, x_domain=domain,
                           width=width, group_labels=_legend_labels(result))
+    return alt.vconcat(plot, table, spacing=6).resolve_scale(x="shared", color="independent")
+
+
+def cif_plot(result: CumulativeIncidenceResult, *, time_label: str | None = "Days",
+             show_ci: bool = True, width: int = 520, height: int = 320,
+             x_domain: Sequence[float] | None = None) -> alt.LayerChart:
+    """Cumulative incidence step curves (rising from 0) with log(-log) CI bands.
+
+    Parameters
+    ----------
+    result : from :func:`core.stats.cumulative_incidence`.
+    time_label : x-axis title (None: no title, as above a risk table).
+    show_ci : draw the 95% CI as a step band.
+    x_domain : time axis domain (default: 0 to the last time).
+
+    Returns
+    -------
+    alt.LayerChart
+        Layers: CI band (optional), incidence step line. Legend titled "Group (n)".
+    """
+    labels = {str(g): f"{g} (n={int(n)})" for g, n in zip(result.summary["group"],
+                                                          result.summary["n"])}
+    data = result.curves.assign(legend=result.curves["group"].map(labels))
+    order = [labels[g] for g in result.groups]
+    domain = list(x_domain) if x_domain is not None else [
+        0.0, float(result.curves["time"].max()) or 1.0]
+    x = alt.X("time:Q", title=time_label, scale=alt.Scale(domain=domain, nice=False))
+    color = alt.Color("legend:N", title=_LEGEND, sort=order,
+                      legend=alt.Legend(orient="top-left") if len(order) > 1 else None)
+    top = float(np.nanmax(np.r_[result.curves["ci_high"].to_numpy(dtype=float), 0.05]))
+    y_scale = alt.Scale(domain=[0, min(1.0, max(0.1, top * 1.1))])
+    base = alt.Chart(data)
+    tooltip = [alt.Tooltip("legend:N", title="Group"),
+               alt.Tooltip("time:Q", title=time_label or "Time"),
+               alt.Tooltip("cif:Q", format=".3f", title="Cumulative incidence"),
+               alt.Tooltip("ci_low:Q", format=".3f"), alt.Tooltip("ci_high:Q", format=".3f"),
+               alt.Tooltip("at_risk:Q")]
+    line = base.mark_line(interpolate="step-after").encode(
+        x=x, y=alt.Y("cif:Q", title="Cumulative incidence", scale=y_scale), color=color,
+        tooltip=tooltip)
+    layers: list[alt.Chart] = []
+    if show_ci:
+        layers.append(base.transform_filter("isValid(datum.ci_low) && isValid(datum.ci_high)")
+                      .mark_area(interpolate="step-after", opacity=0.18)
+                      .encode(x=x, y=alt.Y("ci_low:Q", scale=y_scale), y2="ci_high:Q",
+                              color=color))
+    layers.append(line)
+    return cast(alt.LayerChart, alt.layer(*layers).properties(width=width, height=height))
+
+
+def cif_with_risk_table(result: CumulativeIncidenceResult, times: Sequence[float], *,
+                        time_label: str = "Days", show_ci: bool = True,
+                        width: int = 520) -> alt.VConcatChart:
+    """Cumulative incidence plot with the numbers-at-risk table underneath (shared x).
+
+    Returns
+    -------
+    alt.VConcatChart
+        ``[cif_plot, at_risk_table]``.
+    """
+    domain = [0.0, max(float(result.curves["time"].max()) or 1.0,
+                       float(max(times, default=0)))]
+    plot = cif_plot(result, time_label=None, show_ci=show_ci, width=width, x_domain=domain)
+    labels = {str(g): f"{g} (n={int(n)})" for g, n in zip(result.summary["group"],
+                                                          result.summary["n"])}
+    table = at_risk_table(result.cif_at(times), time_label=time_label, x_domain=domain,
+                          width=width, group_labels=labels)
     return alt.vconcat(plot, table, spacing=6).resolve_scale(x="shared", color="independent")
 
 

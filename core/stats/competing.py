@@ -216,7 +216,7 @@ def cif_table(t: np.ndarray, cause: np.ndarray, k: int) -> pd.DataFrame:
 
 def _loglog(cif: np.ndarray, var: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """log(-log) 95% limits: 0 while cif is 0, missing at cif 1."""
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(all="ignore"):
         inner = (cif > 0) & (cif < 1)
         x = np.where(inner, cif, 0.5)
         s = _Z * np.sqrt(np.maximum(var, 0)) / (x * np.log(x))
