@@ -127,14 +127,19 @@ def derive(labs: pd.DataFrame | None, treatments: pd.DataFrame | None = None,
     Endpoints
         ``patients`` (``patient_id`` + :data:`ENDPOINT_COLUMNS`: fibrinogen_baseline,
         fibrinogen_nadir, fibrinogen_nadir_day, hypofibrinogenemia_grade,
-        hypofibrinogenemia_onset_day, fibrinogen_recovery_day, fibrinogen_recovered,
+        hypofibrinogenemia_onset_day, fibrinogen_recovery_day, hypofibrinogenemia_episodes,
+        fibrinogen_recovered,
         tocilizumab, tocilizumab_doses, tocilizumab_cum_mg, tocilizumab_first_day,
         tocilizumab_last_day, tocilizumab_duration_days, days_toci_to_hypofibrinogenemia,
         corticosteroids, corticosteroids_first_day, days_corticosteroids_to_hypofibrinogenemia,
-        the analyte min/max columns, dic_score_max, iec_hs, fibrinogen_substitution_g), ``dic``
+        the analyte min/max columns, dic_score_max, dic_score_components, iec_hs,
+        fibrinogen_substitution_g), ``dic``
         (patient_id, day, platelets_pts, d_dimer_pts, pt_pts, fibrinogen_pts, score,
-        n_components), ``analytes``, ``issues`` (table, row, patient_id, analyte, day, value,
-        problem) and ``messages``.
+        n_components, per draw time), ``analytes``, ``issues`` (table, row, patient_id,
+        analyte, day, value, problem), ``messages``, ``episodes`` (one row per
+        hypofibrinogenemia episode), ``steroids`` (every corticosteroid row, counted or set
+        apart) and ``iec_basis`` ("laboratory screen" or "CRS timing": the patient table's
+        ``crs_resolution_day`` ties the IEC-HS screen to CRS).
 
     Raises
     ------
