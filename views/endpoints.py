@@ -181,8 +181,8 @@ if sm.dic_lower_bound:
 st.info(dic_note, icon=":material/info:")
 if iec_basis:
     st.caption("IEC-HS (Hines 2023): " + (
-        "laboratory screen only — the patient table has no crs_resolution_day, so the screen is not "
-        "tied to CRS timing; add crs_onset_day/crs_resolution_day to tie it."
+        "laboratory screen only — the patient table has no crs_resolution_day, so the screen "
+        "is not tied to CRS timing; add crs_onset_day/crs_resolution_day to tie it."
         if iec_basis == "laboratory screen" else
         f"{iec_basis}: a 72-h window of low fibrinogen, ferritin and transaminases counts only "
         "after the patient's CRS resolution day; patients without one are screened on the "
