@@ -154,3 +154,25 @@ def test_uploaded_grade_wins_until_the_user_picks_derived(app_test):
     assert_clean(at)
     assert summary(at).startswith("Hypofibrinogenemia in 2 of 3 patients with fibrinogen "
                                   "measured (67%); 1 grade ≥ 3")
+
+
+def test_iec_hs_is_tied_to_crs_timing_when_the_upload_has_it(app_test):
+    patients = b"""patient_id,crs_grade,crs_onset_day,crs_resolution_day
+P,2,1,4
+"""
+    lab = b"""patient_id,day,analyte,value,unit
+P,0,fibrinogen,300,mg/dL
+P,5,fibrinogen,150,mg/dL
+P,12,fibrinogen,250,mg/dL
+P,14,fibrinogen,260,mg/dL
+P,6,ferritin,1000,ng/mL
+P,8,alt,300,U/L
+"""
+    at = app_test(PAGE)
+    upload(at, "p.csv", patients)
+    upload(at, "l.csv", lab, slot=1)
+    assert_clean(at)
+    # fibrinogen < LLN day 5, ferritin > 2 x ULN day 6, ALT > 5 x ULN day 8, after CRS resolved
+    # on day 4: IEC-HS, tied to CRS timing
+    assert metrics(at)["IEC-HS (CRS timing)"] == "1"
+    assert any(c.value.startswith("IEC-HS (Hines 2023): CRS timing") for c in at.caption)
