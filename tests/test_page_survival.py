@@ -130,12 +130,15 @@ def test_time_varying_cox_and_cumulative_incidence_sections(app_test):
     assert any(c.value.startswith("Start-stop rows") and "n = 41 patients" in c.value
                for c in at.caption)
     # time to hypofibrinogenemia onset by tocilizumab, death competing: Gray's test
-    assert widget(at, "sv_cr_group").value == "tocilizumab"
+    assert widget(at, "sv_cr_group_hypofib_onset").value == "tocilizumab"
     assert any(c.value.startswith("Gray's test p = ") for c in at.caption)
     cif = next(f for f in frames(at) if "Cumulative incidence" in f.columns)
     assert set(cif["Group"]) == {"tocilizumab = 0", "tocilizumab = 1"}
-    widget(at, "sv_cr_question").set_value("fibrinogen_recovery").run()
+    widget(at, "sv_cr_question").set_value("toci_to_onset").run()
     assert_clean(at)
-    widget(at, "sv_cr_group").set_value("__none__").run()
+    assert widget(at, "sv_cr_group_toci_to_onset").value == "tocilizumab_doses"
+    assert any("Among patients given tocilizumab" in i.value for i in at.info)
+    widget(at, "sv_cr_question").set_value("fibrinogen_recovery").run()
+    widget(at, "sv_cr_group_fibrinogen_recovery").set_value("__none__").run()
     assert_clean(at)
     assert any("Among patients with hypofibrinogenemia" in i.value for i in at.info)

@@ -250,7 +250,8 @@ def test_time_varying_cox_on_the_demo(demo):
 def test_competing_questions_and_hypofib_onset(demo):
     from core.stats import cumulative_incidence
 
-    assert survival.competing_questions(demo) == ["hypofib_onset", "fibrinogen_recovery"]
+    assert survival.competing_questions(demo) == ["hypofib_onset", "toci_to_onset",
+                                                  "fibrinogen_recovery"]
     res = survival.competing_analysis(demo, "hypofib_onset", "tocilizumab")
     assert res.group == "tocilizumab" and res.cif.gray.df == 1
     ever = demo["hypofibrinogenemia_grade"] >= 1
@@ -278,3 +279,16 @@ def test_recovery_and_progression_questions(demo):
         survival.competing_analysis(demo, "progression")
     with pytest.raises(ValueError, match="Unknown question"):
         survival.competing_analysis(demo, "relapse")
+
+
+def test_onset_after_the_first_tocilizumab_dose(demo):
+    res = survival.competing_analysis(demo, "toci_to_onset", "tocilizumab_doses")
+    treated = demo[demo["tocilizumab"] == 1]
+    ever = treated["hypofibrinogenemia_grade"] >= 1
+    before = ever & (treated["hypofibrinogenemia_onset_day"] < treated["tocilizumab_first_day"])
+    assert res.cif.n == len(treated) - int(before.sum())
+    hit = res.data[res.data["cause"] == 1]
+    expected = (treated["hypofibrinogenemia_onset_day"]
+                - treated["tocilizumab_first_day"])[ever & ~before]
+    assert sorted(hit["time"]) == sorted(expected)
+    assert res.group == "tocilizumab_doses" and res.cif.gray is not None

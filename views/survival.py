@@ -219,8 +219,10 @@ if questions:
     question = q1.selectbox("Question", questions, key="sv_cr_question",
                             format_func=lambda q: survival.COMPETING_QUESTIONS[q][0])
     cr_choices = [NONE] + [c for c in group_columns if c != "hypofibrinogenemia_grade"]
-    default_cr = cr_choices.index("tocilizumab") if "tocilizumab" in cr_choices else 0
-    cr_group = q2.selectbox("Group by", cr_choices, index=default_cr, key="sv_cr_group",
+    preferred = "tocilizumab_doses" if question == "toci_to_onset" else "tocilizumab"
+    default_cr = cr_choices.index(preferred) if preferred in cr_choices else 0
+    cr_group = q2.selectbox("Group by", cr_choices, index=default_cr,
+                            key=f"sv_cr_group_{question}",
                             format_func=lambda c: names.get(c) or (
                                 f"{col_label(c)} ({c})" if col_label(c) != c else c))
     with guard("Cumulative incidence", scope="panel"):

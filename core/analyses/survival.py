@@ -620,6 +620,8 @@ def time_varying_cox(df: pd.DataFrame, time: str = "pfs_days", event: str = "pfs
 COMPETING_QUESTIONS: dict[str, tuple[str, str, str]] = {
     "hypofib_onset": ("Time to hypofibrinogenemia onset", "hypofibrinogenemia",
                       "death before it"),
+    "toci_to_onset": ("Time from the first tocilizumab dose to hypofibrinogenemia onset",
+                      "hypofibrinogenemia", "death before it"),
     "fibrinogen_recovery": ("Time from hypofibrinogenemia onset to fibrinogen recovery",
                             "recovery", "death before recovery"),
     "progression": ("Progression and death without progression", "progression",
@@ -631,6 +633,8 @@ ONSET_WINDOW = 90.0
 _QUESTION_COLUMNS: dict[str, tuple[str, ...]] = {
     "hypofib_onset": ("hypofibrinogenemia_grade", "hypofibrinogenemia_onset_day", "os_days",
                       "os_event"),
+    "toci_to_onset": ("tocilizumab", "tocilizumab_first_day", "hypofibrinogenemia_grade",
+                      "hypofibrinogenemia_onset_day", "os_days", "os_event"),
     "fibrinogen_recovery": ("hypofibrinogenemia_grade", "hypofibrinogenemia_onset_day",
                             "fibrinogen_recovery_day", "os_days", "os_event"),
     "progression": ("pfs_days", "pfs_cause"),
@@ -706,6 +710,26 @@ def _competing_frame(df: pd.DataFrame, question: str) -> tuple[pd.DataFrame, lis
                           "competing event."))
         return pd.DataFrame({"time": time.clip(lower=0, upper=ONSET_WINDOW), "cause": cause}), \
             notes
+    if question == "toci_to_onset":
+        first = pd.to_numeric(df["tocilizumab_first_day"], errors="coerce")
+        treated = (pd.to_numeric(df["tocilizumab"], errors="coerce") == 1) & first.notna()
+        end = onset.where(ever, os_days.clip(upper=ONSET_WINDOW))
+        cause = pd.Series(np.where(ever, 1, np.where(died & (os_days <= ONSET_WINDOW), 2, 0)),
+                          index=df.index, dtype=float)
+        cause[grade.isna() | (ever & onset.isna())] = np.nan
+        frame = pd.DataFrame({"time": end - first, "cause": cause})[treated]
+        before = frame["time"] < 0
+        if before.any():
+            notes.append(Note("info", "missing",
+                              f"{int(before.sum())} patient(s) left out: hypofibrinogenemia "
+                              "began before their first tocilizumab dose."))
+            frame = frame[~before]
+        notes.append(Note("info", "method",
+                          "Among patients given tocilizumab: days from the first dose to "
+                          "hypofibrinogenemia onset; without it they are followed to their last "
+                          f"follow-up or day {ONSET_WINDOW:g}, and death first is the "
+                          "competing event."))
+        return frame, notes
     # fibrinogen_recovery: among the hypofibrinogenemic patients, from onset
     recovery = pd.to_numeric(df["fibrinogen_recovery_day"], errors="coerce")
     recovered = recovery.notna()
