@@ -118,3 +118,18 @@ def test_threshold_is_a_setting_with_its_source() -> None:
                "P")["corticosteroids"] == 0
     src = ep.EndpointSettings().source_of("steroid_dex_mg")
     assert "Liu" in src and "methylprednisolone 4 mg" in src
+
+
+def test_corticosteroid_doses_in_grams_are_converted_and_odd_units_listed() -> None:
+    # methylprednisolone "1 g" = 1000 mg = 187.5 mg dexamethasone-equivalent: counts;
+    # dexamethasone "8000 µg" = 8 mg: below 10; "2 Amp." is no dose unit: listed, not used
+    tx = pd.DataFrame({"patient_id": ["P", "Q", "R"], "day": [3, 3, 3],
+                       "drug": ["Urbason", "dexamethasone", "dexamethasone"],
+                       "dose": [1, 8000, 2], "unit": ["g", "µg", "Amp."]})
+    res = ep.derive(None, tx, patients=pd.DataFrame({"patient_id": ["P", "Q", "R"]}))
+    assert one(res, "P")["corticosteroids"] == 1
+    assert res.steroids.set_index("patient_id").loc["P", "dose_mg"] == 1000
+    assert one(res, "Q")["corticosteroids"] == 0
+    assert res.steroids.set_index("patient_id").loc["Q", "dose_mg"] == 8
+    assert one(res, "R")["corticosteroids"] == 0
+    assert "unit not recognised" in res.issues.set_index("patient_id").loc["R", "problem"]

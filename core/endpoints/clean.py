@@ -334,5 +334,30 @@ def _doses(tx: pd.DataFrame, f: pd.DataFrame, ok: np.ndarray, iss: Issues) -> np
             "cumulative doses of those patients are left empty.")
     iss.add("treatments", f, dosed & cens, "censored dose: bound used",
             "{n} censored doses were used at their bound.")
+    ok, factor = _steroid_units(f, drug, ok, factor, iss)
     f["dose"] = dose * factor
     return ok
+
+
+#: Corticosteroid dose units (folded) -> factor into mg, for as long as the registry
+#: (core.ingest.units.DOSE_UNITS) does not carry the steroids itself.
+_STEROID_UNITS = {"mg": 1.0, "": 1.0, "none": 1.0, "g": 1000.0, "ug": 0.001, "mcg": 0.001}
+
+
+def _steroid_units(f: pd.DataFrame, drug: np.ndarray, ok: np.ndarray, factor: np.ndarray,
+                   iss: Issues) -> tuple[np.ndarray, np.ndarray]:
+    """Corticosteroid doses in mg (methylprednisolone "1 g" is 1000 mg, not 1 mg: the dose
+    threshold depends on it); rows in another unit are listed and not used."""
+    own = [d for d in schema.CORTICOSTEROIDS if d not in units.DOSE_UNITS]
+    sel = ok & np.isin(drug, own)
+    if not sel.any():
+        return ok, factor
+    key = parse.per_unique(f["unit_raw"], schema.fold_unit)
+    known = np.array([k in _STEROID_UNITS for k in key], dtype=bool)
+    bad = sel & ~known
+    iss.add("treatments", f, bad, "corticosteroid dose unit not recognised: not used; use mg",
+            "{n} corticosteroid rows have a dose unit core cannot convert and were not used.")
+    factor = factor.copy()
+    conv = sel & known
+    factor[conv] = [_STEROID_UNITS[k] for k in key[conv]]
+    return ok & ~bad, factor
