@@ -609,7 +609,7 @@ def time_varying_cox(df: pd.DataFrame, time: str = "pfs_days", event: str = "pfs
         notes.append(Note("error", "cox", f"The time-varying Cox model could not be fitted: "
                                           f"{exc}"))
     if result is not None:
-        notes += [Note("warning", "cox", n.text) for n in result.notes if n.kind != "ph_test"]
+        notes += [Note("warning", "cox", n.text) for n in result.notes]
     return TimeVaryingResult(exposure=name, exposure_day=day, table=table, cox=result,
                              n_unknown_day=unknown, n_zero_time=zero, notes=tuple(notes))
 

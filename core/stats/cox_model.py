@@ -27,15 +27,17 @@ from core.notes import Note, texts
 from core.stats._common import EPV_MIN, SolverBudget, check_reference
 from core.stats.design import Design, check_full_rank, design_matrix
 from core.stats.efron import efron
-from core.stats.ph_test import PH_START_STOP, ph_not_computed, ph_test
+from core.stats.ph_test import ph_test
 from core.stats.survival import survival_data, survival_times
 
 _Z = float(_st.norm.ppf(0.975))
 _TOL = float(np.sqrt(np.finfo(float).eps))
 #: Cox Newton-Raphson attempts (tol: relative change of the log-likelihood; xtol: size of the
-#: Newton step on standardised covariates): a tight criterion first, then R coxph's 1e-9.
+#: Newton step on standardised covariates): a tight criterion first (lifelines damps its
+#: steps, so a tiny change of the log-likelihood comes before the optimum: the step size
+#: decides), then R coxph's 1e-9.
 COX_ATTEMPTS: tuple[SolverBudget, ...] = (
-    SolverBudget(max_iter=1000, tol=1e-14, xtol=1e-10, max_halfstep=60),
+    SolverBudget(max_iter=1000, tol=1e-20, xtol=1e-14, max_halfstep=60),
     SolverBudget(max_iter=1000, tol=1e-9, xtol=1e-8, max_halfstep=60),
 )
 _INFINITE_Z = 10.0  # |coefficient per SD| beyond which a hazard ratio counts as infinite
@@ -112,8 +114,8 @@ def cox(df: pd.DataFrame, time: str, event: str, covariates: Sequence[str],
         Start of each row's interval: counting-process (start, stop] rows, ``time`` being the
         stop and ``event`` whether the event happened at the stop, so a covariate can change
         value over time (R ``coxph(Surv(start, stop, event) ~ ...)``; lifelines'
-        CoxTimeVaryingFitter). The PH test and the concordance are then not computed (blank,
-        with a note).
+        CoxTimeVaryingFitter); the PH test is cox.zph's for counting-process rows, and the
+        concordance is not computed (missing).
     id : str, optional
         With ``start``: the patient of each row (``n`` then counts patients, not rows).
 
@@ -187,6 +189,7 @@ def _cox_start_stop(df: pd.DataFrame, start: str, stop: str, event: str,
     notes = _epv_notes(int(e.sum()), design.X.shape[1])
     Z, sd = _standardised(design.X)
     ids = data[id].to_numpy() if id else np.arange(len(t))
+    _check_information(Z, t, e, design.variables, start=t0)
     fit = _fit_cox(Z, t, e, start=t0, ids=ids)
     if np.isnan(fit.loglik):
         raise InsufficientDataError(COX_NO_INFORMATION.format(
@@ -194,7 +197,8 @@ def _cox_start_stop(df: pd.DataFrame, start: str, stop: str, event: str,
     infinite = [term for term, b in zip(design.terms, fit.beta, strict=True)
                 if abs(b) > _INFINITE_Z]
     notes += _convergence_notes(fit.converged, infinite)
-    ph, ph_notes = ph_not_computed(design.variables, PH_START_STOP)
+    ph, ph_notes = ph_test(Z, t, e, fit.beta, design.variables,
+                           fit.converged and not infinite, start=t0)
     se = np.where(np.isfinite(fit.se) & (fit.se > 0), fit.se, np.nan)
     return CoxResult(table=_cox_table(design, fit.beta / sd, se / sd), ph_test=ph, n=n,
                      events=int(e.sum()), n_dropped=dropped, concordance=float("nan"),
@@ -319,14 +323,14 @@ def _standardised(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _check_information(Z: np.ndarray, t: np.ndarray, e: np.ndarray,
-                       variables: Sequence[str]) -> None:
+                       variables: Sequence[str], start: np.ndarray | None = None) -> None:
     """Raise InsufficientDataError when the partial likelihood is flat in some direction.
 
     The information at any beta has the null space it has at 0: a covariate (or combination)
     that is constant among the patients at risk at every event time has no estimable effect.
     """
     with np.errstate(all="ignore"):
-        info = efron(Z, t, e, np.zeros(Z.shape[1])).info
+        info = efron(Z, t, e, np.zeros(Z.shape[1]), start).info
     if np.isfinite(info).all() and np.linalg.matrix_rank(info) == info.shape[0]:
         return
     diag = np.diag(info) if np.isfinite(info).all() else np.zeros(len(info))

@@ -29,19 +29,68 @@ class ZphBlocks:
     i_gamma_gamma: np.ndarray
 
 
-def efron(X: np.ndarray, t: np.ndarray, e: np.ndarray, beta: np.ndarray) -> EfronFit:
-    """Efron partial log-likelihood, score and information at ``beta``."""
+def efron(X: np.ndarray, t: np.ndarray, e: np.ndarray, beta: np.ndarray,
+          start: np.ndarray | None = None) -> EfronFit:
+    """Efron partial log-likelihood, score and information at ``beta`` (``start``: the start
+    of each row's (start, t] interval for counting-process rows)."""
+    if start is not None:
+        return _efron_counting(X, start, t, e, beta, None)[0]
     return _efron(X, t, e, beta, None)[0]
 
 
-def efron_zph(X: np.ndarray, t: np.ndarray, e: np.ndarray, beta: np.ndarray, g: np.ndarray
-              ) -> tuple[EfronFit, ZphBlocks]:
+def efron_zph(X: np.ndarray, t: np.ndarray, e: np.ndarray, beta: np.ndarray, g: np.ndarray,
+              start: np.ndarray | None = None) -> tuple[EfronFit, ZphBlocks]:
     """As :func:`efron`, with the blocks of the time-varying covariates X * g(t) at gamma = 0,
-    as the C routine ``zph1`` of survival 3.x (``g``: one value per row, the transformed
-    time of cox.zph)."""
-    fit, blocks = _efron(X, t, e, beta, g)
+    as the C routines ``zph1`` (right-censored rows) and ``zph2`` (counting-process rows,
+    ``start`` given) of survival 3.x (``g``: one value per row, the transformed time of
+    cox.zph)."""
+    if start is not None:
+        fit, blocks = _efron_counting(X, start, t, e, beta, g)
+    else:
+        fit, blocks = _efron(X, t, e, beta, g)
     assert blocks is not None
     return fit, blocks
+
+
+def _efron_counting(X: np.ndarray, start: np.ndarray, t: np.ndarray, e: np.ndarray,
+                    beta: np.ndarray, g: np.ndarray | None
+                    ) -> tuple[EfronFit, ZphBlocks | None]:
+    """:func:`_efron` with the risk set at s = rows with start < s <= stop."""
+    p = X.shape[1]
+    eta = X @ beta
+    shift = eta.max() if len(eta) else 0.0
+    r = np.exp(eta - shift)
+    loglik, score, info = 0.0, np.zeros(p), np.zeros((p, p))
+    ug, ibg, igg = np.zeros(p), np.zeros((p, p)), np.zeros((p, p))
+    for s in np.unique(t[e == 1]):
+        risk = (start < s) & (t >= s)
+        dead = (t == s) & (e == 1)
+        d = int(dead.sum())
+        rr, xr = r[risk], X[risk]
+        s0, s1 = rr.sum(), rr @ xr
+        s2 = (rr[:, None, None] * xr[:, :, None] * xr[:, None, :]).sum(0)
+        d0, d1 = r[dead].sum(), r[dead] @ X[dead]
+        d2 = (r[dead, None, None] * X[dead, :, None] * X[dead, None, :]).sum(0)
+        xsum = X[dead].sum(0)
+        loglik += eta[dead].sum()
+        mean_sum, var_sum = np.zeros(p), np.zeros((p, p))
+        for k in range(d):
+            frac = k / d
+            den = s0 - frac * d0
+            mean = (s1 - frac * d1) / den
+            var = (s2 - frac * d2) / den - np.outer(mean, mean)
+            loglik -= np.log(den) + shift
+            mean_sum += mean
+            var_sum += var
+        score += xsum - mean_sum
+        info += var_sum
+        if g is not None:
+            gs = g[dead][0]
+            ug += gs * (xsum - mean_sum)
+            ibg += gs * var_sum
+            igg += gs * gs * var_sum
+    fit = EfronFit(float(loglik), score, info)
+    return fit, (ZphBlocks(ug, ibg, igg) if g is not None else None)
 
 
 def _efron(X: np.ndarray, t: np.ndarray, e: np.ndarray, beta: np.ndarray,

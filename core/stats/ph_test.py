@@ -25,17 +25,23 @@ PH_ONE_EVENT_TIME = (
 PH_NOT_FINITE = (
     "The proportional-hazards test (cox.zph) needs finite hazard ratios; not computed, because "
     "the model did not converge to finite estimates.")
-PH_START_STOP = (
-    "The proportional-hazards test (cox.zph) is not computed for start-stop (time-varying) "
-    "rows here; check it on the model with the exposure as a fixed covariate (or a landmark).")
 PH_SINGULAR = (
     "The proportional-hazards test (cox.zph) could not be computed for {which}: with {n} "
     "patients and {events} events the data cannot show whether the hazard ratio changes over "
     "time. Left blank; the hazard ratios are unaffected.")
 
 
-def _km_transform(t: np.ndarray, e: np.ndarray) -> np.ndarray:
-    """cox.zph's "km" transform: 1 - S(t-) from the pooled Kaplan-Meier curve."""
+def _km_transform(t: np.ndarray, e: np.ndarray, start: np.ndarray | None = None
+                  ) -> np.ndarray:
+    """cox.zph's "km" transform: 1 - S(t-) from the pooled Kaplan-Meier curve (for
+    counting-process rows, survfitKM's: risk set at s = rows with start < s <= stop)."""
+    if start is not None:
+        times = np.unique(t[e == 1])
+        factors = [1 - ((t == s) & (e == 1)).sum() / ((start < s) & (t >= s)).sum()
+                   for s in times]
+        surv = np.cumprod(factors)
+        idx = np.searchsorted(times, t, side="left")   # event times strictly before t
+        return np.asarray(1.0 - np.r_[1.0, surv][idx])
     km = km_table(t, e)
     idx = np.searchsorted(km["time"].to_numpy(), t, side="left")  # times strictly before t
     return np.asarray(1.0 - np.r_[1.0, km["survival"].to_numpy()][idx])
@@ -47,14 +53,14 @@ def _zph_row(term: str, stat: float, df: int) -> dict[str, object]:
 
 
 def zph(X: np.ndarray, t: np.ndarray, e: np.ndarray, beta: np.ndarray,
-        variables: Sequence[str]) -> pd.DataFrame:
+        variables: Sequence[str], start: np.ndarray | None = None) -> pd.DataFrame:
     """The cox.zph table: one row per covariate (a categorical one is one row with
     df = levels - 1) and a GLOBAL row; columns term, chisq, df, pvalue (missing where the
-    information matrix is singular)."""
-    ttimes = _km_transform(t, e)
+    information matrix is singular). ``start``: counting-process rows."""
+    ttimes = _km_transform(t, e, start)
     gtime = ttimes - ttimes[e == 1].mean()
     with np.errstate(all="ignore"):
-        fit, blocks = efron_zph(X, t, e, beta, gtime)
+        fit, blocks = efron_zph(X, t, e, beta, gtime, start)
     p = X.shape[1]
     imat = np.block([[fit.info, blocks.i_beta_gamma],
                      [blocks.i_beta_gamma.T, blocks.i_gamma_gamma]])
@@ -75,16 +81,13 @@ def _zph_blank(variables: Sequence[str]) -> pd.DataFrame:
     return pd.DataFrame([*rows, _zph_row("GLOBAL", float("nan"), len(variables))])
 
 
-def ph_not_computed(variables: Sequence[str], text: str) -> tuple[pd.DataFrame, list[Note]]:
-    """The PH table left blank, with the "ph_test" note saying why."""
-    return _zph_blank(variables), [Note("warning", "ph_test", text)]
-
-
 def ph_test(Z: np.ndarray, t: np.ndarray, e: np.ndarray, beta: np.ndarray,
-            variables: Sequence[str], finite: bool) -> tuple[pd.DataFrame, list[Note]]:
+            variables: Sequence[str], finite: bool, start: np.ndarray | None = None
+            ) -> tuple[pd.DataFrame, list[Note]]:
     """cox.zph table and the "ph_test" notes that explain any blank in it.
 
     ``finite``: the Cox fit converged to finite estimates (otherwise the test is not run).
+    ``start``: counting-process rows (survival 3.x ``zph2``).
     """
     event_times = np.unique(t[e == 1])
     if len(event_times) < 2:
@@ -92,7 +95,7 @@ def ph_test(Z: np.ndarray, t: np.ndarray, e: np.ndarray, beta: np.ndarray,
             events=int(e.sum()), time=float(event_times[0])))]
     if not finite:
         return _zph_blank(variables), [Note("warning", "ph_test", PH_NOT_FINITE)]
-    ph = zph(Z, t, e, beta, variables)
+    ph = zph(Z, t, e, beta, variables, start)
     blank = ph.loc[ph["chisq"].isna(), "term"].tolist()
     if not blank:
         return ph, []
