@@ -135,5 +135,7 @@ cols = st.columns(3)
 for col, pid in zip(cols, ("S3A", "S3B", "S3C")):
     with col:
         dose_chart(pid)
-st.caption("Recovery: first day back ≥ LLN after the nadir; patients who had not recovered by "
+st.caption("Recovery: the first of the consecutive values ≥ LLN that end the last episode "
+           "(sustained; a value soon after fibrinogen concentrate, cryoprecipitate or FFP does "
+           "not count alone; settings on the Endpoints page). Patients who had not recovered by "
            "their last lab (censored) are left out of 3C and S3B, as the paper's n = 21 implies.")
