@@ -208,8 +208,11 @@ if exposures:
                 "p": tcx.table["pvalue"].map(fmt_p)}),
                 name=f"cox-time-varying-{endpoint.label.lower()}",
                 title=f"Time-varying Cox model, {endpoint.label}")
+            ph_global = tcx.ph_test.set_index("term")["pvalue"].get("GLOBAL", float("nan"))
             st.caption(f"Start-stop rows (Efron ties; Wald 95% CI and p) · n = {tcx.n} "
-                       f"patients in {len(tv.table)} rows, {tcx.events} events")
+                       f"patients in {len(tv.table)} rows, {tcx.events} events"
+                       + ("" if pd.isna(ph_global)
+                          else f" · PH test (cox.zph) p = {fmt_p(ph_global)}"))
 
 # ------------------------------------------------------------------ competing risks
 questions = survival.competing_questions(df)
