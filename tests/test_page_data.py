@@ -117,3 +117,24 @@ def test_the_messy_export_lists_every_conversion_on_the_page(app_test):
     hb = registry.set_index("analyte").loc["haemoglobin"]
     assert hb["reference range"] == "12-17.5 (women 12-16; men 13-17.5)"
     assert "mmol/L x 1.611" in hb["accepted units (factor into canonical)"]
+
+
+def test_normal_pt_set_on_the_data_page_converts_pt_seconds_and_survives_page_changes(app_test):
+    """PT in seconds is listed as not converted until the laboratory's normal PT is given;
+    then 18 s with a normal of 12 s is read as an INR of 18 / 12 = 1.5 (approximate)."""
+    patients = b"patient_id,age\nA,50\n"
+    labs = b"patient_id,day,analyte,value,unit\nA,1,PT,18,s\n"
+    at = on_data_page(app_test, "p.csv", patients)
+    upload(at, "l.csv", labs, slot=1)
+    assert_clean(at)
+    labs_frame = at.session_state["uploaded_cohort"].labs
+    assert "inr" not in set(labs_frame["analyte"])
+    widget = next(n for n in at.number_input if n.key == "_pt_normal_input")
+    widget.set_value(12.0).run()
+    assert_clean(at)
+    labs_frame = at.session_state["uploaded_cohort"].labs
+    inr = labs_frame.loc[labs_frame["analyte"] == "inr", "value"]
+    assert inr.tolist() == [1.5]
+    at.switch_page("views/cohort.py").run()      # the setting outlives the Data page's widgets
+    labs_frame = at.session_state["uploaded_cohort"].labs
+    assert labs_frame.loc[labs_frame["analyte"] == "inr", "value"].tolist() == [1.5]

@@ -58,6 +58,8 @@ LEAVE_NOTE = ("Uploads and the report live only in this browser tab; reloading r
 LEAVE_NOTE_REPORT = "The report lives only in this browser tab; reloading empties it."
 #: st.session_state key: the file in use per table after sorting (see :func:`uploads`)
 SLOTS_KEY = "_upload_slots"
+#: st.session_state key of the laboratory's normal PT in seconds (set on the Data page)
+PT_NORMAL_KEY = "pt_normal_seconds"
 
 
 def render() -> None:
@@ -235,13 +237,15 @@ def _load_uploads(p, lab, tx) -> None:  # noqa: ANN001 (streamlit UploadedFile)
     ups = {t: (ingest.Upload(f.name, f.getvalue()) if f is not None else None)
            for t, f in (("patients", p), ("labs", lab), ("treatments", tx))}
     mappings = st.session_state.get("mappings", {})
+    pt_normal = st.session_state.get(PT_NORMAL_KEY)
     key = tuple((t, u.name, hash(u.data)) if u else (t, None) for t, u in ups.items()) \
-        + (repr(sorted((t, sorted(m.items())) for t, m in mappings.items())),)
+        + (repr(sorted((t, sorted(m.items())) for t, m in mappings.items())), pt_normal)
     if st.session_state.get("_upload_key") != key:
         st.session_state["_upload_key"] = key
         try:
             patients = cast(ingest.Upload, ups["patients"])  # p is not None (above)
-            cohort = ingest.load_upload(patients, ups["labs"], ups["treatments"], mappings)
+            cohort = ingest.load_upload(patients, ups["labs"], ups["treatments"], mappings,
+                                        pt_normal_seconds=pt_normal)
             st.session_state["uploaded_cohort"] = cohort
             st.session_state.pop("load_error", None)
         except CohortError as exc:

@@ -61,6 +61,25 @@ def mapping_editor(table: str, f: Any) -> None:  # noqa: ANN401 - streamlit Uplo
         st.rerun()
 
 
+def _keep_pt_normal() -> None:
+    """Widget callback: keep the value under a key that outlives this page's widgets."""
+    st.session_state[sidebar.PT_NORMAL_KEY] = st.session_state.get("_pt_normal_input")
+
+
+def lab_settings() -> None:
+    """The laboratory's normal PT, used when the upload is (re)loaded."""
+    st.header("Laboratory")
+    st.session_state["_pt_normal_input"] = st.session_state.get(sidebar.PT_NORMAL_KEY)
+    st.number_input(
+        "Normal PT of your laboratory (seconds)", min_value=5.0, max_value=30.0,
+        step=0.1, format="%g", key="_pt_normal_input", on_change=_keep_pt_normal,
+        placeholder="not set",
+        help="With it, PT values reported in seconds become an INR approximation (PT ratio, "
+             "ISI taken as 1; listed as approximate). Without it they are kept as 'pt' and "
+             "listed as not converted. Quick % is never converted (that needs your "
+             "laboratory's calibration table).")
+
+
 def _example(value: object, limit: int = 60) -> str:
     text = str(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -131,6 +150,7 @@ if st.session_state.get("data_source") == "upload" and any(uploads.values()):
     for table, f in uploads.items():
         if f is not None:
             mapping_editor(table, f)
+    lab_settings()
 
 # --- dictionary and templates --------------------------------------------------------------
 st.header("Data format")
