@@ -131,9 +131,9 @@ def test_time_varying_cox_and_cumulative_incidence_sections(app_test):
                for c in at.caption)
     # time to hypofibrinogenemia onset by tocilizumab, death competing: Gray's test
     assert widget(at, "sv_cr_group_hypofib_onset").value == "tocilizumab"
-    assert any(c.value.startswith("Gray's test p = ") for c in at.caption)
+    assert any(c.value.startswith("Gray's test p < 0.001 (χ² = ") for c in at.caption)
     cif = next(f for f in frames(at) if "Cumulative incidence" in f.columns)
-    assert set(cif["Group"]) == {"tocilizumab = 0", "tocilizumab = 1"}
+    assert set(cif["Group"]) == {"Tocilizumab given: no", "Tocilizumab given: yes"}
     widget(at, "sv_cr_question").set_value("toci_to_onset").run()
     assert_clean(at)
     assert widget(at, "sv_cr_group_toci_to_onset").value == "tocilizumab_doses"

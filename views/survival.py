@@ -15,7 +15,7 @@ from core.notes import of_kind
 from core.schema import label as col_label
 from ui import session
 from ui.figures import show_chart, show_table
-from ui.format import fmt_days, fmt_num, fmt_p, show_notes
+from ui.format import fmt_days, fmt_num, fmt_p, p_text, show_notes
 from ui.guard import guard
 from ui.widgets import threshold_picker
 
@@ -85,7 +85,7 @@ title = f"{endpoint.label}{group_name}" + (f" (landmark day {landmark:g})" if la
 st.subheader(title)
 stat = [f"n = {km.n}", f"{km.events} events"]
 if km.logrank is not None and not math.isnan(km.logrank.pvalue):
-    stat.insert(0, f"Log-rank p = {fmt_p(km.logrank.pvalue)}"
+    stat.insert(0, f"Log-rank {p_text(km.logrank.pvalue)}"
                    + (f" (χ² = {km.logrank.statistic:.2f}, df = {km.logrank.df})"))
 if km.n_dropped:
     stat.append(f"{km.n_dropped} left out for missing values")
@@ -212,7 +212,7 @@ if exposures:
             st.caption(f"Start-stop rows (Efron ties; Wald 95% CI and p) · n = {tcx.n} "
                        f"patients in {len(tv.table)} rows, {tcx.events} events"
                        + ("" if pd.isna(ph_global)
-                          else f" · PH test (cox.zph) p = {fmt_p(ph_global)}"))
+                          else f" · PH test (cox.zph) {p_text(ph_global)}"))
 
 # ------------------------------------------------------------------ competing risks
 questions = survival.competing_questions(df)
@@ -237,7 +237,7 @@ if questions:
         cr_stat = [f"n = {cif.n}", f"{cif.events} {cr.event_label}",
                    f"{cif.competing} {cr.competing_label}"]
         if cif.gray is not None and not math.isnan(cif.gray.pvalue):
-            cr_stat.insert(0, f"Gray's test p = {fmt_p(cif.gray.pvalue)} "
+            cr_stat.insert(0, f"Gray's test {p_text(cif.gray.pvalue)} "
                               f"(χ² = {cif.gray.statistic:.2f}, df = {cif.gray.df})")
         show_chart(cif_figure(cif, cr.times, time_label="Days"),
                    name=f"cif-{question}", title=cr_title, stat=" · ".join(cr_stat))

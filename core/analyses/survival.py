@@ -34,6 +34,7 @@ from typing import Literal, get_args
 import numpy as np
 import pandas as pd
 
+from core import schema
 from core.analyses.columns import group_columns
 from core.analyses.indicators import (
     HYPOFIB_GROUP,
@@ -341,10 +342,15 @@ def _group_labels(spec: OutcomeSpec, values: pd.Series) -> pd.Series:
 
 
 def _column_groups(s: pd.Series, column: str) -> pd.Series:
-    """Numbers alone make poor curve labels ("0", "1"): label them "<column> = <value>"."""
+    """Numbers alone make poor curve labels ("0", "1"): a 0/1 column of the schema reads
+    "<label>: no" / "<label>: yes" (as the Kaplan-Meier curves do), other numbers
+    "<column> = <value>"."""
     if pd.api.types.is_bool_dtype(s) or not pd.api.types.is_numeric_dtype(s):
         return s
     v = pd.to_numeric(s, errors="coerce").astype(float)
+    if column in schema.binary_columns("patients") and v.dropna().isin([0.0, 1.0]).all():
+        label = schema.PATIENT_COLUMNS[column].label
+        return v.map({0.0: f"{label}: no", 1.0: f"{label}: yes"})
     return v.map(lambda x: np.nan if pd.isna(x) else f"{column} = {x:g}")
 
 
