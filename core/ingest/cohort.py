@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 
 import pandas as pd
@@ -44,9 +45,12 @@ class Cohort:
     synthetic: bool = False
     reports: dict[str, LoadReport] = field(default_factory=dict)
 
-    @property
+    @cached_property
     def fingerprint(self) -> str:
-        """Content hash of the three tables: the key for per-session caches."""
+        """Content hash of the three tables: the key for per-session caches.
+
+        Computed once per Cohort (it hashes every row): the tables are never modified after
+        the Cohort is made (a changed cohort is a new Cohort, e.g. ``dataclasses.replace``)."""
         h = hashlib.sha256()
         for df in (self.patients, self.labs, self.treatments):
             h.update(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes())

@@ -13,6 +13,7 @@ import itertools
 import re
 from typing import TYPE_CHECKING, Literal
 
+import numpy as np
 import pandas as pd
 
 from core.errors import DataFormatError
@@ -154,6 +155,80 @@ def _read_from(part: str, lines: list[str], start: int, delimiter: str,
             return first + 1, header
         records.append(record)
     return None, header
+
+
+# what str.strip() removes: every character for which str.isspace() is true
+# (tests/test_ingest_fast_path.py checks this against all of Unicode)
+WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003"
+              "\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
+
+
+def read_columns(text: str, delimiter: str) -> tuple[list[str], list[np.ndarray]] | None:
+    """The fast path of :func:`read_records` + :func:`core.ingest.read`'s records -> frame:
+    the header's cells and the data columns (object arrays of stripped text, trailing blank
+    rows removed), parsed by pyarrow.csv; or None where the result might differ from the
+    csv module's, and the caller reads the text with :func:`read_records`.
+
+    Used only for text without NUL characters, a byte order mark, carriage returns other
+    than in ``\\r\\n``, or blank lines (except at the end), whose first line is a non-blank
+    header, whose every row has the header's number of fields (pyarrow enforces it: a ragged
+    row, an unclosed quotation mark raise) and in which no value holds a line break (the
+    csv module's record then spans lines, which :func:`read_records` checks for swallowed
+    rows), with at least one data row.
+    """
+    if "\x00" in text or text.startswith("\ufeff") or not text or text.count('"') % 2:
+        return None  # (an odd number of quotation marks: one may never be closed)
+    crs = text.count("\r")
+    if crs and crs != text.count("\r\n"):
+        return None
+    body = text.rstrip("\r\n")
+    if (not body or body.startswith(("\n", "\r\n")) or "\n\n" in body
+            or "\n\r\n" in body):
+        return None
+    first = split(body[:body.find("\n")] if "\n" in body else body, delimiter)
+    n = len(first)
+    if n == 0 or blank_record(first):
+        return None
+    try:
+        data = body.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate
+        return None
+    import pyarrow as pa  # type: ignore[import-untyped]
+    import pyarrow.compute as pc  # type: ignore[import-untyped]
+    import pyarrow.csv as pacsv  # type: ignore[import-untyped]
+
+    try:
+        table = pacsv.read_csv(
+            io.BytesIO(data),
+            read_options=pacsv.ReadOptions(autogenerate_column_names=True),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, quote_char='"',
+                                             double_quote=True, escape_char=False,
+                                             newlines_in_values=True,
+                                             ignore_empty_lines=False),
+            convert_options=pacsv.ConvertOptions(
+                column_types={f"f{i}": pa.string() for i in range(n)},
+                strings_can_be_null=False, quoted_strings_can_be_null=False))
+    except (pa.ArrowInvalid, ValueError):
+        return None
+    if table.num_columns != n or table.num_rows < 2:
+        return None
+    cols = []
+    blank = None
+    for raw in table.columns:
+        if raw.null_count or pc.any(pc.match_substring(raw, "\n")).as_py():
+            return None
+        col = pc.utf8_trim(raw, characters=WHITESPACE)
+        empty = pc.equal(col, "")
+        blank = empty if blank is None else pc.and_(blank, empty)
+        cols.append(col)
+    keep = np.flatnonzero(~np.asarray(blank, dtype=bool))
+    if not len(keep) or keep[0] != 0 or keep[-1] == 0:
+        return None  # a blank header, or no data row
+    stop = int(keep[-1]) + 1
+    header = [str(c[0].as_py()) for c in cols]
+    columns = [np.asarray(c.slice(1, stop - 1).to_numpy(zero_copy_only=False), dtype=object)
+               for c in cols]
+    return header, columns
 
 
 def split(line: str, delimiter: str, quoting: Literal[0, 1, 2, 3] = csv.QUOTE_MINIMAL

@@ -138,6 +138,12 @@ def read_table(data: bytes, filename: str, table: schema.TableName | None = None
                  "as CSV.",)
     text = text.rstrip("\x1a")  # DOS end-of-file mark
     delimiter = delimited.sniff_delimiter(text)
+    fast = delimited.read_columns(text, delimiter)
+    if fast is not None:  # the same table as the csv module's, parsed by pyarrow
+        header, columns = fast
+        frame = pd.DataFrame(dict(enumerate(columns)), columns=range(len(header)))
+        return _finish(frame, header, 0, {}, _Source(name, "csv", delimiter, encoding, digest,
+                                                     notes=notes))
     rows, problems = delimited.read_records(text, delimiter, name)
     source = _Source(name, "csv", delimiter, encoding, digest, notes=notes, nul="\x00" in text)
     return _build(rows, source, problems)
@@ -196,14 +202,23 @@ def _build(records: list[list[str]], src: _Source,
         problems |= _width_problems(body, header, src.delimiter or ",", skip=problems)
     else:  # a workbook's cells are positional: data right of the header is an unnamed column
         width = max(map(len, records))
-    frame = _frame(body, width)
+    return _finish(_frame(body, width), header, header_idx, problems, src)
+
+
+def _finish(frame: pd.DataFrame, header: list[str], header_idx: int,
+            problems: dict[int, str], src: _Source) -> RawTable:
+    """The RawTable of ``frame`` (stripped text, columns ``0..width-1``) under ``header``
+    (record ``header_idx`` of the file): unnamed empty columns dropped, NUL characters
+    cleaned, repeated header rows listed, the decimal mark detected."""
+    width = frame.shape[1]
     headers = dedupe_headers(header + [""] * (width - len(header)))
     frame.columns = headers
     frame, nul_notes = _clean_nul(frame) if src.nul else (frame, [])
     keep = [h for h in headers if not (h.startswith("column_") and not frame[h].ne("").any())]
     if not keep:
         raise DataFormatError(f"{src.label} has no column headers.")
-    frame = frame[keep]
+    if len(keep) < len(headers):
+        frame = frame[keep]
     originals = dict(zip(headers, header))
     for pos in _repeated_headers(frame, {h: originals.get(h, "") for h in keep}):
         problems.setdefault(pos, "repeated header row (several exports joined into one "
@@ -280,8 +295,10 @@ def _repeated_headers(frame: pd.DataFrame, originals: Mapping[str, str]) -> list
     named = {h: o for h, o in originals.items() if o}
     if not len(frame) or not named:
         return []
-    same = pd.DataFrame({h: frame[h].eq(o) for h, o in named.items()})
-    matches = same.sum(axis=1).to_numpy()
-    filled = (frame != "").sum(axis=1).to_numpy()
-    hits = (matches >= min(2, len(named))) & (matches >= 0.8 * filled)
-    return np.flatnonzero(hits).tolist()
+    matches = sum(frame[h].to_numpy() == o for h, o in named.items())
+    candidates = np.flatnonzero(matches >= min(2, len(named)))
+    if not len(candidates):
+        return []
+    filled = (frame.iloc[candidates] != "").sum(axis=1).to_numpy()
+    hits = matches[candidates] >= 0.8 * filled
+    return candidates[hits].tolist()
