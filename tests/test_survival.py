@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.analyses import indicators, survival
+from core.analyses import competing, indicators, survival, time_varying
 from core.errors import ColumnError, InsufficientDataError
 
 
@@ -202,7 +202,7 @@ def test_immortal_time_warning_and_what_it_offers(demo):
 # ------------------------------------------------------------------------------ time-varying Cox
 
 def test_start_stop_table_splits_at_the_onset_day(demo):
-    table, unknown, zero = survival.start_stop_table(demo, "pfs_days", "pfs_event",
+    table, unknown, zero = time_varying.start_stop_table(demo, "pfs_days", "pfs_event",
                                                      indicators.HYPOFIB_GROUP)
     assert (unknown, zero) == (0, 0)
     assert (table["start"] < table["stop"]).all()
@@ -226,7 +226,7 @@ def test_start_stop_table_splits_at_the_onset_day(demo):
 def test_time_varying_cox_on_the_demo(demo):
     from core.stats import cox
 
-    res = survival.time_varying_cox(demo, covariates=["age"])
+    res = time_varying.time_varying_cox(demo, covariates=["age"])
     assert list(res.cox.table["term"]) == ["Hypofibrinogenemia", "age"]
     assert (res.cox.n, res.cox.events) == (41, 22)
     ref = cox(res.table, "stop", "event", ["Hypofibrinogenemia", "age"], start="start",
@@ -236,12 +236,12 @@ def test_time_varying_cox_on_the_demo(demo):
     df = demo.copy()
     df.loc[df.index[df["hypofibrinogenemia_grade"] >= 1][0], "hypofibrinogenemia_onset_day"] = \
         np.nan
-    missing = survival.time_varying_cox(df)
+    missing = time_varying.time_varying_cox(df)
     assert missing.n_unknown_day == 1 and missing.cox.n == 40
     assert any("no hypofibrinogenemia_onset_day" in n.text for n in missing.notes)
     with pytest.raises(ColumnError, match="no day column"):
-        survival.time_varying_cox(demo, exposure="crs_grade")
-    none = survival.time_varying_cox(demo.assign(pfs_event=0))
+        time_varying.time_varying_cox(demo, exposure="crs_grade")
+    none = time_varying.time_varying_cox(demo.assign(pfs_event=0))
     assert none.cox is None and none.notes[-1].kind == "cox"
 
 
@@ -250,13 +250,13 @@ def test_time_varying_cox_on_the_demo(demo):
 def test_competing_questions_and_hypofib_onset(demo):
     from core.stats import cumulative_incidence
 
-    assert survival.competing_questions(demo) == ["hypofib_onset", "toci_to_onset",
+    assert competing.competing_questions(demo) == ["hypofib_onset", "toci_to_onset",
                                                   "fibrinogen_recovery"]
-    res = survival.competing_analysis(demo, "hypofib_onset", "tocilizumab")
+    res = competing.competing_analysis(demo, "hypofib_onset", "tocilizumab")
     assert res.group == "tocilizumab" and res.cif.gray.df == 1
     ever = demo["hypofibrinogenemia_grade"] >= 1
     assert res.cif.events == int(ever.sum())
-    assert (res.data["time"] <= survival.ONSET_WINDOW).all()
+    assert (res.data["time"] <= competing.ONSET_WINDOW).all()
     # the same numbers from core.stats on the frame written out
     ref = cumulative_incidence(res.data.assign(g=demo["tocilizumab"]), "time", "cause", "g")
     assert res.cif.gray.statistic == pytest.approx(ref.gray.statistic, rel=1e-12)
@@ -265,24 +265,24 @@ def test_competing_questions_and_hypofib_onset(demo):
 
 
 def test_recovery_and_progression_questions(demo):
-    rec = survival.competing_analysis(demo, "fibrinogen_recovery")
+    rec = competing.competing_analysis(demo, "fibrinogen_recovery")
     ever = (demo["hypofibrinogenemia_grade"] >= 1).sum()
     assert rec.cif.n == ever and rec.cif.gray is None
     assert (rec.data["time"] >= 0).all()
     df = demo.assign(pfs_cause=np.where(demo["pfs_event"] == 1,
                                         np.where(demo["os_event"] == 1, 2, 1), 0))
-    assert "progression" in survival.competing_questions(df)
-    prog = survival.competing_analysis(df, "progression", indicators.HYPOFIB_GROUP)
+    assert "progression" in competing.competing_questions(df)
+    prog = competing.competing_analysis(df, "progression", indicators.HYPOFIB_GROUP)
     assert prog.cif.groups == ["Hypofibrinogenemia: no", "Hypofibrinogenemia: yes"]
     assert prog.cif.events + prog.cif.competing == int(demo["pfs_event"].sum())
     with pytest.raises(ColumnError):
-        survival.competing_analysis(demo, "progression")
+        competing.competing_analysis(demo, "progression")
     with pytest.raises(ValueError, match="Unknown question"):
-        survival.competing_analysis(demo, "relapse")
+        competing.competing_analysis(demo, "relapse")
 
 
 def test_onset_after_the_first_tocilizumab_dose(demo):
-    res = survival.competing_analysis(demo, "toci_to_onset", "tocilizumab_doses")
+    res = competing.competing_analysis(demo, "toci_to_onset", "tocilizumab_doses")
     treated = demo[demo["tocilizumab"] == 1]
     ever = treated["hypofibrinogenemia_grade"] >= 1
     before = ever & (treated["hypofibrinogenemia_onset_day"] < treated["tocilizumab_first_day"])

@@ -9,7 +9,7 @@ import math
 import pandas as pd
 import streamlit as st
 
-from core.analyses import columns, indicators, survival
+from core.analyses import columns, competing, indicators, survival, time_varying
 from core.charts.models import cif_figure, forest, km_figure
 from core.notes import of_kind
 from core.schema import label as col_label
@@ -195,7 +195,7 @@ if exposures:
     exposure = st.selectbox("Exposure", exposures, key="sv_tv_exposure",
                             format_func=lambda e: indicators.name_of(e))
     with guard("Time-varying Cox model", scope="panel"):
-        tv = session.memo(survival.time_varying_cox, df, endpoint.time, endpoint.event,
+        tv = session.memo(time_varying.time_varying_cox, df, endpoint.time, endpoint.event,
                           exposure)
         show_notes(tv.notes)
         if tv.cox is not None:
@@ -215,12 +215,12 @@ if exposures:
                           else f" · PH test (cox.zph) {p_text(ph_global)}"))
 
 # ------------------------------------------------------------------ competing risks
-questions = survival.competing_questions(df)
+questions = competing.competing_questions(df)
 if questions:
     st.subheader("Cumulative incidence with competing risks")
     q1, q2 = st.columns([2, 2])
     question = q1.selectbox("Question", questions, key="sv_cr_question",
-                            format_func=lambda q: survival.COMPETING_QUESTIONS[q][0])
+                            format_func=lambda q: competing.COMPETING_QUESTIONS[q][0])
     cr_choices = [NONE] + [c for c in group_columns if c != "hypofibrinogenemia_grade"]
     preferred = "tocilizumab_doses" if question == "toci_to_onset" else "tocilizumab"
     default_cr = cr_choices.index(preferred) if preferred in cr_choices else 0
@@ -229,7 +229,7 @@ if questions:
                             format_func=lambda c: names.get(c) or (
                                 f"{col_label(c)} ({c})" if col_label(c) != c else c))
     with guard("Cumulative incidence", scope="panel"):
-        cr = session.memo(survival.competing_analysis, df, question,
+        cr = session.memo(competing.competing_analysis, df, question,
                           None if cr_group == NONE else cr_group, None, step)
         show_notes(cr.notes)
         cif = cr.cif

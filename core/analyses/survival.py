@@ -1,6 +1,8 @@
 """Survival page: Kaplan-Meier curves by group with numbers at risk, log-rank test, medians,
 and a Cox model with the proportional-hazards check (the paper's Figure S1: PFS by
-hypofibrinogenemia).
+hypofibrinogenemia). The page's other two sections have rooms of their own:
+:mod:`core.analyses.time_varying` (an exposure entered as it happens) and
+:mod:`core.analyses.competing` (cumulative incidence with competing risks).
 
 :func:`survival_analysis` returns a :class:`SurvivalResult`; a notebook gets the same object
 as the page. A Cox model that cannot be fitted does not raise: ``cox`` is None and an error
@@ -49,33 +51,25 @@ from core.errors import CohortError, ColumnError
 from core.notes import Note, of_kind
 from core.stats import (
     CoxResult,
-    CumulativeIncidenceResult,
     KaplanMeierResult,
     cox,
-    cumulative_incidence,
     kaplan_meier,
 )
 from core.stats._common import require_columns
 
 __all__ = [
-    "COMPETING_QUESTIONS",
     "EXPOSURE_DAYS",
-    "CompetingResult",
     "Endpoint",
     "LandmarkSummary",
     "NoteKind",
     "SurvivalResult",
-    "TimeVaryingResult",
-    "competing_analysis",
-    "competing_questions",
     "endpoints",
     "exposure_day",
     "group_options",
+    "group_values",
     "post_infusion",
     "risk_times",
-    "start_stop_table",
     "survival_analysis",
-    "time_varying_cox",
 ]
 
 NoteKind = Literal["missing", "landmark", "km", "cox", "ph", "immortal_time"]
@@ -515,289 +509,7 @@ def _cox_frame(df: pd.DataFrame, time: str, event: str, cov: Sequence[Predictor]
     return cframe
 
 
-# ============================================================================ time-varying Cox
-
-@dataclass(frozen=True)
-class TimeVaryingResult:
-    """Result of :func:`time_varying_cox`: an exposure entered as it happens.
-
-    Attributes
-    ----------
-    exposure : str
-        The exposure's name (e.g. "Hypofibrinogenemia").
-    exposure_day : str
-        The column giving the day it started.
-    table : DataFrame
-        The start-stop rows: columns id, start, stop, event, the exposure (0 before its day,
-        1 from it) and the covariates. A patient exposed on day d (0 < d < end of follow-up)
-        has two rows, (0, d] unexposed and (d, end] exposed; the event belongs to the last.
-    cox : CoxResult or None
-        ``cox(table, "stop", "event", [exposure, ...], start="start", id="id")``; None when it
-        cannot be fitted (an error note says why).
-    n_unknown_day : int
-        Exposed patients left out because their day is missing.
-    n_zero_time : int
-        Patients left out with an event or censoring on day 0 (no interval to count).
-    notes : tuple of Note
-        Kinds ``"missing"``, ``"cox"``.
-    """
-
-    exposure: str
-    exposure_day: str
-    table: pd.DataFrame
-    cox: CoxResult | None
-    n_unknown_day: int
-    n_zero_time: int
-    notes: tuple[Note, ...] = field(default=())
-
-
-def start_stop_table(df: pd.DataFrame, time: str, event: str, exposure: Predictor,
-                     covariates: Sequence[Predictor] = ()) -> tuple[pd.DataFrame, int, int]:
-    """Counting-process rows for an exposure with a day (see :class:`TimeVaryingResult`):
-    (table, exposed patients without a day, patients with time 0). Exposure on or before day
-    0 counts from the start; exposure on or after the end of follow-up never counts."""
-    g = resolve_predictor(df, exposure)
-    day = exposure_day(df, g)
-    if day is None:
-        raise ColumnError(f"'{name_of(g)}' has no day column in the data "
-                          f"({EXPOSURE_DAYS.get(source_of(g), 'none known')}); a time-varying "
-                          "model needs the day the exposure started.")
-    name = name_of(g)
-    cov = [resolve_predictor(df, c) for c in covariates]
-    ids = df["patient_id"] if "patient_id" in df.columns else pd.Series(df.index, df.index)
-    base = pd.DataFrame({"id": ids, "time": pd.to_numeric(df[time], errors="coerce"),
-                         "event": df[event], "ever": column_of(df, g).astype(float),
-                         "day": pd.to_numeric(df[day], errors="coerce"),
-                         **{name_of(c): column_of(df, c) for c in cov}}, index=df.index)
-    unknown = (base["ever"] == 1) & base["day"].isna()
-    zero = base["time"] == 0
-    base = base[~unknown & ~zero]
-    split = (base["ever"] == 1) & (base["day"] > 0) & (base["day"] < base["time"])
-    exposed_from_start = (base["ever"] == 1) & (base["day"] <= 0)
-    covs = [name_of(c) for c in cov]
-    status = (exposed_from_start * 1.0).where(base["ever"].notna())
-    whole = base[~split].assign(start=0.0, stop=base["time"], **{name: status[~split]})
-    before = base[split].assign(start=0.0, stop=base["day"], event=0, **{name: 0.0})
-    after = base[split].assign(start=base["day"], stop=base["time"], **{name: 1.0})
-    cols = ["id", "start", "stop", "event", name, *covs]
-    table = pd.concat([whole[cols], before[cols], after[cols]])
-    table = table.sort_values(["id", "start"], kind="stable").reset_index(drop=True)
-    return table, int(unknown.sum()), int(zero.sum())
-
-
-def time_varying_cox(df: pd.DataFrame, time: str = "pfs_days", event: str = "pfs_event",
-                     exposure: Predictor = HYPOFIB_GROUP,
-                     covariates: Sequence[Predictor] = ()) -> TimeVaryingResult:
-    """Cox model with an exposure that starts after infusion entered as it happens (a
-    time-varying covariate: 0 until its day, 1 from then), plus fixed ``covariates``.
-
-    Answers "is hypofibrinogenemia, as it happens, associated with progression?" without the
-    immortal-time bias of grouping by "ever". Raises ColumnError when the exposure has no day
-    column; a model that cannot be fitted is an error note (``cox`` None).
-    """
-    require_columns(df, [time, event])
-    table, unknown, zero = start_stop_table(df, time, event, exposure, covariates)
-    name = name_of(resolve_predictor(df, exposure))
-    day = exposure_day(df, resolve_predictor(df, exposure)) or ""
-    notes = []
-    if unknown:
-        notes.append(Note("info", "missing", f"{unknown} patient(s) with {name} but no {day} "
-                                             "are left out (when it started is unknown)."))
-    if zero:
-        notes.append(Note("info", "missing", f"{zero} patient(s) with follow-up ending on day "
-                                             "0 are left out (no time at risk)."))
-    covs = [name, *[name_of(resolve_predictor(df, c)) for c in covariates]]
-    try:
-        result: CoxResult | None = cox(table, "stop", "event", list(dict.fromkeys(covs)),
-                                       start="start", id="id")
-    except CohortError as exc:
-        result = None
-        notes.append(Note("error", "cox", f"The time-varying Cox model could not be fitted: "
-                                          f"{exc}"))
-    if result is not None:
-        notes += [Note("warning", "cox", n.text) for n in result.notes]
-    return TimeVaryingResult(exposure=name, exposure_day=day, table=table, cox=result,
-                             n_unknown_day=unknown, n_zero_time=zero, notes=tuple(notes))
-
-
-# ============================================================================ competing risks
-
-#: Competing-risks questions the page can ask, by key: (title, event, competing event).
-COMPETING_QUESTIONS: dict[str, tuple[str, str, str]] = {
-    "hypofib_onset": ("Time to hypofibrinogenemia onset", "hypofibrinogenemia",
-                      "death before it"),
-    "toci_to_onset": ("Time from the first tocilizumab dose to hypofibrinogenemia onset",
-                      "hypofibrinogenemia", "death before it"),
-    "fibrinogen_recovery": ("Time from hypofibrinogenemia onset to fibrinogen recovery",
-                            "recovery", "death before recovery"),
-    "progression": ("Progression and death without progression", "progression",
-                    "death without progression"),
-    "death_cause": ("Death by cause", "death from lymphoma", "non-relapse death"),
-}
-#: Days after infusion over which hypofibrinogenemia onset is followed (censored after it).
-ONSET_WINDOW = 90.0
-_QUESTION_COLUMNS: dict[str, tuple[str, ...]] = {
-    "hypofib_onset": ("hypofibrinogenemia_grade", "hypofibrinogenemia_onset_day", "os_days",
-                      "os_event"),
-    "toci_to_onset": ("tocilizumab", "tocilizumab_first_day", "hypofibrinogenemia_grade",
-                      "hypofibrinogenemia_onset_day", "os_days", "os_event"),
-    "fibrinogen_recovery": ("hypofibrinogenemia_grade", "hypofibrinogenemia_onset_day",
-                            "fibrinogen_recovery_day", "os_days", "os_event"),
-    "progression": ("pfs_days", "pfs_cause"),
-    "death_cause": ("os_days", "os_cause"),
-}
-
-
-@dataclass(frozen=True)
-class CompetingResult:
-    """Result of :func:`competing_analysis`.
-
-    Attributes
-    ----------
-    question : str
-        Key of :data:`COMPETING_QUESTIONS`.
-    title, event_label, competing_label : str
-        What is estimated and what competes with it.
-    group : str or None
-        The grouping name.
-    cif : CumulativeIncidenceResult
-        Curves (cause 1 = the event), summary, Gray's test.
-    times : tuple of float
-        The times of the numbers-at-risk table.
-    at_risk : DataFrame
-        ``cif.cif_at(times)``.
-    data : DataFrame
-        The rows analysed: time, cause (0 censored, 1 event, 2 competing) and the group.
-    notes : tuple of Note
-        Kinds ``"missing"`` (who was left out), ``"method"`` (how time and causes were
-        formed), ``"km"`` (the estimate's own notes).
-    """
-
-    question: str
-    title: str
-    event_label: str
-    competing_label: str
-    group: str | None
-    cif: CumulativeIncidenceResult
-    times: tuple[float, ...]
-    at_risk: pd.DataFrame
-    data: pd.DataFrame
-    notes: tuple[Note, ...] = field(default=())
-
-
-def competing_questions(df: pd.DataFrame) -> list[str]:
-    """The questions of :data:`COMPETING_QUESTIONS` whose columns ``df`` has (with values)."""
-    return [q for q, cols in _QUESTION_COLUMNS.items()
-            if all(c in df.columns and df[c].notna().any() for c in cols)]
-
-
-def _competing_frame(df: pd.DataFrame, question: str) -> tuple[pd.DataFrame, list[Note]]:
-    """time and cause per patient (index of df) for a question, and notes on how."""
-    notes: list[Note] = []
-    if question == "progression":
-        return pd.DataFrame({"time": df["pfs_days"], "cause": df["pfs_cause"]}), notes
-    if question == "death_cause":
-        return pd.DataFrame({"time": df["os_days"], "cause": df["os_cause"]}), notes
-    os_days = pd.to_numeric(df["os_days"], errors="coerce")
-    died = pd.to_numeric(df["os_event"], errors="coerce") == 1
-    grade = pd.to_numeric(df["hypofibrinogenemia_grade"], errors="coerce")
-    onset = pd.to_numeric(df["hypofibrinogenemia_onset_day"], errors="coerce")
-    ever = grade >= 1
-    if question == "hypofib_onset":
-        time = onset.where(ever, os_days)
-        cause = pd.Series(np.where(ever, 1, np.where(died, 2, 0)), index=df.index, dtype=float)
-        cause[grade.isna() | (ever & onset.isna())] = np.nan
-        late = time > ONSET_WINDOW
-        cause[late & cause.notna()] = 0.0
-        notes.append(Note("info", "method",
-                          "Time from infusion to hypofibrinogenemia onset over the first "
-                          f"{ONSET_WINDOW:g} days; patients without it are followed to their last "
-                          f"follow-up (os_days) or day {ONSET_WINDOW:g}, and death first is the "
-                          "competing event."))
-        return pd.DataFrame({"time": time.clip(lower=0, upper=ONSET_WINDOW), "cause": cause}), \
-            notes
-    if question == "toci_to_onset":
-        first = pd.to_numeric(df["tocilizumab_first_day"], errors="coerce")
-        treated = (pd.to_numeric(df["tocilizumab"], errors="coerce") == 1) & first.notna()
-        end = onset.where(ever, os_days.clip(upper=ONSET_WINDOW))
-        cause = pd.Series(np.where(ever, 1, np.where(died & (os_days <= ONSET_WINDOW), 2, 0)),
-                          index=df.index, dtype=float)
-        cause[grade.isna() | (ever & onset.isna())] = np.nan
-        frame = pd.DataFrame({"time": end - first, "cause": cause})[treated]
-        before = frame["time"] < 0
-        if before.any():
-            notes.append(Note("info", "missing",
-                              f"{int(before.sum())} patient(s) left out: hypofibrinogenemia "
-                              "began before their first tocilizumab dose."))
-            frame = frame[~before]
-        notes.append(Note("info", "method",
-                          "Among patients given tocilizumab: days from the first dose to "
-                          "hypofibrinogenemia onset; without it they are followed to their last "
-                          f"follow-up or day {ONSET_WINDOW:g}, and death first is the "
-                          "competing event."))
-        return frame, notes
-    # fibrinogen_recovery: among the hypofibrinogenemic patients, from onset
-    recovery = pd.to_numeric(df["fibrinogen_recovery_day"], errors="coerce")
-    recovered = recovery.notna()
-    end = recovery.where(recovered, os_days)
-    cause = pd.Series(np.where(recovered, 1, np.where(died, 2, 0)), index=df.index,
-                      dtype=float)
-    frame = pd.DataFrame({"time": end - onset, "cause": cause})[ever & onset.notna()]
-    bad = frame["time"] < 0
-    if bad.any():
-        notes.append(Note("info", "missing", f"{int(bad.sum())} patient(s) left out: recovery "
-                                             "or last follow-up before the onset day."))
-        frame = frame[~bad]
-    notes.append(Note("info", "method",
-                      "Among patients with hypofibrinogenemia: days from onset to fibrinogen "
-                      "recovery; without recovery they are followed to their last follow-up, "
-                      "and death first is the competing event."))
-    return frame, notes
-
-
-def competing_analysis(df: pd.DataFrame, question: str = "hypofib_onset",
-                       group_spec: Predictor | None = None,
-                       times: Sequence[float] | None = None, step: float | None = None
-                       ) -> CompetingResult:
-    """Cumulative incidence of an event with a competing event (instead of 1 - Kaplan-Meier,
-    which counts the competing event as censoring and overstates the incidence), per group,
-    with Gray's test.
-
-    Raises
-    ------
-    ValueError
-        An unknown question (a programming error).
-    ColumnError
-        The data lack the question's columns, or a grouping column.
-    InsufficientDataError
-        No usable patient.
-    """
-    if question not in COMPETING_QUESTIONS:
-        raise ValueError(f"Unknown question {question!r}; use one of "
-                         f"{tuple(COMPETING_QUESTIONS)}.")
-    require_columns(df, list(_QUESTION_COLUMNS[question]))
-    title, event_label, competing_label = COMPETING_QUESTIONS[question]
-    frame, notes = _competing_frame(df, question)
-    gname = None
-    if group_spec is not None:
-        labels, gname = _group_values(df, group_spec)
-        frame = frame.assign(**{gname: labels.reindex(frame.index)})
-    res = cumulative_incidence(frame, "time", "cause", gname, 1)
-    if res.n_dropped:
-        notes.insert(0, Note("info", "missing", f"{res.n_dropped} patient(s) left out for a "
-                                                "missing time, cause or group."))
-    notes += [Note("info", "km", n.text) for n in res.notes]
-    if times is None:
-        if step is not None and not (math.isfinite(step) and step > 0):
-            raise ColumnError("The at-risk table step must be a positive number of days.")
-        times = risk_times(float(res.curves["time"].max()), step)
-    times = tuple(sorted({float(t) for t in times if math.isfinite(float(t)) and t >= 0}))
-    return CompetingResult(question=question, title=title, event_label=event_label,
-                           competing_label=competing_label, group=gname, cif=res, times=times,
-                           at_risk=res.cif_at(times), data=frame, notes=tuple(notes))
-
-
-def _group_values(df: pd.DataFrame, group_spec: Predictor) -> tuple[pd.Series, str]:
+def group_values(df: pd.DataFrame, group_spec: Predictor) -> tuple[pd.Series, str]:
     """Curve labels per row and the grouping's name (as the KM curves label them)."""
     g = resolve_predictor(df, group_spec)
     if isinstance(g, OutcomeSpec):
