@@ -43,6 +43,18 @@ class Note:
         return self.text
 
 
+class WithNotes:
+    """Mixin for the frozen results that carry ``notes``: ``messages`` is their texts, for
+    pages that show strings (code selects notes by ``kind``)."""
+
+    notes: tuple[Note, ...]
+
+    @property
+    def messages(self) -> tuple[str, ...]:
+        """The texts of ``notes``, in order."""
+        return texts(self.notes)
+
+
 def texts(notes: Iterable[Note]) -> tuple[str, ...]:
     """The texts of ``notes``, in order (for display and for callers that want strings)."""
     return tuple(n.text for n in notes)

@@ -30,7 +30,7 @@ import pandas as pd
 from core import schema
 from core.analyses.columns import group_columns
 from core.errors import CohortError, ColumnError
-from core.notes import Note, texts
+from core.notes import Note, WithNotes
 from core.stats import python_value
 
 _YESNO_ROWS = [("Female sex", "sex", "F"), ("Bulky disease", "bulky", 1)]
@@ -51,7 +51,7 @@ DENOMINATOR_NOTE = ("Percentages are of the patients with a known value: 'Unknow
 
 
 @dataclass(frozen=True)
-class TableOne:
+class TableOne(WithNotes):
     """Table 1 in numbers.
 
     Attributes
@@ -76,10 +76,6 @@ class TableOne:
     n: int
     notes: tuple[Note, ...]
 
-    @property
-    def messages(self) -> tuple[str, ...]:
-        """The texts of :attr:`notes`, in order."""
-        return texts(self.notes)
 
 
 @dataclass

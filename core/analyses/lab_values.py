@@ -30,7 +30,7 @@ from core import stats as gstats
 from core.analyses.common import DEFAULT_MAX_POINTS, POOL_CRS_34
 from core.errors import ColumnError, InsufficientDataError
 from core.filters import CohortFilter, quote_ident
-from core.notes import Note, texts
+from core.notes import Note, WithNotes
 from core.stats import DEFAULT_SEED, CompareResult, python_value
 from core.store import CohortStore
 
@@ -58,7 +58,7 @@ FIGURE_2 = ("ggt_max", "alt_max", "che_min", "albumin_min")
 
 
 @dataclass(frozen=True)
-class GroupPanel:
+class GroupPanel(WithNotes):
     """One boxplot panel: a numeric column by a grouping column.
 
     Attributes
@@ -94,10 +94,6 @@ class GroupPanel:
     sampled: bool
     notes: tuple[Note, ...] = field(default_factory=tuple)
 
-    @property
-    def messages(self) -> tuple[str, ...]:
-        """The texts of :attr:`notes`, in order."""
-        return texts(self.notes)
 
 
 # --------------------------------------------------------------------------------------------

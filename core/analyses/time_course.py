@@ -38,7 +38,7 @@ import pandas as pd
 from core import schema
 from core.errors import ColumnError, InsufficientDataError
 from core.filters import CohortFilter, quote_ident
-from core.notes import Note, texts
+from core.notes import Note, WithNotes
 from core.stats import DEFAULT_SEED
 from core.store import CohortStore
 
@@ -355,7 +355,7 @@ def ctcae_lines(lln: float) -> pd.DataFrame:
 # --------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class TimeCourse:
+class TimeCourse(WithNotes):
     """Everything the time-course page draws.
 
     Attributes
@@ -388,10 +388,6 @@ class TimeCourse:
     bins: str
     notes: tuple[Note, ...] = field(default_factory=tuple)
 
-    @property
-    def messages(self) -> tuple[str, ...]:
-        """The texts of :attr:`notes`, in order."""
-        return texts(self.notes)
 
 
 def time_course(store: CohortStore, flt: CohortFilter | None, analyte: str, *,

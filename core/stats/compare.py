@@ -21,7 +21,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from core.errors import ColumnError, InsufficientDataError
-from core.notes import Note, texts
+from core.notes import Note, WithNotes
 from core.stats._common import (
     check_order,
     complete_cases,
@@ -41,7 +41,7 @@ TUKEY_BOX_COLUMNS = ("group", "n", "q1", "median", "q3", "whisker_low", "whisker
 
 
 @dataclass(frozen=True)
-class CompareResult:
+class CompareResult(WithNotes):
     """Result of :func:`compare_groups`.
 
     Attributes
@@ -90,10 +90,6 @@ class CompareResult:
     exact: bool = False
     notes: tuple[Note, ...] = field(default_factory=tuple)
 
-    @property
-    def messages(self) -> tuple[str, ...]:
-        """The texts of ``notes``, in order."""
-        return texts(self.notes)
 
 
 # ------------------------------------------------------------------------------ groups

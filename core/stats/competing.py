@@ -41,7 +41,7 @@ import pandas as pd
 from scipy import stats as _st
 
 from core.errors import ColumnError, InsufficientDataError
-from core.notes import Note, texts
+from core.notes import Note, WithNotes
 from core.stats._common import complete_cases, quadratic_form
 from core.stats.survival import ALL, group_labels, survival_times
 
@@ -76,7 +76,7 @@ class GrayResult:
 
 
 @dataclass(frozen=True)
-class CumulativeIncidenceResult:
+class CumulativeIncidenceResult(WithNotes):
     """Result of :func:`cumulative_incidence`.
 
     Attributes
@@ -114,10 +114,6 @@ class CumulativeIncidenceResult:
     group: str | None = None
     notes: tuple[Note, ...] = field(default=())
 
-    @property
-    def messages(self) -> tuple[str, ...]:
-        """The texts of ``notes``, in order."""
-        return texts(self.notes)
 
     @property
     def groups(self) -> list[str]:

@@ -17,7 +17,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from core.errors import ColumnError, InsufficientDataError
-from core.notes import Note, texts
+from core.notes import Note, WithNotes
 from core.stats._common import (
     check_option,
     complete_cases,
@@ -37,7 +37,7 @@ FISHER_MC_SEED = 20240101
 
 
 @dataclass(frozen=True)
-class ContingencyResult:
+class ContingencyResult(WithNotes):
     """Result of :func:`contingency`.
 
     Attributes
@@ -87,10 +87,6 @@ class ContingencyResult:
     monte_carlo: bool = False
     notes: tuple[Note, ...] = field(default_factory=tuple)
 
-    @property
-    def messages(self) -> tuple[str, ...]:
-        """The texts of ``notes``, in order."""
-        return texts(self.notes)
 
 
 def _crosstab(df: pd.DataFrame, row: str, col: str) -> tuple[pd.DataFrame, int, int]:

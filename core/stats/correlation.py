@@ -15,7 +15,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from core.errors import ColumnError, InsufficientDataError
-from core.notes import Note, texts
+from core.notes import Note, WithNotes
 from core.stats._common import (
     check_option,
     complete_cases,
@@ -37,7 +37,7 @@ CI_METHODS: dict[str, str] = {
 
 
 @dataclass(frozen=True)
-class CorrelationResult:
+class CorrelationResult(WithNotes):
     """Result of :func:`correlate`.
 
     Attributes
@@ -72,10 +72,6 @@ class CorrelationResult:
     notes: tuple[Note, ...] = field(default_factory=tuple)
     ci_method: str = ""
 
-    @property
-    def messages(self) -> tuple[str, ...]:
-        """The texts of ``notes``, in order."""
-        return texts(self.notes)
 
 
 def _fisher_ci(r: float, n: int) -> tuple[float, float]:

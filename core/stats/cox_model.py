@@ -23,7 +23,7 @@ from lifelines.utils import concordance_index
 from scipy import stats as _st
 
 from core.errors import ColumnError, InsufficientDataError
-from core.notes import Note, texts
+from core.notes import Note, WithNotes
 from core.stats._common import EPV_MIN, SolverBudget, check_reference
 from core.stats.design import Design, check_full_rank, design_matrix
 from core.stats.efron import efron
@@ -52,7 +52,7 @@ COX_NOT_CONVERGED = (
 
 
 @dataclass(frozen=True)
-class CoxResult:
+class CoxResult(WithNotes):
     """Result of :func:`cox`.
 
     Attributes
@@ -88,10 +88,6 @@ class CoxResult:
     loglik: float
     notes: tuple[Note, ...] = field(default_factory=tuple)
 
-    @property
-    def messages(self) -> tuple[str, ...]:
-        """The texts of ``notes``, in order."""
-        return texts(self.notes)
 
 
 def cox(df: pd.DataFrame, time: str, event: str, covariates: Sequence[str],

@@ -26,7 +26,7 @@ import pandas as pd
 from scipy import stats as _st
 
 from core.errors import ColumnError, InsufficientDataError
-from core.notes import Note, texts
+from core.notes import Note, WithNotes
 from core.stats._common import (
     EPV_MIN,
     SolverBudget,
@@ -62,7 +62,7 @@ SEPARATION_UNCHECKED = ("The check for separation could not be completed (its li
 
 
 @dataclass(frozen=True)
-class LogisticResult:
+class LogisticResult(WithNotes):
     """Result of :func:`logistic`.
 
     Attributes
@@ -110,10 +110,6 @@ class LogisticResult:
     table: pd.DataFrame
     notes: tuple[Note, ...] = field(default_factory=tuple)
 
-    @property
-    def messages(self) -> tuple[str, ...]:
-        """The texts of ``notes``, in order."""
-        return texts(self.notes)
 
 
 def _outcome(s: pd.Series, name: str) -> np.ndarray:

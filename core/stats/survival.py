@@ -30,7 +30,7 @@ import pandas as pd
 from lifelines import KaplanMeierFitter
 
 from core.errors import ColumnError, InsufficientDataError
-from core.notes import Note, texts
+from core.notes import Note, WithNotes
 from core.stats._common import check_time, complete_cases, numeric
 from core.stats.logrank import LogRankResult, group_tests
 
@@ -126,7 +126,7 @@ def _first_below_half(y: np.ndarray, x: np.ndarray) -> float:
 
 
 @dataclass(frozen=True)
-class KaplanMeierResult:
+class KaplanMeierResult(WithNotes):
     """Result of :func:`kaplan_meier`.
 
     Attributes
@@ -171,10 +171,6 @@ class KaplanMeierResult:
     landmark: float | None = None
     notes: tuple[Note, ...] = field(default=())
 
-    @property
-    def messages(self) -> tuple[str, ...]:
-        """The texts of ``notes``, in order."""
-        return texts(self.notes)
 
     @property
     def groups(self) -> list[str]:
