@@ -7,7 +7,6 @@ shown as a message that says what to fix, and the rest of the page still draws.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -16,6 +15,7 @@ import streamlit as st
 
 from core import ingest, schema
 from core.errors import CohortError
+from core.export import MIME_TYPES, safe_csv, table_xlsx
 from core.ingest import units
 from ui import session, sidebar
 
@@ -165,21 +165,17 @@ st.markdown(
     "- **treatments** (optional, long): `patient_id, day, drug, dose, unit`.")
 dictionary = guarded("Data dictionary", ingest.data_dictionary)
 if dictionary is not None:
-    st.download_button("Data dictionary (CSV)",
-                       dictionary.to_csv(index=False).encode("utf-8-sig"),
-                       "cart-data-dictionary.csv", "text/csv")
+    st.download_button("Data dictionary (CSV)", safe_csv(dictionary),
+                       "cart-data-dictionary.csv", MIME_TYPES["csv"])
 cols = st.columns(3)
 for col, table in zip(cols, ("patients", "labs", "treatments")):
     tpl = guarded(f"{table} template", ingest.template, table)
     if tpl is None:
         continue
-    col.download_button(f"{table} template (CSV)", tpl.to_csv(index=False).encode("utf-8-sig"),
-                        f"cart-template-{table}.csv", "text/csv", key=f"tpl_csv_{table}")
-    buf = io.BytesIO()
-    tpl.to_excel(buf, index=False, sheet_name=table)
-    col.download_button(f"{table} template (XLSX)", buf.getvalue(),
-                        f"cart-template-{table}.xlsx",
-                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    col.download_button(f"{table} template (CSV)", safe_csv(tpl), f"cart-template-{table}.csv",
+                        MIME_TYPES["csv"], key=f"tpl_csv_{table}")
+    col.download_button(f"{table} template (XLSX)", table_xlsx(tpl, sheet=table),
+                        f"cart-template-{table}.xlsx", MIME_TYPES["xlsx"],
                         key=f"tpl_xlsx_{table}")
 registry = guarded("Units and reference ranges", units.registry_table)
 if registry is not None:

@@ -7,8 +7,9 @@ the same way (``"<slug>_<YYYY-MM-DD>.<ext>"``, only ``[a-z0-9._-]``).
 from __future__ import annotations
 
 import re
-import unicodedata
 from datetime import date
+
+from core.text import ascii_fold
 
 __all__ = ["MIME_TYPES", "filename"]
 
@@ -26,14 +27,9 @@ MIME_TYPES: dict[str, str] = {
 #: Longest slug (characters) before the date and extension.
 SLUG_MAX = 80
 
-_GERMAN = str.maketrans({"\u00e4": "ae", "\u00f6": "oe", "\u00fc": "ue", "\u00c4": "Ae",
-                         "\u00d6": "Oe", "\u00dc": "Ue", "\u00df": "ss"})
-
-
 def _slug(text: str, max_len: int = SLUG_MAX) -> str:
     """Lower-case ASCII words joined by ``-`` (umlauts transliterated); ``"figure"`` if empty."""
-    ascii_text = (unicodedata.normalize("NFKD", text.translate(_GERMAN))
-                  .encode("ascii", "ignore").decode("ascii"))
+    ascii_text = ascii_fold(text)
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
     return slug[:max_len].rstrip("-") or "figure"
 

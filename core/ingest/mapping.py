@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Mapping
 
 from core import schema
+from core.text import ascii_fold
 
 
 def suggest_mapping(headers: tuple[str, ...] | list[str],
@@ -73,16 +73,11 @@ def dedupe_headers(headers: list[str]) -> list[str]:
     return out
 
 
-_FOLD = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "Ä": "Ae", "Ö": "Oe",
-                       "Ü": "Ue"})
-
-
 def safe_extra_name(header: str, used: set[str], position: int = 0) -> str:
     """A column name for an unmapped header: lower-case ASCII letters, digits and ``_``,
     never empty (``column_7`` for a header of only emoji or CJK characters) and never one of
     ``used``."""
-    ascii_text = unicodedata.normalize("NFKD", str(header).translate(_FOLD)) \
-        .encode("ascii", "ignore").decode()
+    ascii_text = ascii_fold(header)
     base = re.sub(r"[^0-9a-zA-Z]+", "_", ascii_text).strip("_").lower()[:60].strip("_")
     base = base or f"column_{position}"
     if base[0].isdigit():
