@@ -94,3 +94,28 @@ def test_small_group_notes_by_hand():
     assert "Mann-Whitney" in two[0].text and "no power" in two[0].text
     assert small_group_notes(compare_groups(df.assign(g=["a"] * 4 + ["b"] * 5), "v", "g")) == []
     assert small_group_notes(None) == []
+
+
+def test_ctcae_lines_follow_the_sessions_lln(app_test):
+    """The fibrinogen boxplot draws the CTCAE limits at the LLN set on the Endpoints page:
+    LLN 250 mg/dL gives G1 < 250, G2 < 187.5 (0.75 x 250), G3 < 125, G4 < 62.5."""
+    from dataclasses import replace
+
+    from core.endpoints import EndpointSettings
+    from ui import session
+
+    def specs(at) -> str:  # noqa: ANN001
+        """The charts' specs and inline data (labels travel in the Arrow datasets)."""
+        charts = at.get("vega_lite_chart")
+        parts = [c.proto.spec for c in charts]
+        parts += [ds.data.data.decode("utf-8", "replace") for c in charts
+                  for ds in c.proto.datasets]
+        return " ".join(parts)
+
+    at = app_test(PAGE)
+    assert "G1 < 200" in specs(at)
+    at.session_state[session.SETTINGS_KEY] = replace(EndpointSettings(), fibrinogen_lln=250.0)
+    at.run()
+    assert_clean(at)
+    drawn = specs(at)
+    assert "G1 < 250" in drawn and "G2 < 187.5" in drawn and "G1 < 200" not in drawn

@@ -31,6 +31,7 @@ def _preset(preset: tuple[str, ...]) -> None:
 
 
 view = session.page("Lab values", min_n=MIN_N, needs="a boxplot with its test")
+lln = session.endpoint_settings().fibrinogen_lln  # CTCAE lines at the session's LLN
 df = view.patients
 
 numeric = columns.value_columns(df)
@@ -85,7 +86,7 @@ def draw_panel(value: str) -> None:
         return
     chart = boxplot(gp.box, gp.points, value_label=name_of(value), group_label=group_label,
                     log_scale=log and columns.log_scale_default(value),
-                    ref_lines=columns.reference_lines(value), step=56, height=280, title=title)
+                    ref_lines=columns.reference_lines(value, lln), step=56, height=280, title=title)
     res = gp.comparison
     stat = [f"n = {gp.n}"]
     if res is not None and not math.isnan(res.pvalue):

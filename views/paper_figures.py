@@ -58,7 +58,7 @@ def figure(fid: str, title: str) -> tuple[alt.TopLevelMixin, str]:
         tb = session.memo(tocilizumab.tocilizumab_box_panel, df, pool=POOL_CRS_34)
         return split_boxplot(tb.box, tb.points, value_label=columns.label("fibrinogen_nadir"),
                              group_label="CRS grade", height=240, step=70,
-                             ref_lines=columns.reference_lines("fibrinogen_nadir"),
+                             ref_lines=columns.reference_lines("fibrinogen_nadir", lln),
                              title=title), " · test: CRS 1-2, tocilizumab vs none (Mann-Whitney)"
     if fid == "3D":
         gd = session.memo(tocilizumab.grade_by_doses, df)
@@ -75,7 +75,7 @@ def figure(fid: str, title: str) -> tuple[alt.TopLevelMixin, str]:
     gp = session.memo(lab_values.group_panel, view.store, view.filter, value, group)
     return boxplot(gp.box, gp.points, value_label=columns.label(value), group_label="CRS grade",
                    log_scale=columns.log_scale_default(value),
-                   ref_lines=columns.reference_lines(value), height=240, step=44,
+                   ref_lines=columns.reference_lines(value, lln), height=240, step=44,
                    title=title), ""
 
 
@@ -94,6 +94,7 @@ def draw(fid: str, row: pd.Series) -> None:
 
 
 view = session.page("Paper figures", min_n=0)
+lln = session.endpoint_settings().fibrinogen_lln  # CTCAE lines at the session's LLN
 st.markdown("Perl et al., *Tocilizumab administration in cytokine release syndrome is "
             "associated with hypofibrinogenemia after CAR T-cell therapy*, Haematologica 2024, "
             "redrawn on this cohort. Under each panel: the paper's statistic and this cohort's, "

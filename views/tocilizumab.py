@@ -22,6 +22,7 @@ NEEDED = ("tocilizumab", "fibrinogen_nadir")
 
 
 view = session.page("Tocilizumab", min_n=MIN_N, needs="each dose-response panel")
+lln = session.endpoint_settings().fibrinogen_lln  # CTCAE lines at the session's LLN
 df = columns.only(view.patients, tocilizumab.DOSE_COLUMNS)
 missing = [c for c in NEEDED if c not in df.columns or not df[c].notna().any()]
 if missing:
@@ -91,7 +92,7 @@ def figure_3a() -> None:
                 if (r := tb.by_arm.get(arm)) is not None and not math.isnan(r.pvalue)]
         show_chart(fit_width(split_boxplot(tb.box, tb.points, value_label=columns.label(
             "fibrinogen_nadir"), group_label="CRS grade",
-            ref_lines=columns.reference_lines("fibrinogen_nadir"), height=280, title=title)),
+            ref_lines=columns.reference_lines("fibrinogen_nadir", lln), height=280, title=title)),
             name="fig3a", title=title, stat=" · ".join(stat + [f"n = {tb.n}"]))
         for n in tb.notes:
             st.caption(f"⚠ {n.text}")
