@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -247,7 +247,7 @@ def normalise_labs(labs: pd.DataFrame, report: LoadReport, *,
     values in recognised units to canonical units (:func:`core.ingest.units.convert_lab_units`).
     Unknown analytes are kept under their own name and listed in a note; values whose unit
     contradicts them are left for the endpoint derivation to list, never rescaled here."""
-    canon = labs["analyte"].astype(str).map(schema.analyte_named)
+    canon = _per_distinct(labs["analyte"].astype(str), schema.analyte_named)
     notes = list(report.notes)
     unknown = sorted(set(labs.loc[canon.isna(), "analyte"].astype(str)))
     if unknown:
@@ -257,3 +257,15 @@ def normalise_labs(labs: pd.DataFrame, report: LoadReport, *,
     labs, conversions = units.convert_lab_units(labs, pt_normal_seconds=pt_normal_seconds)
     return labs, replace(report, conversions=report.conversions + tuple(conversions),
                          notes=tuple(notes))
+
+
+def _per_distinct(text: pd.Series, func: Callable[[str], str | None]) -> pd.Series:
+    """``text.map(func)`` computed once per distinct text (a lab table has millions of rows
+    and a few dozen analyte names)."""
+    codes, uniq = pd.factorize(text.to_numpy(dtype=object))
+    if (codes < 0).any():  # not text (cannot happen after astype(str)): as map would
+        return text.map(func)
+    per_value = pd.Series(uniq, dtype=object).map(func)
+    out = per_value.take(codes)
+    out.index = text.index
+    return out

@@ -3,9 +3,17 @@
 
 Cells are read by :mod:`core.ingest.parse` and converted to canonical units by
 :mod:`core.ingest.units`; this module only decides, per kind, what is listed and what is kept.
+
+Work is per distinct cell text (:class:`Distinct`): a long lab table has millions of rows but
+a few distinct analytes and units, so every text method runs over the distinct values and the
+results are spread back to the rows by their codes. Problems are collected in batches (one per
+kind of problem and column, :class:`BatchCollector`) and become the report's tables at once.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -16,8 +24,170 @@ from core.ingest.report import Collector
 from core.ingest.wording import short
 
 
+@dataclass(frozen=True)
+class Distinct:
+    """A column of text cells as its distinct values and, per row, the code of its value.
+
+    Attributes
+    ----------
+    codes : per row, the position of its cell text in ``uniq``.
+    uniq : the distinct cell texts (RangeIndex, named like the column).
+    index : the column's index.
+
+    A column that is not all text (None, NaN, numbers) is kept as it is, one "distinct" value
+    per row, so the functions run on it see exactly the cells they saw before.
+    """
+
+    codes: np.ndarray
+    uniq: pd.Series
+    index: pd.Index
+
+    @classmethod
+    def of(cls, raw: pd.Series) -> Distinct:
+        arr = raw.to_numpy(dtype=object)
+        if len(arr) and pd.api.types.infer_dtype(arr, skipna=False) == "string":
+            codes, uniq = pd.factorize(arr)
+            return cls(codes.astype(np.intp, copy=False),
+                       pd.Series(uniq, dtype=object, name=raw.name), raw.index)
+        return cls(np.arange(len(arr), dtype=np.intp),
+                   pd.Series(arr, dtype=object, name=raw.name), raw.index)
+
+    def rows(self, per_value: np.ndarray) -> np.ndarray:
+        """A per-distinct-value array spread to the rows."""
+        return np.asarray(per_value)[self.codes]
+
+    def series(self, per_value: pd.Series) -> pd.Series:
+        """A per-distinct-value Series (any dtype) spread to the rows, on the column's index."""
+        out = per_value.take(self.codes)
+        out.index = self.index
+        return out
+
+    def cells(self, positions: np.ndarray) -> np.ndarray:
+        """The cell texts at row ``positions``."""
+        return self.uniq.to_numpy(dtype=object)[self.codes[positions]]
+
+
+def per_text(values: np.ndarray, func: Callable[[object], object]) -> np.ndarray:
+    """``func`` of every value (an object array), computed once per distinct value when every
+    value is text (else once per value: ``1`` and ``True`` are equal keys but differ as text)."""
+    values = np.asarray(values, dtype=object)
+    if not len(values):
+        return np.empty(0, dtype=object)
+    if pd.api.types.infer_dtype(values, skipna=False) == "string":
+        codes, uniq = pd.factorize(values)
+        return np.array([func(u) for u in uniq] + [None], dtype=object)[:-1][codes]
+    return np.array([func(v) for v in values] + [None], dtype=object)[:-1]
+
+
+def _fill_object(values: np.ndarray | str, n: int) -> np.ndarray:
+    if isinstance(values, str):
+        out = np.empty(n, dtype=object)
+        out[:] = values
+        return out
+    return np.asarray(values, dtype=object)
+
+
+@dataclass
+class BatchCollector(Collector):
+    """A :class:`~core.ingest.report.Collector` that takes problems many cells at a time
+    (:meth:`cells_at`, :meth:`reject_at`) and builds the report's tables vectorised; the
+    one-cell methods still work. The tables equal those a row-by-row collection gives:
+    cells in the order listed, rejected rows sorted with their reasons joined in order."""
+
+    _cells: list[tuple[np.ndarray, object, object, object]] = field(default_factory=list)
+    _rejects: list[tuple[np.ndarray, str | np.ndarray]] = field(default_factory=list)
+
+    def cell(self, pos: int | np.integer, column: str, value: str, problem: str) -> None:
+        values = np.empty(1, dtype=object)
+        values[0] = value
+        self.cells_at(np.array([int(pos)], dtype=np.intp), column, values, problem)
+
+    def reject(self, pos: int | np.integer, reason: str) -> None:
+        self.reject_at(np.array([int(pos)], dtype=np.intp), reason)
+
+    def cells_at(self, positions: np.ndarray, column: str | np.ndarray,
+                 values: np.ndarray, problems: str | np.ndarray) -> None:
+        """List the cells at row ``positions`` (values and problems per cell, or one problem
+        for all); their rows stay loaded."""
+        if len(positions):
+            self._cells.append((np.asarray(positions, dtype=np.intp), column, values, problems))
+
+    def reject_at(self, positions: np.ndarray, reasons: str | np.ndarray) -> None:
+        """Reject the rows at ``positions`` (a second reason is appended to the first)."""
+        if len(positions):
+            self._rejects.append((np.asarray(positions, dtype=np.intp), reasons))
+
+    def rejected_positions(self) -> np.ndarray:
+        if not self._rejects:
+            return np.empty(0, dtype=np.intp)
+        return np.unique(np.concatenate([p for p, _ in self._rejects]))
+
+    def _ids_at(self, positions: np.ndarray) -> np.ndarray:
+        return per_text(self.ids.to_numpy(dtype=object)[positions], short)
+
+    def rejected_frame(self) -> pd.DataFrame:
+        """DataFrame (row, patient_id, reason), one row per rejected row, in row order."""
+        columns = ["row", "patient_id", "reason"]
+        if not self._rejects:
+            return pd.DataFrame([], columns=columns)
+        pos = np.concatenate([p for p, _ in self._rejects])
+        why = np.concatenate([_fill_object(r, len(p)) for p, r in self._rejects])
+        order = np.argsort(pos, kind="stable")
+        pos, why = pos[order], why[order]
+        start = np.r_[True, pos[1:] != pos[:-1]]
+        first = np.flatnonzero(start)
+        reason = why[first].copy()
+        if len(first) < len(pos):  # rows with several reasons: "a; b", in the order given
+            group = np.cumsum(start) - 1
+            rank = np.arange(len(pos)) - first[group]
+            for k in range(1, int(rank.max()) + 1):
+                at = rank == k
+                reason[group[at]] = reason[group[at]] + "; " + why[at]
+        pos = pos[first]
+        pid = self._ids_at(pos)
+        pid[pid == ""] = None
+        return pd.DataFrame({"row": self.row_numbers[pos].astype(np.int64), "patient_id": pid,
+                             "reason": reason}, columns=columns)
+
+    def cells_frame(self, keep: np.ndarray) -> pd.DataFrame:
+        """DataFrame (row, patient_id, column, value, problem) of the cells listed whose rows
+        are kept (``keep``: per position), in the order listed."""
+        columns = ["row", "patient_id", "column", "value", "problem"]
+        batches = []
+        for p, col, v, pr in self._cells:
+            m = keep[p]
+            if m.any():
+                batches.append((p[m], col if isinstance(col, str) else np.asarray(col)[m],
+                                np.asarray(v, dtype=object)[m],
+                                pr if isinstance(pr, str) else np.asarray(pr, dtype=object)[m]))
+        if not batches:
+            return pd.DataFrame([], columns=columns)
+        pos = np.concatenate([p for p, *_ in batches])
+        column = np.concatenate([_fill_object(col, len(p)) if isinstance(col, str)
+                                 else np.asarray(col, dtype=object) for p, col, *_ in batches])
+        value = per_text(np.concatenate([v for _, _, v, _ in batches]), lambda x: short(x, 200))
+        problem = np.concatenate([_fill_object(pr, len(p)) for p, _, _, pr in batches])
+        return pd.DataFrame({"row": self.row_numbers[pos].astype(np.int64),
+                             "patient_id": self._ids_at(pos), "column": column, "value": value,
+                             "problem": problem}, columns=columns)
+
+
+def _list(c: Collector, positions: np.ndarray, column: str, d: Distinct,
+          problems: str | np.ndarray) -> None:
+    """List the cells of column ``d`` at row ``positions`` with their problem(s)."""
+    if not len(positions):
+        return
+    if isinstance(c, BatchCollector):
+        c.cells_at(positions, column, d.cells(positions), problems)
+        return
+    values = d.cells(positions)
+    for i, pos in enumerate(positions):
+        c.cell(pos, column, values[i], problems if isinstance(problems, str) else problems[i])
+
+
 def convert_column(raw: pd.Series, spec: schema.Column, header: str, decimal: str,
-                   c: Collector, conversions: list[str]) -> pd.Series:
+                   c: Collector, conversions: list[str],
+                   distinct: Distinct | None = None) -> pd.Series:
     """One mapped column of text cells as typed values.
 
     Parameters
@@ -28,31 +198,34 @@ def convert_column(raw: pd.Series, spec: schema.Column, header: str, decimal: st
     decimal : the file's decimal mark.
     c : where every cell not used as written is listed.
     conversions : where a sentence about a unit conversion is appended.
+    distinct : ``raw`` as :class:`Distinct` (made here when not given).
 
     Returns
     -------
     Series
         Text (id, category), ``Int64`` (binary, grade, integer) or float (numeric, day).
     """
+    d = distinct if distinct is not None else Distinct.of(raw)
     name = spec.name
     if spec.kind == "id":
-        return raw.str.strip()
+        return d.series(d.uniq.str.strip())
     if spec.kind == "binary":
-        return _binary(raw, name, c)
+        return _binary(d, name, c)
     if spec.kind == "grade":
-        return _grade(raw, name, spec.lo or 0, spec.hi or 4, c)
+        return _grade(d, name, spec.lo or 0, spec.hi or 4, c)
     if spec.kind == "category":
-        return _sex(raw, c) if name == "sex" else _category(raw)
-    values = _numbers(raw, name, decimal, c)
-    values = _to_canonical_unit(values, raw, name, header, c, conversions)
+        return _sex(d, c) if name == "sex" else d.series(_category(d.uniq))
+    values = _numbers(d, name, decimal, c)
+    values = _to_canonical_unit(values, d, name, header, c, conversions)
     if spec.kind == "integer":
-        values = _whole(values, raw, name, c)
-    values = _in_range(values, raw, spec, c)
+        values = _whole(values, d, name, c)
+    values = _in_range(values, d, spec, c)
     return values.round().astype("Int64") if spec.kind == "integer" else values
 
 
-def _numbers(raw: pd.Series, column: str, decimal: str, c: Collector) -> pd.Series:
+def _numbers(d: Distinct, column: str, decimal: str, c: Collector) -> pd.Series:
     """Numbers; a censored ``"<0.5"`` is used at its bound and listed, text is listed."""
+    raw = d.uniq
     n = parse.read_numbers(raw, decimal)
     values, failed, censored = n.values.copy(), n.failed.copy(), n.censored
     comma = np.zeros(len(raw), bool)
@@ -66,17 +239,24 @@ def _numbers(raw: pd.Series, column: str, decimal: str, c: Collector) -> pd.Seri
         failed[hit], comma[hit] = False, True
         censored = censored.copy()
         censored[hit] = again.censored[~np.isnan(again.values)]
-    for pos in np.flatnonzero(comma):
-        c.cell(pos, column, raw.iloc[pos], f"read with a decimal comma as {values[pos]:g}"
-               + ("; censored value, used at its bound" if censored[pos] else ""))
-    for pos in np.flatnonzero(censored & ~comma):
-        c.cell(pos, column, raw.iloc[pos], f"censored value; used {values[pos]:g}")
-    for pos in np.flatnonzero(failed):
-        c.cell(pos, column, raw.iloc[pos], "not a number; set missing")
-    return pd.Series(values, index=raw.index, dtype=float)
+    said = np.empty(len(raw), dtype=object)
+    for i in np.flatnonzero(comma):
+        said[i] = (f"read with a decimal comma as {values[i]:g}"
+                   + ("; censored value, used at its bound" if censored[i] else ""))
+    for i in np.flatnonzero(censored & ~comma):
+        said[i] = f"censored value; used {values[i]:g}"
+    if comma.any():
+        pos = np.flatnonzero(d.rows(comma))
+        _list(c, pos, column, d, said[d.codes[pos]])
+    if (censored & ~comma).any():
+        pos = np.flatnonzero(d.rows(censored & ~comma))
+        _list(c, pos, column, d, said[d.codes[pos]])
+    if failed.any():
+        _list(c, np.flatnonzero(d.rows(failed)), column, d, "not a number; set missing")
+    return pd.Series(d.rows(values), index=d.index, dtype=float)
 
 
-def _to_canonical_unit(values: pd.Series, raw: pd.Series, column: str, header: str,
+def _to_canonical_unit(values: pd.Series, d: Distinct, column: str, header: str,
                        c: Collector, conversions: list[str]) -> pd.Series:
     """Values in the column's canonical unit (:func:`core.ingest.units.header_unit`); when
     the header's unit cannot be used or the values contradict it, every value is listed and
@@ -85,56 +265,58 @@ def _to_canonical_unit(values: pd.Series, raw: pd.Series, column: str, header: s
     if h.sentence:
         conversions.append(h.sentence)
     if h.problem:
-        for pos in np.flatnonzero(values.notna().to_numpy()):
-            c.cell(pos, column, raw.iloc[pos], h.problem)
+        _list(c, np.flatnonzero(values.notna().to_numpy()), column, d, h.problem)
         return values.where(pd.Series(False, index=values.index))
     return values * h.factor if h.factor != 1.0 else values
 
 
-def _whole(values: pd.Series, raw: pd.Series, column: str, c: Collector) -> pd.Series:
+def _whole(values: pd.Series, d: Distinct, column: str, c: Collector) -> pd.Series:
     frac = values.notna() & (values % 1 != 0)
-    for pos in np.flatnonzero(frac.to_numpy()):
-        c.cell(pos, column, raw.iloc[pos], "expected a whole number; set missing")
+    _list(c, np.flatnonzero(frac.to_numpy()), column, d, "expected a whole number; set missing")
     return values.where(~frac)
 
 
-def _in_range(values: pd.Series, raw: pd.Series, spec: schema.Column,
+def _in_range(values: pd.Series, d: Distinct, spec: schema.Column,
               c: Collector) -> pd.Series:
     lo = spec.lo if spec.lo is not None else -np.inf
     hi = spec.hi if spec.hi is not None else np.inf
     out_of_range = values.notna() & ((values < lo) | (values > hi))
     unit = f" {spec.unit}" if spec.unit and spec.unit != "day" else ""
-    for pos in np.flatnonzero(out_of_range.to_numpy()):
-        c.cell(pos, spec.name, raw.iloc[pos],
-               f"outside the plausible range {lo:g}-{hi:g}{unit}; set missing")
+    _list(c, np.flatnonzero(out_of_range.to_numpy()), spec.name, d,
+          f"outside the plausible range {lo:g}-{hi:g}{unit}; set missing")
     return values.where(~out_of_range)
 
 
-def _binary(raw: pd.Series, column: str, c: Collector) -> pd.Series:
-    values, bad = parse.parse_binary(raw)
-    for pos in np.flatnonzero(bad):
-        c.cell(pos, column, raw.iloc[pos], "expected 0/1 (yes/no); set missing")
-    return values
+def _binary(d: Distinct, column: str, c: Collector) -> pd.Series:
+    values, bad = parse.parse_binary(d.uniq)
+    if bad.any():
+        _list(c, np.flatnonzero(d.rows(bad)), column, d, "expected 0/1 (yes/no); set missing")
+    return d.series(values)
 
 
-def _grade(raw: pd.Series, column: str, lo: float, hi: float, c: Collector) -> pd.Series:
+def _grade(d: Distinct, column: str, lo: float, hi: float, c: Collector) -> pd.Series:
     """Grades; every cell not written as a plain number is listed with how it was read."""
-    g = parse.parse_grades(raw, lo, hi)
-    for pos in np.flatnonzero(g.unparsed):
-        c.cell(pos, column, raw.iloc[pos], f"expected a grade {lo:g}-{hi:g}; set missing")
-    for pos in np.flatnonzero(g.out_of_range):
-        c.cell(pos, column, raw.iloc[pos], f"grade out of range {lo:g}-{hi:g}; set missing")
-    for pos in np.flatnonzero(g.worded):
-        c.cell(pos, column, raw.iloc[pos],
-               f"read '{short(raw.iloc[pos], 40)}' as grade {int(g.values.iloc[pos])}")
-    return g.in_range()
+    g = parse.parse_grades(d.uniq, lo, hi)
+    if g.unparsed.any():
+        _list(c, np.flatnonzero(d.rows(g.unparsed)), column, d,
+              f"expected a grade {lo:g}-{hi:g}; set missing")
+    if g.out_of_range.any():
+        _list(c, np.flatnonzero(d.rows(g.out_of_range)), column, d,
+              f"grade out of range {lo:g}-{hi:g}; set missing")
+    if g.worded.any():
+        said = np.empty(len(d.uniq), dtype=object)
+        for i in np.flatnonzero(g.worded):
+            said[i] = f"read '{short(d.uniq.iloc[i], 40)}' as grade {int(g.values.iloc[i])}"
+        pos = np.flatnonzero(d.rows(g.worded))
+        _list(c, pos, column, d, said[d.codes[pos]])
+    return d.series(g.in_range())
 
 
-def _sex(raw: pd.Series, c: Collector) -> pd.Series:
-    values, bad = parse.parse_sex(raw)
-    for pos in np.flatnonzero(bad):
-        c.cell(pos, "sex", raw.iloc[pos], "expected F or M; set missing")
-    return values
+def _sex(d: Distinct, c: Collector) -> pd.Series:
+    values, bad = parse.parse_sex(d.uniq)
+    if bad.any():
+        _list(c, np.flatnonzero(d.rows(bad)), "sex", d, "expected F or M; set missing")
+    return d.series(values)
 
 
 def _category(raw: pd.Series) -> pd.Series:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -197,8 +198,8 @@ def not_converted_reason(analyte: str, unit: str) -> str:
 # the lab table's unit column
 # --------------------------------------------------------------------------------------------
 
-def lab_factors(analytes: pd.Series | np.ndarray,
-                units: pd.Series | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def lab_factors(analytes: pd.Series | np.ndarray, units: pd.Series | np.ndarray, *,
+                key: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per lab row, the factor into its analyte's canonical unit.
 
     Parameters
@@ -206,6 +207,7 @@ def lab_factors(analytes: pd.Series | np.ndarray,
     analytes : canonical analyte names (None or unknown names: factor NaN when a unit is
         given).
     units : the unit cells as uploaded (None/NaN/empty: no unit given).
+    key : the units folded (:func:`_unit_keys`) when the caller has them.
 
     Returns
     -------
@@ -214,8 +216,8 @@ def lab_factors(analytes: pd.Series | np.ndarray,
         analyte accepts; ``given`` says where a unit was given. Work is per distinct
         (analyte, unit) pair, so millions of rows cost little.
     """
-    key = per_unique(np.asarray(units, dtype=object),
-                     _unit_key)
+    if key is None:
+        key = _unit_keys(units)
     given = key != ""
     factor = np.ones(len(key))
     if not given.any():
@@ -239,6 +241,18 @@ def _missing(u: object) -> bool:
 def _unit_key(u: object) -> str:
     """A unit cell folded for look-up; ``""`` when empty."""
     return "" if _missing(u) else schema.fold_unit(u)
+
+
+def _unit_keys(units: pd.Series | np.ndarray) -> np.ndarray:
+    """:func:`_unit_key` of every unit cell (once per distinct cell)."""
+    return per_unique(np.asarray(units, dtype=object), _unit_key)
+
+
+def _isin(values: pd.Series | np.ndarray, items: Iterable[str]) -> np.ndarray:
+    """Where an object array holds one of a few texts: ``np.isin`` by hashing (numpy's
+    ``isin`` compares object arrays element by element, once per item)."""
+    return pd.Series(np.asarray(values, dtype=object), dtype=object).isin(
+        list(items)).to_numpy(bool)
 
 
 def _factor(analyte: object, unit: str) -> float:
@@ -291,28 +305,59 @@ def convert_lab_units(labs: pd.DataFrame, *, pt_normal_seconds: float | None = N
     if pt_normal_seconds is not None:
         labs = _pt_to_inr(labs, pt_normal_seconds, pt_isi, sentences)
     analytes = labs["analyte"].to_numpy(object)
-    factor, given = lab_factors(analytes, labs["unit"].to_numpy(object))
-    key = per_unique(labs["unit"].to_numpy(object), _unit_key)
-    sub = pd.DataFrame({"analyte": analytes, "key": key, "factor": factor,
-                        "written": labs["unit"].astype(str).to_numpy(object)})[given]
-    for (a, k), g in sub.groupby(["analyte", "key"], sort=False):
-        if a not in schema.ANALYTES:
-            continue  # unknown analytes are named in a note of their own
-        sentences.append(_lab_sentence(str(a), str(k), g))
+    unit = labs["unit"].to_numpy(object)
+    key = _unit_keys(unit)
+    factor, given = lab_factors(analytes, unit, key=key)
+    sentences += _lab_sentences(analytes, key, factor, given, labs["unit"])
     ok = given & ~np.isnan(factor)
     applied = np.where(ok, factor, 1.0)
     wrong, said = _contradictions(labs, labs["value"].to_numpy(float) * applied, applied,
                                   ~given | ok)
     ok &= ~wrong   # contradicted rows keep their value and unit: the derivation lists them
     out = labs.assign(value=labs["value"] * np.where(ok, factor, 1.0))
-    out.loc[ok, "unit"] = out.loc[ok, "analyte"].map(lambda n: schema.ANALYTES[n].unit)
+    names = out.loc[ok, "analyte"]
+    out.loc[ok, "unit"] = names.map({n: schema.ANALYTES[n].unit for n in pd.unique(names)})
     return out, [s for s in sentences + said if s]
+
+
+def _lab_sentences(analytes: np.ndarray, key: np.ndarray, factor: np.ndarray,
+                   given: np.ndarray, unit: pd.Series) -> list[str]:
+    """Per known analyte and folded unit given (in the order they first appear), the sentence
+    of :func:`_lab_sentence`; the rows are grouped by codes, not by a groupby of text."""
+    rows = np.flatnonzero(given)
+    a_codes, a_names = pd.factorize(pd.Series(analytes[rows], dtype=object))
+    rows, a_codes = rows[a_codes >= 0], a_codes[a_codes >= 0]  # groupby drops missing keys
+    if not len(rows):
+        return []
+    k_codes, k_names = pd.factorize(pd.Series(key[rows], dtype=object))
+    pair, pairs = pd.factorize(a_codes.astype(np.int64) * len(k_names) + k_codes)
+    order = np.argsort(pair, kind="stable")
+    bounds = np.r_[0, np.cumsum(np.bincount(pair, minlength=len(pairs)))]
+    text = unit.to_numpy(dtype=object)
+    if pd.api.types.infer_dtype(text[rows], skipna=False) != "string":
+        text = unit.astype(str).to_numpy(dtype=object)
+    out = []
+    for j, p in enumerate(pairs):
+        a = a_names[int(p) // len(k_names)]
+        if a not in schema.ANALYTES:
+            continue  # unknown analytes are named in a note of their own
+        members = rows[order[bounds[j]:bounds[j + 1]]]
+        written = pd.unique(pd.Series(text[members], dtype=object))[:4]
+        out.append(_lab_sentence_of(str(a), str(k_names[int(p) % len(k_names)]),
+                                    len(members), float(factor[members[0]]), written))
+    return out
 
 
 def _lab_sentence(a: str, key: str, g: pd.DataFrame) -> str:
     """One sentence about the lab rows of analyte ``a`` whose unit folds to ``key``."""
-    n, f = len(g), float(g["factor"].iloc[0])
-    written = ", ".join(f"'{w}'" for w in pd.unique(g["written"])[:4])
+    return _lab_sentence_of(a, key, len(g), float(g["factor"].iloc[0]),
+                            pd.unique(g["written"])[:4])
+
+
+def _lab_sentence_of(a: str, key: str, n: int, f: float, spellings: Iterable[object]) -> str:
+    """One sentence about ``n`` lab rows of analyte ``a`` whose unit folds to ``key`` (factor
+    ``f``), written as ``spellings`` (the first four)."""
+    written = ", ".join(f"'{w}'" for w in spellings)
     canon = schema.ANALYTES[a].unit or "(no unit)"
     if np.isnan(f):
         why = not_converted_reason(a, key)
@@ -357,14 +402,14 @@ def _route_pt_family(labs: pd.DataFrame, sentences: list[str], *,
     """Prothrombin-time rows under the analyte their unit names (INR, Quick %, PT seconds),
     and a sentence saying that Quick and PT seconds are kept apart, not converted to INR."""
     name = labs["analyte"].to_numpy(object)
-    fam = np.isin(name, PT_FAMILY)
-    if not fam.any():
+    fam = np.flatnonzero(_isin(name, PT_FAMILY))
+    if not len(fam):
         return labs
-    key = per_unique(labs["unit"].to_numpy(object), _unit_key)
+    key = _unit_keys(labs["unit"].to_numpy(object)[fam])
     target = name.copy()
     for member in PT_FAMILY:
         accepts = [u for u in unit_factors(member) if u]
-        target[fam & np.isin(key, accepts)] = member
+        target[fam[_isin(key, accepts)]] = member
     moved = target != name
     for member in ("quick",) if pt_to_inr else ("quick", "pt"):
         rows = target == member
@@ -423,7 +468,7 @@ def contradicted_units(patients: np.ndarray, analytes: np.ndarray, units: np.nda
     Series of str, indexed by row position.
     """
     problem = pd.Series("", index=range(len(values)), dtype=object)
-    cand = np.isin(np.asarray(analytes, dtype=object), list(TYPICAL))
+    cand = _isin(analytes, TYPICAL)
     if usable is not None:
         cand &= usable
     if not cand.any():

@@ -9,11 +9,11 @@ import pandas as pd
 
 from core import schema
 from core.errors import ValidationError
-from core.ingest.columns import convert_column, extra_columns
+from core.ingest.columns import BatchCollector, Distinct, convert_column, extra_columns, per_text
 from core.ingest.mapping import safe_extra_name
 from core.ingest.parse import is_na
 from core.ingest.read import RawTable
-from core.ingest.report import Collector, LoadReport
+from core.ingest.report import LoadReport
 from core.ingest.wording import short
 
 
@@ -52,16 +52,21 @@ def validate(raw: RawTable, mapping: Mapping[str, str | None], table: schema.Tab
     _check_required(raw, mapping, table)
     rows = np.arange(len(raw.frame)) + raw.first_row
     id_header = next(h for h, t in mapping.items() if t == "patient_id")
-    ids = raw.frame[id_header].str.strip()
-    c = Collector(rows, ids)
+    distinct = {h: Distinct.of(raw.frame[h]) for h, t in mapping.items() if t}
+    ids = distinct[id_header]
+    stripped = ids.uniq.str.strip()
+    c = BatchCollector(rows, ids.series(stripped))
     conversions: list[str] = []
-    typed, names = _typed_columns(raw, mapping, table, c, conversions)
+    typed, names = _typed_columns(raw, mapping, table, c, conversions, distinct)
     notes += _renamed_note(names, mapping)
-    for pos, header, value, problem in raw.cell_notes:
-        c.cell(pos, names.get(header, header), value, problem)
+    if raw.cell_notes:
+        pos, headers, values, problems = (np.array(x, dtype=object)
+                                          for x in zip(*raw.cell_notes))
+        c.cells_at(pos.astype(np.intp), np.array([names.get(h, h) for h in headers], dtype=object),
+                   values, problems)
     if not len(raw.frame):
         notes.append(f"{raw.label} has a header row but no data rows.")
-    _reject_rows(raw, ids, typed, table, known_patients, c)
+    _reject_rows(raw, Distinct(ids.codes, stripped, ids.index), typed, table, known_patients, c)
     return _loaded(raw, table, typed, c, mapping, conversions, notes)
 
 
@@ -75,21 +80,16 @@ def _renamed_note(names: Mapping[str, str], mapping: Mapping[str, str | None]) -
             + "; ".join(renamed) + "."]
 
 
-def _loaded(raw: RawTable, table: str, typed: pd.DataFrame, c: Collector,
+def _loaded(raw: RawTable, table: str, typed: pd.DataFrame, c: BatchCollector,
             mapping: Mapping[str, str | None], conversions: list[str],
             notes: list[str]) -> tuple[pd.DataFrame, LoadReport]:
     """The rows not rejected, and the report listing the rejected rows and the cell problems
     of the loaded ones."""
-    rows = c.row_numbers
     keep = np.ones(len(raw.frame), dtype=bool)
-    keep[list(c.rejected)] = False
+    keep[c.rejected_positions()] = False
     loaded = typed[keep].reset_index(drop=True)
-    rejected = pd.DataFrame(
-        [{"row": int(rows[p]), "patient_id": short(c.ids.iloc[p]) or None, "reason": r}
-         for p, r in sorted(c.rejected.items())], columns=["row", "patient_id", "reason"])
-    kept_rows = set(rows[keep].tolist())
-    cells = pd.DataFrame([x for x in c.cells if x["row"] in kept_rows],
-                         columns=["row", "patient_id", "column", "value", "problem"])
+    rejected = c.rejected_frame()
+    cells = c.cells_frame(keep)
     report = LoadReport(table, raw.filename, raw.describe(), len(raw.frame), len(loaded),
                         rejected, cells, dict(mapping), tuple(conversions), (*raw.notes, *notes))
     return loaded, report
@@ -139,9 +139,11 @@ def _check_required(raw: RawTable, mapping: Mapping[str, str | None],
 
 
 def _typed_columns(raw: RawTable, mapping: Mapping[str, str | None], table: schema.TableName,
-                   c: Collector, conversions: list[str]) -> tuple[pd.DataFrame, dict[str, str]]:
+                   c: BatchCollector, conversions: list[str],
+                   distinct: Mapping[str, Distinct]) -> tuple[pd.DataFrame, dict[str, str]]:
     """Every column converted (canonical ones by their kind, extras as number or text), and
-    header -> column name in the result."""
+    header -> column name in the result (``distinct``: the mapped columns as
+    :class:`~core.ingest.columns.Distinct`)."""
     columns = schema.columns_of(table)
     out: dict[str, pd.Series] = {}
     names: dict[str, str] = {}
@@ -152,7 +154,7 @@ def _typed_columns(raw: RawTable, mapping: Mapping[str, str | None], table: sche
         target = mapping.get(header)
         if target:
             out[target] = convert_column(raw.frame[header], columns[target], header,
-                                         raw.decimal, c, conversions)
+                                         raw.decimal, c, conversions, distinct[header])
             names[header] = target
         else:
             name = safe_extra_name(header, used | reserved, i + 1)
@@ -166,57 +168,61 @@ def _typed_columns(raw: RawTable, mapping: Mapping[str, str | None], table: sche
     return pd.DataFrame(out, index=raw.frame.index), names
 
 
-def _reject_rows(raw: RawTable, ids: pd.Series, typed: pd.DataFrame, table: schema.TableName,
-                 known_patients: set[str] | None, c: Collector) -> None:
+def _reject_rows(raw: RawTable, ids: Distinct, typed: pd.DataFrame, table: schema.TableName,
+                 known_patients: set[str] | None, c: BatchCollector) -> None:
     """Reject, with a reason, every row that cannot be loaded: rows that do not fit the header,
     blank rows, rows without an ID, duplicate patients, long-table rows without a usable
-    required value or for an unknown patient."""
+    required value or for an unknown patient (``ids``: the stripped patient IDs)."""
     has_id = _reject_structure(raw, ids, c)
     if table == "patients":
-        _reject_duplicate_patients(raw, ids, has_id, c)
+        _reject_duplicate_patients(raw, ids.series(ids.uniq), has_id, c)
     else:
         _reject_unusable(ids, typed, table, has_id, known_patients, c)
 
 
-def _reject_structure(raw: RawTable, ids: pd.Series, c: Collector) -> np.ndarray:
+def _reject_structure(raw: RawTable, ids: Distinct, c: BatchCollector) -> np.ndarray:
     """Reject rows that do not fit the header, blank rows and rows without a patient ID;
     return the mask of the other rows (those with an ID)."""
     for row, reason in raw.row_problems.items():
         c.reject(row, reason)
     other = np.zeros(len(raw.frame), dtype=bool)  # already rejected for the row's structure
     other[list(raw.row_problems)] = True
-    blank = (raw.frame == "").all(axis=1).to_numpy() & ~other
-    for pos in np.flatnonzero(blank):
-        c.reject(pos, "blank row")
-    no_id = (is_na(ids).to_numpy() & ~blank & ~other)
-    for pos in np.flatnonzero(no_id):
-        c.reject(pos, "no patient_id")
+    blank = np.ones(len(raw.frame), dtype=bool)
+    for j in range(raw.frame.shape[1]):
+        blank &= raw.frame.iloc[:, j].to_numpy(dtype=object) == ""
+    blank &= ~other
+    c.reject_at(np.flatnonzero(blank), "blank row")
+    no_id = ids.rows(is_na(ids.uniq).to_numpy()) & ~blank & ~other
+    c.reject_at(np.flatnonzero(no_id), "no patient_id")
     return ~(blank | other | no_id)
 
 
 def _reject_duplicate_patients(raw: RawTable, ids: pd.Series, has_id: np.ndarray,
-                               c: Collector) -> None:
+                               c: BatchCollector) -> None:
     """Reject every copy of a patient ID that appears in more than one row."""
     rows = np.arange(len(raw.frame)) + raw.first_row
     valid = pd.Series(has_id, index=ids.index)
     dup = valid & ids.where(valid).duplicated(keep=False)
     for pid, group in ids[dup].groupby(ids[dup]):
         where = ", ".join(str(rows[i]) for i in group.index)
-        for pos in group.index:
-            c.reject(pos, f"patient_id '{short(pid)}' appears in rows {where}; keep one "
-                          "row per patient")
+        c.reject_at(np.asarray(group.index, dtype=np.intp),
+                    f"patient_id '{short(pid)}' appears in rows {where}; keep one row per "
+                    "patient")
 
 
-def _reject_unusable(ids: pd.Series, typed: pd.DataFrame, table: schema.TableName,
+def _reject_unusable(ids: Distinct, typed: pd.DataFrame, table: schema.TableName,
                      has_id: np.ndarray, known_patients: set[str] | None,
-                     c: Collector) -> None:
+                     c: BatchCollector) -> None:
     """Reject long-table rows without a usable required value or for an unknown patient."""
     columns = schema.columns_of(table)
     for req in ("day", "analyte", "value", "drug"):
         if req in typed and columns.get(req) is not None and columns[req].required:
-            for pos in np.flatnonzero(typed[req].isna().to_numpy() & has_id):
-                c.reject(pos, f"no usable {req}")
+            c.reject_at(np.flatnonzero(typed[req].isna().to_numpy() & has_id),
+                        f"no usable {req}")
     if known_patients is not None:
-        unknown = ~ids.isin(known_patients).to_numpy() & has_id
-        for pos in np.flatnonzero(unknown):
-            c.reject(pos, f"patient_id '{short(ids.iloc[pos])}' is not in the patient table")
+        unknown = ~ids.rows(ids.uniq.isin(known_patients).to_numpy()) & has_id
+        pos = np.flatnonzero(unknown)
+        if len(pos):
+            why = per_text(ids.cells(pos), lambda p: f"patient_id '{short(p)}' is not in the "
+                           "patient table")
+            c.reject_at(pos, why)
