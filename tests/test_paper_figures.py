@@ -259,3 +259,20 @@ def test_findings_equal_scipy_on_hand_made_subsets(table, fid):  # noqa: ANN001
     assert row["n"] == n
     assert row["direction"] == pytest.approx(direction, rel=1e-9, abs=1e-12)
     assert row["computed_p"] == pytest.approx(p, rel=1e-9)
+
+
+def test_hodges_lehmann_by_distinct_values_equals_all_pairs(monkeypatch):
+    """Large groups count each pair of distinct values once (no n1 x n2 array): the estimate
+    and CI bounds are the same floats as from all pairwise differences."""
+    pf = paper
+    rng = np.random.default_rng(3)
+    cases = [(np.round(rng.normal(200, 60, 900), 0), np.round(rng.normal(260, 70, 1400), 0)),
+             (rng.integers(0, 5, 1001).astype(float), rng.integers(0, 7, 700).astype(float)),
+             (np.round(rng.gamma(2, 50, 1200), 1), np.round(rng.gamma(3, 40, 901), 1))]
+    for x, y in cases:
+        monkeypatch.setattr(pf, "_HL_ALL_PAIRS", 10**12)
+        assert pf._pairwise_selector(x, y) is None
+        expected = pf.hodges_lehmann(x, y)
+        monkeypatch.setattr(pf, "_HL_ALL_PAIRS", 0)
+        assert pf._pairwise_selector(x, y) is not None
+        assert pf.hodges_lehmann(x, y) == expected

@@ -90,3 +90,34 @@ def test_memo_keys_result_objects_by_content():
     b = Incidence(**{**fields, "table": other})
     assert _key(a) != _key(b)
     assert _key(a) == _key(Incidence(**{**fields, "table": big.copy()}))
+
+
+def test_memo_keys_the_views_patients_by_view_key_and_columns(monkeypatch):
+    """The view's patients, and column subsets of them made by ``columns.only``, are keyed by
+    the view's key and their column names (no hash of every row on each call); any other
+    frame, even with equal content, by content."""
+    import pandas as pd
+
+    from core.analyses import columns
+    from core.filters import CohortFilter
+    from ui import session
+
+    patients = pd.DataFrame({"patient_id": ["a", "b", "c"], "x": [1.0, 2.0, None],
+                             "y": [3, 4, 5]})
+    view = session.CohortView(patients, 3, 3, "", CohortFilter(), None, False, "t",  # type: ignore[arg-type]
+                              "k1")
+    monkeypatch.setattr(session.st, "session_state", {"_view": view})
+    sub = columns.only(patients, ("x", "y"))
+    assert session._key(patients) == ("view", "k1", ("patient_id", "x", "y"))
+    assert session._key(sub) == ("view", "k1", ("x", "y"))
+    assert session._key(columns.only(patients, ("x",))) != session._key(sub)
+    # a copy, a filtered frame or a subset of another frame: by content
+    assert session._key(patients.copy())[0] == "frame"
+    assert session._key(patients[patients["y"] > 3])[0] == "frame"
+    assert session._key(columns.only(patients.copy(), ("x", "y")))[0] == "frame"
+    assert session._key(patients.copy()) == session._key(patients.copy())
+    # another view (another filter or data): another key for the same columns
+    other = session.CohortView(patients, 3, 3, "", CohortFilter(), None, False, "t",  # type: ignore[arg-type]
+                               "k2")
+    monkeypatch.setattr(session.st, "session_state", {"_view": other})
+    assert session._key(patients) == ("view", "k2", ("patient_id", "x", "y"))

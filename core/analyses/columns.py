@@ -15,6 +15,8 @@ columns) costs a picker little.
 
 from __future__ import annotations
 
+import contextlib
+import weakref
 from collections.abc import Sequence
 
 import pandas as pd
@@ -79,7 +81,33 @@ def only(df: pd.DataFrame, columns: Sequence[str | None]) -> pd.DataFrame:
     uses: copies, content hashes for memoisation and column scans stay small.
     """
     wanted = {c for c in columns if c}
-    return df.loc[:, [c for c in df.columns if c in wanted]]
+    out = df.loc[:, [c for c in df.columns if c in wanted]]
+    _remember_subset(out, df)
+    return out
+
+
+#: id(subset) -> (subset, source) as weak references: which frames :func:`only` made from which
+_SUBSETS: dict[int, tuple[weakref.ref, weakref.ref]] = {}
+
+
+def _remember_subset(out: pd.DataFrame, source: pd.DataFrame) -> None:
+    key = id(out)
+
+    def forget(_ref: weakref.ref) -> None:
+        _SUBSETS.pop(key, None)
+
+    with contextlib.suppress(TypeError):  # a frame that cannot be weakly referenced
+        _SUBSETS[key] = (weakref.ref(out, forget), weakref.ref(source))
+
+
+def subset_source(frame: object) -> pd.DataFrame | None:
+    """The frame that :func:`only` took ``frame``'s columns from (None when it did not make
+    it, or the source is gone). Lets a memo key a column subset of a known frame by its
+    column names instead of hashing its content (``ui.session.memo``)."""
+    entry = _SUBSETS.get(id(frame))
+    if entry is None or entry[0]() is not frame:
+        return None
+    return entry[1]()
 
 
 def has_values(df: pd.DataFrame, *columns: str) -> bool:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal, get_args
 
+import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
@@ -18,7 +19,6 @@ from core.errors import ColumnError, InsufficientDataError
 from core.notes import Note, WithNotes
 from core.stats._common import (
     check_option,
-    complete_cases,
     dropped_note,
     numeric,
     require_columns,
@@ -85,8 +85,13 @@ def _fisher_ci(r: float, n: int) -> tuple[float, float]:
 def _pairs(df: pd.DataFrame, x: str, y: str) -> tuple[pd.DataFrame, int]:
     """Complete (x, y) pairs as columns ``x, y``; raise when too few or constant."""
     require_columns(df, [x, y])
-    data = pd.DataFrame({"x": numeric(df[x], x), "y": numeric(df[y], y)})
-    kept, n_dropped = complete_cases(data, ["x", "y"])
+    xs, ys = numeric(df[x], x), numeric(df[y], y)
+    # complete pairs with numpy (as complete_cases on the two float columns, without the
+    # frame copies: the correlation matrix calls this once per pair)
+    xa, ya = xs.to_numpy(), ys.to_numpy()
+    both = ~(np.isnan(xa) | np.isnan(ya))
+    kept = pd.DataFrame({"x": xa[both], "y": ya[both]}, index=xs.index[both])
+    n_dropped = int(len(xa) - len(kept))
     n = len(kept)
     if n < MIN_PAIRS:
         raise InsufficientDataError(
@@ -94,7 +99,7 @@ def _pairs(df: pd.DataFrame, x: str, y: str) -> tuple[pd.DataFrame, int]:
             f"{MIN_PAIRS} needed (for the confidence interval). Relax the filter or choose "
             "other columns.")
     for name, col in ((x, kept["x"]), (y, kept["y"])):
-        if col.nunique() == 1:
+        if len(np.unique(col.to_numpy())) == 1:
             raise InsufficientDataError(
                 f"'{name}' has the same value ({col.iloc[0]:g}) in all {n} pairs; a correlation "
                 "needs values that vary. Choose another column or widen the filter.")
@@ -192,17 +197,18 @@ def correlation_matrix_frame(df: pd.DataFrame, columns: Sequence[str],
     if len(columns) < 2:
         raise ColumnError("Choose at least two numeric columns for a correlation matrix.")
     require_columns(df, columns)
-    for c in columns:
-        numeric(df[c], c)
+    # each column converted (and checked) once, not once per pair; the same floats
+    num = pd.DataFrame({c: numeric(df[c], c) for c in columns}, index=df.index)
+    known = num.notna().to_numpy()
     rows = []
-    for a in columns:
-        for b in columns:
-            n_pair = int(df[list(dict.fromkeys([a, b]))].notna().all(axis=1).sum())
+    for i, a in enumerate(columns):
+        for j, b in enumerate(columns):
+            n_pair = int((known[:, i] & known[:, j]).sum())
             if a == b:
                 rows.append({"x": a, "y": b, "r": 1.0, "pvalue": 0.0, "n": n_pair})
                 continue
             try:
-                res = correlate(df, a, b, method)
+                res = correlate(num, a, b, method)
                 rows.append({"x": a, "y": b, "r": res.r, "pvalue": res.pvalue, "n": res.n})
             except InsufficientDataError:
                 rows.append({"x": a, "y": b, "r": math.nan, "pvalue": math.nan, "n": n_pair})

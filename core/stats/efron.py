@@ -62,15 +62,17 @@ def _efron_counting(X: np.ndarray, start: np.ndarray, t: np.ndarray, e: np.ndarr
     r = np.exp(eta - shift)
     loglik, score, info = 0.0, np.zeros(p), np.zeros((p, p))
     ug, ibg, igg = np.zeros(p), np.zeros((p, p)), np.zeros((p, p))
+    # r x x' of every row once (the same products, in the same order, as per event time)
+    rxx = r[:, None, None] * X[:, :, None] * X[:, None, :]
     for s in np.unique(t[e == 1]):
         risk = (start < s) & (t >= s)
         dead = (t == s) & (e == 1)
         d = int(dead.sum())
         rr, xr = r[risk], X[risk]
         s0, s1 = rr.sum(), rr @ xr
-        s2 = (rr[:, None, None] * xr[:, :, None] * xr[:, None, :]).sum(0)
+        s2 = rxx[risk].sum(0)
         d0, d1 = r[dead].sum(), r[dead] @ X[dead]
-        d2 = (r[dead, None, None] * X[dead, :, None] * X[dead, None, :]).sum(0)
+        d2 = rxx[dead].sum(0)
         xsum = X[dead].sum(0)
         loglik += eta[dead].sum()
         mean_sum, var_sum = np.zeros(p), np.zeros((p, p))
@@ -106,14 +108,19 @@ def _efron(X: np.ndarray, t: np.ndarray, e: np.ndarray, beta: np.ndarray,
     s2 = np.cumsum(rs[:, None, None] * Xs[:, :, None] * Xs[:, None, :], axis=0)
     loglik, score, info = 0.0, np.zeros(p), np.zeros((p, p))
     ug, ibg, igg = np.zeros(p), np.zeros((p, p)), np.zeros((p, p))
+    etas = eta[order]
+    gso = g[order] if g is not None else None
     for s in np.unique(t[e == 1]):
-        last = np.searchsorted(-ts, -s, side="right") - 1   # last row with time >= s
-        dead = (ts == s) & (es == 1)
-        d = int(dead.sum())
+        # rows at time s are one block of the sorted rows: the same rows, in the same order,
+        # as a mask over all rows would select (so the sums are bit-identical), in O(block)
+        first = int(np.searchsorted(-ts, -s, side="left"))
+        last = int(np.searchsorted(-ts, -s, side="right")) - 1   # last row with time >= s
+        dead = np.flatnonzero(es[first:last + 1] == 1) + first
+        d = len(dead)
         d0, d1 = rs[dead].sum(), (rs[dead, None] * Xs[dead]).sum(0)
         d2 = (rs[dead, None, None] * Xs[dead, :, None] * Xs[dead, None, :]).sum(0)
         xsum = Xs[dead].sum(0)
-        loglik += eta[order][dead].sum()
+        loglik += etas[dead].sum()
         mean_sum, var_sum = np.zeros(p), np.zeros((p, p))
         for k in range(d):
             frac = k / d
@@ -125,8 +132,8 @@ def _efron(X: np.ndarray, t: np.ndarray, e: np.ndarray, beta: np.ndarray,
             var_sum += var
         score += xsum - mean_sum
         info += var_sum
-        if g is not None:
-            gs = g[order][dead][0]
+        if gso is not None:
+            gs = gso[dead][0]
             ug += gs * (xsum - mean_sum)
             ibg += gs * var_sum
             igg += gs * gs * var_sum

@@ -91,12 +91,18 @@ def _connected(t: np.ndarray, e: np.ndarray, g: np.ndarray, kept: Sequence[str],
             x = parent[x]
         return x
 
-    for s in event_times:
-        at_risk = t >= s
-        n, d = int(at_risk.sum()), int(((t == s) & (e == 1)).sum())
+    # a group is at risk at s while s <= its longest time; counts from the sorted times
+    # (the same sets as scanning every row at every event time, in O(n log n))
+    known = ~np.isnan(t)
+    last = {lv: t[known & (g == lv)].max(initial=-np.inf) for lv in kept}
+    ts = np.sort(t[known])
+    dead = np.sort(t[e == 1])
+    for s in np.unique(event_times):
+        n = len(ts) - int(np.searchsorted(ts, s, side="left"))
+        d = int(np.searchsorted(dead, s, side="right") - np.searchsorted(dead, s, side="left"))
         if n <= 1 or d >= n:
             continue
-        present = [lv for lv in kept if (at_risk & (g == lv)).any()]
+        present = [lv for lv in kept if last[lv] >= s]
         for lv in present[1:]:
             parent[root(lv)] = root(present[0])
     return len({root(lv) for lv in kept}) == 1
