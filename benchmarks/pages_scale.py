@@ -28,7 +28,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _timing import median_ms  # noqa: E402
-
 from core import demo, ingest  # noqa: E402
 from core.analyses import cohort as table1  # noqa: E402
 from core.analyses import (  # noqa: E402

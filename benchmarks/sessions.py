@@ -9,7 +9,8 @@ process's CPU time (user + system, from /proc) divided by N; once for N new brow
 downloads the app's JavaScript, as twenty colleagues opening it for the first time do) and
 once for N new sessions in a browser that has the app's files cached (what a session costs in
 Python). The warm-up session's figures are printed apart. The browser runs on the same
-machine, so on 2 cores the wall times are mostly Chromium drawing 20 pages. Run: ``.venv/bin/python benchmarks/sessions.py [N]``.
+machine, so on 2 cores the wall times are mostly Chromium drawing 20 pages.
+Run: ``.venv/bin/python benchmarks/sessions.py [N]``.
 
 Needs chromium (``apt-get install chromium``) and playwright (requirements-dev.txt).
 """

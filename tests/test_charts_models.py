@@ -3,10 +3,8 @@ labels."""
 
 from __future__ import annotations
 
-
 from core.analyses import risk_factors, survival
 from core.analyses.indicators import HYPOFIB_ANY
-
 
 # ------------------------------------------------------------------------- figure builders
 

@@ -8,15 +8,15 @@ import xml.etree.ElementTree as ET
 import zipfile
 
 import altair as alt
-import export_cases as cases
 import pandas as pd
 import pytest
-from export_cases import CAPTION, DAY
-from export_cases import spec as _spec
 from PIL import Image
 
+import export_cases as cases
 from core.export import SYNTHETIC_LABEL, RenderCache, Report, ReportMeta, build_zip
 from core.export.report import APP_VERSION
+from export_cases import CAPTION, DAY
+from export_cases import spec as _spec
 
 
 @pytest.fixture(scope="module")

@@ -7,14 +7,14 @@ import io
 import xml.etree.ElementTree as ET
 
 import altair as alt
-import export_cases as cases
 import pytest
-from export_cases import CAPTION
-from export_cases import spec as _spec
 from PIL import Image
 
 import core.export.figures as export
+import export_cases as cases
 from core.export import SYNTHETIC_LABEL, render, with_caption
+from export_cases import CAPTION
+from export_cases import spec as _spec
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,9 @@ import re
 from datetime import date
 
 import pytest
-from export_cases import DAY
 
 from core.export import MIME_TYPES, filename
+from export_cases import DAY
 
 # ---------------------------------------------------------------------------------------------
 # filename

@@ -8,12 +8,12 @@ from __future__ import annotations
 import io
 import zipfile
 
-import export_cases as cases
 import pandas as pd
 import pytest
 from pptx import Presentation
 from pypdf import PdfReader
 
+import export_cases as cases
 from core.export import RenderCache, Report, ReportMeta, build_pack
 
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import io
 
 import altair as alt
-import export_cases as cases
 import pytest
-from export_cases import CAPTION, DAY
-from export_cases import spec as _spec
 from pypdf import PdfReader
 
 import core.export.pdf as export
+import export_cases as cases
 from core.export import SYNTHETIC_LABEL, RenderCache, Report, ReportMeta, build_pdf
+from export_cases import CAPTION, DAY
+from export_cases import spec as _spec
 
 
 @pytest.fixture(scope="module")

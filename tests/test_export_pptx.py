@@ -5,15 +5,15 @@ from __future__ import annotations
 import io
 
 import altair as alt
-import export_cases as cases
 import pytest
-from export_cases import CAPTION, DAY
-from export_cases import spec as _spec
 from PIL import Image
 from pptx import Presentation
 from pptx.enum.shapes import MSO_SHAPE_TYPE
 
+import export_cases as cases
 from core.export import SYNTHETIC_LABEL, RenderCache, Report, ReportMeta, build_pptx
+from export_cases import CAPTION, DAY
+from export_cases import spec as _spec
 
 
 @pytest.fixture(scope="module")

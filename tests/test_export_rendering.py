@@ -7,18 +7,18 @@ import io
 import xml.etree.ElementTree as ET
 
 import altair as alt
-import export_cases as cases
 import numpy as np
 import pandas as pd
 import pytest
-from export_cases import CAPTION
-from export_cases import spec as _spec
 from PIL import Image
 from pypdf import PdfReader
 
 import core.export.rendering as export
+import export_cases as cases
 from core.errors import ExportError
 from core.export import FigureSpec, RenderCache, RenderMemo, render, render_key, with_caption
+from export_cases import CAPTION
+from export_cases import spec as _spec
 
 
 @pytest.fixture(scope="module")

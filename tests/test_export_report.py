@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import date
 
 import altair as alt
-import export_cases as cases
 import pytest
-from export_cases import spec as _spec
 
+import export_cases as cases
 from core.export import Report, ReportItem, ReportMeta
+from export_cases import spec as _spec
 
 
 @pytest.fixture(scope="module")

@@ -12,9 +12,9 @@ import io
 import altair as alt
 import pandas as pd
 import pytest
-from conftest import assert_clean, widget
 from PIL import Image
 
+from conftest import assert_clean, widget
 from core.export import SYNTHETIC_LABEL, FigureSpec, Report
 from ui import figures
 from ui import report as rs

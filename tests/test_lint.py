@@ -49,6 +49,12 @@ def test_ruff_finds_nothing_in_clean_paths():
     assert res.returncode == 0, f"ruff check {' '.join(CLEAN)}:\n{res.stdout}{res.stderr}"
 
 
+def test_ruff_finds_nothing_anywhere():
+    """Tests, benchmarks and tools are held to ruff too (mypy covers the application code)."""
+    res = _ruff(".")
+    assert res.returncode == 0, f"ruff check .:\n{res.stdout}{res.stderr}"
+
+
 def test_mypy_finds_nothing_in_clean_paths():
     res = _mypy(*CLEAN)
     assert res.returncode == 0, f"mypy {' '.join(CLEAN)}:\n{res.stdout}{res.stderr}"

@@ -11,11 +11,11 @@ import zipfile
 from datetime import date
 
 import pytest
-from conftest import assert_clean, widget
 from pptx import Presentation
 from pptx.enum.shapes import MSO_SHAPE_TYPE
 from pypdf import PdfReader
 
+from conftest import assert_clean, widget
 from core.export import SYNTHETIC_LABEL, Report
 from ui import report as rs
 

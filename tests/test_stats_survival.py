@@ -284,11 +284,11 @@ def test_cox_lung_matches_coxph_and_cox_zph(lung):
 
 def test_cox_veteran_factor_matches_coxph_and_cox_zph(veteran):
     # cv <- coxph(Surv(time, status) ~ trt + celltype + karno, data = veteran)
-    #   celltypelarge     -0.75936894992 0.298656558317 1.100260665e-02 -1.34472504796 -0.17401285187
-    #   celltypesmallcell -0.32901422600 0.269057921462 2.213909242e-01 -0.85635806182  0.19832960982
-    #   celltypesquamous  -1.15399441386 0.295037737697 9.178350907e-05 -1.73225775383 -0.57573107390
-    #   karno             -0.03127129605 0.005165089743 1.409798483e-09 -0.04139468592 -0.02114790617
-    #   trt                0.26174409006 0.200923055119 1.926744379e-01 -0.13205786164  0.65554604175
+    # celltypelarge     -0.75936894992 0.298656558317 1.100260665e-02 -1.34472504796 -0.17401285187
+    # celltypesmallcell -0.32901422600 0.269057921462 2.213909242e-01 -0.85635806182  0.19832960982
+    # celltypesquamous  -1.15399441386 0.295037737697 9.178350907e-05 -1.73225775383 -0.57573107390
+    # karno             -0.03127129605 0.005165089743 1.409798483e-09 -0.04139468592 -0.02114790617
+    # trt                0.26174409006 0.200923055119 1.926744379e-01 -0.13205786164  0.65554604175
     # cv$concordance["concordance"] 0.7370513403
     res = cox(veteran, "time", "status", ["trt", "celltype", "karno"])
     _check_cox(res, "celltype: large vs adeno", -0.75936894992, 0.298656558317,
@@ -624,7 +624,7 @@ def test_cox_start_stop_bad_and_degenerate_rows():
         cox(heart.assign(start=heart["stop"]), "stop", "event", ["age"], start="start")
     with pytest.raises(InsufficientDataError, match="No events"):
         cox(heart.assign(event=0), "stop", "event", ["age"], start="start")
-    for name, df in DEGENERATE.items():
+    for df in DEGENERATE.values():
         d = df.assign(s=df["t"] / 2)
         d = d[d["s"] < d["t"]]
         _obeys_the_rule(lambda x: cox(x, "t", "e", ["g", "x"], start="s"), d)

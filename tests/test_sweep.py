@@ -13,6 +13,7 @@ import ast
 from pathlib import Path
 
 import pytest
+
 from conftest import upload, widget
 
 ROOT = Path(__file__).resolve().parent.parent
