@@ -2,7 +2,7 @@
 paper's Table S3) and its edge cases.
 
 The statistics underneath (core.stats.logistic) are validated against R in
-test_stats_regression.py. The demo's own numbers were computed once with this code: they are
+test_stats_regression.py. The demo's own numbers are this code's output, kept as
 regression pins (``..._regression_pin``), each with an independent check beside it (Firth's
 penalised likelihood maximised here with scipy.optimize, its profile-likelihood limit by root
 finding).
@@ -51,7 +51,7 @@ def test_paper_model_uses_firth_and_names_tocilizumab(paper_model):
 
 
 def test_paper_model_tocilizumab_regression_pin(paper_model):
-    """The demo's numbers, computed once with this code (Firth, profile-likelihood CI): a
+    """The demo's numbers as this code gives them (Firth, profile-likelihood CI): a
     change is a finding. Independent check: :func:`test_firth_by_scipy_optimize`."""
     toci = paper_model.model.table.set_index("term").loc["tocilizumab"]
     assert toci["odds_ratio"] == pytest.approx(346.2, rel=1e-3)

@@ -28,7 +28,7 @@ def test_two_demo_sessions_share_one_store_and_one_memo(app_test):
     for at in (alice, bob):
         assert "_store" not in at.session_state
         assert "_memo" not in at.session_state
-    # Table 1 of the demo was computed once and is in the process-wide memo
+    # Table 1 of the demo is in the process-wide memo (built by the first session)
     assert any(k[2] == "table_one" for k in shared.memo)
 
 

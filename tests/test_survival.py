@@ -2,7 +2,7 @@
 proportional-hazards note on the synthetic demo cohort (the paper's Figure S1).
 
 The statistics underneath (core.stats.kaplan_meier / cox) are validated against R in
-test_stats_survival.py. The demo's log-rank p was computed once with this code: it is a
+test_stats_survival.py. The demo's log-rank p is this code's own output, kept as a
 regression pin with a log-rank test written out by hand beside it.
 """
 
@@ -38,7 +38,7 @@ def test_pfs_by_hypofibrinogenemia_as_in_figure_s1(demo):
 
 
 def test_pfs_logrank_regression_pin(demo):
-    """The demo's log-rank p, computed once with this code; independent check:
+    """The demo's log-rank p as this code gives it (a pin); independent check:
     :func:`test_logrank_written_out_by_hand`."""
     assert round(survival.survival_analysis(demo).logrank_p, 3) == 0.345
 
