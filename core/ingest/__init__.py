@@ -34,6 +34,7 @@ from core.ingest.cohort import (
     DATA_DIR,
     DEMO_SOURCE,
     Cohort,
+    Progress,
     Upload,
     empty_table,
     load_demo,
@@ -48,7 +49,8 @@ from core.ingest.report import LoadReport
 from core.ingest.templates import data_dictionary, template, write_templates
 from core.ingest.validate import validate
 
-__all__ = ["DATA_DIR", "DEMO_SOURCE", "NA_TOKENS", "Cohort", "LoadReport", "RawTable", "Upload",
+__all__ = ["DATA_DIR", "DEMO_SOURCE", "NA_TOKENS", "Cohort", "LoadReport", "Progress", "RawTable",
+           "Upload",
            "data_dictionary", "empty_table", "load_demo", "load_frames", "load_upload",
            "merge_mapping", "normalise_labs", "read_table", "suggest_mapping", "template",
            "validate", "write_templates"]

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
+from typing import TypeAlias
 
 import pandas as pd
 
@@ -19,6 +20,10 @@ from core.ingest.read import RawTable, read_table
 from core.ingest.report import LoadReport
 from core.ingest.validate import validate
 from core.ingest.wording import plural
+
+Progress: TypeAlias = Callable[[str, float], None]
+"""A progress hook: ``progress(step_label, fraction)``, e.g. ``("Reading labs.csv", 0.4)``;
+fractions in [0, 1], non-decreasing, ending with ``("Loaded", 1.0)``."""
 
 DATA_DIR = Path(__file__).resolve().parent.parent.parent / "data"
 DEMO_SOURCE = "Synthetic demo cohort"
@@ -145,7 +150,8 @@ class Upload:
 def load_upload(patients: Upload, labs: Upload | None = None,
                 treatments: Upload | None = None,
                 mappings: Mapping[str, Mapping[str, str | None]] | None = None, *,
-                pt_normal_seconds: float | None = None) -> Cohort:
+                pt_normal_seconds: float | None = None,
+                progress: Progress | None = None) -> Cohort:
     """Read, map and validate uploaded files into a :class:`Cohort`.
 
     Parameters
@@ -157,6 +163,10 @@ def load_upload(patients: Upload, labs: Upload | None = None,
     pt_normal_seconds : the laboratory's normal PT in seconds; given, PT values in seconds
         become an INR approximation (PT ratio; listed as approximate), else they are kept
         as analyte ``pt`` and listed as not converted.
+    progress : called as ``progress(step_label, fraction)`` before each step ("Reading
+        labs.csv", "Checking values in labs.csv", "Converting units", ...), the fraction in
+        [0, 1] non-decreasing (steps weighted by the files' sizes), and finally
+        ``progress("Loaded", 1.0)``.
 
     Raises
     ------
@@ -170,7 +180,8 @@ def load_upload(patients: Upload, labs: Upload | None = None,
         if up is not None and not isinstance(up, Upload):
             raise TypeError(f"uploads must be Upload(name, data); got {type(up).__name__}")
     mappings = mappings or {}
-    frame, report, infusion = _load_patients(patients, mappings.get("patients"))
+    step = _Steps(progress, [u for u in (patients, labs, treatments) if u is not None])
+    frame, report, infusion = _load_patients(patients, mappings.get("patients"), step)
     frames, reports = {"patients": frame}, {"patients": report}
     known = set(frame["patient_id"])
     long_tables: tuple[tuple[schema.TableName, Upload | None], ...] = (
@@ -180,17 +191,53 @@ def load_upload(patients: Upload, labs: Upload | None = None,
             frames[table] = empty_table(table)
             continue
         frames[table], reports[table] = _load_long(table, up, mappings.get(table), infusion,
-                                                   known, pt_normal_seconds)
+                                                   known, pt_normal_seconds, step)
     names = ", ".join(u.name for u in (patients, labs, treatments) if u is not None)
+    step.done()
     return Cohort(frames["patients"], frames["labs"], frames["treatments"], names, False, reports)
 
 
-def _load_patients(up: Upload, mapping: Mapping[str, str | None] | None
+class _Steps:
+    """Calls a :data:`Progress` hook with fractions weighted by the uploads' sizes: per file,
+    reading 45%, checking values 40%, converting units 15% of its share."""
+
+    _PHASES = {"read": (0.0, 0.45), "check": (0.45, 0.40), "convert": (0.85, 0.15)}
+
+    def __init__(self, progress: Progress | None, uploads: list[Upload]) -> None:
+        self.progress = progress
+        sizes = [max(len(u.data), 1) for u in uploads]
+        total = float(sum(sizes)) or 1.0
+        self.start: dict[int, tuple[float, float]] = {}
+        acc = 0.0
+        for u, n in zip(uploads, sizes):
+            self.start[id(u)] = (acc / total, n / total)
+            acc += n
+        self.last = 0.0
+
+    def __call__(self, label: str, up: Upload, phase: str) -> None:
+        if self.progress is None:
+            return
+        offset, share = self.start.get(id(up), (self.last, 0.0))
+        lo, _ = self._PHASES[phase]
+        self.last = min(1.0, max(self.last, offset + share * lo))
+        self.progress(label, self.last)
+
+    def done(self) -> None:
+        if self.progress is not None:
+            self.last = 1.0
+            self.progress("Loaded", 1.0)
+
+
+def _load_patients(up: Upload, mapping: Mapping[str, str | None] | None,
+                   step: _Steps | None = None
                    ) -> tuple[pd.DataFrame, LoadReport, pd.Series | None]:
     """The patient table, its report and the infusion date per patient (None if not given).
 
     Raises :class:`ValidationError` when no patient row could be loaded."""
+    step = step or _Steps(None, [])
+    step(f"Reading {up.name}", up, "read")
     raw = read_table(up.data, up.name, "patients")
+    step(f"Checking values in {up.name}", up, "check")
     raw, infusion, date_notes = patients_dates(raw)
     frame, report = validate(raw, merge_mapping(mapping, raw.headers, "patients"), "patients")
     if frame.empty:
@@ -200,14 +247,19 @@ def _load_patients(up: Upload, mapping: Mapping[str, str | None] | None
 
 def _load_long(table: schema.TableName, up: Upload, mapping: Mapping[str, str | None] | None,
                infusion: pd.Series | None, known: set[str],
-               pt_normal_seconds: float | None = None) -> tuple[pd.DataFrame, LoadReport]:
+               pt_normal_seconds: float | None = None,
+               step: _Steps | None = None) -> tuple[pd.DataFrame, LoadReport]:
     """A lab or treatment table (rows of patients not in ``known`` rejected) and its report;
     lab analytes and units normalised."""
+    step = step or _Steps(None, [])
+    step(f"Reading {up.name}", up, "read")
     raw = read_table(up.data, up.name, table)
+    step(f"Checking values in {up.name}", up, "check")
     raw, date_notes = long_dates(raw, table, infusion)
     frame, report = validate(raw, merge_mapping(mapping, raw.headers, table), table,
                              known_patients=known)
     report = _with_notes(report, date_notes)
+    step("Converting units", up, "convert")
     if table == "labs" and "analyte" in frame:
         frame, report = normalise_labs(frame, report, pt_normal_seconds=pt_normal_seconds)
     if table == "treatments":
