@@ -43,6 +43,63 @@ _DERIVED_SIZE = 4
 SETTINGS_KEY = "endpoint_settings"
 
 
+#: the share of the progress bar each phase of loading an upload takes (start, end)
+PHASES = {"ingest": (0.0, 0.7), "derive": (0.7, 0.9), "store": (0.9, 1.0)}
+DERIVE_STEP = "Deriving endpoints"
+STORE_STEP = "Building the database"
+
+
+class Progress:
+    """A progress bar with the step's name while an upload is loaded (read and checked by
+    :func:`core.ingest.load_upload`, endpoints derived, the database built).
+
+    Nothing is drawn until the first step reports; :meth:`done` removes the bar. Updates
+    from another thread than the one that made the bar (a worker inside the core) are
+    ignored, and the bar never moves back.
+
+    Parameters
+    ----------
+    slot : an ``st.empty()`` placeholder where the bar goes.
+    """
+
+    def __init__(self, slot: Any) -> None:
+        self._slot = slot
+        self._thread = threading.get_ident()
+        self._label = ""
+        self._fraction = -1.0
+        self.steps: list[str] = []  #: step labels shown, in order (for tests and benchmarks)
+
+    def phase(self, name: str) -> Callable[[str, float], None]:
+        """A ``progress(step_label, fraction)`` hook for one phase of :data:`PHASES`: its
+        fraction 0-1 is drawn in that phase's share of the bar."""
+        lo, hi = PHASES[name]
+        return lambda label, fraction: self.update(
+            label, lo + (hi - lo) * min(max(float(fraction), 0.0), 1.0))
+
+    def update(self, label: str, fraction: float) -> None:
+        """Show ``label`` at ``fraction`` (0-1) of the bar (skipped when nothing visible
+        changes: the same label less than 1% further)."""
+        if threading.get_ident() != self._thread:
+            return
+        fraction = min(max(float(fraction), self._fraction, 0.0), 1.0)
+        if label == self._label and fraction - self._fraction < 0.01:
+            return
+        if label != self._label:
+            self.steps.append(label)
+        self._label, self._fraction = label, fraction
+        self._slot.progress(fraction, text=label)
+
+    def done(self) -> None:
+        """Remove the bar (when nothing was shown, the placeholder stays empty)."""
+        if self._label:
+            self._slot.empty()
+
+
+def _step(progress: Progress | None, phase: str, label: str) -> None:
+    if progress is not None:
+        progress.phase(phase)(label, 0.0)
+
+
 @dataclass(frozen=True)
 class SharedDemo:
     """The demo as every session shares it: built once per server process, never mutated.
@@ -158,13 +215,13 @@ def _shared_demo_in_use(c: Cohort, settings: EndpointSettings) -> bool:
     return c is _demo().cohort and settings == EndpointSettings()
 
 
-def derived() -> DerivedCohort | None:
+def derived(progress: Progress | None = None) -> DerivedCohort | None:
     """The source cohort with its endpoints derived under the session's settings.
 
     The demo under default settings is the process-wide shared one. Otherwise memoised per
     session on (source identity, settings): a small LRU in ``st.session_state``, so switching
     a setting back costs nothing and nothing is shared between sessions. None when there is
-    no source cohort.
+    no source cohort. ``progress`` shows "Deriving endpoints" while they are computed.
     """
     c = source_cohort()
     if c is None:
@@ -177,6 +234,7 @@ def derived() -> DerivedCohort | None:
     if key in cache:
         cache.move_to_end(key)
         return cache[key]
+    _step(progress, "derive", DERIVE_STEP)
     try:
         value = apply_to_cohort(c, settings)
     except CohortError as exc:  # the source tables stay usable; the Endpoints page says why
@@ -189,10 +247,11 @@ def derived() -> DerivedCohort | None:
     return value
 
 
-def store() -> CohortStore | None:
+def store(progress: Progress | None = None) -> CohortStore | None:
     """The DuckDB store of the derived cohort: the shared demo store, or this session's own,
-    rebuilt when the cohort, its source or the endpoint settings change."""
-    d = derived()
+    rebuilt when the cohort, its source or the endpoint settings change. ``progress`` shows
+    the derivation's and the build's steps (:class:`Progress`)."""
+    d = derived(progress)
     if d is None:
         return None
     if d is _demo().derived:
@@ -203,6 +262,7 @@ def store() -> CohortStore | None:
     current: CohortStore | None = st.session_state.get("_store")
     if current is None or st.session_state.get("_store_key") != key:
         _drop_own_store()
+        _step(progress, "store", STORE_STEP)
         current = CohortStore(c)
         st.session_state["_store"] = current
         st.session_state["_store_key"] = key

@@ -43,7 +43,10 @@ _YESNO = frozenset(schema.binary_columns("patients"))
 PREFIX = "flt_"
 MAX_CATEGORIES = 30
 TABLES = ("patients", "labs", "treatments")
-UPLOAD_TYPES = ["csv", "tsv", "txt", "xlsx"]
+#: accepted file endings: text tables (also gzip-compressed or in a ZIP), workbooks, Parquet
+UPLOAD_TYPES = ["csv", "tsv", "txt", "xlsx", "parquet", "csv.gz", "tsv.gz", "txt.gz", "zip"]
+#: endings stripped from a file name before its words are read (longest first)
+_ENDINGS = tuple(sorted((f".{t}" for t in UPLOAD_TYPES + ["gz"]), key=len, reverse=True))
 #: words in a file name that say which table it is (German exports included)
 NAME_HINTS = {
     "labs": ("lab", "labor", "befund", "werte"),
@@ -63,10 +66,18 @@ PT_NORMAL_KEY = "pt_normal_seconds"
 
 
 def render() -> None:
-    """Draw the sidebar and update the session's data source and filter."""
+    """Draw the sidebar and update the session's data source and filter.
+
+    While an upload is read, its endpoints derived and its store built, a progress bar under
+    the uploaders names the step; it is removed when the cohort is ready.
+    """
     with st.sidebar:
-        _data_source()
-        s = session.store()
+        bar = _data_source()
+        try:
+            s = session.store(progress=bar)
+        finally:
+            if bar is not None:
+                bar.done()
         if s is not None:
             _sync_filter_state(s)
             _filters(s)
@@ -74,14 +85,16 @@ def render() -> None:
 
 
 # --------------------------------------------------------------------------------------------
-def _data_source() -> None:
+def _data_source() -> session.Progress | None:
+    """The data source radio and, for an upload, the uploaders; the progress bar of a load
+    (None on the demo)."""
     st.radio("Data", ["demo", "upload"], key="data_source", horizontal=True,
              format_func={"demo": "Demo cohort", "upload": "Upload"}.get)
     if st.session_state["data_source"] == "demo":
         st.session_state.pop(SLOTS_KEY, None)
         st.caption("Synthetic demo cohort: 41 invented patients that mirror the published "
                    "study. Not patient data.")
-        return
+        return None
     slots = {
         "patients": st.file_uploader("Patients (required)", type=UPLOAD_TYPES,
                                      key="up_patients", help="One row per patient; see the "
@@ -95,11 +108,23 @@ def _data_source() -> None:
                                help="Patients, labs and treatments together: each file goes "
                                     "to its table by its name (e.g. 'labs', 'Labor') or its "
                                     "columns. A file in a slot above wins.")
+    st.caption(size_note())
     files = _fill_slots(slots, dropped or [])
     st.session_state[SLOTS_KEY] = files
-    _load_uploads(files["patients"], files["labs"], files["treatments"])
+    bar = session.Progress(st.empty())
+    _load_uploads(files["patients"], files["labs"], files["treatments"], bar)
     if st.session_state.get("uploaded_cohort") is not None:
         st.caption(LEAVE_NOTE)
+    return bar
+
+
+def size_note() -> str:
+    """The upload limit per file (``server.maxUploadSize``) and what to do with big exports."""
+    mb = int(st.get_option("server.maxUploadSize"))
+    limit = f"{mb / 1024:g} GB" if mb >= 1024 else f"{mb} MB"
+    return (f"CSV, TSV, TXT, Excel (.xlsx) or Parquet; up to {limit} per file. Big exports "
+            "upload faster compressed: .csv.gz (gzip), a .zip with the CSV inside, or "
+            "Parquet are 5-10 times smaller.")
 
 
 def uploads() -> dict:
@@ -115,7 +140,7 @@ def _fill_slots(slots: dict, dropped: Sequence) -> dict:  # UploadedFile values
     saying where each went, and a warning for a file that fits nowhere)."""
     if not dropped:
         return slots
-    sorted_, unknown = sort_uploads([(f.name, f.getvalue()) for f in dropped])
+    sorted_, unknown = _place([(f.name, _classify_file(f)) for f in dropped])
     by_name = {f.name: f for f in dropped}
     out = dict(slots)
     placed = []
@@ -145,7 +170,7 @@ def classify(name: str, data: bytes) -> str | None:
     name : the file name.
     data : its bytes (read only when the name does not decide).
     """
-    words = re.sub(r"[^a-z]+", " ", name.lower().rsplit(".", 1)[0])
+    words = re.sub(r"[^a-z]+", " ", stem(name))
     by_name = [t for t, hints in NAME_HINTS.items() if any(h in words for h in hints)]
     if len(by_name) == 1:
         return by_name[0]
@@ -161,6 +186,16 @@ def classify(name: str, data: bytes) -> str | None:
     return None
 
 
+def stem(name: str) -> str:
+    """The file name in lower case without its type ending: ``Labs.CSV.GZ`` -> ``labs``,
+    ``export.parquet`` -> ``export`` (an unknown ending: only the last one is removed)."""
+    low = name.lower()
+    for ending in _ENDINGS:
+        if low.endswith(ending):
+            return low[: -len(ending)]
+    return low.rsplit(".", 1)[0]
+
+
 def sort_uploads(files: Sequence[tuple[str, bytes]]) -> tuple[dict[str, str], list[str]]:
     """Sort files dropped together into the three tables (:func:`classify`).
 
@@ -170,10 +205,14 @@ def sort_uploads(files: Sequence[tuple[str, bytes]]) -> tuple[dict[str, str], li
         ({table: file name}, [descriptions of files not used]): the first file of each
         table is used; a second one, or one that fits no table, is listed with the reason.
     """
+    return _place([(name, _classify_cached(name, data)) for name, data in files])
+
+
+def _place(tables: Sequence[tuple[str, str | None]]) -> tuple[dict[str, str], list[str]]:
+    """:func:`sort_uploads` given each file's table (None: unknown)."""
     placed: dict[str, str] = {}
     unused: list[str] = []
-    for name, data in files:
-        table = _classify_cached(name, data)
+    for name, table in tables:
         if table is None:
             unused.append(f"{name} (neither patients, labs nor treatments by its name or "
                           "columns)")
@@ -191,6 +230,25 @@ def _classify_cached(name: str, data: bytes) -> str | None:
     if key not in memo:
         memo[key] = classify(name, data)
     return memo[key]
+
+
+def _classify_file(f: Any) -> str | None:  # streamlit UploadedFile
+    """:func:`classify` of an uploaded file, remembered per upload (its ``file_id``): reruns
+    neither copy nor hash the file's bytes."""
+    memo: dict = st.session_state.setdefault("_classified", {})
+    key = (f.name, _file_key(f))
+    if key not in memo:
+        memo[key] = classify(f.name, f.getvalue())
+    return memo[key]
+
+
+def _file_key(f: Any) -> tuple:  # streamlit UploadedFile
+    """What identifies an uploaded file without reading it: Streamlit's id of this upload
+    and its size (a file uploaded again gets a new id, so it is read again)."""
+    file_id = getattr(f, "file_id", None)
+    if file_id is None:  # not a Streamlit upload: by content
+        return ("sha256", hashlib.sha256(f.getvalue()).hexdigest())
+    return ("id", str(file_id), int(getattr(f, "size", -1)))
 
 
 def _at_stake() -> str:
@@ -228,24 +286,27 @@ def leave_guard(at_stake: str) -> None:
             unsafe_allow_javascript=True)
 
 
-def _load_uploads(p, lab, tx) -> None:  # noqa: ANN001 (streamlit UploadedFile)
+def _load_uploads(p, lab, tx, bar: session.Progress | None = None) -> None:  # noqa: ANN001
+    """Read the uploaded files (streamlit UploadedFile or None) into the session's cohort,
+    when they or the column mapping changed; show the load reports or the error."""
     if p is None:
         st.session_state.pop("uploaded_cohort", None)
         st.session_state.pop("load_error", None)
         st.info("Upload a patient table to begin.")
         return
-    ups = {t: (ingest.Upload(f.name, f.getvalue()) if f is not None else None)
-           for t, f in (("patients", p), ("labs", lab), ("treatments", tx))}
+    files = (("patients", p), ("labs", lab), ("treatments", tx))
     mappings = st.session_state.get("mappings", {})
     pt_normal = st.session_state.get(PT_NORMAL_KEY)
-    key = tuple((t, u.name, hash(u.data)) if u else (t, None) for t, u in ups.items()) \
+    key = tuple((t, f.name, _file_key(f)) if f is not None else (t, None) for t, f in files) \
         + (repr(sorted((t, sorted(m.items())) for t, m in mappings.items())), pt_normal)
     if st.session_state.get("_upload_key") != key:
         st.session_state["_upload_key"] = key
+        # the bytes stay in this session's memory (Streamlit's upload buffer, not copied)
+        ups = {t: (ingest.Upload(f.name, f.getvalue()) if f is not None else None)
+               for t, f in files}
         try:
             patients = cast(ingest.Upload, ups["patients"])  # p is not None (above)
-            cohort = ingest.load_upload(patients, ups["labs"], ups["treatments"], mappings,
-                                        pt_normal_seconds=pt_normal)
+            cohort = _read(patients, ups["labs"], ups["treatments"], mappings, pt_normal, bar)
             st.session_state["uploaded_cohort"] = cohort
             st.session_state.pop("load_error", None)
         except CohortError as exc:
@@ -260,6 +321,26 @@ def _load_uploads(p, lab, tx) -> None:  # noqa: ANN001 (streamlit UploadedFile)
         (st.warning if rep.rows_rejected or len(rep.cell_issues) else st.caption)(
             line + (" — details on the Data page" if rep.rows_rejected or len(rep.cell_issues)
                     else ""))
+
+
+def _read(patients: ingest.Upload, labs: ingest.Upload | None,
+          treatments: ingest.Upload | None, mappings: dict, pt_normal: float | None,
+          bar: session.Progress | None) -> ingest.Cohort:
+    """:func:`core.ingest.load_upload`, its steps shown on ``bar`` when the core reports
+    them (``progress(step_label, fraction)``)."""
+    kwargs: dict[str, Any] = {"pt_normal_seconds": pt_normal}
+    if bar is not None and _takes_progress():
+        kwargs["progress"] = bar.phase("ingest")
+    elif bar is not None:
+        bar.update("Reading the files", 0.0)
+    return ingest.load_upload(patients, labs, treatments, mappings, **kwargs)
+
+
+def _takes_progress() -> bool:
+    """True when :func:`core.ingest.load_upload` accepts a ``progress`` hook."""
+    import inspect
+
+    return "progress" in inspect.signature(ingest.load_upload).parameters
 
 
 # --------------------------------------------------------------------------------------------
