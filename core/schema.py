@@ -175,6 +175,25 @@ PATIENT_COLUMNS: dict[str, Column] = {c.name: c for c in [
     _c("fibrinogen_substitution_g", "numeric", "Fibrinogen substituted", "g", 0, 200,
        ("fibrinogen substitution", "fibrinogen concentrate g"),
        "Cumulative fibrinogen concentrate."),
+    _c("car_hematotox", "integer", "CAR-HEMATOTOX score", None, 0, 7,
+       ("car hematotox", "hematotox", "ht score", "car-hematotox score"),
+       "CAR-HEMATOTOX (Rejeski 2021, 0-7) from ANC, haemoglobin, platelets, CRP and ferritin "
+       "before lymphodepletion; empty when a component is missing."),
+    _c("car_hematotox_high", "binary", "CAR-HEMATOTOX high risk", aliases=(
+       "hematotox high", "ht high"), description="CAR-HEMATOTOX >= 2 (high risk; 0-1 low)."),
+    _c("easix", "numeric", "EASIX", None, 0, 1_000_000, ("easix pre", "easix score"),
+       "LDH (U/L) x creatinine (mg/dL) / platelets (10^9/L) before lymphodepletion (Korell "
+       "2022); empty when a component is missing."),
+    _c("m_easix", "numeric", "m-EASIX", None, 0, 1_000_000, ("m-easix", "modified easix"),
+       "LDH (U/L) x CRP (mg/dL) / platelets (10^9/L) before lymphodepletion (Pennisi 2021); "
+       "empty when a component is missing."),
+    _c("score_baseline_rule", "category", "Risk score baseline",
+       description="Which baseline the risk scores used: 'before lymphodepletion' (last value "
+       "on or before the lymphodepletion day), or 'on or before day 0 (...)' naming the "
+       "components without a value before lymphodepletion."),
+    _c("score_missing", "category", "Risk score components missing",
+       description="Components without a baseline value (e.g. 'ldh, creatinine'); the scores "
+       "that need them are empty."),
     _c("bleeding_grade", "grade", "Bleeding grade (CTCAE)", None, 0, 5, ("bleeding",),
        "Worst bleeding event, CTCAE grade."),
     _c("thrombosis_grade", "grade", "Thrombosis grade (CTCAE)", None, 0, 5, ("thrombosis",),
@@ -323,22 +342,26 @@ ANALYTES: dict[str, Analyte] = {a.name: a for a in [
             ("il-6", "interleukin 6", "interleukin-6"), (0, 1_000_000), True),
     Analyte("ldh", "LDH", "U/L", None, 250, "IFCC 37 degC typical adult range 135-250 U/L; "
             "set to your lab's", dict(_CATALYTIC), ("lactate dehydrogenase", "ld",
-            "laktatdehydrogenase"), (0, 50000), True),
+            "laktatdehydrogenase", "ldh gesamt"), (0, 50000), True),
     # creatinine 113.12 g/mol: 1 mg/dL = 88.4 umol/L
     Analyte("creatinine", "Creatinine", "mg/dL", 0.5, 1.2,
             "enzymatic (IDMS-traceable) typical adult range, women 0.5-0.9, men 0.7-1.2 mg/dL; "
             "set to your lab's", {"mg/dL": 1.0, "umol/L": 1 / 88.4, "mg/L": 0.1},
-            ("kreatinin", "crea", "krea", "creatinine serum"), (0, 30),
+            ("kreatinin", "crea", "krea", "creatinine serum", "kreatinin im serum",
+             "kreatinin enzymatisch"), (0, 30),
             by_sex={"F": (0.5, 0.9), "M": (0.7, 1.2)}),
     Analyte("anc", "Neutrophils (ANC)", "10^9/L", 1.8, 7.7, _GENERIC, dict(_CELLS),
             ("neutrophils", "absolute neutrophil count", "neutrophile", "neutrophile absolut",
-             "neutro abs", "segmentkernige absolut"), (0, 200)),
+             "neutro abs", "segmentkernige absolut", "neutrophile abs.", "neutrophils abs",
+             "neutrophile granulozyten absolut", "neutrophile granulozyten abs.", "neut#",
+             "neut abs", "anc"), (0, 200)),
     # haemoglobin (per Fe, 16.1 kDa): 1 mmol/L = 1.611 g/dL
     Analyte("haemoglobin", "Haemoglobin", "g/dL", 12.0, 17.5,
             "WHO anaemia thresholds as LLN (women 12.0, men 13.0 g/dL); typical ULN women "
             "16.0, men 17.5 g/dL; set to your lab's",
             {"g/dL": 1.0, "g/L": 0.1, "mmol/L": 1.611}, ("hemoglobin", "hb",
-            "hgb", "haemoglobin concentration", "haemoglobin hb"), (0, 30),
+            "hgb", "haemoglobin concentration", "haemoglobin hb"),
+            (0, 30),
             by_sex={"F": (12.0, 16.0), "M": (13.0, 17.5)}),
     Analyte("quick", "Quick (PT %)", "%", 70, 120, _GENERIC, {"%": 1.0},
             ("quick", "quickwert", "quick wert", "thromboplastinzeit quick", "tpz quick",

@@ -198,7 +198,8 @@ def test_lab_courses_follow_the_mechanism(cohort: demo.DemoCohort) -> None:
     p, labs = cohort.patients, cohort.labs
     fib = labs[labs["analyte"] == "fibrinogen"]
     assert set(labs["analyte"]) == {"fibrinogen", "d_dimer", "platelets", "inr", "ptt", "ggt",
-                                    "alt", "ast", "che", "albumin", "ferritin", "crp", "il6"}
+                                    "alt", "ast", "che", "albumin", "ferritin", "crp", "il6",
+                                    "anc", "haemoglobin", "ldh", "creatinine"}
     # ward sampling: daily days -5..14, sparse later, follow-up beyond day 200 for some
     days = set(fib["day"])
     assert set(range(-5, 15)) <= days and max(days) > 200
@@ -252,3 +253,50 @@ def test_large_cohort_shape() -> None:
 def test_generate_rejects_bad_n() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         demo.generate(0)
+
+
+# sha256 of data/demo_labs.csv and data/demo_patients.csv as committed before the risk-score
+# analytes were added (git adcce81, issue 14): the series and endpoints that existed then must
+# stay bit-identical (the baseline analytes come from their own generator)
+_LABS_BEFORE_SCORES = "6fded78a3c56561b2d70818e610fb6a2092b223fda48a183f3e624f7c0424218"
+_PATIENTS_BEFORE_SCORES = "e6e1e27c975cc80837baf533c5a185eb0bd6a790209d2f697fc5f6439ff60e1e"
+_SCORE_ANALYTES = ("anc", "haemoglobin", "ldh", "creatinine")
+_SCORE_COLUMNS = ("car_hematotox", "car_hematotox_high", "easix", "m_easix",
+                  "score_baseline_rule", "score_missing")
+
+
+def _sha(frame: pd.DataFrame) -> str:
+    import hashlib
+    return hashlib.sha256(frame.to_csv(index=False, lineterminator="\n").encode()).hexdigest()
+
+
+def test_existing_series_bit_identical_after_the_score_analytes() -> None:
+    old = _FRESH.labs[~_FRESH.labs["analyte"].isin(_SCORE_ANALYTES)].reset_index(drop=True)
+    assert _sha(old) == _LABS_BEFORE_SCORES
+    assert _sha(_FRESH.patients.drop(columns=list(_SCORE_COLUMNS))) == _PATIENTS_BEFORE_SCORES
+
+
+def test_baseline_analytes_plausible(cohort: demo.DemoCohort) -> None:
+    labs, p = cohort.labs, cohort.patients
+    new = labs[labs["analyte"].isin(_SCORE_ANALYTES)]
+    # drawn at lymphodepletion (day -5) and on the day of infusion only, canonical units
+    assert set(new["day"]) == {-5, 0}
+    assert dict(new.groupby("analyte")["unit"].first()) == {
+        "anc": "10^9/L", "creatinine": "mg/dL", "haemoglobin": "g/dL", "ldh": "U/L"}
+    for a in _SCORE_ANALYTES:
+        lo, hi = ANALYTES[a].plausible
+        v = new.loc[new["analyte"] == a, "value"]
+        assert v.between(lo, hi).all(), a
+    d5 = new[new["day"] == -5].pivot(index="patient_id", columns="analyte", values="value")
+    assert d5["anc"].notna().all() and d5["haemoglobin"].notna().all()
+    assert 0.5 < d5["anc"].median() < 5 and 9 < d5["haemoglobin"].median() < 13
+    assert 150 < d5["ldh"].median() < 400 and 0.6 < d5["creatinine"].median() < 1.3
+    # every patient has every score; a few via the day-0 fallback (LDH/creatinine not drawn
+    # at lymphodepletion), said per patient
+    assert p["car_hematotox"].notna().all() and p["easix"].notna().all()
+    assert p["score_missing"].isna().all()
+    rules = p["score_baseline_rule"].value_counts().to_dict()
+    assert set(rules) == {"before lymphodepletion", "on or before day 0 (ldh, creatinine)"}
+    assert rules["on or before day 0 (ldh, creatinine)"] == d5["ldh"].isna().sum() > 0
+    assert set(p["car_hematotox_high"]) == {0, 1}
+    assert ((p["car_hematotox"] >= 2) == (p["car_hematotox_high"] == 1)).all()

@@ -9,7 +9,8 @@ from core import schema
 
 def test_binary_columns_are_the_schemas_0_1_columns():
     assert schema.binary_columns() == ("bulky", "tocilizumab", "corticosteroids",
-                                       "fibrinogen_recovered", "iec_hs", "pfs_event", "os_event")
+                                       "fibrinogen_recovered", "iec_hs", "car_hematotox_high",
+                                       "pfs_event", "os_event")
     assert schema.binary_columns("labs") == ()
 
 
@@ -88,3 +89,39 @@ def test_unit_spellings_fold_to_one_key(text, folded):
 ])
 def test_header_units_and_qualifiers(header, unit):
     assert schema.header_unit(header) == unit
+
+
+@pytest.mark.parametrize("spelling, analyte", [
+    ("Neutrophile abs.", "anc"), ("Neutrophile absolut", "anc"), ("ANC", "anc"),
+    ("NEUT#", "anc"), ("Hb", "haemoglobin"), ("Hämoglobin", "haemoglobin"),
+    ("Hemoglobin", "haemoglobin"), ("LDH", "ldh"), ("Laktatdehydrogenase", "ldh"),
+    ("Kreatinin", "creatinine"), ("Krea", "creatinine"), ("Creatinine [µmol/L]", "creatinine"),
+])
+def test_risk_score_analytes_have_german_and_lis_aliases(spelling, analyte):
+    assert schema.analyte_named(spelling) == analyte
+
+
+def test_risk_score_analytes_units_and_conversions():
+    """Canonical units of the risk-score components and the factors into them, worked by hand:
+    creatinine 113.12 g/mol, 1 mg/dL = 10 mg/L = 10000 ug/L / 113.12 = 88.4 umol/L;
+    LDH 1 ukat/L = 10^-6 mol/s/L = 60 x 10^-6 mol/min/L = 60 U/L; haemoglobin per Fe
+    16.11 g/mol x 1 mmol/L = 16.11 g/L = 1.611 g/dL; cells 1/uL = 10^6/L = 10^-3 x 10^9/L."""
+    a = schema.ANALYTES
+    assert (a["anc"].unit, a["haemoglobin"].unit, a["ldh"].unit, a["creatinine"].unit,
+            a["crp"].unit, a["platelets"].unit) == ("10^9/L", "g/dL", "U/L", "mg/dL", "mg/dL",
+                                                    "10^9/L")
+    assert a["creatinine"].units["umol/L"] * 88.4 == pytest.approx(1.0)
+    assert a["ldh"].units["ukat/L"] == 60.0
+    assert a["haemoglobin"].units["mmol/L"] == 1.611 and a["haemoglobin"].units["g/L"] == 0.1
+    assert a["anc"].units["/uL"] == 0.001 and a["anc"].units["G/L"] == 1.0
+    assert a["crp"].units["mg/L"] == 0.1
+
+
+def test_risk_score_columns_are_in_the_patient_schema():
+    cols = schema.PATIENT_COLUMNS
+    assert cols["car_hematotox"].kind == "integer"
+    assert (cols["car_hematotox"].lo, cols["car_hematotox"].hi) == (0, 7)
+    assert cols["car_hematotox_high"].kind == "binary"
+    assert cols["easix"].kind == cols["m_easix"].kind == "numeric"
+    assert cols["score_baseline_rule"].kind == cols["score_missing"].kind == "category"
+    assert schema.column_index("patients")["modifiedeasix"] == "m_easix"

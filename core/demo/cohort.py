@@ -12,6 +12,7 @@ import pandas as pd
 
 from core import endpoints as ep
 from core.demo.archetypes import DEFAULT_N, DEFAULT_SEED, assign_times, expand, template
+from core.demo.baseline import add_baseline_labs
 from core.demo.labs import labs_table
 from core.demo.patients import demographics, survival
 from core.demo.timeline import timeline
@@ -80,6 +81,9 @@ def generate(n: int = DEFAULT_N, seed: int = DEFAULT_SEED) -> DemoCohort:
     ids = np.array([f"DEMO-{i:0{width}d}" for i in range(1, n + 1)], dtype=object)
     tl = timeline(a, demo, rng)
     labs = labs_table(a, tl, demo, ids, rng)
+    # the risk scores' baseline analytes: their own generator, so the series above and every
+    # paper number stay bit-identical
+    labs = add_baseline_labs(labs, demo, a["crs"].to_numpy(), ids, seed)
     tx = treatments_table(a, tl, ids, rng)
     surv = survival(a, tl, seed, check=(n == DEFAULT_N))
 

@@ -18,6 +18,12 @@ from core.endpoints.clean import Issues, clean_labs, clean_treatments, require_c
 from core.endpoints.dic import DIC_COLUMNS, dic_score_max, dic_scores
 from core.endpoints.fibrinogen import EPISODE_COLUMNS, Fibrinogen, fibrinogen_endpoints
 from core.endpoints.iec_hs import LAB, TIED, iec_hs
+from core.endpoints.scores import (
+    SCORE_COLUMNS,
+    SCORE_INTEGER_COLUMNS,
+    SCORE_TEXT_COLUMNS,
+    score_columns,
+)
 from core.endpoints.settings import SUBSTITUTES, EndpointSettings
 from core.endpoints.treatments import days_to_onset, steroid_table, treatment_endpoints
 from core.ingest.parse import patient_ids, read_numbers
@@ -52,10 +58,10 @@ ENDPOINT_COLUMNS: tuple[str, ...] = (
     "albumin_min", "ferritin_max", "crp_max", "il6_max", "dic_score_max", "dic_score_components",
     "iec_hs",
     "fibrinogen_substitution_g",
-)
+) + SCORE_COLUMNS
 _INTEGER_COLUMNS = ("tocilizumab", "tocilizumab_doses", "corticosteroids",
                     "hypofibrinogenemia_grade", "fibrinogen_recovered", "dic_score_max", "iec_hs",
-                    "hypofibrinogenemia_episodes", "dic_score_components")
+                    "hypofibrinogenemia_episodes", "dic_score_components") + SCORE_INTEGER_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -251,6 +257,7 @@ def _endpoint_columns(series: LabSeries, summary: pd.DataFrame, tx: pd.DataFrame
     cols.update(days_to_onset(fib.columns["hypofibrinogenemia_onset_day"], treatments))
     cols["iec_hs"] = iec_hs(series.in_window(), fib.low_patients, fib.low_days, summary, n, s,
                             crs_resolution)
+    cols.update(score_columns(series, n, s))
     return cols, fib
 
 
@@ -268,6 +275,9 @@ def _patient_frame(cols: dict[str, np.ndarray], index: pd.Index) -> pd.DataFrame
     """``patient_id`` and :data:`ENDPOINT_COLUMNS` (counts and grades as ``Int64``)."""
     out = pd.DataFrame({"patient_id": index.to_numpy(object)})
     for c in ENDPOINT_COLUMNS:
+        if c in SCORE_TEXT_COLUMNS:   # text: the scores' baseline rule and missing components
+            out[c] = cols[c]
+            continue
         vals = np.asarray(cols[c], dtype=float)
         out[c] = pd.array(vals, dtype="Float64").astype("Int64") if c in _INTEGER_COLUMNS \
             else vals

@@ -114,6 +114,9 @@ class EndpointSettings:
     window_start, window_end : float, float or None
         Days after infusion that count for nadirs, peaks, onset and scores. Default day 0 to the
         end of follow-up (``None``).
+    window_lymphodepletion_day : float
+        Day of lymphodepletion (<= 0, default -5): the risk scores' baseline is the last value
+        on or before it, else on or before day 0 (core.endpoints.scores).
     abnormal_baseline : {"relative", "lln"}
         How to grade a patient whose baseline fibrinogen is below the LLN: by the fall relative to
         baseline (CTCAE v5's "if abnormal" column, default) or against the LLN like everyone else.
@@ -168,6 +171,8 @@ class EndpointSettings:
     window_start: float = _setting(0.0, "From day", WINDOW, step=1.0)
     window_end: float | None = _setting(None, "To day (empty: end of follow-up)", WINDOW,
                                         step=1.0)
+    window_lymphodepletion_day: float = _setting(
+        -5.0, "Lymphodepletion day (baseline of CAR-HEMATOTOX, EASIX)", WINDOW, step=1.0)
     abnormal_baseline: Literal["relative", "lln"] = _setting(
         "relative", "Baseline below the LLN", FIBRINOGEN, choices=ABNORMAL_BASELINE)
     g4_absolute: float = _setting(50.0, "Grade 4 below", FIBRINOGEN, unit=_unit("fibrinogen"),
@@ -217,6 +222,9 @@ class EndpointSettings:
          "value carried forward (study definition)"),
         ("steroid_dex_mg", _STEROID_DOSE + "; equivalents: " + _STEROID_EQ),
         ("derived_wins", "an adjudicated uploaded value wins by default (DESIGN.md)"),
+        ("window_lymphodepletion_day", "Rejeski K et al., Blood 2021;138:2499 (CAR-HEMATOTOX "
+         "before lymphodepletion, e.g. day -5); Korell F et al., Front Immunol 2022;13:877477 "
+         "(EASIX before lymphodepletion)"),
     ), compare=False)
 
     def __post_init__(self) -> None:
@@ -261,6 +269,9 @@ class EndpointSettings:
         if self.window_end is not None and self.window_end < self.window_start:
             raise ValidationError(f"The window ends (day {self.window_end:g}) before it starts "
                                   f"(day {self.window_start:g}): swap the two days.")
+        if self.window_lymphodepletion_day > 0:
+            raise ValidationError("Lymphodepletion comes before the infusion: enter a day <= 0 "
+                                  f"(default -5); got {self.window_lymphodepletion_day:g}.")
         for lo, hi in (("dic_platelets_severe", "dic_platelets_mild"),
                        ("dic_d_dimer_moderate", "dic_d_dimer_strong"),
                        ("dic_inr_moderate", "dic_inr_strong")):
