@@ -2,6 +2,12 @@
 
 Every page draws through these two functions, so export behaviour lives in one place.
 
+"Show code": a page describes a panel's computation once, as a :class:`core.codegen.Recipe`;
+:func:`compute` runs it (memoised, on the view's data) and ``show_chart(..., code=recipe)`` /
+``show_table(..., code=recipe)`` / :func:`show_code` print the same recipe as the lines of
+``core`` API that recompute the panel in a notebook (with the session's filter and endpoint
+settings). A pinned figure keeps its :class:`core.codegen.PanelCode` for the report's notebook.
+
 Nothing is rendered on a rerun: the download buttons get a *callable* as ``data`` (Streamlit
 1.67 runs it in a worker thread only when the user clicks), the callable looks in the session's
 :class:`core.export.RenderMemo` first and stores what it renders there, so a second download of
@@ -11,7 +17,7 @@ the page (``on_click="ignore"``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, cast
 
 import altair as alt
@@ -19,6 +25,7 @@ import pandas as pd
 import streamlit as st
 
 from core import export
+from core.codegen import Call, PanelCode, Recipe
 from core.export import MIME_TYPES, FigureSpec, ImageFormat, RenderMemo
 from ui import report as report_state
 from ui import session
@@ -31,6 +38,95 @@ FIGURE_FORMATS: dict[ImageFormat, tuple[str, str]] = {
 }
 #: st.dataframe geometry: rows shown without an inner scrollbar, px per row, border
 TABLE_MAX_ROWS, ROW_PX, BORDER_PX = 40, 35, 3
+
+
+class _ViewNames(Mapping[str, Any]):
+    """The names a recipe reads, from the session's view; ``labs`` and ``treatments`` are
+    fetched only when a step reads them."""
+
+    _NAMES = ("patients", "labs", "treatments", "store", "settings")
+
+    def __init__(self, view: session.CohortView) -> None:
+        self._view = view
+
+    def __getitem__(self, key: str) -> Any:
+        if key == "settings":
+            return session.endpoint_settings()
+        if key in self._NAMES:
+            return getattr(self._view, key)
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._NAMES)
+
+    def __len__(self) -> int:
+        return len(self._NAMES)
+
+
+def _invoke(owner: Any, name: str, *args: Any, **kwargs: Any) -> Any:
+    """``owner.name(*args, **kwargs)``: a method call memoised with its owner in the key."""
+    return getattr(owner, name)(*args, **kwargs)
+
+
+def _memo_step(step: Call, names: Mapping[str, Any]) -> Any:
+    """One recipe step through :func:`ui.session.memo` (same key as a direct memo call)."""
+    args, kwargs = step.resolve(names)
+    owner = getattr(step.fn, "__self__", None)
+    if owner is not None and not isinstance(owner, type):
+        return session.memo(_invoke, owner, step.fn.__name__, *args, **kwargs)
+    return session.memo(step.fn, *args, **kwargs)
+
+
+def compute(recipe: Recipe, view: session.CohortView | None = None) -> Any:
+    """Run ``recipe`` on the session's view (each step memoised) and return its result.
+
+    Parameters
+    ----------
+    recipe : Recipe
+        Reads ``patients``, ``labs``, ``treatments``, ``store`` or ``settings``.
+    view : ui.session.CohortView, optional
+        Default: :func:`ui.session.cohort`.
+
+    Returns
+    -------
+    Any
+        The last step's result.
+    """
+    names = _ViewNames(view or session.cohort())
+    return recipe.run(names, call=_memo_step)[recipe.result_name]
+
+
+def panel_code(recipe: Recipe, view: session.CohortView | None = None) -> PanelCode:
+    """``recipe`` with the session's filter, endpoint settings and data source.
+
+    Parameters
+    ----------
+    recipe : Recipe
+    view : ui.session.CohortView, optional
+
+    Returns
+    -------
+    PanelCode
+    """
+    view = view or session.cohort()
+    return PanelCode(recipe, view.filter, session.endpoint_settings(), bool(view.synthetic),
+                     str(view.source))
+
+
+def show_code(recipe: Recipe | PanelCode, *, key: str | None = None) -> None:
+    """A "Show code" popover with the lines of ``core`` API that recompute the panel.
+
+    Parameters
+    ----------
+    recipe : Recipe or PanelCode
+    key : str, optional
+        Widget key (unique on the page).
+    """
+    code = recipe if isinstance(recipe, PanelCode) else panel_code(recipe)
+    with st.popover("Show code", icon=":material/code:", type="tertiary", key=key):
+        st.caption("Recomputes this panel with the app's core library (the repository's "
+                   "folder on sys.path), with the filter and settings in use.")
+        st.code(code.text(), language="python")
 
 
 def figure_spec(chart: alt.TopLevelMixin, *, name: str, title: str,
@@ -87,9 +183,9 @@ def lazy_figure(spec: FigureSpec, fmt: ImageFormat, memo: RenderMemo) -> Callabl
     return data
 
 
-def _pin(spec: FigureSpec, table: pd.DataFrame | None) -> None:
+def _pin(spec: FigureSpec, table: pd.DataFrame | None, code: PanelCode | None = None) -> None:
     """Button callback: pin the figure and confirm with a toast."""
-    if report_state.pin(spec, table):
+    if report_state.pin(spec, table, code):
         n = len(report_state.get_report())
         st.toast(f"Added **{spec.title}** to the report ({n} figure{'s' * (n != 1)}).",
                  icon=":material/playlist_add_check:")
@@ -99,7 +195,7 @@ def _pin(spec: FigureSpec, table: pd.DataFrame | None) -> None:
 
 def show_chart(chart: alt.TopLevelMixin, *, name: str, title: str,
                stat: str | None = None, key: str | None = None,
-               table: pd.DataFrame | None = None) -> None:
+               table: pd.DataFrame | None = None, code: Recipe | None = None) -> None:
     """Draw ``chart`` with its statistic line and a compact action row under it.
 
     The action row has a **Download** menu (PNG for slides at 300 dpi, SVG, PDF; each with the
@@ -120,6 +216,9 @@ def show_chart(chart: alt.TopLevelMixin, *, name: str, title: str,
         Widget key prefix (defaults to ``name``); must be unique on the page.
     table : pandas.DataFrame, optional
         The table behind the figure; goes into the meeting pack's ZIP as CSV.
+    code : Recipe, optional
+        The computation behind the figure: adds "Show code" to the action row and is pinned
+        with the figure (the ZIP's notebook recomputes it).
     """
     # any top-level chart; streamlit's stub names the concrete classes only
     st.altair_chart(cast(Any, chart), width="stretch")
@@ -128,6 +227,7 @@ def show_chart(chart: alt.TopLevelMixin, *, name: str, title: str,
     spec = figure_spec(chart, name=name, title=title, stat=stat)
     prefix = f"fig-{key or name}"
     memo = report_state.render_memo()
+    panel = panel_code(code) if code is not None else None
     with st.container(horizontal=True, gap="small", vertical_alignment="center"):
         with st.popover("Download", icon=":material/download:", type="tertiary",
                         key=f"{prefix}-menu"):
@@ -138,8 +238,10 @@ def show_chart(chart: alt.TopLevelMixin, *, name: str, title: str,
                                    help=hint, key=f"{prefix}-{fmt}", on_click="ignore",
                                    width="stretch")
         st.button("Add to report", key=f"{prefix}-add", icon=":material/playlist_add:",
-                  type="tertiary", on_click=_pin, args=(spec, table),
+                  type="tertiary", on_click=_pin, args=(spec, table, panel),
                   help="Pin this figure (as shown, with its caption) to the Report page.")
+        if panel is not None:
+            show_code(panel, key=f"{prefix}-code")
 
 
 def table_height(n_rows: int) -> int:
@@ -157,7 +259,8 @@ def table_height(n_rows: int) -> int:
     return (min(max(n_rows, 1), TABLE_MAX_ROWS) + 1) * ROW_PX + BORDER_PX
 
 
-def show_table(df: pd.DataFrame, *, name: str, title: str, key: str | None = None) -> None:
+def show_table(df: pd.DataFrame, *, name: str, title: str, key: str | None = None,
+               code: Recipe | None = None) -> None:
     """Draw a table sized to its content with CSV/XLSX downloads.
 
     Parameters
@@ -170,6 +273,8 @@ def show_table(df: pd.DataFrame, *, name: str, title: str, key: str | None = Non
         Human title (the XLSX sheet name).
     key : str, optional
         Widget key prefix (defaults to ``name``); must be unique on the page.
+    code : Recipe, optional
+        The computation behind the table: adds "Show code" to the action row.
 
     Notes
     -----
@@ -189,3 +294,5 @@ def show_table(df: pd.DataFrame, *, name: str, title: str, key: str | None = Non
                            file_name=export.filename(name, "xlsx"), mime=MIME_TYPES["xlsx"],
                            key=f"{prefix}-xlsx", on_click="ignore", type="tertiary",
                            icon=":material/download:", help="Excel workbook.")
+        if code is not None:
+            show_code(code, key=f"{prefix}-code")

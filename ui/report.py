@@ -25,6 +25,7 @@ import pandas as pd
 import streamlit as st
 
 from core import export
+from core.codegen import PanelCode
 from core.export import (
     FigureSpec,
     RenderCache,
@@ -89,7 +90,8 @@ def set_report(report: Report) -> None:
     st.session_state[KEYS_KEY] = {i: k for i, k in keys.items() if i in ids}
 
 
-def pin(spec: FigureSpec, table: pd.DataFrame | None = None) -> bool:
+def pin(spec: FigureSpec, table: pd.DataFrame | None = None,
+        code: PanelCode | None = None) -> bool:
     """Add a figure to the session's report unless the same figure is already there.
 
     "The same" means the same chart content, title, filter caption, statistic and data source
@@ -100,6 +102,8 @@ def pin(spec: FigureSpec, table: pd.DataFrame | None = None) -> bool:
     spec : FigureSpec
     table : pandas.DataFrame, optional
         The table behind the figure (exported as CSV in the ZIP).
+    code : PanelCode, optional
+        How to recompute the figure (the ZIP's notebook redoes it).
 
     Returns
     -------
@@ -112,7 +116,7 @@ def pin(spec: FigureSpec, table: pd.DataFrame | None = None) -> bool:
     ids = {item.id for item in report}
     if any(k == key and i in ids for i, k in keys.items()):
         return False
-    item = ReportItem(spec, table=table)
+    item = ReportItem(spec, table=table, code=code)
     st.session_state[KEYS_KEY] = {**keys, item.id: key}
     set_report(report.add(item))
     return True

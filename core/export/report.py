@@ -17,6 +17,7 @@ from datetime import date
 import pandas as pd
 
 from core import __version__ as APP_VERSION
+from core.codegen import PanelCode
 from core.export.figures import FigureSpec
 
 __all__ = [
@@ -44,12 +45,17 @@ class ReportItem:
     figure : FigureSpec
     table : pandas.DataFrame or None
         Exported as ``tables/NN_<name>.csv`` in the ZIP (safe CSV).
+    code : PanelCode or None
+        How to recompute the figure's numbers with ``core`` (the recipe, filter and endpoint
+        settings it was pinned with); the ZIP's notebook (:mod:`core.export.notebook`) redoes
+        every item that has one.
     id : str
         Stable key for widgets and edits; generated when not given.
     """
 
     figure: FigureSpec
     table: pd.DataFrame | None = None
+    code: PanelCode | None = None
     id: str = field(default_factory=_new_id)
 
 
