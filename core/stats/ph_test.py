@@ -36,10 +36,11 @@ def _km_transform(t: np.ndarray, e: np.ndarray, start: np.ndarray | None = None
     """cox.zph's "km" transform: 1 - S(t-) from the pooled Kaplan-Meier curve (for
     counting-process rows, survfitKM's: risk set at s = rows with start < s <= stop)."""
     if start is not None:
-        times = np.unique(t[e == 1])
-        factors = [1 - ((t == s) & (e == 1)).sum() / ((start < s) & (t >= s)).sum()
-                   for s in times]
-        surv = np.cumprod(factors)
+        times, deaths = np.unique(t[e == 1], return_counts=True)
+        # at risk at s: stop >= s minus start >= s (start < stop), counted by binary search
+        at_risk = ((len(t) - np.searchsorted(np.sort(t), times, side="left"))
+                   - (len(t) - np.searchsorted(np.sort(start), times, side="left")))
+        surv = np.cumprod(1 - deaths / at_risk)
         idx = np.searchsorted(times, t, side="left")   # event times strictly before t
         return np.asarray(1.0 - np.r_[1.0, surv][idx])
     km = km_table(t, e)
