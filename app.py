@@ -26,6 +26,7 @@ PAGES = [
     ("Analysis", "views/correlations.py", "Correlations", ":material/scatter_plot:"),
     ("Analysis", "views/tocilizumab.py", "Tocilizumab", ":material/medication:"),
     ("Analysis", "views/time_course.py", "Time course", ":material/timeline:"),
+    ("Analysis", "views/swimmer.py", "Swimmer plot", ":material/view_timeline:"),
     ("Analysis", "views/paper_figures.py", "Paper figures", ":material/article:"),
     ("Outcomes", "views/risk_factors.py", "Risk factors", ":material/forest:"),
     ("Outcomes", "views/survival.py", "Survival", ":material/monitor_heart:"),
