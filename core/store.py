@@ -1,9 +1,17 @@
 """The per-session DuckDB database.
 
 One :class:`CohortStore` per browser session (never shared through a global cache). The
-validated frames are copied into tables ``patients``, ``labs`` and ``treatments`` of an
+validated frames are registered as views ``patients``, ``labs`` and ``treatments`` of an
 in-memory database with external file access disabled and the configuration locked, so SQL
-cannot read or write files, attach databases or install extensions. Queries run under a lock:
+cannot read or write files, attach databases or install extensions.
+
+The frames are handed to DuckDB as Arrow tables, not copied into DuckDB's own storage: numeric
+columns are shared with the pandas arrays, and Categorical columns (the long tables' keys after
+the ingest: ``patient_id``, ``analyte``, ``unit``, ``drug``) travel as dictionary arrays (their
+integer codes and one copy of each distinct string), which DuckDB reads as VARCHAR. So a 10M-row
+lab table is held once, the store builds in well under a second, and queries return the same
+types as before (text as object strings). Object columns are converted to Arrow strings (the
+patients table, hand-built frames). Queries run under a lock:
 one DuckDB connection is not thread-safe, and Streamlit can start a rerun while the last one is
 still running.
 
@@ -14,8 +22,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import pandas as pd
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pyarrow as pa  # type: ignore[import-untyped]
 
 from core.errors import ColumnError
 from core.filters import CohortFilter, Scalar, python_value, quote_ident
@@ -53,11 +66,12 @@ class CohortStore:
         self._distinct_cache: dict[str, list[object]] = {}
         self._range_cache: dict[str, tuple[float, float] | None] = {}
         self._con = duckdb.connect(":memory:", config=SAFE_CONFIG)
-        for name, frame in (("patients", cohort.patients), ("labs", cohort.labs),
-                            ("treatments", cohort.treatments)):
-            self._con.register("_incoming", _for_duckdb(frame))
-            self._con.execute(f"CREATE TABLE {name} AS SELECT * FROM _incoming")
-            self._con.unregister("_incoming")
+        # the Arrow tables must live as long as the connection reads them
+        self._arrow = {name: _for_duckdb(frame) for name, frame in (
+            ("patients", cohort.patients), ("labs", cohort.labs),
+            ("treatments", cohort.treatments))}
+        for name, table in self._arrow.items():
+            self._con.register(name, table)
         self._columns = {t: [r[0] for r in self._con.execute(f"DESCRIBE {t}").fetchall()]
                          for t in ("patients", "labs", "treatments")}
         self._types = dict(self._con.execute("SELECT column_name, data_type FROM "
@@ -99,10 +113,23 @@ class CohortStore:
                               params)["n"].iloc[0])
 
     def _long(self, table: str, flt: CohortFilter | None) -> pd.DataFrame:
+        """Rows of a long table whose patient passes the filter, in the table's order.
+
+        The filter runs in SQL on the patients table; the rows are then taken from the
+        cohort's own frame by patient (over the codes of a Categorical ``patient_id``), not
+        converted back from DuckDB, so Categorical key columns stay Categorical and a
+        10M-row table costs one boolean mask. Text columns come out as the SQL query gave them
+        (``patient_id IN (SELECT patient_id FROM patients WHERE ...)``, the values' text,
+        missing as None).
+        """
+        frame = getattr(self.cohort, table)
+        if "patient_id" not in frame.columns:
+            return _restore(frame.iloc[:0].reset_index(drop=True), frame, as_text=True)
         where, params = self.where(flt)
-        sql = (f"SELECT t.* FROM {table} t WHERE t.patient_id IN "
-               f"(SELECT patient_id FROM patients WHERE {where})")
-        return _restore(self.query(sql, params), getattr(self.cohort, table))
+        ids = self.query(f"SELECT DISTINCT patient_id FROM patients WHERE {where} AND "
+                         "patient_id IS NOT NULL", params)["patient_id"]
+        keep = _rows_of(frame["patient_id"], set(ids.astype(str)))
+        return _restore(frame.loc[keep].reset_index(drop=True), frame, as_text=True)
 
     def labs(self, flt: CohortFilter | None = None) -> pd.DataFrame:
         """Lab rows of the filtered patients."""
@@ -148,25 +175,54 @@ class CohortStore:
             self._con.close()
 
 
-def _for_duckdb(frame: pd.DataFrame) -> pd.DataFrame:
-    """Nullable pandas dtypes travel to DuckDB as they are; object columns become strings."""
-    out = frame.copy()
-    for c in out.columns:
-        if out[c].dtype == object:
-            out[c] = out[c].astype("string")
-    return out
+def _for_duckdb(frame: pd.DataFrame) -> pa.Table:
+    """The frame as an Arrow table for DuckDB to read in place.
+
+    Numeric columns are shared, not copied; Categorical columns become dictionary arrays (codes
+    plus the distinct values); object columns become strings (as ``astype("string")``: any
+    value is written as its text, missing values as NULL). Nullable pandas dtypes keep their
+    NULLs. DuckDB reads the dictionary and string columns as VARCHAR.
+    """
+    import pyarrow as pa
+
+    arrays, names = [], []
+    for c in frame.columns:
+        col = frame[c]
+        if col.dtype == object:
+            col = col.astype("string")
+        arrays.append(pa.Array.from_pandas(col))
+        names.append(str(c))
+    return pa.Table.from_arrays(arrays, names=names)
 
 
-def _restore(result: pd.DataFrame, like: pd.DataFrame) -> pd.DataFrame:
-    """Give query results the original frame's dtypes (Int64 stays Int64, text stays object)."""
+def _rows_of(key: pd.Series, ids: set[str]) -> np.ndarray:
+    """Boolean mask of the rows whose key, as text (what DuckDB compares), is in ``ids``."""
+    import numpy as np
+
+    if isinstance(key.dtype, pd.CategoricalDtype):
+        cats = key.cat.categories
+        hit = np.fromiter((str(c) in ids for c in cats), dtype=bool, count=len(cats))
+        lookup = np.append(hit, False)  # code -1 (missing) -> False
+        return lookup[key.cat.codes.to_numpy()]
+    text = key.astype("string")
+    return text.isin(ids).fillna(False).to_numpy(dtype=bool)
+
+
+def _restore(result: pd.DataFrame, like: pd.DataFrame, as_text: bool = False) -> pd.DataFrame:
+    """Give query results the original frame's dtypes (Int64 stays Int64, text stays object).
+
+    ``as_text``: ``result`` holds the original values (not DuckDB's): text columns (object or
+    pandas string) become each value's text, as a VARCHAR column would give them.
+    """
     for c in result.columns:
         if c in like.columns:
             dt = like[c].dtype
             try:
                 if str(dt) == "Int64":
                     result[c] = result[c].astype("Int64")
-                elif pd.api.types.is_object_dtype(dt):
-                    text = result[c].astype(object)
+                elif pd.api.types.is_object_dtype(dt) or (
+                        as_text and isinstance(dt, pd.StringDtype)):
+                    text = (result[c].astype("string") if as_text else result[c]).astype(object)
                     text[text.isna()] = None
                     result[c] = text
             except (TypeError, ValueError):
