@@ -67,35 +67,43 @@ KORELL = ("Korell F et al., Front Immunol 2022;13:877477, doi:10.3389/fimmu.2022
           "(EASIX: LDH x creatinine / platelets immediately before lymphodepletion)")
 
 
-def last_before(series: LabSeries, analyte: str, day: float, n: int
-                ) -> tuple[np.ndarray, np.ndarray]:
-    """The last value (and its day) of one analyte on or before ``day``, per patient position.
+def baseline_matrix(series: LabSeries, days: tuple[float, ...], n: int
+                    ) -> list[np.ndarray]:
+    """The last value on or before each of ``days`` of every component, per patient position.
 
     Parameters
     ----------
     series : LabSeries
-        Cleaned rows, contiguous per (patient, analyte) and sorted by day within (as
+        Rows contiguous per (patient, analyte) and sorted by day within (as
         :func:`core.endpoints.clean.clean_labs` returns them).
-    analyte : str
-        Canonical analyte name (a key of :data:`core.endpoints.analytes.ACODE`).
-    day : float
-        Rows with ``D <= day`` count.
+    days : tuple of float
+        Cut-off days (each <= 0), e.g. ``(-5.0, 0.0)``.
     n : int
         Number of patient positions.
 
     Returns
     -------
-    (values, days) : two float arrays of length ``n``, NaN where the patient has no such row.
+    list of ndarray, one per day, each of shape (n, len(COMPONENTS))
+        Column ``j`` holds component ``COMPONENTS[j]``; NaN where the patient has no such row.
+        One pass over every row (day <= 0 and a component), then passes over that subset
+        only; no loop over patients or components.
     """
-    vals, days = np.full(n, np.nan), np.full(n, np.nan)
-    idx = np.flatnonzero((series.A == ACODE[analyte]) & (series.D <= day))
-    if not len(idx):
-        return vals, days
-    p = series.P[idx]
-    last = idx[np.r_[p[1:] != p[:-1], True]]
-    vals[series.P[last]] = series.V[last]
-    days[series.P[last]] = series.D[last]
-    return vals, days
+    lut = np.full(max(ACODE.values()) + 1, -1, dtype=np.int64)
+    lut[[ACODE[a] for a in COMPONENTS]] = np.arange(len(COMPONENTS))
+    idx = np.flatnonzero(series.D <= max(0.0, *days))
+    comp = lut[series.A[idx]]
+    idx, comp = idx[comp >= 0], comp[comp >= 0]
+    p, d, v = series.P[idx], series.D[idx], series.V[idx]
+    out = []
+    for day in days:
+        m = np.full((n, len(COMPONENTS)), np.nan)
+        k = np.flatnonzero(d <= day)
+        if len(k):
+            pk, ck = p[k], comp[k]
+            end = np.r_[(pk[1:] != pk[:-1]) | (ck[1:] != ck[:-1]), True]
+            m[pk[end], ck[end]] = v[k[end]]
+        out.append(m)
+    return out
 
 
 def hematotox_points(anc: np.ndarray, hb: np.ndarray, plt: np.ndarray, crp: np.ndarray,
@@ -192,17 +200,10 @@ def score_columns(series: LabSeries, n: int, settings: EndpointSettings
     Cut-offs: :func:`hematotox_points`.
     """
     ld = float(settings.window_lymphodepletion_day)
-    base: dict[str, np.ndarray] = {}
-    fallback: dict[str, np.ndarray] = {}
-    for a in COMPONENTS:
-        v, _ = last_before(series, a, ld, n)
-        if ld < 0:
-            v0, _ = last_before(series, a, 0.0, n)
-            fb = np.isnan(v) & ~np.isnan(v0)
-            v = np.where(fb, v0, v)
-        else:
-            fb = np.zeros(n, bool)
-        base[a], fallback[a] = v, fb
+    at_ld, at_d0 = baseline_matrix(series, (ld, 0.0), n)
+    fb = np.isnan(at_ld) & ~np.isnan(at_d0)
+    both = np.where(fb, at_d0, at_ld)
+    base = {a: both[:, j] for j, a in enumerate(COMPONENTS)}
     ht = hematotox_points(*(base[a] for a in NEEDS["car_hematotox"]))
     out: dict[str, np.ndarray] = {
         "car_hematotox": ht,
@@ -210,28 +211,24 @@ def score_columns(series: LabSeries, n: int, settings: EndpointSettings
         "easix": easix(base["ldh"], base["creatinine"], base["platelets"]),
         "m_easix": easix(base["ldh"], base["crp"], base["platelets"]),
     }
-    out["score_missing"] = _names({a: np.isnan(base[a]) for a in COMPONENTS}, n)
-    used = _names(fallback, n)
-    anything = ~np.all([np.isnan(base[a]) for a in COMPONENTS], axis=0) if n else np.zeros(0, bool)
+    out["score_missing"] = _names(np.isnan(both), n)
     rule = np.full(n, None, dtype=object)
-    rule[anything] = BEFORE_LD if ld < 0 else DAY0
-    fb_any = np.array([u is not None for u in used], dtype=bool)
-    if fb_any.any():
-        rule[fb_any] = DAY0 + " (" + used[fb_any].astype(str) + ")"
+    rule[~np.isnan(both).all(axis=1)] = BEFORE_LD if ld < 0 else DAY0
+    used = _names(fb, n, DAY0 + " ({})")
+    rule[fb.any(axis=1)] = used[fb.any(axis=1)]
     out["score_baseline_rule"] = rule
     return out
 
 
-def _names(flags: dict[str, np.ndarray], n: int) -> np.ndarray:
-    """Per patient, the names whose flag is set, joined by ", " (None where none is):
-    vectorised over patients by building the joined text for each distinct flag pattern."""
+def _names(flags: np.ndarray, n: int, template: str = "{}") -> np.ndarray:
+    """Per patient (row of ``flags``, one column per component of :data:`COMPONENTS`), the
+    names of the flagged components joined by ", " into ``template`` (None where none is):
+    the text is built once per distinct pattern, not per patient."""
     out = np.full(n, None, dtype=object)
-    if not n or not flags:
+    if not n:
         return out
-    names = list(flags)
-    bits = np.zeros(n, np.int64)
-    for i, a in enumerate(names):
-        bits |= flags[a].astype(np.int64) << i
+    bits = (flags.astype(np.int64) << np.arange(flags.shape[1])).sum(axis=1)
     for code in np.unique(bits[bits > 0]):
-        out[bits == code] = ", ".join(a for i, a in enumerate(names) if code >> i & 1)
+        out[bits == code] = template.format(
+            ", ".join(a for i, a in enumerate(COMPONENTS) if code >> i & 1))
     return out
