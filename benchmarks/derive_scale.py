@@ -1,0 +1,147 @@
+"""Benchmark: endpoint derivation (``core.endpoints.apply_to_cohort``) at 1M and 10M lab rows.
+
+Loads the 1M-lab-row cohort (1,812 patients of :func:`core.demo.generate`, written as CSV by
+``benchmarks/ingest_scale.py:write_files``; ``/tmp/scale`` is used when it holds the files) with
+``core.ingest.load_upload``, gives the long tables' key columns the dtype the ingest gives them
+(pandas Categorical: labs ``patient_id, analyte, unit``; treatments ``patient_id, drug, unit``)
+and tiles it ten times with new patient IDs, in memory, for 10M rows (18,120 patients). Per size
+it prints the median of ``RUNS`` runs of
+
+- the baseline: plain pandas ``labs.groupby(["patient_id", "analyte"])["value"].agg(["min",
+  "max"])`` on the same frame (the floor of any per-patient, per-analyte derivation),
+- ``apply_to_cohort`` (the cohort's fingerprint computed beforehand, as the app has it),
+- its ``clean_labs`` step alone,
+
+with the ratio to the baseline and the process's peak RSS (ru_maxrss; it only grows, so each
+figure is the peak so far). ``--object`` runs the same with plain object key columns (as
+frames built by hand have them).
+
+Run: ``.venv/bin/python benchmarks/derive_scale.py [--sizes 1 10] [--object]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+RUNS = 3
+N_PATIENTS = 1812  # ~1M lab rows
+SCALE_DIR = Path("/tmp/scale")
+KEYS = {"labs": ("patient_id", "analyte", "unit"), "treatments": ("patient_id", "drug", "unit")}
+
+
+def _peak_gb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2  # KiB on Linux
+
+
+def _median_s(fn: Callable[[], object], runs: int = RUNS) -> float:
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+        del out
+    return statistics.median(times)
+
+
+def load_1m() -> object:
+    """The 1M-lab-row cohort as ``load_upload`` returns it."""
+    from core.ingest import Upload, load_upload
+
+    def load(d: Path) -> object:
+        ups = [Upload(f"{t}.csv", (d / f"{t}_{N_PATIENTS}.csv").read_bytes())
+               for t in ("patients", "labs", "treatments")]
+        return load_upload(*ups)
+
+    if all((SCALE_DIR / f"{t}_{N_PATIENTS}.csv").exists()
+           for t in ("patients", "labs", "treatments")):
+        return load(SCALE_DIR)
+    from ingest_scale import write_files
+    with tempfile.TemporaryDirectory(prefix="derive_scale_") as tmp:
+        write_files(N_PATIENTS, Path(tmp))
+        return load(Path(tmp))
+
+
+def as_dtype(cohort: object, categorical: bool) -> object:
+    """The cohort with the long tables' key columns categorical (as the ingest gives them) or
+    plain object."""
+    kw = {}
+    for table, cols in KEYS.items():
+        df = getattr(cohort, table)
+        kind = "category" if categorical else object
+        kw[table] = df.astype({c: kind for c in cols if c in df})
+    return dataclasses.replace(cohort, **kw)
+
+
+def tile(cohort: object, k: int) -> object:
+    """``k`` copies of the cohort, copy ``i > 0`` with patient IDs suffixed ``-T{i}``."""
+    if k == 1:
+        return cohort
+    kw = {}
+    for table in ("patients", "labs", "treatments"):
+        df = getattr(cohort, table)
+        parts = []
+        for i in range(k):
+            part = df.copy()
+            ids = part["patient_id"].astype(object)
+            part["patient_id"] = ids if i == 0 else ids.astype(str) + f"-T{i}"
+            parts.append(part)
+        out = pd.concat(parts, ignore_index=True)
+        for c in KEYS.get(table, ()):
+            if c in df and isinstance(df[c].dtype, pd.CategoricalDtype):
+                out[c] = out[c].astype("category")
+        kw[table] = out
+    return dataclasses.replace(cohort, **kw)
+
+
+def run(cohort: object, label: str) -> None:
+    from core.endpoints import apply_to_cohort
+    from core.endpoints.clean import Issues, clean_labs
+
+    labs = cohort.labs  # type: ignore[attr-defined]
+    _ = cohort.fingerprint  # type: ignore[attr-defined]
+    known = set(cohort.patients["patient_id"])  # type: ignore[attr-defined]
+    base = _median_s(lambda: labs.groupby(["patient_id", "analyte"], observed=True, sort=False)
+                     ["value"].agg(["min", "max"]))
+    rows = [("pandas groupby min/max (baseline)", base, _peak_gb())]
+    t = _median_s(lambda: clean_labs(labs, known, Issues()))
+    rows.append(("clean_labs", t, _peak_gb()))
+    t = _median_s(lambda: apply_to_cohort(cohort))  # type: ignore[arg-type]
+    rows.append(("apply_to_cohort", t, _peak_gb()))
+    print(f"\n{label}: {len(labs):,} lab rows, {len(cohort.patients):,} patients; "  # type: ignore[attr-defined]
+          f"median of {RUNS} runs")
+    print(f"{'step':40s}{'seconds':>10s}{'x baseline':>12s}{'peak RSS GB':>13s}")
+    for name, secs, gb in rows:
+        print(f"{name:40s}{secs:10.3f}{secs / base:12.1f}{gb:13.2f}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=int, nargs="*", default=[1, 10],
+                    help="copies of the 1M-row cohort (default 1 10)")
+    ap.add_argument("--object", action="store_true",
+                    help="object key columns instead of categorical ones")
+    args = ap.parse_args()
+    one = as_dtype(load_1m(), not args.object)
+    kind = "object keys" if args.object else "categorical keys"
+    for k in args.sizes:
+        cohort = tile(one, k)
+        run(cohort, f"{k}x the 1M cohort ({kind})")
+        del cohort
+
+
+if __name__ == "__main__":
+    main()
