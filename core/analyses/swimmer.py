@@ -452,9 +452,12 @@ def swimmer(patients: pd.DataFrame, treatments: pd.DataFrame | None = None,
     no_fu = np.isnan(fu) & np.isfinite(last_mark)
     end = np.where(no_fu, last_mark, fu)
     src = np.where(no_fu, "last event", sel["follow_up_source"].to_numpy(object))
-    if no_fu.any():
-        notes.append(Note("info", "no_follow_up", f"{int(no_fu.sum())} lane(s) without os_days "
-                          "or pfs_days end at their last mark."))
+    if np.isnan(fu).any():
+        bare = int((np.isnan(fu) & ~no_fu).sum())
+        notes.append(Note("info", "no_follow_up", f"{int(np.isnan(fu).sum())} lane(s) without "
+                          "os_days or pfs_days: they end at their last mark"
+                          + (f" ({bare} without any mark show only their ID)." if bare
+                             else ".")))
     periods = _concat([_symptom_periods(p, sel, "CRS", "crs", end),
                        _symptom_periods(p, sel, "ICANS", "icans", end), hypo],
                       PERIOD_COLUMNS, ("start", "end", "grade"))
@@ -507,10 +510,11 @@ def lane_treatments(store: CohortStore, ids: Sequence[str]) -> pd.DataFrame | No
     -------
     DataFrame or None
         ``patient_id, day, drug`` and the table's other columns (``dose, unit``), rows of
-        ``ids`` only; None when the cohort has no treatment table.
+        ``ids`` only; None when the cohort has no treatment table (or an empty one).
     """
     cols = store.columns("treatments")
-    if not {"patient_id", "day", "drug"} <= set(cols):
+    if not {"patient_id", "day", "drug"} <= set(cols) or not len(store.query(
+            "SELECT 1 FROM treatments LIMIT 1")):
         return None
     select = ", ".join(["CAST(patient_id AS VARCHAR) AS patient_id", "CAST(day AS DOUBLE) AS day",
                         "CAST(drug AS VARCHAR) AS drug"]

@@ -57,6 +57,17 @@ def _plain(frame: pd.DataFrame) -> alt.Data:
     return alt.Data(values=obj.to_dict("records"))
 
 
+def lane_labels(lanes: pd.DataFrame) -> list[str]:
+    """Axis label of each lane: the patient ID and, where given, the maximum CRS and ICANS
+    grades ("P1 · CRS 2 · ICANS 0"), so the grades show even without onset days."""
+    out = lanes["patient_id"].astype(str)
+    for name, col in (("CRS", "crs_grade"), ("ICANS", "icans_grade")):
+        g = pd.to_numeric(lanes[col], errors="coerce")
+        text = g.fillna(0).astype(int).astype(str)
+        out = out + np.where(g.notna(), f" · {name} " + text, "")
+    return list(out)
+
+
 def swimmer_chart(sw: Swimmer, *, title: str = "", x_max: float | None = None,
                   time_scale: TimeScale = "linear", width: int | None = None) -> alt.LayerChart:
     """The swimmer plot of ``sw``.
@@ -83,7 +94,8 @@ def swimmer_chart(sw: Swimmer, *, title: str = "", x_max: float | None = None,
     if time_scale not in TIME_SCALES:
         raise ValueError(f"time_scale must be one of {TIME_SCALES}; got {time_scale!r}")
     lanes, periods, events = sw.lanes, sw.periods, sw.events
-    order = [str(p) for p in lanes["patient_id"]]
+    lanes = lanes.assign(label=lane_labels(lanes))
+    order = list(lanes["label"])
     days = [0.0, *lanes["follow_up"].dropna(), *periods["end"].dropna(),
             *periods["start"].dropna(), *events["day"].dropna()]
     lo = float(min(days))
@@ -94,9 +106,9 @@ def swimmer_chart(sw: Swimmer, *, title: str = "", x_max: float | None = None,
         scale["type"] = "symlog"
     x_title = "Days after CAR-T infusion" + (" (symmetric log scale)"
                                              if time_scale == "symlog" else "")
-    y = alt.Y("patient_id:N", sort=order, title="Patient",
+    y = alt.Y("label:N", sort=order, title="Patient",
               axis=alt.Axis(labelFontSize=9 if len(order) > 40 else 11,
-                            labelLimit=120, labels=len(order) <= 120))
+                            labelLimit=220, labels=len(order) <= 120))
     axis = (alt.Axis(values=[t for t in SYMLOG_TICKS if lo <= t <= hi])
             if time_scale == "symlog" else alt.Axis())
     x = alt.X("start:Q", title=x_title, scale=alt.Scale(**scale), axis=axis)
@@ -114,6 +126,9 @@ def swimmer_chart(sw: Swimmer, *, title: str = "", x_max: float | None = None,
                  alt.Tooltip("sort_value:Q", title="Sort value", format=".4~g")])
     layers: list[alt.Chart] = [lane_layer]
     kinds = [k for k in PERIOD_KINDS if k in set(periods["kind"])]
+    to_label = dict(zip(lanes["lane"], lanes["label"]))
+    periods = periods.assign(label=periods["lane"].map(to_label))
+    events = events.assign(label=events["lane"].map(to_label))
     if len(periods):
         pdata = _plain(periods.assign(
             end_shown=np.maximum(periods["end"].to_numpy(float),
