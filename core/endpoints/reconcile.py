@@ -12,8 +12,9 @@ import pandas as pd
 
 from core.endpoints.derive import ENDPOINT_COLUMNS, Endpoints, derive
 from core.endpoints.settings import EndpointSettings
+from core.ingest import parse
 from core.ingest.cohort import Cohort
-from core.ingest.parse import blank, patient_ids
+from core.ingest.parse import patient_ids
 
 DISAGREEMENT_COLUMNS = ("patient_id", "column", "uploaded", "derived")
 
@@ -24,6 +25,18 @@ def _as_frame(derived: Endpoints | pd.DataFrame) -> pd.DataFrame:
     if isinstance(derived, pd.DataFrame):
         return derived
     raise TypeError(f"derived must be Endpoints or a DataFrame; got {type(derived).__name__}")
+
+
+def _blank(values: pd.Series) -> np.ndarray:
+    """:func:`core.ingest.parse.blank` (missing, empty text or a missing-value token) without a
+    call per cell: numbers and booleans are blank only when missing (no number reads as a
+    token), text is looked at once per distinct cell."""
+    if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return values.isna().to_numpy(bool)
+    codes, uniq = pd.factorize(pd.Series(values.to_numpy(object), dtype=object),
+                               use_na_sentinel=True)
+    per = np.asarray(parse.blank(pd.Series(uniq, dtype=object)), dtype=bool)
+    return np.where(codes < 0, True, np.append(per, True)[codes])
 
 
 def _no_disagreement() -> pd.DataFrame:
@@ -73,7 +86,7 @@ def _disagreements(m: pd.DataFrame, c: str, rtol: float) -> pd.DataFrame | None:
     v = pd.to_numeric(m[c + "__d"], errors="coerce").to_numpy(float)
     with np.errstate(invalid="ignore"):
         same = np.isclose(u, v, rtol=rtol, atol=1e-9) | (np.isnan(u) & np.isnan(v))
-    differ = ~same & ~np.isnan(v) & ~blank(u_raw)
+    differ = ~same & ~np.isnan(v) & ~_blank(u_raw)
     if not differ.any():
         return None
     return pd.DataFrame({"patient_id": m.loc[differ, "patient_id"].to_numpy(),
@@ -114,7 +127,7 @@ def apply_derived(patients: pd.DataFrame, derived: Endpoints | pd.DataFrame,
         elif c in wins:
             out[c] = new.where(new.notna(), out[c])
         else:
-            keep = ~np.asarray(blank(out[c]), dtype=bool)
+            keep = ~_blank(out[c])
             if keep.all():
                 continue
             u = out[c]
