@@ -9,11 +9,13 @@ from functools import cached_property
 from pathlib import Path
 from typing import TypeAlias
 
+import numpy as np
 import pandas as pd
 
 from core import schema
 from core.errors import ValidationError
 from core.ingest import parse, units
+from core.ingest.coded import categorical, codes_and_texts, is_coded
 from core.ingest.dates import long_dates, patients_dates
 from core.ingest.mapping import merge_mapping
 from core.ingest.read import RawTable, read_table
@@ -253,7 +255,7 @@ def _load_long(table: schema.TableName, up: Upload, mapping: Mapping[str, str | 
     lab analytes and units normalised."""
     step = step or _Steps(None, [])
     step(f"Reading {up.name}", up, "read")
-    raw = read_table(up.data, up.name, table)
+    raw = read_table(up.data, up.name, table, coded=True)
     step(f"Checking values in {up.name}", up, "check")
     raw, date_notes = long_dates(raw, table, infusion)
     frame, report = validate(raw, merge_mapping(mapping, raw.headers, table), table,
@@ -299,16 +301,32 @@ def normalise_labs(labs: pd.DataFrame, report: LoadReport, *,
     values in recognised units to canonical units (:func:`core.ingest.units.convert_lab_units`).
     Unknown analytes are kept under their own name and listed in a note; values whose unit
     contradicts them are left for the endpoint derivation to list, never rescaled here."""
-    canon = _per_distinct(labs["analyte"].astype(str), schema.analyte_named)
     notes = list(report.notes)
-    unknown = sorted(set(labs.loc[canon.isna(), "analyte"].astype(str)))
+    if is_coded(labs["analyte"]):  # per category (the ingest's labs)
+        codes, names = codes_and_texts(labs["analyte"])
+        canon_of = np.array([schema.analyte_named(str(a)) for a in names], dtype=object)
+        used = np.bincount(codes[codes >= 0], minlength=len(names)) > 0
+        unknown = sorted({str(a) for a, c, u in zip(names, canon_of, used) if c is None and u})
+        if (codes < 0).any() and schema.analyte_named("nan") is None:
+            unknown = sorted({*unknown, "nan"})  # as astype(str) names a missing analyte
+        analyte = categorical(codes, np.where(pd.isna(canon_of), names, canon_of), labs.index)
+    else:
+        canon = _per_distinct(labs["analyte"].astype(str), schema.analyte_named)
+        unknown = sorted(set(labs.loc[canon.isna(), "analyte"].astype(str)))
+        analyte = canon.fillna(labs["analyte"])
     if unknown:
         notes.append("Analytes not recognised (kept under their own names, not used for "
                      "derived endpoints): " + ", ".join(unknown[:20]))
-    labs = labs.assign(analyte=canon.fillna(labs["analyte"]))
+    labs = _with_column(labs, "analyte", analyte)
     labs, conversions = units.convert_lab_units(labs, pt_normal_seconds=pt_normal_seconds)
     return labs, replace(report, conversions=report.conversions + tuple(conversions),
                          notes=tuple(notes))
+
+
+def _with_column(frame: pd.DataFrame, name: str, column: pd.Series) -> pd.DataFrame:
+    """``frame.assign(name=column)`` without copying the other columns."""
+    out = {c: (column if c == name else frame[c]) for c in frame.columns}
+    return pd.DataFrame(out, index=frame.index, copy=False)
 
 
 def _per_distinct(text: pd.Series, func: Callable[[str], str | None]) -> pd.Series:

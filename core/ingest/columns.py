@@ -20,6 +20,7 @@ import pandas as pd
 
 from core import schema
 from core.ingest import parse, units
+from core.ingest.coded import categorical
 from core.ingest.report import Collector
 from core.ingest.wording import short
 
@@ -35,15 +36,26 @@ class Distinct:
     index : the column's index.
 
     A column that is not all text (None, NaN, numbers) is kept as it is, one "distinct" value
-    per row, so the functions run on it see exactly the cells they saw before.
+    per row, so the functions run on it see exactly the cells they saw before. A Categorical
+    column of text (:func:`core.ingest.read_table` with ``coded=True``) is taken as it is:
+    its codes and categories (``coded`` is True; categories no row uses may be among
+    ``uniq``), so nothing is made per cell.
     """
 
     codes: np.ndarray
     uniq: pd.Series
     index: pd.Index
+    coded: bool = False
 
     @classmethod
     def of(cls, raw: pd.Series) -> Distinct:
+        if isinstance(raw.dtype, pd.CategoricalDtype):
+            codes = raw.cat.codes.to_numpy()
+            cats = raw.cat.categories.to_numpy(dtype=object)
+            if len(codes) and not (codes < 0).any() and pd.api.types.infer_dtype(
+                    cats, skipna=False) in ("string", "empty"):
+                return cls(codes, pd.Series(cats, dtype=object, name=raw.name), raw.index,
+                           coded=True)
         arr = raw.to_numpy(dtype=object)
         if len(arr) and pd.api.types.infer_dtype(arr, skipna=False) == "string":
             codes, uniq = pd.factorize(arr)
@@ -65,6 +77,14 @@ class Distinct:
     def cells(self, positions: np.ndarray) -> np.ndarray:
         """The cell texts at row ``positions``."""
         return self.uniq.to_numpy(dtype=object)[self.codes[positions]]
+
+    def text_column(self, per_value: pd.Series) -> pd.Series:
+        """A per-distinct-value Series of text (None where missing) spread to the rows: a
+        Categorical with sorted categories (those some row uses) for a ``coded`` column,
+        else as :meth:`series`."""
+        if not self.coded:
+            return self.series(per_value)
+        return categorical(self.codes, per_value.to_numpy(dtype=object), self.index)
 
 
 def per_text(values: np.ndarray, func: Callable[[object], object]) -> np.ndarray:
@@ -123,7 +143,7 @@ class BatchCollector(Collector):
         return np.unique(np.concatenate([p for p, _ in self._rejects]))
 
     def _ids_at(self, positions: np.ndarray) -> np.ndarray:
-        return per_text(self.ids.to_numpy(dtype=object)[positions], short)
+        return per_text(self.ids.iloc[positions].to_numpy(dtype=object), short)
 
     def rejected_frame(self) -> pd.DataFrame:
         """DataFrame (row, patient_id, reason), one row per rejected row, in row order."""
@@ -208,13 +228,13 @@ def convert_column(raw: pd.Series, spec: schema.Column, header: str, decimal: st
     d = distinct if distinct is not None else Distinct.of(raw)
     name = spec.name
     if spec.kind == "id":
-        return d.series(d.uniq.str.strip())
+        return d.text_column(d.uniq.str.strip())
     if spec.kind == "binary":
         return _binary(d, name, c)
     if spec.kind == "grade":
         return _grade(d, name, spec.lo or 0, spec.hi or 4, c)
     if spec.kind == "category":
-        return _sex(d, c) if name == "sex" else d.series(_category(d.uniq))
+        return _sex(d, c) if name == "sex" else d.text_column(_category(d.uniq))
     values = _numbers(d, name, decimal, c)
     values = _to_canonical_unit(values, d, name, header, c, conversions)
     if spec.kind == "integer":

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from _csv import Reader as CsvReader
 
 
-def _utf16_without_bom(sample: bytes) -> str | None:
+def utf16_without_bom(sample: bytes) -> str | None:
     """``utf-16-le``/``utf-16-be`` when NUL bytes sit at every other position (UTF-16 text of
     mostly Latin characters written without a byte order mark), else None."""
     if len(sample) < 4:
@@ -41,7 +41,7 @@ def decode(data: bytes, name: str) -> tuple[str, str]:
     boms = ((b"\xff\xfe\x00\x00", "utf-32", "UTF-32"), (b"\x00\x00\xfe\xff", "utf-32", "UTF-32"),
             (b"\xff\xfe", "utf-16", "UTF-16"), (b"\xfe\xff", "utf-16", "UTF-16"))
     codec, label = next(((c, lbl) for bom, c, lbl in boms if data.startswith(bom)), (None, ""))
-    codec = codec or _utf16_without_bom(data[:4096])
+    codec = codec or utf16_without_bom(data[:4096])
     if codec:
         try:
             return data.decode(codec), label or "UTF-16"
@@ -174,24 +174,49 @@ def read_columns(text: str, delimiter: str) -> tuple[list[str], list[np.ndarray]
     header, whose every row has the header's number of fields (pyarrow enforces it: a ragged
     row, an unclosed quotation mark raise) and in which no value holds a line break (the
     csv module's record then spans lines, which :func:`read_records` checks for swallowed
-    rows), with at least one data row.
+    rows), with at least one data row. :func:`read_coded` is the same table with every column
+    dictionary-encoded.
     """
-    if "\x00" in text or text.startswith("\ufeff") or not text or text.count('"') % 2:
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate
+        return None
+    coded = read_coded(data, delimiter)
+    if coded is None:
+        return None
+    header, columns = coded
+    return header, [cats[codes] for codes, cats in columns]
+
+
+def read_coded(data: bytes, delimiter: str
+               ) -> tuple[list[str], list[tuple[np.ndarray, np.ndarray]]] | None:
+    """:func:`read_columns` of UTF-8 ``data`` (a file's bytes without a byte order mark, or
+    text encoded as UTF-8; a DOS end-of-file mark at the end is ignored), every column as
+    codes into its distinct stripped texts: ``(codes, texts)`` with ``texts[codes]`` the
+    column's cells. Nothing is materialised per cell: checks scan the bytes, pyarrow reads the
+    columns dictionary-encoded, and white space is stripped per distinct text. None where
+    :func:`read_columns` is None, or the bytes are not valid UTF-8.
+    """
+    end = len(data)
+    while end and data[end - 1] == 0x1A:  # text.rstrip("\x1a")
+        end -= 1
+    while end and data[end - 1] in (0x0A, 0x0D):  # body = text.rstrip("\r\n")
+        end -= 1
+    if (not end or b"\x00" in data or data.startswith(b"\xef\xbb\xbf")
+            or (b'"' in data and data.count(b'"', 0, end) % 2)):
         return None  # (an odd number of quotation marks: one may never be closed)
-    crs = text.count("\r")
-    if crs and crs != text.count("\r\n"):
+    if b"\r" in data and data.count(b"\r") != data.count(b"\r\n"):
         return None
-    body = text.rstrip("\r\n")
-    if (not body or body.startswith(("\n", "\r\n")) or "\n\n" in body
-            or "\n\r\n" in body):
+    if data.startswith((b"\n", b"\r\n")):
         return None
-    first = split(body[:body.find("\n")] if "\n" in body else body, delimiter)
+    nl = data.find(b"\n", 0, end)
+    try:
+        line = data[:nl if nl >= 0 else end].decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    first = split(line, delimiter)
     n = len(first)
     if n == 0 or blank_record(first):
-        return None
-    try:
-        data = body.encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate
         return None
     import pyarrow as pa  # type: ignore[import-untyped]
     import pyarrow.compute as pc  # type: ignore[import-untyped]
@@ -199,36 +224,51 @@ def read_columns(text: str, delimiter: str) -> tuple[list[str], list[np.ndarray]
 
     try:
         table = pacsv.read_csv(
-            io.BytesIO(data),
+            pa.BufferReader(pa.py_buffer(data).slice(0, end)),
             read_options=pacsv.ReadOptions(autogenerate_column_names=True),
             parse_options=pacsv.ParseOptions(delimiter=delimiter, quote_char='"',
                                              double_quote=True, escape_char=False,
                                              newlines_in_values=True,
                                              ignore_empty_lines=False),
             convert_options=pacsv.ConvertOptions(
-                column_types={f"f{i}": pa.string() for i in range(n)},
+                column_types={f"f{i}": pa.dictionary(pa.int32(), pa.string())
+                              for i in range(n)},
                 strings_can_be_null=False, quoted_strings_can_be_null=False))
     except (pa.ArrowInvalid, ValueError):
         return None
     if table.num_columns != n or table.num_rows < 2:
         return None
-    cols = []
-    blank = None
+    table = table.unify_dictionaries()
+    cols: list[tuple[np.ndarray, np.ndarray]] = []
+    blank: np.ndarray | None = None
     for raw in table.columns:
-        if raw.null_count or pc.any(pc.match_substring(raw, "\n")).as_py():
+        if raw.null_count:
             return None
-        col = pc.utf8_trim(raw, characters=WHITESPACE)
-        empty = pc.equal(col, "")
-        blank = empty if blank is None else pc.and_(blank, empty)
-        cols.append(col)
-    keep = np.flatnonzero(~np.asarray(blank, dtype=bool))
+        chunks = [c for c in raw.chunks if len(c)]
+        words = chunks[0].dictionary
+        if pc.any(pc.match_substring(words, "\n")).as_py():
+            return None
+        indices = np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in chunks])
+        # strip white space per distinct text; texts equal once stripped share one code
+        stripped = pc.dictionary_encode(pc.utf8_trim(words, characters=WHITESPACE))
+        remap = stripped.indices.to_numpy(zero_copy_only=False).astype(np.int32)
+        texts = np.asarray(stripped.dictionary.to_numpy(zero_copy_only=False), dtype=object)
+        codes = remap[indices]
+        empty = np.flatnonzero(texts == "")
+        is_blank = codes == empty[0] if len(empty) else np.zeros(len(codes), dtype=bool)
+        blank = is_blank if blank is None else blank & is_blank
+        cols.append((codes, texts))
+    assert blank is not None
+    keep = np.flatnonzero(~blank)
     if not len(keep) or keep[0] != 0 or keep[-1] == 0:
         return None  # a blank header, or no data row
     stop = int(keep[-1]) + 1
-    header = [str(c[0].as_py()) for c in cols]
-    columns = [np.asarray(c.slice(1, stop - 1).to_numpy(zero_copy_only=False), dtype=object)
-               for c in cols]
-    return header, columns
+    if not blank[:stop].any():
+        pass  # no blank row in the body, so no blank line either
+    elif data.find(b"\n\n", 0, end) >= 0 or data.find(b"\n\r\n", 0, end) >= 0:
+        return None
+    header = [str(texts[codes[0]]) for codes, texts in cols]
+    return header, [(codes[1:stop], texts) for codes, texts in cols]
 
 
 def split(line: str, delimiter: str, quoting: Literal[0, 1, 2, 3] = csv.QUOTE_MINIMAL

@@ -79,7 +79,8 @@ class RawTable:
         return file_label(self.filename, self.format, self.sheet, self.sheets)
 
 
-def read_table(data: bytes, filename: str, table: schema.TableName | None = None) -> RawTable:
+def read_table(data: bytes, filename: str, table: schema.TableName | None = None, *,
+               coded: bool = False) -> RawTable:
     """Read CSV, TSV or XLSX bytes into a :class:`RawTable` of text cells.
 
     Parameters
@@ -88,6 +89,9 @@ def read_table(data: bytes, filename: str, table: schema.TableName | None = None
     filename : used for messages (the format is recognised from the content).
     table : the table being loaded (patients when None); in a workbook it picks the sheet
         whose header names that table's required columns.
+    coded : a clean delimited file read by pyarrow (:func:`core.ingest.delimited.read_coded`)
+        comes with every column a pandas Categorical of its stripped texts (the same cells,
+        dictionary-encoded; nothing is made per cell); other files as without it.
 
     Returns
     -------
@@ -112,6 +116,8 @@ def read_table(data: bytes, filename: str, table: schema.TableName | None = None
         schema.columns_of(table)  # ValueError for a table the schema does not have
     data = bytes(data)
     name = filename or "upload"
+    if coded and (raw := _read_coded(data, name)) is not None:
+        return raw
     if not data or not data.strip():
         raise DataFormatError(f"'{name}' is empty. Export the table again with a header row "
                               "and one row per patient.")
@@ -147,6 +153,72 @@ def read_table(data: bytes, filename: str, table: schema.TableName | None = None
     rows, problems = delimited.read_records(text, delimiter, name)
     source = _Source(name, "csv", delimiter, encoding, digest, notes=notes, nul="\x00" in text)
     return _build(rows, source, problems)
+
+
+_HEAD_BYTES = 1 << 20  # decoded to recognise the file and its delimiter (>= 256k characters)
+
+
+def _read_coded(data: bytes, name: str) -> RawTable | None:
+    """The RawTable of a clean UTF-8 delimited file with Categorical columns, read from the
+    bytes without decoding them as a whole (only the first MiB is decoded, to recognise the
+    file as :func:`read_table` does); None for anything else (:func:`read_table` reads it)."""
+    import re
+    import threading
+
+    if not data or re.match(rb"\s*\Z", data) or data.startswith(b"PK\x03\x04"):
+        return None
+    if binary_kind(data, name) is not None or delimited.utf16_without_bom(data[:4096]):
+        return None
+    if data.startswith((b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")):
+        return None
+    bom = data.startswith(b"\xef\xbb\xbf")
+    body = data[3:] if bom else data
+    head = body[:_HEAD_BYTES]
+    if len(body) > len(head):
+        cut = head.rfind(b"\n")
+        if cut < 0:
+            return None
+        head = head[:cut + 1]
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return None  # cp1252 or damaged: read_table decodes the whole file
+    if looks_binary(text) or text[:4096].lstrip("\ufeff \t\r\n").startswith(("{", "[")):
+        return None
+    if text_kind(text, name) is not None:
+        return None
+    notes: tuple[str, ...] = ()
+    if name.lower().endswith((".xlsx", ".xlsm")):
+        notes = (f"'{name}' is named like an Excel workbook but is a text file; it was read "
+                 "as CSV.",)
+    delimiter = delimited.sniff_delimiter(text)
+    digest: list[str] = []  # hashed while pyarrow parses (hashlib releases the GIL)
+    hasher = threading.Thread(target=lambda: digest.append(hashlib.sha256(data).hexdigest()))
+    hasher.start()
+    try:
+        coded = delimited.read_coded(body, delimiter)
+    finally:
+        hasher.join()
+    if coded is None:
+        return None
+    header, columns = coded
+    frame = pd.DataFrame({i: pd.Categorical.from_codes(codes, categories=pd.Index(texts),
+                                                       validate=False)
+                          for i, (codes, texts) in enumerate(columns)})
+    encoding = "UTF-8 with BOM" if bom else "UTF-8"
+    return _finish(frame, header, 0, {}, _Source(name, "csv", delimiter, encoding, digest[0],
+                                                 notes=notes))
+
+
+def equals(column: pd.Series, text: str) -> np.ndarray:
+    """Where a column of text cells (object or Categorical) holds ``text``; a Categorical
+    is compared per distinct text."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        cats = column.cat.categories
+        hit = np.flatnonzero(cats.to_numpy(dtype=object) == text)
+        codes = column.cat.codes.to_numpy()
+        return codes == hit[0] if len(hit) else np.zeros(len(codes), dtype=bool)
+    return np.asarray(column.to_numpy(dtype=object) == text, dtype=bool)
 
 
 @dataclass(frozen=True)
@@ -295,7 +367,7 @@ def _repeated_headers(frame: pd.DataFrame, originals: Mapping[str, str]) -> list
     named = {h: o for h, o in originals.items() if o}
     if not len(frame) or not named:
         return []
-    matches = sum(frame[h].to_numpy() == o for h, o in named.items())
+    matches = sum(equals(frame[h], o).astype(np.intp) for h, o in named.items())
     candidates = np.flatnonzero(matches >= min(2, len(named)))
     if not len(candidates):
         return []

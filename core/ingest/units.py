@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from core import schema
+from core.ingest.coded import categorical, codes_and_texts, is_coded
 from core.ingest.parse import per_unique
 
 #: Ranges in the canonical unit inside which a patient's median falls; a median outside that
@@ -300,6 +301,8 @@ def convert_lab_units(labs: pd.DataFrame, *, pt_normal_seconds: float | None = N
         raise ValueError(f"pt_isi must be a positive number; got {pt_isi!r}")
     if "unit" not in labs or not len(labs):
         return labs, []
+    if all(c in labs and is_coded(labs[c]) for c in ("patient_id", "analyte", "unit")):
+        return _convert_coded(labs, pt_normal_seconds, pt_isi)
     sentences: list[str] = []
     labs = _route_pt_family(labs, sentences, pt_to_inr=pt_normal_seconds is not None)
     if pt_normal_seconds is not None:
@@ -318,6 +321,146 @@ def convert_lab_units(labs: pd.DataFrame, *, pt_normal_seconds: float | None = N
     names = out.loc[ok, "analyte"]
     out.loc[ok, "unit"] = names.map({n: schema.ANALYTES[n].unit for n in pd.unique(names)})
     return out, [s for s in sentences + said if s]
+
+
+def _first_seen(pair: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """The pair codes in ``present`` (those some row has) in the order they first appear in
+    ``pair`` (a prefix of the rows usually holds all of them)."""
+    want = set(np.flatnonzero(present).tolist())
+    for stop in (100_000, len(pair)):
+        seen = pd.unique(pair[:stop])
+        if set(seen.tolist()) >= want or stop >= len(pair):
+            return np.asarray(seen)
+    raise AssertionError("unreachable")
+
+
+def _convert_coded(labs: pd.DataFrame, pt_normal_seconds: float | None,
+                   pt_isi: float) -> tuple[pd.DataFrame, list[str]]:
+    """:func:`convert_lab_units` of a lab table whose patient_id, analyte and unit columns are
+    Categorical (the ingest's), with the same result and sentences. Every rule depends on
+    the row's analyte and unit only, so it runs once per (analyte, unit) pair present and is
+    spread to the rows by the pair's code; only the patient medians of
+    :func:`contradicted_units` look at rows, and only at the groups that hold a value outside
+    the typical range (a median of values inside a range lies inside it)."""
+    a_codes, a_names = codes_and_texts(labs["analyte"])
+    u_codes, u_texts = codes_and_texts(labs["unit"])
+    n_a, width = len(a_names), len(u_texts) + 1
+    a_idx = np.where(a_codes < 0, n_a, a_codes) if (a_codes < 0).any() else a_codes
+    pair = a_idx.astype(np.int32) * np.int32(width) + u_codes.astype(np.int32) + np.int32(1)
+    n_pairs = (n_a + 1) * width
+    counts = np.bincount(pair, minlength=n_pairs)
+    present = counts > 0
+    order = _first_seen(pair, present)  # pairs in the order they first appear
+    # per pair: analyte (None: no analyte) and unit text (None: no unit), as the rows have them
+    name: list[str | None] = [a_names[p // width] if p // width < n_a else None
+                              for p in range(n_pairs)]
+    text: list[str | None] = [u_texts[p % width - 1] if p % width else None
+                              for p in range(n_pairs)]
+    key = [_unit_key(t) for t in text]
+    sentences: list[str] = []
+    pt_to_inr = pt_normal_seconds is not None
+    # Quick % and PT seconds under their own analytes (_route_pt_family)
+    target = list(name)
+    for p in np.flatnonzero(present):
+        if name[p] in PT_FAMILY:
+            for member in PT_FAMILY:
+                if key[p] and key[p] in unit_factors(member):
+                    target[p] = member
+    moved = np.array([t != a for t, a in zip(target, name)])
+    tgt = np.array(target, dtype=object)
+    for member in ("quick",) if pt_to_inr else ("quick", "pt"):
+        rows = int(counts[tgt == member].sum())
+        if not rows:
+            continue
+        from_inr = int(counts[(tgt == member) & moved].sum())
+        why = schema.ANALYTES["inr"].not_converted["%" if member == "quick" else "s"]
+        sentences.append(f"labs: {rows} prothrombin-time values in "
+                         f"{schema.ANALYTES[member].unit} kept as analyte '{member}', not "
+                         f"converted to INR ({why})"
+                         + (f"; {from_inr} of them were named INR/PT but carry that unit"
+                            if from_inr else ""))
+    name = target
+    value = labs["value"].to_numpy(dtype=float)
+    if pt_normal_seconds is not None:  # PT seconds as an INR approximation (_pt_to_inr)
+        pt = np.array([a == "pt" for a in name]) & present
+        if pt.any():
+            rows_pt = pt[pair]
+            value = value.copy()
+            value[rows_pt] = (value[rows_pt] / pt_normal_seconds) ** pt_isi
+            for p in np.flatnonzero(pt):
+                name[p], text[p], key[p] = "inr", "INR", _unit_key("INR")
+            rule = "PT ratio" if pt_isi == 1.0 else f"(PT / normal PT) ^ {pt_isi:g}"
+            sentences.append(f"labs: {int(counts[pt].sum())} PT values in s converted to an "
+                             f"INR approximation: {rule} with the normal PT "
+                             f"{pt_normal_seconds:g} s"
+                             + (" (ISI assumed 1.0)" if pt_isi == 1.0 else "") + ": approximate")
+    given = np.array([k != "" for k in key])
+    factor = np.array([_factor(a, k) if g else 1.0 for a, k, g in zip(name, key, given)])
+    # one sentence per (analyte, folded unit) given, in the order they first appear
+    groups: dict[tuple[str, str], list[int]] = {}
+    for p in order:
+        if given[p] and name[p] is not None:
+            groups.setdefault((str(name[p]), key[p]), []).append(int(p))
+    for (a, k), members in groups.items():
+        if a not in schema.ANALYTES:
+            continue
+        written = list(dict.fromkeys(text[p] for p in members))[:4]
+        sentences.append(_lab_sentence_of(a, k, int(counts[members].sum()),
+                                          float(factor[members[0]]), written))
+    ok = given & ~np.isnan(factor)
+    applied = np.where(ok, factor, 1.0)
+    converted = value * applied[pair]
+    hit, said = _contradictions_coded(labs, pair, present, name, text, converted,
+                                      applied, ~given | ok)
+    mult = np.where(ok, factor, 1.0)[pair]
+    mult[hit] = 1.0  # contradicted rows keep their value and unit: the derivation lists them
+    unit_ok = [schema.ANALYTES[a].unit if o and a is not None else t
+               for a, t, o in zip(name, text, ok)]
+    unit_code = pair.astype(np.int64)
+    unit_code[hit] += n_pairs
+    out = {c: labs[c] for c in labs.columns}
+    out["value"] = pd.Series(value * mult, index=labs.index)
+    out["analyte"] = categorical(pair, np.array(name, dtype=object), labs.index)
+    out["unit"] = categorical(unit_code, np.array(unit_ok + text, dtype=object), labs.index)
+    frame = pd.DataFrame(out, index=labs.index, copy=False)
+    return frame, [s for s in sentences + said if s]
+
+
+def _contradictions_coded(labs: pd.DataFrame, pair: np.ndarray, present: np.ndarray,
+                          name: list[str | None], text: list[str | None],
+                          values: np.ndarray, factor: np.ndarray, usable: np.ndarray
+                          ) -> tuple[np.ndarray, list[str]]:
+    """:func:`_contradictions` of the coded table: the row positions whose values contradict
+    their unit, and the sentences. Per pair: ``name``, ``text``, ``factor``, ``usable``."""
+    lo = np.full(len(name), -np.inf)
+    hi = np.full(len(name), np.inf)
+    for p in np.flatnonzero(present & usable):
+        if name[p] in TYPICAL:
+            lo[p], hi[p] = TYPICAL[str(name[p])]
+    outside = (values < lo[pair]) | (values > hi[pair])
+    none = np.empty(0, dtype=np.intp)
+    if not outside.any():
+        return none, []
+    # the (patient, analyte, unit) groups holding such a value: only their medians can lie
+    # outside; analyte and unit as the texts group them (two pairs may now share both)
+    groups = pd.factorize(pd.Series([f"{a}\x00{t}" for a, t in zip(name, text)]))[0]
+    pid_codes, pid_texts = codes_and_texts(labs["patient_id"])
+    n_g = int(groups.max()) + 1
+    gid = pid_codes.astype(np.int64) * n_g + groups[pair]
+    suspect = np.zeros(len(pid_texts) * n_g + 1, dtype=bool)
+    suspect[gid[outside]] = True
+    rows = np.flatnonzero(suspect[gid] & np.isfinite(lo[pair]))
+    sub_pair = pair[rows]
+    problem = contradicted_units(pid_texts[pid_codes[rows]],
+                                 np.array(name, dtype=object)[sub_pair],
+                                 np.array(text, dtype=object)[sub_pair],
+                                 values[rows], factor[sub_pair])
+    hit = (problem != "").to_numpy()
+    if not hit.any():
+        return none, []
+    sub = pd.DataFrame({"patient_id": pid_texts[pid_codes[rows[hit]]],
+                        "analyte": np.array(name, dtype=object)[sub_pair[hit]]})
+    return rows[hit], _contradiction_sentences(sub, problem[np.flatnonzero(hit)[0]])
 
 
 def _lab_sentences(analytes: np.ndarray, key: np.ndarray, factor: np.ndarray,
@@ -435,15 +578,22 @@ def _contradictions(labs: pd.DataFrame, values: np.ndarray, factor: np.ndarray,
     hit = (problem != "").to_numpy()
     if not hit.any():
         return hit, []
+    return hit, _contradiction_sentences(labs.loc[hit, ["patient_id", "analyte"]],
+                                         problem[np.flatnonzero(hit)[0]])
+
+
+def _contradiction_sentences(sub: pd.DataFrame, example: str) -> list[str]:
+    """Per analyte of the contradicted rows ``sub`` (patient_id, analyte), in the order they
+    first appear, a sentence: how many rows of which patients (``example``: the first row's
+    problem)."""
     out = []
-    sub = labs.loc[hit, ["patient_id", "analyte"]]
     for a, g in sub.groupby("analyte", sort=False):
         ids = pd.unique(g["patient_id"].astype(str))
         shown = ", ".join(ids[:10]) + (f" and {len(ids) - 10} more" if len(ids) > 10 else "")
         out.append(f"labs: {len(g)} {a} values of {len(ids)} patient(s) ({shown}) contradict "
-                   f"their unit (e.g. {problem[np.flatnonzero(hit)[0]].split(':')[0]}): kept as "
+                   f"their unit (e.g. {example.split(':')[0]}): kept as "
                    "they are, not rescaled and not used for endpoints; correct the unit")
-    return hit, out
+    return out
 
 
 def contradicted_units(patients: np.ndarray, analytes: np.ndarray, units: np.ndarray,

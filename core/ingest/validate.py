@@ -12,7 +12,7 @@ from core.errors import ValidationError
 from core.ingest.columns import BatchCollector, Distinct, convert_column, extra_columns, per_text
 from core.ingest.mapping import safe_extra_name
 from core.ingest.parse import is_na
-from core.ingest.read import RawTable
+from core.ingest.read import RawTable, equals
 from core.ingest.report import LoadReport
 from core.ingest.wording import short
 
@@ -55,7 +55,7 @@ def validate(raw: RawTable, mapping: Mapping[str, str | None], table: schema.Tab
     distinct = {h: Distinct.of(raw.frame[h]) for h, t in mapping.items() if t}
     ids = distinct[id_header]
     stripped = ids.uniq.str.strip()
-    c = BatchCollector(rows, ids.series(stripped))
+    c = BatchCollector(rows, ids.text_column(stripped))
     conversions: list[str] = []
     typed, names = _typed_columns(raw, mapping, table, c, conversions, distinct)
     notes += _renamed_note(names, mapping)
@@ -86,8 +86,14 @@ def _loaded(raw: RawTable, table: str, typed: pd.DataFrame, c: BatchCollector,
     """The rows not rejected, and the report listing the rejected rows and the cell problems
     of the loaded ones."""
     keep = np.ones(len(raw.frame), dtype=bool)
-    keep[c.rejected_positions()] = False
-    loaded = typed[keep].reset_index(drop=True)
+    rejected_at = c.rejected_positions()
+    keep[rejected_at] = False
+    if len(rejected_at):
+        loaded = typed[keep].reset_index(drop=True)
+    elif typed.index.equals(pd.RangeIndex(len(typed))):
+        loaded = typed  # every row loaded: no copy
+    else:
+        loaded = typed.reset_index(drop=True)
     rejected = c.rejected_frame()
     cells = c.cells_frame(keep)
     report = LoadReport(table, raw.filename, raw.describe(), len(raw.frame), len(loaded),
@@ -189,7 +195,7 @@ def _reject_structure(raw: RawTable, ids: Distinct, c: BatchCollector) -> np.nda
     other[list(raw.row_problems)] = True
     blank = np.ones(len(raw.frame), dtype=bool)
     for j in range(raw.frame.shape[1]):
-        blank &= raw.frame.iloc[:, j].to_numpy(dtype=object) == ""
+        blank &= equals(raw.frame.iloc[:, j], "")
     blank &= ~other
     c.reject_at(np.flatnonzero(blank), "blank row")
     no_id = ids.rows(is_na(ids.uniq).to_numpy()) & ~blank & ~other

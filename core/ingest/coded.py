@@ -1,0 +1,57 @@
+"""Dictionary-encoded (Categorical) text columns: built from codes, never cell by cell.
+
+A lab table at registry scale has ten million rows but a few dozen analytes and units and a
+few hundred thousand patient IDs; after the ingest these columns are pandas Categorical with
+sorted text categories (``pd.Categorical(values)`` of the same texts), so that downstream
+code works on integer codes and groups them in the order it would group the texts.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def is_coded(column: pd.Series) -> bool:
+    """A pandas Categorical column."""
+    return isinstance(column.dtype, pd.CategoricalDtype)
+
+
+def categorical(codes: np.ndarray, per_code: np.ndarray, index: pd.Index) -> pd.Series:
+    """The Series of ``per_code[codes]`` (text, or None/NaN for missing; a code of -1 is
+    missing too) as a pandas Categorical whose categories are the sorted distinct texts the
+    rows use. Only the codes are touched per row.
+
+    Parameters
+    ----------
+    codes : integer array, per row the position in ``per_code`` (or -1).
+    per_code : object array of text (equal texts may repeat) or missing values.
+    index : the result's index.
+
+    Returns
+    -------
+    Series
+        Categorical; equal to ``pd.Series(per_code[codes], dtype="category")`` with unused
+        categories removed.
+    """
+    values = np.asarray(per_code, dtype=object)
+    codes = np.asarray(codes)
+    n = len(values)
+    used = np.bincount(codes[codes >= 0] if n and (codes < 0).any() else codes,
+                       minlength=n)[:n] > 0 if len(codes) else np.zeros(n, dtype=bool)
+    present = used & pd.notna(values)
+    texts = [str(v) for v in values[present]]
+    cats = np.array(sorted(set(texts)), dtype=object)
+    remap = np.full(n + 1, -1, dtype=np.int32)  # the last entry: code -1 stays missing
+    if len(cats):
+        pos = {t: i for i, t in enumerate(cats)}
+        remap[np.flatnonzero(present)] = [pos[t] for t in texts]
+    cat = pd.Categorical.from_codes(remap[codes], categories=pd.Index(cats, dtype=object),
+                                    validate=False)
+    return pd.Series(cat, index=index)
+
+
+def codes_and_texts(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """A Categorical column's codes (-1 for missing) and its categories as objects."""
+    return (column.cat.codes.to_numpy(),
+            column.cat.categories.to_numpy(dtype=object))
