@@ -121,3 +121,36 @@ def test_memo_keys_the_views_patients_by_view_key_and_columns(monkeypatch):
                                "k2")
     monkeypatch.setattr(session.st, "session_state", {"_view": other})
     assert session._key(patients) == ("view", "k2", ("patient_id", "x", "y"))
+
+
+def test_a_rerun_neither_reads_nor_hashes_the_uploaded_files_again(app_test, monkeypatch):
+    from streamlit.runtime.uploaded_file_manager import UploadedFile
+
+    from conftest import widget
+
+    at = app_test()
+    at.radio(key="data_source").set_value("upload").run()
+    # the three files dropped together: the sorter reads each once, the load once more
+    at.sidebar.file_uploader[3].set_value(
+        [(f"demo_{t}.csv", (DATA / f"demo_{t}.csv").read_bytes(), "text/csv")
+         for t in ("patients", "labs", "treatments")]).run()
+    assert_clean(at)
+    store = _view(at).store
+    reads: list[str] = []
+    original = UploadedFile.getvalue
+
+    def counted(self):  # noqa: ANN001, ANN202
+        import sys
+
+        caller = sys._getframe(1).f_code.co_filename   # AppTest itself re-sends the files
+        if "streamlit" not in Path(caller).parts:
+            reads.append(f"{self.name} by {caller}")
+        return original(self)
+
+    monkeypatch.setattr(UploadedFile, "getvalue", counted)
+    widget(at, "flt_crs_grade").set_value([1]).run()       # a filter change
+    at.switch_page("views/lab_values.py").run()            # a page change
+    assert_clean(at)
+    assert reads == []          # the files are known by Streamlit's upload id, not by content
+    assert _view(at).store is store                         # nor loaded or stored again
+    assert _view(at).n == 13

@@ -178,7 +178,8 @@ def test_dropping_all_files_at_once_sorts_them_into_their_tables(app_test):
     captions = [c.value for c in at.sidebar.caption]
     assert ("Sorted: patients ← export_2.csv; labs ← export_3.csv; treatments ← export_1.csv"
             in captions)
-    assert any("labs: 22654 rows read" in c for c in captions)
+    lab_rows = (DATA / "demo_labs.csv").read_bytes().count(b"\n") - 1   # less the header
+    assert any(f"labs: {lab_rows} rows read" in c for c in captions)
     assert any(w.value.startswith("Not used: notes.csv (neither patients, labs nor "
                                   "treatments") for w in at.sidebar.warning)
     # a file in its own slot wins over one dropped together
@@ -200,3 +201,113 @@ def test_classify_by_name_then_by_columns():
     assert classify("export.csv", b"Patient-ID;Alter;CRS Grad\nP1;60;1\n") == "patients"
     assert classify("export.csv", b"x,y\n1,2\n") is None
     assert classify("export.csv", b"") is None                     # unreadable: no guess
+
+
+def test_compressed_and_parquet_names_are_sorted_by_their_stem():
+    from ui.sidebar import UPLOAD_TYPES, sort_uploads, stem
+
+    for ending in ("csv", "tsv", "txt", "xlsx", "parquet", "csv.gz", "tsv.gz", "txt.gz", "zip"):
+        assert ending in UPLOAD_TYPES
+    assert stem("Labs.CSV.GZ") == "labs"
+    assert stem("export.parquet") == "export"
+    assert stem("befund.2024.zip") == "befund.2024"
+    assert stem("notes.odt") == "notes"                 # an unknown ending: the last one only
+    # the names decide (no bytes read): labs.csv.gz -> labs, as the issue asks
+    placed, unused = sort_uploads([("labs.csv.gz", b""), ("Patienten.parquet", b""),
+                                   ("Therapie.txt.gz", b""), ("Laborwerte.zip", b"")])
+    assert placed == {"patients": "Patienten.parquet", "labs": "labs.csv.gz",
+                      "treatments": "Therapie.txt.gz"}
+    assert unused == ["Laborwerte.zip (a second labs file)"]
+
+
+def test_the_upload_limit_fits_a_10_million_row_labs_csv_and_the_sidebar_says_it(app_test):
+    import tomllib
+
+    config = tomllib.loads((DATA.parent / ".streamlit" / "config.toml").read_text())
+    limit_mb = config["server"]["maxUploadSize"]
+    # hand estimate: the demo labs' bytes per data row times 10 million rows, twice over
+    demo = (DATA / "demo_labs.csv").read_bytes()
+    per_row = len(demo) / (demo.count(b"\n") - 1)      # ~29 bytes per lab row
+    assert limit_mb * 2**20 >= 2 * 10_000_000 * per_row
+    at = app_test()
+    at.radio(key="data_source").set_value("upload").run()
+    note = next(c.value for c in at.sidebar.caption if "per file" in c.value)
+    assert f"up to {limit_mb / 1024:g} GB per file" in note
+    assert ".csv.gz" in note and "Parquet" in note
+
+
+class _Slot:
+    """Records what an ``st.empty()`` placeholder was asked to show."""
+
+    def __init__(self) -> None:
+        self.shown: list[tuple[float, str]] = []
+        self.emptied = 0
+
+    def progress(self, value: float, text: str) -> None:
+        self.shown.append((value, text))
+
+    def empty(self) -> None:
+        self.emptied += 1
+
+
+def test_progress_maps_each_phase_into_its_share_and_never_moves_back():
+    import threading
+
+    from ui.session import PHASES, Progress
+
+    assert PHASES == {"ingest": (0.0, 0.7), "derive": (0.7, 0.9), "store": (0.9, 1.0)}
+    slot = _Slot()
+    bar = Progress(slot)
+    bar.done()
+    assert slot.emptied == 0                            # nothing shown: nothing to remove
+    ingest = bar.phase("ingest")
+    ingest("Reading labs.csv", 0.0)
+    ingest("Reading labs.csv", 0.005)                   # < 1% further, same step: skipped
+    ingest("Checking values in labs.csv", 0.5)          # 0.7 * 0.5
+    ingest("Converting units", 0.4)                     # a step going back stays put
+    worker = threading.Thread(target=ingest, args=("from a worker", 0.9))
+    worker.start()
+    worker.join()                                       # another thread: ignored
+    bar.phase("derive")("Deriving endpoints", 0.0)
+    bar.phase("store")("Building the database", 0.5)    # 0.9 + 0.1 * 0.5
+    assert slot.shown == [(0.0, "Reading labs.csv"), (0.35, "Checking values in labs.csv"),
+                          (0.35, "Converting units"), (0.7, "Deriving endpoints"),
+                          (0.95, "Building the database")]
+    assert bar.steps == [t for _, t in slot.shown]
+    bar.done()
+    assert slot.emptied == 1
+
+
+def test_an_upload_shows_its_steps_on_a_bar_that_is_gone_when_loaded(app_test, monkeypatch):
+    from ui import session
+
+    seen: list[tuple[str, float]] = []
+    original = session.Progress.update
+
+    def record(self, label, fraction):  # noqa: ANN001, ANN202
+        seen.append((label, fraction))
+        return original(self, label, fraction)
+
+    monkeypatch.setattr(session.Progress, "update", record)
+    at = app_test()
+    assert seen == []                                   # the demo loads without a bar
+    at.radio(key="data_source").set_value("upload").run()
+    at.sidebar.file_uploader[0].set_value(
+        ("patients.csv", (DATA / "demo_patients.csv").read_bytes(), "text/csv"))
+    at.sidebar.file_uploader[1].set_value(
+        ("labs.csv", (DATA / "demo_labs.csv").read_bytes(), "text/csv")).run()
+    assert_clean(at)
+    assert metric(at) == "41 of 41"
+    labels = list(dict.fromkeys(label for label, _ in seen))
+    assert labels == ["Reading patients.csv", "Checking values in patients.csv",
+                      "Reading labs.csv", "Checking values in labs.csv", "Converting units",
+                      "Loaded", "Deriving endpoints", "Building the database"]
+    fractions = [f for _, f in seen]
+    assert fractions[0] == 0.0 and fractions[-1] == 0.9
+    assert all(b >= a for a, b in zip(fractions, fractions[1:]))
+    assert len(at.get("progress")) == 0                 # removed once the cohort is ready
+    # a filter change reruns without reading, deriving or building again (and no bar)
+    seen.clear()
+    widget(at, "flt_crs_grade").set_value([1]).run()
+    assert seen == []
+    assert metric(at) == "13 of 41"

@@ -326,21 +326,11 @@ def _load_uploads(p, lab, tx, bar: session.Progress | None = None) -> None:  # n
 def _read(patients: ingest.Upload, labs: ingest.Upload | None,
           treatments: ingest.Upload | None, mappings: dict, pt_normal: float | None,
           bar: session.Progress | None) -> ingest.Cohort:
-    """:func:`core.ingest.load_upload`, its steps shown on ``bar`` when the core reports
-    them (``progress(step_label, fraction)``)."""
-    kwargs: dict[str, Any] = {"pt_normal_seconds": pt_normal}
-    if bar is not None and _takes_progress():
-        kwargs["progress"] = bar.phase("ingest")
-    elif bar is not None:
-        bar.update("Reading the files", 0.0)
-    return ingest.load_upload(patients, labs, treatments, mappings, **kwargs)
-
-
-def _takes_progress() -> bool:
-    """True when :func:`core.ingest.load_upload` accepts a ``progress`` hook."""
-    import inspect
-
-    return "progress" in inspect.signature(ingest.load_upload).parameters
+    """:func:`core.ingest.load_upload`, its steps (``progress(step_label, fraction)``)
+    shown on ``bar``."""
+    return ingest.load_upload(patients, labs, treatments, mappings,
+                              pt_normal_seconds=pt_normal,
+                              progress=bar.phase("ingest") if bar is not None else None)
 
 
 # --------------------------------------------------------------------------------------------
