@@ -24,6 +24,7 @@ PAGES = [
     ("Cohort", "views/endpoints.py", "Endpoints", ":material/tune:"),
     ("Analysis", "views/lab_values.py", "Lab values", ":material/science:"),
     ("Analysis", "views/correlations.py", "Correlations", ":material/scatter_plot:"),
+    ("Analysis", "views/scores.py", "Risk scores", ":material/speed:"),
     ("Analysis", "views/tocilizumab.py", "Tocilizumab", ":material/medication:"),
     ("Analysis", "views/time_course.py", "Time course", ":material/timeline:"),
     ("Analysis", "views/swimmer.py", "Swimmer plot", ":material/view_timeline:"),

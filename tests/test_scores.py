@@ -178,3 +178,56 @@ def test_categorical_lab_columns_give_the_same_scores():
     b = ep.derive(cat).patients
     cols = list(scores.SCORE_COLUMNS)
     pd.testing.assert_frame_equal(a[cols], b[cols])
+
+
+# ---- the page's analyses on the demo (core.analyses.scores) --------------------------------
+
+@pytest.fixture(scope="module")
+def demo_store():
+    from core import ingest
+    from core.store import CohortStore
+    s = CohortStore(ingest.load_demo())
+    yield s
+    s.close()
+
+
+def test_risk_groups_are_the_crosstab_and_its_test(demo_store):
+    from scipy.stats import fisher_exact
+
+    from core.analyses import scores as sc
+    from core.filters import CohortFilter
+    p = demo_store.patients()
+    rg = sc.risk_groups(demo_store, None, "crs_grade")
+    ct = pd.crosstab(p["crs_grade"], p["car_hematotox_high"])
+    assert rg.table["grade"].tolist() == ct.index.tolist()
+    assert rg.table["low"].tolist() == ct[0].tolist()
+    assert rg.table["high"].tolist() == ct[1].tolist()
+    assert rg.n_missing == 0 and rg.test is not None and rg.test.n == 41
+    # a filter to CRS 1-2 leaves a 2x2 table: Fisher's exact p as scipy (= R fisher.test)
+    sub = sc.risk_groups(demo_store, CohortFilter().where("crs_grade", [1, 2]), "crs_grade")
+    t = sub.table[["low", "high"]].to_numpy()
+    assert sub.test is not None and sub.test.test == "fisher"
+    assert sub.test.pvalue == pytest.approx(fisher_exact(t).pvalue)
+
+
+def test_baseline_summary_counts_rules_and_missing(demo_store):
+    from core.analyses import scores as sc
+    p = demo_store.patients()
+    s = sc.baseline_summary(demo_store, None)
+    rules = s[s["what"] == "baseline"].set_index("value")["n"].to_dict()
+    assert rules == p["score_baseline_rule"].value_counts().to_dict()
+    assert s[s["what"] == "missing"].set_index("value")["n"].to_dict() == {"none": 41}
+
+
+def test_scores_are_offered_as_risk_factor_predictors(demo_store):
+    from core.analyses import indicators
+    options = indicators.predictor_options(demo_store.patients())
+    assert {"car_hematotox", "car_hematotox_high", "easix", "m_easix"} <= set(options)
+    # measured before infusion: not flagged as post-exposure
+    assert not any(indicators.post_exposure(c) for c in ("car_hematotox", "easix", "m_easix"))
+
+
+def test_score_panel_refuses_other_columns(demo_store):
+    from core.analyses import scores as sc
+    with pytest.raises(ValueError, match="score must be one of"):
+        sc.score_panel(demo_store, None, "age", "crs_grade")
