@@ -49,6 +49,7 @@ def test_zip_contents_and_readme(pack, report, patients):
     assert names == [
         "README.txt",
         "patients_2026-11-24.csv",
+        "report.ipynb",
         "figures/01_fibrinogen-by-crs_2026-11-24.png",
         "figures/01_fibrinogen-by-crs_2026-11-24.svg",
         "figures/02_toci-vs-fib_2026-11-24.png",

@@ -224,7 +224,8 @@ class BuiltPack:
 
 
 def build(report: Report, meta: ReportMeta, patients: pd.DataFrame,
-          memo: RenderMemo | None = None) -> BuiltPack:
+          memo: RenderMemo | None = None, *, labs: pd.DataFrame | None = None,
+          treatments: pd.DataFrame | None = None) -> BuiltPack:
     """Build PPTX, PDF and ZIP, reusing (and filling) the session's rendered figures.
 
     Parameters
@@ -236,6 +237,8 @@ def build(report: Report, meta: ReportMeta, patients: pd.DataFrame,
     memo : RenderMemo, optional
         Figures already rendered (e.g. downloaded as PNG, or in an earlier build after a
         reorder) are taken from here; new renders are stored back.
+    labs, treatments : pandas.DataFrame, optional
+        The filtered patients' lab and treatment rows (the ZIP's notebook reads them).
 
     Returns
     -------
@@ -244,8 +247,8 @@ def build(report: Report, meta: ReportMeta, patients: pd.DataFrame,
     """
     start = time.perf_counter()
     with RenderCache(memo=memo) as cache:
-        files = export.build_pack(report, meta, patients, formats=export.PACK_FORMATS,
-                                  cache=cache)
+        files = export.build_pack(report, meta, patients, labs=labs, treatments=treatments,
+                                  formats=export.PACK_FORMATS, cache=cache)
     return BuiltPack(pack_signature(report, meta), files, time.perf_counter() - start,
                      cache.renders)
 
@@ -267,7 +270,8 @@ def build_into_session(view: Any) -> BuiltPack:
         If a figure cannot be rendered or placed.
     """
     report = get_report()
-    pack = build(report, report_meta(view, report), view.patients, render_memo())
+    pack = build(report, report_meta(view, report), view.patients, render_memo(),
+                 labs=view.labs, treatments=view.treatments)
     st.session_state[PACK_KEY] = pack
     return pack
 

@@ -1,5 +1,6 @@
 """The meeting pack as a ZIP archive: every figure as PNG and SVG, the tables, the filtered
-patient list and a README that says what it all is (:func:`build_zip`).
+patient list (with its lab and treatment rows), a notebook that recomputes every figure and a
+README that says what it all is (:func:`build_zip`).
 
 (Named ``archive``, not ``zip``: a module called ``zip`` would shadow the built-in ``zip`` in
 the package namespace.)
@@ -14,6 +15,7 @@ import pandas as pd
 
 from core.export.figures import SYNTHETIC_LABEL, ImageFormat
 from core.export.names import filename
+from core.export.notebook import NOTEBOOK_NAME, build_notebook, csv_dtypes
 from core.export.rendering import RenderCache
 from core.export.report import Report, ReportMeta
 from core.export.tables import safe_csv
@@ -31,13 +33,22 @@ _README_NOTES = [
     "  CSV files are UTF-8 with BOM. Text cells starting with = + - @ (or a tab/CR) carry a",
     "  leading ' so that spreadsheets do not run them as formulas.",
     "  Days are days after CAR-T infusion; the export holds no calendar dates.",
+    f"  {NOTEBOOK_NAME} recomputes every figure from the CSV files with the app's core",
+    "  library; its first cell says how to run it.",
 ]
 
 
-def _members(report: Report, meta: ReportMeta, patients: pd.DataFrame,
+def _members(report: Report, meta: ReportMeta, tables: dict[str, pd.DataFrame],
              cache: RenderCache) -> list[tuple[str, bytes]]:
     """(name, bytes) of every file but the README, in archive order."""
-    members = [(filename("patients", "csv", meta.when), safe_csv(patients))]
+    members = []
+    files = {}
+    for table, frame in tables.items():
+        name = filename(table, "csv", meta.when)
+        members.append((name, safe_csv(frame)))
+        files[table] = (name, csv_dtypes(frame))
+    if len(report):
+        members.append((NOTEBOOK_NAME, build_notebook(report, meta, files)))
     for i, item in enumerate(report, start=1):
         fig = item.figure
         for fmt in _FIGURE_FORMATS:
@@ -86,13 +97,18 @@ def _readme(report: Report, meta: ReportMeta, n: int, files: list[str]) -> str:
 
 
 def build_zip(report: Report, meta: ReportMeta, patients: pd.DataFrame, *,
+              labs: pd.DataFrame | None = None, treatments: pd.DataFrame | None = None,
               cache: RenderCache | None = None) -> bytes:
-    """A ZIP with every figure (PNG + SVG), the tables, the patient list and a README.
+    """A ZIP with every figure (PNG + SVG), the tables, the patient list, a notebook and a
+    README.
 
     Layout::
 
         README.txt                                   filters, n, date, versions, file list
         patients_<date>.csv                          the filtered patient table (safe CSV)
+        labs_<date>.csv, treatments_<date>.csv       their lab and treatment rows (when given)
+        report.ipynb                                 recomputes every figure from the CSVs
+                                                     (when the report has figures)
         figures/NN_<name>_<date>.png / .svg          one pair per report item, in report order
         tables/NN_<name>_<date>.csv                  for items that carry a table
 
@@ -102,6 +118,9 @@ def build_zip(report: Report, meta: ReportMeta, patients: pd.DataFrame, *,
     meta : ReportMeta
     patients : pandas.DataFrame
         The filtered patient table.
+    labs, treatments : pandas.DataFrame, optional
+        The lab and treatment rows of those patients (the notebook derives the endpoints
+        from them under each figure's settings).
     cache : RenderCache, optional
         Share one with the other pack builders to render each figure once.
 
@@ -116,7 +135,11 @@ def build_zip(report: Report, meta: ReportMeta, patients: pd.DataFrame, *,
         If a figure cannot be rendered.
     """
     cache = cache or RenderCache()
-    members = _members(report, meta, patients, cache)
+    tables = {"patients": patients}
+    for table, frame in (("labs", labs), ("treatments", treatments)):
+        if frame is not None:
+            tables[table] = frame
+    members = _members(report, meta, tables, cache)
     n = meta.n if meta.n is not None else len(patients)
     readme = _readme(report, meta, n, [name for name, _ in members])
     buffer = io.BytesIO()

@@ -32,6 +32,7 @@ def _check_formats(formats: Iterable[object]) -> list[PackFormat]:
 
 
 def build_pack(report: Report, meta: ReportMeta, patients: pd.DataFrame, *,
+               labs: pd.DataFrame | None = None, treatments: pd.DataFrame | None = None,
                formats: Iterable[PackFormat] = PACK_FORMATS,
                cache: RenderCache | None = None) -> dict[str, bytes]:
     """Build several pack formats, rendering each figure once.
@@ -42,6 +43,8 @@ def build_pack(report: Report, meta: ReportMeta, patients: pd.DataFrame, *,
     meta : ReportMeta
     patients : pandas.DataFrame
         The filtered patient table (for the ZIP).
+    labs, treatments : pandas.DataFrame, optional
+        Their lab and treatment rows (for the ZIP and its notebook).
     formats : iterable of {"pptx", "pdf", "zip"}
     cache : RenderCache, optional
         A fresh cache is used (and closed) when not given; pass one backed by a
@@ -66,7 +69,8 @@ def build_pack(report: Report, meta: ReportMeta, patients: pd.DataFrame, *,
     builders: dict[str, Callable[[], bytes]] = {
         "pptx": lambda: build_pptx(report, meta, cache=cache),
         "pdf": lambda: build_pdf(report, meta, cache=cache),
-        "zip": lambda: build_zip(report, meta, patients, cache=cache),
+        "zip": lambda: build_zip(report, meta, patients, labs=labs, treatments=treatments,
+                                 cache=cache),
     }
     out: dict[str, bytes] = {}
     try:
