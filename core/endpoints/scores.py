@@ -53,6 +53,8 @@ HB_LOW = 9.0
 PLT_MID, PLT_LOW = 175.0, 75.0
 CRP_HIGH = 3.0
 FERRITIN_MID, FERRITIN_HIGH = 650.0, 2000.0
+#: Decimals of EASIX and m-EASIX in the patient table.
+DECIMALS = 4
 #: CAR-HEMATOTOX high-risk group: score >= this (low 0-1).
 HEMATOTOX_HIGH = 2
 
@@ -187,11 +189,12 @@ def score_columns(series: LabSeries, n: int, settings: EndpointSettings
     dict of str -> ndarray
         ``car_hematotox`` (0-7, float, NaN when a component is missing),
         ``car_hematotox_high`` (1 when >= 2, 0 when 0-1, NaN when missing), ``easix``,
-        ``m_easix`` (float), ``score_baseline_rule`` (object: "before lymphodepletion" when
-        every component found was drawn on or before the lymphodepletion day, "on or before
-        day 0 (anc, crp)" naming the components taken from the fallback, None without any
-        component) and ``score_missing`` (object: the missing components, "ldh, creatinine",
-        or None).
+        ``m_easix`` (float, rounded to :data:`DECIMALS` decimals), ``score_baseline_rule``
+        (object: "before lymphodepletion" when every component found was drawn on or before
+        the lymphodepletion day, "on or before day 0 (anc, crp)" naming the components taken
+        from the fallback, "on or before day 0" when the lymphodepletion day is 0, None
+        without any component) and ``score_missing`` (object: the missing components,
+        "ldh, creatinine", or None).
 
     Notes
     -----
@@ -208,8 +211,9 @@ def score_columns(series: LabSeries, n: int, settings: EndpointSettings
     out: dict[str, np.ndarray] = {
         "car_hematotox": ht,
         "car_hematotox_high": np.where(np.isnan(ht), np.nan, (ht >= HEMATOTOX_HIGH) * 1.0),
-        "easix": easix(base["ldh"], base["creatinine"], base["platelets"]),
-        "m_easix": easix(base["ldh"], base["crp"], base["platelets"]),
+        # 4 decimals: more is noise, and a written and re-read table gives the same numbers
+        "easix": np.round(easix(base["ldh"], base["creatinine"], base["platelets"]), DECIMALS),
+        "m_easix": np.round(easix(base["ldh"], base["crp"], base["platelets"]), DECIMALS),
     }
     out["score_missing"] = _names(np.isnan(both), n)
     rule = np.full(n, None, dtype=object)
