@@ -232,7 +232,7 @@ def test_chart_layers_order_and_scales():
     assert layers[3]["encoding"]["shape"]["scale"]["domain"] == [
         "Tocilizumab", "Corticosteroid", "Anakinra", "Fibrinogen concentrate",
         "Cryoprecipitate", "FFP", "Progression", "Death"]
-    assert spec["height"] == {"step": lane_step(6)} and lane_step(6) == 20
+    assert spec["height"] == 6 * 20 and lane_step(6) == 20
     assert lane_step(200) == 7
     lin = swimmer_chart(s, x_max=30).to_dict()
     assert lin["layer"][0]["encoding"]["x"]["scale"]["domain"] == [0.0, 30.0]

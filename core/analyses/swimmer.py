@@ -491,7 +491,8 @@ def _shown(n_total: int, n_shown: int, sort_by: str, sample: str, seed: int) -> 
     order = f"{sort_label(sort_by)}, highest first" if sort_by != FOLLOW_UP else \
         "follow-up, longest first"
     if n_shown >= n_total:
-        return f"All {n_total} patients, by {order}"
+        return (f"All {n_total} patients, by {order}" if n_total != 1
+                else f"1 patient, by {order}")
     if sample == "random":
         return (f"{n_shown} of {n_total} patients: a random sample (seed {seed}), by {order}")
     return f"{n_shown} of {n_total} patients: the first {n_shown} by {order}"

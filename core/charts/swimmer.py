@@ -89,7 +89,8 @@ def swimmer_chart(sw: Swimmer, *, title: str = "", x_max: float | None = None,
     alt.LayerChart
         Layers: follow-up lines, periods (sub-row per kind, shade by grade), grade labels
         (up to :data:`GRADE_TEXT_MAX_LANES` lanes), events (shape and colour by kind). Two
-        legends: "Period" and "Event". Height: :func:`lane_step` px per lane.
+        legends: "Period" and "Event". Height: :func:`lane_step` px per lane (a pixel height:
+        each lane is a band split into one sub-row per period kind).
     """
     if time_scale not in TIME_SCALES:
         raise ValueError(f"time_scale must be one of {TIME_SCALES}; got {time_scale!r}")
@@ -176,7 +177,8 @@ def swimmer_chart(sw: Swimmer, *, title: str = "", x_max: float | None = None,
                      alt.Tooltip("unit:N", title="Unit")]))
     chart = alt.layer(*layers).resolve_scale(color="independent", shape="independent",
                                              opacity="independent")
-    props: dict[str, Any] = {"height": alt.Step(lane_step(len(order)))}
+    # a pixel height, not alt.Step: with a yOffset the step would size each period sub-row
+    props: dict[str, Any] = {"height": lane_step(len(order)) * max(len(order), 1)}
     if title:
         props["title"] = title
     if width is not None:
