@@ -85,6 +85,10 @@ def test_demo_patient_columns_equal_derivation() -> None:
     derived = res.patients.set_index("patient_id")
     stored = patients.set_index("patient_id")
     for col in ep.ENDPOINT_COLUMNS:
+        if stored[col].dtype == object:   # text: the risk scores' baseline rule and missing
+            assert stored[col].fillna("").tolist() == derived.loc[
+                stored.index, col].fillna("").tolist(), col
+            continue
         a = stored[col].to_numpy(float)
         b = derived.loc[stored.index, col].to_numpy(float)
         assert np.array_equal(a, b, equal_nan=True), col
