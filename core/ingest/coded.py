@@ -8,6 +8,8 @@ code works on integer codes and groups them in the order it would group the text
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import numpy as np
 import pandas as pd
 
@@ -46,9 +48,15 @@ def categorical(codes: np.ndarray, per_code: np.ndarray, index: pd.Index) -> pd.
     if len(cats):
         pos = {t: i for i, t in enumerate(cats)}
         remap[np.flatnonzero(present)] = [pos[t] for t in texts]
-    cat = pd.Categorical.from_codes(remap[codes], categories=pd.Index(cats, dtype=object),
-                                    validate=False)
-    return pd.Series(cat, index=index)
+    return pd.Series(from_codes(remap[codes], cats), index=index)
+
+
+def from_codes(codes: np.ndarray, categories: np.ndarray) -> pd.Categorical:
+    """``pd.Categorical.from_codes`` of valid codes (-1 or a position in ``categories``,
+    distinct texts) without checking them again."""
+    make = cast(Any, pd.Categorical.from_codes)  # pandas-stubs lack ``validate``
+    return cast(pd.Categorical, make(codes, categories=pd.Index(categories, dtype=object),
+                                     validate=False))
 
 
 def codes_and_texts(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:

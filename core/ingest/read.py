@@ -19,6 +19,7 @@ import pandas as pd
 from core import schema
 from core.errors import DataFormatError
 from core.ingest import delimited
+from core.ingest.coded import from_codes
 from core.ingest.delimited import blank_record, used_width
 from core.ingest.filekind import binary_kind, looks_binary, text_kind, zip_kind
 from core.ingest.mapping import dedupe_headers
@@ -202,8 +203,7 @@ def _read_coded(data: bytes, name: str) -> RawTable | None:
     if coded is None:
         return None
     header, columns = coded
-    frame = pd.DataFrame({i: pd.Categorical.from_codes(codes, categories=pd.Index(texts),
-                                                       validate=False)
+    frame = pd.DataFrame({i: from_codes(codes, texts)
                           for i, (codes, texts) in enumerate(columns)})
     encoding = "UTF-8 with BOM" if bom else "UTF-8"
     return _finish(frame, header, 0, {}, _Source(name, "csv", delimiter, encoding, digest[0],
@@ -367,7 +367,9 @@ def _repeated_headers(frame: pd.DataFrame, originals: Mapping[str, str]) -> list
     named = {h: o for h, o in originals.items() if o}
     if not len(frame) or not named:
         return []
-    matches = sum(equals(frame[h], o).astype(np.intp) for h, o in named.items())
+    matches = np.zeros(len(frame), dtype=np.intp)
+    for h, o in named.items():
+        matches += equals(frame[h], o)
     candidates = np.flatnonzero(matches >= min(2, len(named)))
     if not len(candidates):
         return []

@@ -90,6 +90,9 @@ def _loaded(raw: RawTable, table: str, typed: pd.DataFrame, c: BatchCollector,
     keep[rejected_at] = False
     if len(rejected_at):
         loaded = typed[keep].reset_index(drop=True)
+        for name in loaded.columns:  # a rejected row's category is no category of the table
+            if isinstance(loaded[name].dtype, pd.CategoricalDtype):
+                loaded[name] = loaded[name].cat.remove_unused_categories()
     elif typed.index.equals(pd.RangeIndex(len(typed))):
         loaded = typed  # every row loaded: no copy
     else:
