@@ -152,7 +152,7 @@ def _common_checks(table: str, f: pd.DataFrame, df: pd.DataFrame, known: set[str
 # --------------------------------------------------------------------------------------------
 
 def clean_labs(labs: pd.DataFrame, known: set[str] | None,
-               iss: Issues) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+               iss: Issues) -> tuple[LabRows, np.ndarray, np.ndarray]:
     """Usable lab rows as integer codes, sorted by patient, analyte and day.
 
     Works on integer codes throughout: a Categorical column's own codes (as the loader gives
@@ -168,11 +168,11 @@ def clean_labs(labs: pd.DataFrame, known: set[str] | None,
 
     Returns
     -------
-    (DataFrame, ndarray, ndarray)
-        ``pid`` (position into the second item, the patient IDs, in the order of their first
-        usable row), ``analyte`` (code of :data:`core.endpoints.analytes.ACODE`), ``day``,
-        ``value`` (canonical unit; same-day repeats merged); third item: every patient ID with
-        a usable ID and day (even if no value was usable), in no particular order.
+    (LabRows, ndarray, ndarray)
+        :class:`LabRows` ``pid`` (position into the second item, the patient IDs, in the order
+        of their first usable row), ``analyte`` (code of :data:`core.endpoints.analytes.ACODE`),
+        ``day``, ``value`` (canonical unit; same-day repeats merged); third item: every patient
+        ID with a usable ID and day (even if no value was usable), in no particular order.
 
     Raises
     ------
@@ -218,29 +218,27 @@ class _Coded:
         # patient_ids once per distinct cell; cells meaning one ID (" 7", 7.0) share a code
         cell_ids = parse.patient_ids(pd.Series(_with_none(pcats), dtype=object))
         id_of_cell, ids = pd.factorize(cell_ids.to_numpy(object), use_na_sentinel=True)
-        idc = id_of_cell[pc]  # code -1 (missing cell) reads the appended None
+        idc = id_of_cell.astype(np.int32)[pc]  # code -1 (missing cell) reads the appended None
         ac, acats = _codes(labs["analyte"])
         code_of = np.array([ACODE.get(str(a), -1) if a is not None else -1 for a in
                             parse.per_unique(_with_none(acats), schema.analyte_named)],
-                           dtype=np.int64)
+                           dtype=np.int32)
         acode = code_of[ac]
         if "unit" in labs:
             ucode, ucats = _codes(labs["unit"])
         else:
-            ucode, ucats = np.full(len(labs), -1, np.int64), np.array([], dtype=object)
-        return cls(idc.astype(np.int64), np.asarray(ids, dtype=object), acode,
-                   ucode.astype(np.int64), ucats)
+            ucode, ucats = np.full(len(labs), -1, np.int32), np.array([], dtype=object)
+        return cls(idc, np.asarray(ids, dtype=object), acode, ucode, ucats)
 
 
 def _codes(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Integer codes (-1: missing) and the distinct values of a column: a Categorical's own
     codes and categories, otherwise one ``pd.factorize``."""
     if isinstance(col.dtype, pd.CategoricalDtype):
-        return (col.cat.codes.to_numpy().astype(np.int64),
-                col.cat.categories.to_numpy(dtype=object))
+        return col.cat.codes.to_numpy(), col.cat.categories.to_numpy(dtype=object)
     codes, uniq = pd.factorize(pd.Series(col.to_numpy(object), dtype=object),
                                use_na_sentinel=True)
-    return codes.astype(np.int64), np.asarray(uniq, dtype=object)
+    return codes, np.asarray(uniq, dtype=object)
 
 
 def _with_none(values: np.ndarray) -> np.ndarray:
@@ -324,7 +322,8 @@ def _unit_factors(c: _Coded) -> tuple[np.ndarray, np.ndarray]:
     """:func:`core.ingest.units.lab_factors` per row, computed once per (analyte, unit cell)
     pair that occurs."""
     na, nu = len(ANAMES) + 1, len(c.units) + 1   # last of each: unknown analyte, no unit
-    pair = np.where(c.acode < 0, na - 1, c.acode) * nu + np.where(c.ucode < 0, nu - 1, c.ucode)
+    pair = (np.where(c.acode < 0, na - 1, c.acode).astype(np.int64) * nu
+            + np.where(c.ucode < 0, nu - 1, c.ucode))
     if na * nu <= 4 * len(pair) + 1024:
         uniq, inv = np.arange(na * nu), pair
         if na * nu > 4096:
@@ -346,24 +345,38 @@ def _contradicted(c: _Coded, value: np.ndarray, factor: np.ndarray,
     That function compares the median per patient, analyte and unit cell with the analyte's
     typical range; it runs here only on the groups whose median may lie outside the range (at
     least half of the values below its low or above its high end), every row of such a group
-    included, so its answer is the same as on the whole table at a fraction of the work."""
-    typical = np.full(len(ANAMES) + 1, False)
-    lo, hi = np.full(len(ANAMES) + 1, -np.inf), np.full(len(ANAMES) + 1, np.inf)
+    included, so its answer is the same as on the whole table at a fraction of the work. Such
+    a group has a value outside the range: only the patients with one are looked at."""
+    na = len(ANAMES)
+    typical = np.full(na + 1, False)
+    lo, hi = np.full(na + 1, -np.inf), np.full(na + 1, np.inf)   # others: never outside
     for name, (t_lo, t_hi) in units.TYPICAL.items():
         typical[ACODE[name]], lo[ACODE[name]], hi[ACODE[name]] = True, t_lo, t_hi
-    cand = np.flatnonzero(ok & typical[c.acode])
-    if not len(cand):
-        return cand, []
+    outside = ok & ((value < lo[c.acode]) | (value > hi[c.acode]))
+    if not outside.any():
+        return np.zeros(0, np.int64), []
+    flagged = np.zeros(len(c.ids) + 1, bool)   # the last: no patient ID (never usable)
+    flagged[c.idc[outside]] = True
+    cand = np.flatnonzero(ok & typical[c.acode] & flagged[c.idc])
     # the unit cells as the function groups them ("" for none, else the text)
     ustr, uc = pd.factorize(np.array(["" if units._missing(u) else str(u)
                                       for u in _with_none(c.units)], dtype=object))
-    a, v = c.acode[cand], value[cand]
-    g = (c.idc[cand] * len(ANAMES) + a) * len(uc) + ustr[c.ucode[cand]]
-    gid, _ = pd.factorize(g)
-    n = np.bincount(gid)
-    below = np.bincount(gid, weights=v < lo[a])
-    above = np.bincount(gid, weights=v > hi[a])
-    suspect = (2 * below >= n) | (2 * above >= n)
+    # (analyte, unit text) pairs that occur, numbered 0..m-1
+    a = c.acode[cand]
+    pair = a.astype(np.int64) * len(uc) + ustr[c.ucode[cand]]
+    seen = np.bincount(pair, minlength=na * len(uc)) > 0
+    pair = (np.cumsum(seen) - 1)[pair]
+    key = c.idc[cand].astype(np.int64) * int(seen.sum()) + pair
+    if int(key.max()) < 4 * len(key) + 1_000_000:
+        gid, width = key, int(key.max()) + 1
+    else:
+        gid, uniq = pd.factorize(key)
+        width = len(uniq)
+    v = value[cand]
+    n = np.bincount(gid, minlength=width)
+    below = np.bincount(gid, weights=v < lo[a], minlength=width)
+    above = np.bincount(gid, weights=v > hi[a], minlength=width)
+    suspect = (2 * below >= n) & (n > 0) | (2 * above >= n) & (n > 0)
     sel = cand[suspect[gid]]
     if not len(sel):
         return sel, []
@@ -389,15 +402,43 @@ def _plausible(raw: RawCells, c: _Coded, value: np.ndarray, ok: np.ndarray,
 
 
 @dataclass(frozen=True)
+class LabRows:
+    """The usable lab rows (:func:`clean_labs`), sorted by patient, analyte and day.
+
+    Attributes
+    ----------
+    pid : patient position into the patient IDs :func:`clean_labs` returns with them.
+    analyte : analyte code (:data:`core.endpoints.analytes.ACODE`).
+    day : day after infusion.
+    value : value in the canonical unit (same-day repeats merged).
+    """
+
+    pid: np.ndarray
+    analyte: np.ndarray
+    day: np.ndarray
+    value: np.ndarray
+
+    @classmethod
+    def empty(cls) -> LabRows:
+        """No rows."""
+        return cls(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros(0))
+
+    def __len__(self) -> int:
+        return len(self.pid)
+
+
+@dataclass(frozen=True)
 class _Rows:
     """Usable lab rows sorted by patient, analyte, day and value; ``src`` their input
-    positions."""
+    positions, ``same_day`` True where a row has the patient, analyte and day of the row
+    before it."""
 
     pcode: np.ndarray
     acode: np.ndarray
     day: np.ndarray
     value: np.ndarray
     src: np.ndarray
+    same_day: np.ndarray
 
 
 def _sorted_codes(c: _Coded, day_all: np.ndarray, value: np.ndarray, ok: np.ndarray,
@@ -407,35 +448,35 @@ def _sorted_codes(c: _Coded, day_all: np.ndarray, value: np.ndarray, ok: np.ndar
     (patients numbered in the order of their first usable row)."""
     src = np.flatnonzero(ok)
     pcode, used = pd.factorize(c.idc[src])   # patients in the order of their first usable row
-    pcode, acode = pcode.astype(np.int64), c.acode[src]
+    na = len(ANAMES)
     day, val = day_all[src], value[src]
-    o = _order(pcode * len(ANAMES) + acode, day, val)
+    o, k, d, same_day = _order(pcode.astype(np.int64) * na + c.acode[src], day, val)
     if len(src):
         # input not in day order within a patient's analyte <=> the sort moved a later day
         # in front of an earlier one
-        grp_same = (pcode[o][1:] == pcode[o][:-1]) & (acode[o][1:] == acode[o][:-1])
-        if (grp_same & (day[o][1:] != day[o][:-1]) & (o[1:] < o[:-1])).any():
+        if ((k[1:] == k[:-1]) & (d[1:] != d[:-1]) & (o[1:] < o[:-1])).any():
             iss.messages.append("Lab rows were not in day order; they were sorted (results do "
                                 "not depend on row order).")
-        frac = day != np.floor(day)
-        if frac.any():
-            iss.messages.append(f"{int(frac.sum())} lab rows have fractional days (times of day);"
+        n_frac = int(np.count_nonzero(day != np.floor(day)))
+        if n_frac:
+            iss.messages.append(f"{n_frac} lab rows have fractional days (times of day);"
                                 " they are used as they are, and DIC scores group them by "
                                 "calendar day.")
-        if (day < 0).any():
-            iss.messages.append(f"{int((day < 0).sum())} lab rows lie before infusion (day < 0);"
+        n_neg = int(np.count_nonzero(day < 0))
+        if n_neg:
+            iss.messages.append(f"{n_neg} lab rows lie before infusion (day < 0);"
                                 " they count for baselines only.")
-    rows = _Rows(pcode[o], acode[o], day[o], val[o], src[o])
+    rows = _Rows(k // na, k % na, d, val[o], src[o], same_day)
     return rows, c.ids[np.asarray(used, dtype=np.int64)]
 
 
-def _order(key: np.ndarray, day: np.ndarray, val: np.ndarray) -> np.ndarray:
+def _order(key: np.ndarray, day: np.ndarray, val: np.ndarray,
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The permutation ``np.lexsort((val, day, key))`` (stable), without its cost: one stable
     sort of the integer ``key``, a second one over (key, day rank) only when days are out of
-    order within a key, and a sort by value only among rows sharing key and day."""
-    if not len(key):
-        return np.zeros(0, np.int64)
-    o = np.argsort(key, kind="stable")
+    order within a key, and a sort by value only among rows sharing key and day. Returns it
+    with the sorted keys and days and where a row has the key and day of the row before."""
+    o = _stable_argsort(key)
     k, d = key[o], day[o]
     same = k[1:] == k[:-1]
     if (same & (d[1:] < d[:-1])).any():
@@ -445,7 +486,7 @@ def _order(key: np.ndarray, day: np.ndarray, val: np.ndarray) -> np.ndarray:
             drank = pd.factorize(day, sort=True)[0].astype(np.int64)
         nd = int(drank.max()) + 1
         if (int(key.max()) + 1) * nd < 2**62:
-            o = np.argsort(key * nd + drank, kind="stable")
+            o = _stable_argsort(key * nd + drank)
         else:
             o = np.lexsort((day, key))
         k, d = key[o], day[o]
@@ -455,14 +496,24 @@ def _order(key: np.ndarray, day: np.ndarray, val: np.ndarray) -> np.ndarray:
         run = np.cumsum(~tie)
         t = np.flatnonzero(tie | np.r_[tie[1:], False])
         o[t] = o[t][np.lexsort((val[o[t]], run[t]))]
-    return o
+    return o, k, d, tie
 
 
-def _merge_same_day(rows: _Rows, raw: RawCells, iss: Issues) -> pd.DataFrame:
+def _stable_argsort(key: np.ndarray) -> np.ndarray:
+    """``np.argsort(key, kind="stable")`` of non-negative integers, in 32 bits when they fit
+    (twice as fast)."""
+    if len(key) and int(key.max()) < 2**31:
+        key = key.astype(np.int32)
+    return np.argsort(key, kind="stable")
+
+
+def _merge_same_day(rows: _Rows, raw: RawCells, iss: Issues) -> LabRows:
     """Count exact duplicates once and replace different values of one patient, analyte and
-    day by their mean; list both. Returns ``pid, analyte, day, value``."""
+    day by their mean; list both."""
     pcode, acode, day, val, src = rows.pcode, rows.acode, rows.day, rows.value, rows.src
-    same_day = _same_key(pcode, acode, day)
+    same_day = rows.same_day
+    if not same_day.any():
+        return LabRows(pcode, acode, day, val)
     exact = same_day & np.r_[False, val[1:] == val[:-1]]
     if exact.any():
         iss.add_at("labs", raw, src[exact], "exact duplicate of another row: counted once",
@@ -484,8 +535,7 @@ def _merge_same_day(rows: _Rows, raw: RawCells, iss: Issues) -> pd.DataFrame:
             "mean of each such set is used (see issues).")
         first = ~same_day
         pcode, acode, day, val = pcode[first], acode[first], day[first], mean[gid[first]]
-    return pd.DataFrame({"pid": pcode.astype(np.int64), "analyte": acode.astype(np.int64),
-                         "day": day, "value": val})
+    return LabRows(pcode, acode, day, val)
 
 
 def _same_key(pcode: np.ndarray, acode: np.ndarray, day: np.ndarray) -> np.ndarray:

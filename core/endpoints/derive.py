@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from core.endpoints.analytes import LabSeries, per_patient, summarise_analytes, summary_frame
-from core.endpoints.clean import Issues, clean_labs, clean_treatments, require_columns
+from core.endpoints.clean import Issues, LabRows, clean_labs, clean_treatments, require_columns
 from core.endpoints.dic import DIC_COLUMNS, dic_score_max, dic_scores
 from core.endpoints.fibrinogen import EPISODE_COLUMNS, Fibrinogen, fibrinogen_endpoints
 from core.endpoints.iec_hs import LAB, TIED, iec_hs
@@ -219,27 +219,25 @@ def _patient_ids(patients: pd.DataFrame | None) -> tuple[list[str], set[str] | N
 
 
 def _clean_labs(labs: pd.DataFrame | None, known: set[str] | None,
-                iss: Issues) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+                iss: Issues) -> tuple[LabRows, np.ndarray, np.ndarray]:
     """:func:`core.endpoints.clean.clean_labs`, or no rows without a lab table."""
     if labs is not None and len(labs.columns):
         return clean_labs(labs, known, iss)
-    empty = pd.DataFrame({"pid": pd.Series(dtype=np.int64), "analyte": pd.Series(dtype=np.int64),
-                          "day": pd.Series(dtype=float), "value": pd.Series(dtype=float)})
     none = np.array([], dtype=object)
-    return empty, none, none
+    return LabRows.empty(), none, none
 
 
-def _lab_series(lab: pd.DataFrame, puniq: np.ndarray, index: pd.Index,
+def _lab_series(lab: LabRows, puniq: np.ndarray, index: pd.Index,
                 s: EndpointSettings) -> LabSeries:
     """The cleaned lab rows as arrays over the output's patient positions, with the window."""
     pos = index.get_indexer(pd.Index(puniq)) if len(puniq) else np.array([], dtype=np.int64)
-    P = pos[lab["pid"].to_numpy()] if len(lab) else np.array([], dtype=np.int64)
-    D = lab["day"].to_numpy(float)
+    P = pos[lab.pid] if len(lab) else np.array([], dtype=np.int64)
+    D = np.asarray(lab.day, dtype=float)
     inwin = D >= s.window_start
     if s.window_end is not None:
         inwin &= D <= s.window_end
-    return LabSeries(P, lab["analyte"].to_numpy(np.int64), D, lab["value"].to_numpy(float),
-                     inwin)
+    return LabSeries(P, np.asarray(lab.analyte, dtype=np.int64), D,
+                     np.asarray(lab.value, dtype=float), inwin)
 
 
 def _endpoint_columns(series: LabSeries, summary: pd.DataFrame, tx: pd.DataFrame | None,
