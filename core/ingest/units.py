@@ -708,13 +708,13 @@ def convert_dose_units(treatments: pd.DataFrame) -> tuple[pd.DataFrame, list[str
     if not conv.any():
         return treatments, sentences
     out = treatments.assign(dose=treatments["dose"] * factor)
-    canon = [next(u for u, f in DOSE_UNITS[d].items() if u and f == 1.0) for d in drug[conv]]
+    to = [next(u for u, f in DOSE_UNITS[d].items() if u and f == 1.0) for d in drug[conv]]
     if is_coded(out["unit"]):  # the ingest's Categorical: sorted categories, all used
         unit = out["unit"].to_numpy(dtype=object).copy()
-        unit[conv] = canon
+        unit[conv] = to
         out["unit"] = pd.Series(pd.Categorical(unit), index=out.index)
     else:
-        out.loc[conv, "unit"] = canon
+        out.loc[conv, "unit"] = to
     return out, sentences
 
 
