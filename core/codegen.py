@@ -28,9 +28,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["CODE_NAMES", "Call", "LABS", "PATIENTS", "PanelCode", "Recipe", "Ref", "SETTINGS",
-           "STORE", "TREATMENTS", "Item", "filter_code", "import_lines", "literal", "panel_code",
-           "settings_code", "setup_code", "summary"]
+__all__ = ["CODE_NAMES", "FLT", "LABS", "PATIENTS", "SETTINGS", "STORE", "TREATMENTS", "Call",
+           "Item", "PanelCode", "Recipe", "Ref", "filter_code", "import_lines", "literal",
+           "panel_code", "settings_code", "setup_code", "summary"]
 
 #: The names :func:`setup_code` defines, in the order it defines them.
 CODE_NAMES = ("settings", "store", "flt", "patients", "labs", "treatments")
@@ -75,7 +75,7 @@ class Item:
 
 
 PATIENTS, LABS, TREATMENTS = Ref("patients"), Ref("labs"), Ref("treatments")
-STORE, SETTINGS = Ref("store"), Ref("settings")
+STORE, SETTINGS, FLT = Ref("store"), Ref("settings"), Ref("flt")
 
 
 class Call:

@@ -44,7 +44,7 @@ class _ViewNames(Mapping[str, Any]):
     """The names a recipe reads, from the session's view; ``labs`` and ``treatments`` are
     fetched only when a step reads them."""
 
-    _NAMES = ("patients", "labs", "treatments", "store", "settings")
+    _NAMES = ("patients", "labs", "treatments", "store", "settings", "flt")
 
     def __init__(self, view: session.CohortView) -> None:
         self._view = view
@@ -52,6 +52,8 @@ class _ViewNames(Mapping[str, Any]):
     def __getitem__(self, key: str) -> Any:
         if key == "settings":
             return session.endpoint_settings()
+        if key == "flt":
+            return self._view.filter
         if key in self._NAMES:
             return getattr(self._view, key)
         raise KeyError(key)
@@ -83,7 +85,7 @@ def compute(recipe: Recipe, view: session.CohortView | None = None) -> Any:
     Parameters
     ----------
     recipe : Recipe
-        Reads ``patients``, ``labs``, ``treatments``, ``store`` or ``settings``.
+        Reads ``patients``, ``labs``, ``treatments``, ``store``, ``settings`` or ``flt``.
     view : ui.session.CohortView, optional
         Default: :func:`ui.session.cohort`.
 

@@ -8,8 +8,9 @@ import streamlit as st
 
 from core.analyses import columns, correlations
 from core.charts.groups import correlation_matrix, scatter
+from core.codegen import PATIENTS, Call, Recipe
 from ui import session
-from ui.figures import show_chart, show_table
+from ui.figures import compute, show_chart, show_table
 from ui.format import fmt_p, p_text
 from ui.guard import guard
 
@@ -52,10 +53,11 @@ picked = c3.selectbox("Colour by", colors, key="co_color", format_func=lambda c:
 color: str | None = None if picked == NONE else picked
 
 left, right = st.columns([3, 2])
+scatter_code = Recipe.of(result=Call(correlations.correlation_panel,
+                                     Call(columns.only, PATIENTS, ("patient_id", x, y, color)),
+                                     x, y, color=color))
 with left, guard("Scatter", scope="panel") as outcome:
-    cp = session.memo(correlations.correlation_panel,
-                      columns.only(df, ("patient_id", x, y, color)),
-                      x, y, color=color)
+    cp = compute(scatter_code, view)
 if not outcome.failed:
     title = f"{name_of(y)} vs {name_of(x)}"
     stat = f"{r_text(cp.spearman)} · {r_text(cp.pearson)} · n = {cp.n}"
@@ -64,7 +66,7 @@ if not outcome.failed:
     with left:
         show_chart(scatter(cp.points, x, y, color=color, x_label=name_of(x),
                            y_label=name_of(y), title=title, height=360),
-                   name=f"{y}-vs-{x}", title=title, stat=stat)
+                   name=f"{y}-vs-{x}", title=title, stat=stat, code=scatter_code)
     with right:
         rows = [cp.spearman, cp.pearson]
         show_table(pd.DataFrame({
@@ -72,7 +74,7 @@ if not outcome.failed:
             "95% CI": [f"{r.ci_low:.2f} to {r.ci_high:.2f}" for r in rows],
             "p": [fmt_p(r.pvalue) for r in rows], "n": [r.n for r in rows],
             "CI method": [r.ci_method for r in rows]}),
-            name=f"correlation-{y}-vs-{x}", title=f"Correlation: {title}")
+            name=f"correlation-{y}-vs-{x}", title=f"Correlation: {title}", code=scatter_code)
         st.caption("Line: ordinary least squares with its 95% confidence band. Spearman p by "
                    "the t approximation (R cor.test exact = FALSE). CIs by Fisher's z with SE "
                    "1/√(n−3): R's interval for Pearson, an approximation for Spearman (R gives "
@@ -94,16 +96,17 @@ method = m2.radio("Method", list(METHODS), key="co_method", format_func=METHODS.
 if len(chosen) < 2:
     st.info("Choose at least two columns for the matrix.")
     st.stop()
+matrix_code = Recipe.of(result=Call(correlations.correlation_matrix,
+                                    Call(columns.only, PATIENTS, chosen), tuple(chosen), method))
 with guard("Correlation matrix"):
-    mat = session.memo(correlations.correlation_matrix, columns.only(df, chosen), tuple(chosen),
-                       method)
+    mat = compute(matrix_code, view)
 labels = {c: name_of(c).split(" (")[0] for c in chosen}
 n_min, n_max = int(mat["n"].min()), int(mat["n"].max())
 show_chart(correlation_matrix(mat, labels=labels, title=f"{METHODS[method]} correlations"),
            name=f"correlation-matrix-{method}", title=f"{METHODS[method]} correlation matrix",
            stat=f"{METHODS[method]} r with pairwise complete n (n = {n_min}"
                 + (f"–{n_max}" if n_max != n_min else "") + ") · blank r: fewer than 4 pairs "
-                "or a constant column")
+                "or a constant column", code=matrix_code)
 with st.expander("All pairs with p-values"):
     upper = [chosen.index(a) < chosen.index(b) for a, b in zip(mat["x"], mat["y"])]
     pairs = mat[upper]

@@ -13,8 +13,9 @@ from core.analyses import columns, lab_values
 from core.analyses.common import POOL_CRS_34
 from core.charts.dose import fit_width
 from core.charts.groups import boxplot
+from core.codegen import FLT, STORE, Call, Recipe
 from ui import session
-from ui.figures import show_chart, show_table
+from ui.figures import compute, show_chart, show_table
 from ui.format import fmt_p, p_text
 from ui.guard import guard
 
@@ -79,9 +80,10 @@ group_label = "CRS grade" if group == "crs_grade" else name_of(group)
 def draw_panel(value: str) -> None:
     """One boxplot of ``value`` by the chosen group, its test, notes and Dunn table."""
     title = f"{name_of(value)} by {group_label}"
+    recipe = Recipe.of(result=Call(lab_values.group_panel, STORE, FLT, value, group,
+                                    pool=pool_map))
     with guard(title, scope="panel") as outcome:
-        gp = session.memo(lab_values.group_panel, view.store, view.filter, value, group,
-                          pool=pool_map)
+        gp = compute(recipe, view)
     if outcome.failed:
         return
     chart = boxplot(gp.box, gp.points, value_label=name_of(value), group_label=group_label,
@@ -93,7 +95,8 @@ def draw_panel(value: str) -> None:
         stat.insert(0, f"{res.test} {p_text(res.pvalue)}")
     if gp.sampled:
         stat.append(f"{len(gp.points)} of {gp.n} points drawn")
-    show_chart(fit_width(chart), name=f"{value}-by-{group}", title=title, stat=" · ".join(stat))
+    show_chart(fit_width(chart), name=f"{value}-by-{group}", title=title, stat=" · ".join(stat),
+               code=recipe)
     for n in gp.notes:
         st.caption(("⚠ " if n.level == "warning" else "") + n.text)
     if res is not None and len(res.posthoc):

@@ -11,10 +11,11 @@ import streamlit as st
 
 from core.analyses import columns, competing, indicators, survival, time_varying
 from core.charts.models import cif_figure, forest, km_figure
+from core.codegen import PATIENTS, Call, Recipe
 from core.notes import of_kind
 from core.schema import label as col_label
 from ui import session
-from ui.figures import show_chart, show_table
+from ui.figures import compute, show_chart, show_table
 from ui.format import fmt_days, fmt_num, fmt_p, p_text, show_notes
 from ui.guard import guard
 from ui.widgets import threshold_picker
@@ -73,9 +74,10 @@ if use_landmark:
     landmark = float(l2.number_input("Landmark (days after infusion)", min_value=0.0,
                                      value=30.0, step=1.0, key="sv_landmark"))
 
+km_code = Recipe.of(result=Call(survival.survival_analysis, PATIENTS, endpoint.time,
+                                endpoint.event, group, landmark, None, (), step))
 with guard("Survival"):
-    res = session.memo(survival.survival_analysis, df, endpoint.time, endpoint.event, group,
-                       landmark, None, (), step)
+    res = compute(km_code, view)
 
 # ------------------------------------------------------------------ Kaplan-Meier
 km = res.km
@@ -91,7 +93,8 @@ if km.n_dropped:
     stat.append(f"{km.n_dropped} left out for missing values")
 time_label = "Days after landmark" if landmark else "Days after CAR-T infusion"
 show_chart(km_figure(km, res.times, time_label=time_label),
-           name=f"km-{endpoint.label.lower()}", title=title, stat=" · ".join(stat))
+           name=f"km-{endpoint.label.lower()}", title=title, stat=" · ".join(stat),
+           code=km_code)
 st.caption("Kaplan-Meier estimate with 95% CI (log-log); ticks mark censored patients; the "
            "table gives the numbers still at risk.")
 
@@ -101,7 +104,8 @@ show_table(pd.DataFrame({
     "Median, days (95% CI)": [f"{fmt_days(m)} ({fmt_days(lo)}–{fmt_days(hi)})"
                               for m, lo, hi in med[["median", "ci_low", "ci_high"]]
                               .itertuples(index=False)]}),
-    name=f"median-{endpoint.label.lower()}", title=f"Median {endpoint.label}{group_name}")
+    name=f"median-{endpoint.label.lower()}", title=f"Median {endpoint.label}{group_name}",
+    code=km_code)
 st.caption("NR: not reached (the curve or its confidence limit stays above 50%).")
 
 if len(km.pairwise):
@@ -112,7 +116,7 @@ if len(km.pairwise):
                              "p": pw["pvalue"].map(fmt_p),
                              "p (Holm)": pw["pvalue_holm"].map(fmt_p)}),
                name=f"pairwise-logrank-{endpoint.label.lower()}",
-               title=f"Pairwise log-rank tests, {endpoint.label}{group_name}")
+               title=f"Pairwise log-rank tests, {endpoint.label}{group_name}", code=km_code)
 
 with st.expander("Survival estimates at the at-risk times"):
     ar = res.at_risk
@@ -123,13 +127,15 @@ with st.expander("Survival estimates at the at-risk times"):
         "95% CI": [("–" if pd.isna(lo) else f"{lo:.0%}–{hi:.0%}")
                    for lo, hi in ar[["ci_low", "ci_high"]].itertuples(index=False)]}),
         name=f"survival-at-times-{endpoint.label.lower()}",
-        title=f"{endpoint.label} estimates at the at-risk times")
+        title=f"{endpoint.label} estimates at the at-risk times", code=km_code)
 
 # ------------------------------------------------------------------ Cox model
 
 
+@st.fragment
 def cox_section() -> None:
-    """The Cox model of the chosen covariates with its PH check and forest plot."""
+    """The Cox model of the chosen covariates with its PH check and forest plot (a fragment:
+    choosing covariates reruns this panel only)."""
     st.subheader("Cox model")
     cov_options: list = []
     if isinstance(group, indicators.OutcomeSpec):
@@ -145,9 +151,10 @@ def cox_section() -> None:
         return
     covariates = tuple(group if isinstance(group, indicators.OutcomeSpec) and c == group.name else c
                        for c in chosen)
+    cox_code = Recipe.of(result=Call(survival.survival_analysis, PATIENTS, endpoint.time,
+                                     endpoint.event, group, landmark, None, covariates, step))
     with guard("Cox model", scope="panel") as outcome:
-        cres = session.memo(survival.survival_analysis, df, endpoint.time, endpoint.event,
-                            group, landmark, None, covariates, step)
+        cres = compute(cox_code, view)
     if outcome.failed:
         return
     show_notes(of_kind(cres.notes, "cox", "ph"))
@@ -162,7 +169,8 @@ def cox_section() -> None:
                             cx.table[["hazard_ratio", "ci_low", "ci_high"]]
                             .itertuples(index=False)],
             "p": cx.table["pvalue"].map(fmt_p)}),
-            name=f"cox-{endpoint.label.lower()}", title=f"Cox model, {endpoint.label}")
+            name=f"cox-{endpoint.label.lower()}", title=f"Cox model, {endpoint.label}",
+            code=cox_code)
         st.caption(f"Efron ties; Wald 95% CI and p · n = {cx.n}, {cx.events} events"
                    + (f", {cx.n_dropped} left out for missing values" if cx.n_dropped else "")
                    + f" · concordance {cx.concordance:.2f}")
@@ -172,31 +180,34 @@ def cox_section() -> None:
             "Term": ph["term"], "χ²": ph["chisq"].map(lambda v: f"{v:.2f}"), "df": ph["df"],
             "p": ph["pvalue"].map(fmt_p),
             "Note": ["PH doubtful (p < 0.05)" if p < 0.05 else "" for p in ph["pvalue"]]}),
-            name=f"cox-ph-{endpoint.label.lower()}", title=f"PH test, {endpoint.label}")
+            name=f"cox-ph-{endpoint.label.lower()}", title=f"PH test, {endpoint.label}",
+            code=cox_code)
     with right:
         show_chart(forest(cx.table, estimate="hazard_ratio"),
                    name=f"cox-forest-{endpoint.label.lower()}",
                    title=f"Hazard ratios, {endpoint.label}",
-                   stat=f"Cox (Efron) · Wald 95% CI · n = {cx.n} · events = {cx.events}")
+                   stat=f"Cox (Efron) · Wald 95% CI · n = {cx.n} · events = {cx.events}",
+                   code=cox_code)
 
 
 cox_section()
 
 # ------------------------------------------------------------------ time-varying exposure
-exposures = [e for e in ([indicators.HYPOFIB_GROUP] if has_hypofib else [])
-             + ["tocilizumab", "corticosteroids"]
-             if e in df.columns or isinstance(e, indicators.OutcomeSpec)]
-exposures = [e for e in exposures if survival.exposure_day(df, e)]
-if exposures:
+
+
+@st.fragment
+def time_varying_section(exposures: list) -> None:
+    """Time-varying Cox of one exposure (a fragment: its selectbox reruns this panel only)."""
     st.subheader("Exposure as it happens (time-varying Cox)")
     st.caption("Each patient counts as unexposed until the day the exposure started and as "
                "exposed from then on, so nobody is credited with the time before it (no "
                "immortal-time bias).")
     exposure = st.selectbox("Exposure", exposures, key="sv_tv_exposure",
                             format_func=lambda e: indicators.name_of(e))
+    tv_code = Recipe.of(result=Call(time_varying.time_varying_cox, PATIENTS, endpoint.time,
+                                    endpoint.event, exposure))
     with guard("Time-varying Cox model", scope="panel"):
-        tv = session.memo(time_varying.time_varying_cox, df, endpoint.time, endpoint.event,
-                          exposure)
+        tv = compute(tv_code, view)
         show_notes(tv.notes)
         if tv.cox is not None:
             tcx = tv.cox
@@ -207,16 +218,28 @@ if exposures:
                                 .itertuples(index=False)],
                 "p": tcx.table["pvalue"].map(fmt_p)}),
                 name=f"cox-time-varying-{endpoint.label.lower()}",
-                title=f"Time-varying Cox model, {endpoint.label}")
+                title=f"Time-varying Cox model, {endpoint.label}", code=tv_code)
             ph_global = tcx.ph_test.set_index("term")["pvalue"].get("GLOBAL", float("nan"))
             st.caption(f"Start-stop rows (Efron ties; Wald 95% CI and p) · n = {tcx.n} "
                        f"patients in {len(tv.table)} rows, {tcx.events} events"
                        + ("" if pd.isna(ph_global)
                           else f" · PH test (cox.zph) {p_text(ph_global)}"))
 
+
+exposures = [e for e in ([indicators.HYPOFIB_GROUP] if has_hypofib else [])
+             + ["tocilizumab", "corticosteroids"]
+             if e in df.columns or isinstance(e, indicators.OutcomeSpec)]
+exposures = [e for e in exposures if survival.exposure_day(df, e)]
+if exposures:
+    time_varying_section(exposures)
+
 # ------------------------------------------------------------------ competing risks
-questions = competing.competing_questions(df)
-if questions:
+
+
+@st.fragment
+def competing_section(questions: list) -> None:
+    """Cumulative incidence with competing risks (a fragment: its own question and grouping
+    rerun this panel only)."""
     st.subheader("Cumulative incidence with competing risks")
     q1, q2 = st.columns([2, 2])
     question = q1.selectbox("Question", questions, key="sv_cr_question",
@@ -228,9 +251,10 @@ if questions:
                             key=f"sv_cr_group_{question}",
                             format_func=lambda c: names.get(c) or (
                                 f"{col_label(c)} ({c})" if col_label(c) != c else c))
+    cr_code = Recipe.of(result=Call(competing.competing_analysis, PATIENTS, question,
+                                    None if cr_group == NONE else cr_group, None, step))
     with guard("Cumulative incidence", scope="panel"):
-        cr = session.memo(competing.competing_analysis, df, question,
-                          None if cr_group == NONE else cr_group, None, step)
+        cr = compute(cr_code, view)
         show_notes(cr.notes)
         cif = cr.cif
         cr_title = cr.title + (f" by {cr.group}" if cr.group else "")
@@ -240,7 +264,8 @@ if questions:
             cr_stat.insert(0, f"Gray's test {p_text(cif.gray.pvalue)} "
                               f"(χ² = {cif.gray.statistic:.2f}, df = {cif.gray.df})")
         show_chart(cif_figure(cif, cr.times, time_label="Days"),
-                   name=f"cif-{question}", title=cr_title, stat=" · ".join(cr_stat))
+                   name=f"cif-{question}", title=cr_title, stat=" · ".join(cr_stat),
+                   code=cr_code)
         st.caption(f"Cumulative incidence of {cr.event_label} (Aalen-Johansen) with 95% CI "
                    f"(log-log), {cr.competing_label} as the competing event, which 1 − Kaplan-"
                    "Meier would wrongly treat as censoring; the table gives the numbers still "
@@ -252,4 +277,10 @@ if questions:
             "Cumulative incidence": [("–" if pd.isna(v) else f"{v:.0%}") for v in ca["cif"]],
             "95% CI": [("–" if pd.isna(lo) else f"{lo:.0%}–{hi:.0%}")
                        for lo, hi in ca[["ci_low", "ci_high"]].itertuples(index=False)]}),
-            name=f"cif-at-times-{question}", title=f"{cr.title}: estimates at the at-risk times")
+            name=f"cif-at-times-{question}", title=f"{cr.title}: estimates at the at-risk times",
+            code=cr_code)
+
+
+questions = competing.competing_questions(df)
+if questions:
+    competing_section(questions)

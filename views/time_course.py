@@ -11,9 +11,10 @@ from core import schema
 from core.analyses import columns
 from core.analyses import time_course as tc
 from core.charts import time_course as charts
+from core.codegen import FLT, STORE, Call, Recipe
 from core.stats import DEFAULT_SEED
 from ui import session
-from ui.figures import show_chart, show_table
+from ui.figures import compute, show_chart, show_table
 from ui.guard import guard
 
 NONE = "__none__"
@@ -76,12 +77,14 @@ show_band = e2.toggle("Median and IQR", value=True, key="tc_band")
 
 # ------------------------------------------------------------------ compute
 settings = session.endpoint_settings()
+recipe = Recipe.of(result=Call(tc.time_course, STORE, FLT, analyte, align=align,
+                               group=None if group == NONE else group,
+                               x_range=(float(x_range[0]), float(x_range[1])),
+                               sample=int(sample),
+                               seed=int(st.session_state.get("tc_seed", DEFAULT_SEED)),
+                               patients=tuple(picked)))
 with guard("Time course"):
-    res = session.memo(tc.time_course, view.store, view.filter, analyte, align=align,
-                       group=None if group == NONE else group,
-                       x_range=(float(x_range[0]), float(x_range[1])), sample=int(sample),
-                       seed=int(st.session_state.get("tc_seed", DEFAULT_SEED)),
-                       patients=tuple(picked))
+    res = compute(recipe, view)
 
 name = a.label if a else analyte
 y_title = f"{name} ({a.unit})" if a and a.unit else name
@@ -117,10 +120,10 @@ else:
                                    group_title=group_title, x_domain=domain, log_scale=log,
                                    columns=PER_ROW, panel_width=135, panel_height=110)
 show_chart(chart, name=f"time-course-{analyte}-{align}", title=title, stat=" · ".join(stat),
-           table=res.band)
+           table=res.band, code=recipe)
 for n in res.notes:
     st.caption(n.text)
 with st.expander("Median and IQR per bin (table)"):
     band = res.band.assign(group=res.band["group"].astype(str))
     show_table(band.rename(columns={"bin": "bin start", "x": "day drawn", "n": "patients"}),
-               name=f"time-course-band-{analyte}-{align}", title=f"{name} band")
+               name=f"time-course-band-{analyte}-{align}", title=f"{name} band", code=recipe)

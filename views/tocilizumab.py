@@ -11,8 +11,9 @@ from core.analyses import columns, tocilizumab
 from core.analyses.common import POOL_CRS_34
 from core.charts.dose import fit_width, grade_by_doses, split_boxplot
 from core.charts.groups import scatter
+from core.codegen import PATIENTS, Call, Recipe
 from ui import session
-from ui.figures import show_chart
+from ui.figures import compute, show_chart, show_code
 from ui.format import p_text
 from ui.guard import guard
 
@@ -23,6 +24,7 @@ NEEDED = ("tocilizumab", "fibrinogen_nadir")
 
 view = session.page("Tocilizumab", min_n=MIN_N, needs="each dose-response panel")
 lln = session.endpoint_settings().fibrinogen_lln  # CTCAE lines at the session's LLN
+DF = Call(columns.only, PATIENTS, tocilizumab.DOSE_COLUMNS)  # the panels' input, in code
 df = columns.only(view.patients, tocilizumab.DOSE_COLUMNS)
 missing = [c for c in NEEDED if c not in df.columns or not df[c].notna().any()]
 if missing:
@@ -44,9 +46,10 @@ treated_only = c3.toggle("3B and S3A: tocilizumab-treated only", key="tz_treated
 def dose_chart(panel_id: str) -> None:
     spec = tocilizumab.DOSE_PANELS[panel_id]
     title = f"{panel_id}. {spec.title}"
+    recipe = Recipe.of(result=Call(tocilizumab.dose_panel, DF, panel_id, method=method,
+                                   treated_only=treated_only))
     with guard(title, scope="panel") as outcome:
-        dp = session.memo(tocilizumab.dose_panel, df, panel_id, method=method,
-                          treated_only=treated_only)
+        dp = compute(recipe, view)
     if outcome.failed:
         return
     res, other = dp.result, (dp.panel.pearson if method == "spearman" else dp.panel.spearman)
@@ -55,7 +58,8 @@ def dose_chart(panel_id: str) -> None:
             f"{METHODS[other.method]} r = {other.r:.2f}, {p_text(other.pvalue)}")
     chart = scatter(dp.panel.points, spec.x, spec.y, x_label=columns.label(spec.x),
                     y_label=columns.label(spec.y), title=title, height=280)
-    show_chart(fit_width(chart), name=f"fig{panel_id.lower()}", title=title, stat=stat)
+    show_chart(fit_width(chart), name=f"fig{panel_id.lower()}", title=title, stat=stat,
+               code=recipe)
     note = spec.note
     if treated_only and spec.subset == "all":
         note = "Tocilizumab-treated patients only (switch above)."
@@ -84,21 +88,24 @@ def crs12_line(crs: tocilizumab.Crs12Comparison) -> str:
 def figure_3a() -> None:
     """Figure 3A: nadir by CRS grade in each arm, and the CRS 1-2 comparison under it."""
     title = "3A. Fibrinogen nadir by CRS grade and tocilizumab"
+    recipe = Recipe.of(result=Call(tocilizumab.tocilizumab_box_panel, DF,
+                                   pool=POOL_CRS_34 if pool else None))
     with guard(title, scope="panel"):
-        tb = session.memo(tocilizumab.tocilizumab_box_panel, df,
-                          pool=POOL_CRS_34 if pool else None)
+        tb = compute(recipe, view)
         stat = [f"{name}: across CRS {r.test} {p_text(r.pvalue)} (n = {r.n})"
                 for arm, name in (("yes", "tocilizumab"), ("no", "no tocilizumab"))
                 if (r := tb.by_arm.get(arm)) is not None and not math.isnan(r.pvalue)]
         show_chart(fit_width(split_boxplot(tb.box, tb.points, value_label=columns.label(
             "fibrinogen_nadir"), group_label="CRS grade",
             ref_lines=columns.reference_lines("fibrinogen_nadir", lln), height=280, title=title)),
-            name="fig3a", title=title, stat=" · ".join(stat + [f"n = {tb.n}"]))
+            name="fig3a", title=title, stat=" · ".join(stat + [f"n = {tb.n}"]), code=recipe)
         for n in tb.notes:
             st.caption(f"⚠ {n.text}")
     with guard("CRS 1-2, tocilizumab vs none", scope="panel"):
-        crs = session.memo(tocilizumab.crs12_tocilizumab, df)
+        crs12 = Recipe.of(result=Call(tocilizumab.crs12_tocilizumab, DF))
+        crs = compute(crs12, view)
         st.markdown(crs12_line(crs))
+        show_code(crs12, key="tz-crs12-code")
         for n in crs.notes:
             st.caption(f"⚠ CRS 1-2, tocilizumab vs none: {n.text}")
 
@@ -106,13 +113,14 @@ def figure_3a() -> None:
 def figure_3d() -> None:
     """Figure 3D: hypofibrinogenemia grade by number of doses, Kruskal-Wallis."""
     title = "3D. Hypofibrinogenemia grade by number of tocilizumab doses"
+    recipe = Recipe.of(result=Call(tocilizumab.grade_by_doses, DF))
     with guard(title, scope="panel"):
-        gd = session.memo(tocilizumab.grade_by_doses, df)
+        gd = compute(recipe, view)
         mean = gd.summary
         means = ", ".join(f"{int(d)}: {m:.1f}" for d, m in zip(mean["doses"], mean["mean_grade"]))
         show_chart(fit_width(grade_by_doses(gd.counts, title=title, height=280)), name="fig3d",
                    title=title, stat=f"{gd.comparison.test} {p_text(gd.comparison.pvalue)} · "
-                   f"n = {gd.n} · mean grade by doses {means}")
+                   f"n = {gd.n} · mean grade by doses {means}", code=recipe)
         for n in gd.notes:
             st.caption(f"⚠ Doses: {n.text}")
 
