@@ -8,9 +8,10 @@ import streamlit as st
 
 from core.analyses import columns, indicators, risk_factors
 from core.charts.models import forest
+from core.codegen import PATIENTS, Call, Recipe
 from core.schema import label as col_label
 from ui import session
-from ui.figures import show_chart, show_table
+from ui.figures import compute, show_chart, show_code, show_table
 from ui.format import fmt_ci, fmt_p, show_notes
 from ui.guard import guard
 from ui.widgets import threshold_picker
@@ -102,9 +103,10 @@ method = c1.radio("Method", list(METHODS), horizontal=True, key="rf_method",
                        "likelihood when the data separate.")
 compare = c2.toggle("Compare Firth with ordinary ML", key="rf_compare")
 
+recipe = Recipe.of(result=Call(risk_factors.risk_factor_analysis, PATIENTS, spec,
+                               tuple(predictors), method, compare))
 with guard("Risk factors"):
-    res = session.memo(risk_factors.risk_factor_analysis, df, spec, tuple(predictors), method,
-                       compare)
+    res = compute(recipe, view)
 
 show_notes(res.notes)
 events_pct = f" ({res.events / res.n_outcome_known:.0%})" if res.n_outcome_known else ""
@@ -112,6 +114,7 @@ st.markdown(f"**{res.events} of {res.n_outcome_known}** patients with a known ou
             f"{spec.name.lower()}{events_pct}"
             + (f"; {res.n_total - res.n_outcome_known} with the outcome missing."
                if res.n_total > res.n_outcome_known else "."))
+show_code(recipe, key="rf-code")
 if not len(res.univariable):
     st.stop()
 
@@ -138,13 +141,14 @@ if model is not None:
                             .itertuples(index=False)],
             "p": table["pvalue"].map(fmt_p)})
         show_table(shown, name="risk-factors-multivariable",
-                   title=f"Multivariable logistic regression: {spec.name}")
+                   title=f"Multivariable logistic regression: {spec.name}", code=recipe)
         p_kind = "penalised likelihood-ratio p" if model.method == "firth" else "Wald p"
         st.caption(f"{method_text}; {ci}; {p_kind}. ORs are per unit of a numeric predictor "
                    "and versus the reference level of a categorical one.")
     with right:
         show_chart(forest(model.table), name="risk-factors-forest",
-                   title=f"Odds ratios for {spec.name} (multivariable)", stat=stat)
+                   title=f"Odds ratios for {spec.name} (multivariable)", stat=stat,
+                   code=recipe)
 
 # ------------------------------------------------------------------ univariable screen
 st.subheader("Univariable screen")
@@ -164,7 +168,7 @@ if not (uni["note"] != "").any():
 left, right = st.columns([4, 3])
 with left:
     show_table(shown, name="risk-factors-univariable",
-               title=f"Univariable logistic regressions: {spec.name}")
+               title=f"Univariable logistic regressions: {spec.name}", code=recipe)
     st.caption("One model per predictor. ML rows: Wald CI and p; Firth rows (separated "
                "predictors with method auto, or all with Firth): profile-likelihood CI and "
                "penalised likelihood-ratio p.")
@@ -173,7 +177,7 @@ with right:
     if len(ok):
         show_chart(forest(ok), name="risk-factors-univariable-forest",
                    title=f"Odds ratios for {spec.name} (univariable)",
-                   stat=f"one model per predictor · n = {int(ok['n'].max())}")
+                   stat=f"one model per predictor · n = {int(ok['n'].max())}", code=recipe)
 
 # ------------------------------------------------------------------ ML vs Firth
 if compare and res.comparison is not None:
@@ -188,7 +192,7 @@ if compare and res.comparison is not None:
                                                                "ci_high_firth"]]
                                       .itertuples(index=False)],
         "Firth p": cmp["pvalue_firth"].map(fmt_p)}),
-        name="risk-factors-ml-vs-firth", title=f"ML vs Firth: {spec.name}")
+        name="risk-factors-ml-vs-firth", title=f"ML vs Firth: {spec.name}", code=recipe)
     st.caption("Under separation the ML odds ratios are where the optimiser stopped, not "
                "estimates (the true ML value is infinite); Firth's are finite. "
                + risk_factors.PAPER_OR_NOTE)
