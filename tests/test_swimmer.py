@@ -216,6 +216,29 @@ def test_many_patients_build_without_a_loop_and_keep_the_cap():
     assert s.lanes["follow_up"].is_monotonic_decreasing
 
 
+def test_swimmer_of_a_store_matches_the_whole_cohort_derivation():
+    # the page reads the lanes' rows from the store and derives only their episodes; per-patient
+    # endpoints: the same episodes as the derivation over all 41 demo patients
+    from core import ingest
+    from core.endpoints import EndpointSettings, apply_to_cohort
+    from core.filters import CohortFilter
+    from core.store import CohortStore
+
+    d = apply_to_cohort(ingest.load_demo(), EndpointSettings())
+    store = CohortStore(d.cohort)
+    try:
+        p = store.patients(CohortFilter())
+        for kw in ({}, {"max_lanes": 12, "sample": "random"}, {"sort_by": "crs_grade"}):
+            a = sw.swimmer_of(p, store, EndpointSettings(), **kw)
+            b = sw.swimmer(p, d.cohort.treatments, d.endpoints.episodes, **kw)
+            for x, y in ((a.lanes, b.lanes), (a.periods, b.periods), (a.events, b.events)):
+                pd.testing.assert_frame_equal(x, y)
+        assert len(b.periods) > 0 and {"Tocilizumab", "Corticosteroid", "Anakinra",
+                                        "Fibrinogen concentrate"} <= set(b.events["kind"])
+    finally:
+        store.close()
+
+
 # --------------------------------------------------------------------------------------------
 # the chart
 # --------------------------------------------------------------------------------------------
@@ -282,6 +305,13 @@ def test_page_on_the_demo(app_test):
     assert_clean(at)
     assert any(c.value.startswith("10 of 41 patients: a random sample (seed ")
                for c in at.caption)
+
+
+def test_page_shows_the_code_that_recomputes_it(app_test):
+    at = app_test(PAGE)
+    code = "\n".join(c.value for c in at.code)
+    assert "from core.analyses.swimmer import swimmer_of" in code
+    assert "swimmer_of(patients, store, settings, sort_by='follow_up', max_lanes=50" in code
 
 
 def test_page_follows_the_sidebar_filter(app_test):

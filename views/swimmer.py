@@ -6,10 +6,11 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.analyses import columns, swimmer
+from core.analyses import swimmer
 from core.charts.swimmer import swimmer_chart
+from core.codegen import PATIENTS, SETTINGS, STORE, Call, Recipe
 from ui import session
-from ui.figures import show_chart, show_table
+from ui.figures import compute, show_chart, show_table
 from ui.guard import guard
 
 SAMPLE_LABELS = {"first": "First N by the sort key", "random": "Random sample (seeded)"}
@@ -20,12 +21,6 @@ TITLE = "Swimmer plot"
 
 view = session.page(TITLE)
 options = swimmer.sort_options(view.patients)
-used = [c for c in ("patient_id", "os_days", "os_event", "pfs_days", "pfs_event", "pfs_cause",
-                    "crs_grade", "icans_grade", "crs_onset_day", "crs_resolution_day",
-                    "icans_onset_day", "icans_resolution_day", "hypofibrinogenemia_grade",
-                    "hypofibrinogenemia_onset_day", "fibrinogen_recovery_day",
-                    "fibrinogen_recovered", *options) if c in view.patients.columns]
-df = columns.only(view.patients, list(dict.fromkeys(used)))
 
 c1, c2, c3, c4, c5 = st.columns([2, 1, 2, 2, 2])
 sort_by = c1.selectbox("Sort lanes by", options, key="sw_sort", format_func=swimmer.sort_label,
@@ -41,22 +36,15 @@ time_scale = c4.radio("Time axis", list(TIME_LABELS), key="sw_time",
 window: str = c5.selectbox("Days shown", list(WINDOWS), key="sw_window",
                            format_func=lambda w: WINDOWS[w]) or "all"
 
+recipe = Recipe.of(result=Call(swimmer.swimmer_of, PATIENTS, STORE, SETTINGS, sort_by=sort_by,
+                               max_lanes=max_lanes, sample=sample))
 with guard(TITLE, scope="panel") as outcome:
-    lanes = session.memo(swimmer.select_lanes, df, sort_by, max_lanes=max_lanes, sample=sample)
-    ids = tuple(lanes["patient_id"])
-    tx = session.memo(swimmer.lane_treatments, view.store, ids)
-    derived = session.derived()
-    episodes = None
-    if derived is not None and derived.endpoints is not None:
-        ep = derived.endpoints.episodes
-        episodes = ep[ep["patient_id"].astype(str).isin(ids)].reset_index(drop=True)
-    sw = session.memo(swimmer.swimmer, df, tx, episodes, sort_by=sort_by, max_lanes=max_lanes,
-                      sample=sample)
+    sw = compute(recipe, view)
 if not outcome.failed:
     x_max = None if window == "all" else float(window)
     chart = swimmer_chart(sw, title=TITLE, x_max=x_max, time_scale=time_scale)
     stat = sw.shown + (f" · days up to {window}" if x_max is not None else "")
-    show_chart(chart, name="swimmer", title=TITLE, stat=stat,
+    show_chart(chart, name="swimmer", title=TITLE, stat=stat, code=recipe,
                table=pd.concat([sw.periods.assign(day=sw.periods["start"]),
                                 sw.events], ignore_index=True))
     for note in sw.notes:

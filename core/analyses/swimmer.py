@@ -45,6 +45,7 @@ from core.notes import Note, WithNotes
 from core.stats import DEFAULT_SEED
 
 if TYPE_CHECKING:
+    from core.endpoints import EndpointSettings
     from core.store import CohortStore
 
 Sample = Literal["first", "random"]
@@ -482,9 +483,19 @@ def swimmer(patients: pd.DataFrame, treatments: pd.DataFrame | None = None,
     if missing:
         notes.append(Note("info", "missing", "Not in the data, so not drawn: "
                           + "; ".join(missing) + "."))
-    return Swimmer(lanes, periods, events.sort_values(["lane", "day"], kind="stable",
-                                                      ignore_index=True),
+    return Swimmer(lanes, _ordered(periods, ["lane", "kind", "episode", "start"],
+                                   PERIOD_KINDS),
+                   _ordered(events, ["lane", "day", "kind", "drug", "dose"], EVENT_KINDS),
                    n_total, n_shown, sort_by, sample, shown, tuple(missing), tuple(notes))
+
+
+def _ordered(frame: pd.DataFrame, by: list[str], kinds: Sequence[str]) -> pd.DataFrame:
+    """``frame`` sorted by ``by`` with ``kind`` in the order of ``kinds`` (rows in the same
+    order whatever order the input tables came in)."""
+    key = frame.assign(kind=pd.Categorical(frame["kind"], categories=list(kinds),
+                                           ordered=True))
+    order = key.sort_values(by, kind="stable", na_position="last").index
+    return frame.loc[order].reset_index(drop=True)
 
 
 def _shown(n_total: int, n_shown: int, sort_by: str, sample: str, seed: int) -> str:
@@ -496,6 +507,21 @@ def _shown(n_total: int, n_shown: int, sort_by: str, sample: str, seed: int) -> 
     if sample == "random":
         return (f"{n_shown} of {n_total} patients: a random sample (seed {seed}), by {order}")
     return f"{n_shown} of {n_total} patients: the first {n_shown} by {order}"
+
+
+def _rows_of(store: CohortStore, table: str, ids: Sequence[str]) -> pd.DataFrame | None:
+    """The rows of ``table`` (labs or treatments) of the patients ``ids``, as stored; None when
+    the table is absent or empty. A semi-join on the IDs: one hash probe per stored row."""
+    cols = store.columns(table)
+    if "patient_id" not in cols or not len(store.query(f"SELECT 1 FROM {table} LIMIT 1")):
+        return None
+    sql = (f"SELECT t.* FROM {table} t SEMI JOIN (SELECT unnest(?::VARCHAR[]) AS id) i "
+           "ON CAST(t.patient_id AS VARCHAR) = i.id")
+    out = store.query(sql, [list(map(str, ids))])
+    for c in out.columns:   # DuckDB ENUM/VARCHAR -> text; Categorical would carry every ID
+        if isinstance(out[c].dtype, pd.CategoricalDtype):
+            out[c] = out[c].astype(object)
+    return out
 
 
 def lane_treatments(store: CohortStore, ids: Sequence[str]) -> pd.DataFrame | None:
@@ -510,17 +536,56 @@ def lane_treatments(store: CohortStore, ids: Sequence[str]) -> pd.DataFrame | No
     Returns
     -------
     DataFrame or None
-        ``patient_id, day, drug`` and the table's other columns (``dose, unit``), rows of
-        ``ids`` only; None when the cohort has no treatment table (or an empty one).
+        The stored treatment rows (``patient_id, day, drug``, ``dose, unit`` when present) of
+        ``ids`` only; None when the cohort has no treatment table (or an empty one) or it
+        lacks ``day`` or ``drug``.
     """
-    cols = store.columns("treatments")
-    if not {"patient_id", "day", "drug"} <= set(cols) or not len(store.query(
-            "SELECT 1 FROM treatments LIMIT 1")):
+    if not {"day", "drug"} <= set(store.columns("treatments")):
         return None
-    select = ", ".join(["CAST(patient_id AS VARCHAR) AS patient_id", "CAST(day AS DOUBLE) AS day",
-                        "CAST(drug AS VARCHAR) AS drug"]
-                       + (["CAST(dose AS DOUBLE) AS dose"] if "dose" in cols else [])
-                       + (["CAST(unit AS VARCHAR) AS unit"] if "unit" in cols else []))
-    sql = (f"SELECT {select} FROM treatments WHERE list_contains(?::VARCHAR[], "
-           "CAST(patient_id AS VARCHAR))")
-    return store.query(sql, [list(map(str, ids))])
+    return _rows_of(store, "treatments", ids)
+
+
+def swimmer_of(patients: pd.DataFrame, store: CohortStore,
+               settings: EndpointSettings | None = None, *, sort_by: str = FOLLOW_UP,
+               max_lanes: int = DEFAULT_MAX_LANES, sample: Sample = "first",
+               seed: int = DEFAULT_SEED) -> Swimmer:
+    """The swimmer of ``patients`` with the shown lanes' doses and hypofibrinogenemia episodes
+    read from ``store`` (what the page and a notebook call).
+
+    Parameters
+    ----------
+    patients : DataFrame
+        The patients in view (filtered patient table of ``store``).
+    store : CohortStore
+        The cohort's store: the lanes' treatment and lab rows are fetched by ID.
+    settings : EndpointSettings, optional
+        Endpoint settings for the episodes (default ``EndpointSettings()``).
+    sort_by, max_lanes, sample, seed
+        See :func:`select_lanes`.
+
+    Returns
+    -------
+    Swimmer
+        As :func:`swimmer`, with ``episodes`` = :func:`core.endpoints.derive` on the lanes'
+        labs and treatments (per-patient endpoints: the same episodes as the derivation over
+        the whole cohort), or the patient table's onset and recovery when there are no labs.
+
+    Notes
+    -----
+    Only the shown lanes' rows are read and derived (at most :data:`MAX_LANES` patients), so a
+    registry-sized cohort costs one sort of the patient table and two ID lookups.
+    """
+    from core.endpoints import derive
+
+    sel = select_lanes(patients, sort_by, max_lanes=max_lanes, sample=sample, seed=seed)
+    ids = list(sel["patient_id"])
+    tx = lane_treatments(store, ids)
+    labs = _rows_of(store, "labs", ids) if {"day", "analyte", "value"} <= set(
+        store.columns("labs")) else None
+    episodes = None
+    if labs is not None and len(labs):
+        rows = patients.iloc[sel["row"].to_numpy(np.int64)]
+        episodes = derive(labs, tx, settings, patients=rows.assign(
+            patient_id=_ids(rows["patient_id"]))).episodes
+    return swimmer(patients, tx, episodes, sort_by=sort_by, max_lanes=max_lanes, sample=sample,
+                   seed=seed)
