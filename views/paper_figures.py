@@ -15,8 +15,9 @@ from core.analyses import paper_figures as paper
 from core.analyses.common import POOL_CRS_34
 from core.charts.dose import fit_width, grade_by_doses, split_boxplot
 from core.charts.groups import boxplot, scatter
+from core.codegen import FLT, PATIENTS, STORE, Call, Recipe
 from ui import session
-from ui.figures import show_chart, show_table
+from ui.figures import compute, show_chart, show_table
 from ui.format import p_text
 from ui.guard import guard
 
@@ -51,28 +52,40 @@ def cohort_text(row: pd.Series) -> str:
     return f"This cohort: {', '.join(parts)} · {verdict_text(row)}: {row['reason']}"
 
 
+def panel_call(fid: str) -> Call:
+    """The core call behind the chart of one paper panel."""
+    f = paper.BY_ID[fid]
+    if fid == "3A":
+        return Call(tocilizumab.tocilizumab_box_panel, DF, pool=POOL_CRS_34)
+    if fid == "3D":
+        return Call(tocilizumab.grade_by_doses, DF)
+    if f.kind == "correlate":
+        if fid in tocilizumab.DOSE_PANELS:
+            return Call(tocilizumab.dose_panel, DF, fid)
+        return Call(correlations.correlation_panel, DF, *f.columns)
+    value, group = f.columns
+    return Call(lab_values.group_panel, STORE, FLT, value, group)
+
+
 def figure(fid: str, title: str) -> tuple[alt.TopLevelMixin, str]:
     """The chart of one paper panel on this cohort, and a note on its test ("" if none)."""
     f = paper.BY_ID[fid]
+    result = compute(Recipe.of(panel=panel_call(fid)), view)
     if fid == "3A":
-        tb = session.memo(tocilizumab.tocilizumab_box_panel, df, pool=POOL_CRS_34)
+        tb = result
         return split_boxplot(tb.box, tb.points, value_label=columns.label("fibrinogen_nadir"),
                              group_label="CRS grade", height=240, step=70,
                              ref_lines=columns.reference_lines("fibrinogen_nadir", lln),
                              title=title), " · test: CRS 1-2, tocilizumab vs none (Mann-Whitney)"
     if fid == "3D":
-        gd = session.memo(tocilizumab.grade_by_doses, df)
-        return grade_by_doses(gd.counts, height=240, title=title), ""
+        return grade_by_doses(result.counts, height=240, title=title), ""
     if f.kind == "correlate":
-        if fid in tocilizumab.DOSE_PANELS:
-            cp = session.memo(tocilizumab.dose_panel, df, fid).panel
-        else:
-            cp = session.memo(correlations.correlation_panel, df, *f.columns)
+        cp = result.panel if fid in tocilizumab.DOSE_PANELS else result
         x, y = f.columns
         return scatter(cp.points, x, y, x_label=columns.label(x), y_label=columns.label(y),
                        title=title, height=240), ""
     value, group = f.columns
-    gp = session.memo(lab_values.group_panel, view.store, view.filter, value, group)
+    gp = result
     return boxplot(gp.box, gp.points, value_label=columns.label(value), group_label="CRS grade",
                    log_scale=columns.log_scale_default(value),
                    ref_lines=columns.reference_lines(value, lln), height=240, step=44,
@@ -90,7 +103,8 @@ def draw(fid: str, row: pd.Series) -> None:
         st.caption(stat)
         return
     show_chart(fit_width(chart), name=f"paper-fig{fid.lower()}", title=title,
-               stat=stat + test_note)
+               stat=stat + test_note,
+               code=Recipe.of(panel=panel_call(fid), findings=FINDINGS))
 
 
 view = session.page("Paper figures", min_n=0)
@@ -122,8 +136,10 @@ if view.n < MIN_N:
     st.info(f"{view.n} patient(s) in view: the figures need at least {MIN_N}. Widen the "
             "filter in the sidebar.")
     st.stop()
-df = columns.only(view.patients, paper.COLUMNS)
-table = session.memo(paper.reproduce, df).set_index("finding", drop=False)
+DF = Call(columns.only, PATIENTS, paper.COLUMNS)  # the panels' input, in code
+FINDINGS = Call(paper.reproduce, DF)  # every finding's statistic and verdict
+findings = Recipe.of(findings=FINDINGS)
+table = compute(findings, view).set_index("finding", drop=False)
 
 if view.synthetic:
     st.info("This is the synthetic demo cohort, generated to match the paper's counts and "
@@ -142,7 +158,7 @@ for heading, ids in FIGURES.items():
         cols = st.columns(PER_ROW)
         for col, fid in zip(cols, ids[start:start + PER_ROW]):
             with col:
-                draw(fid, table.loc[fid])  # type: ignore[arg-type]  # one row: a Series
+                draw(fid, table.loc[fid])  # one row: a Series
 
 st.subheader("All findings")
 show_table(pd.DataFrame({
@@ -159,7 +175,7 @@ show_table(pd.DataFrame({
         for e, lo, hi in zip(table["effect"], table["ci_low"], table["ci_high"])],
     "Verdict": [verdict_text(r) for _, r in table.iterrows()],
     "Why": table["reason"], "Note": table["note"]}),
-    name="paper-findings", title="Paper findings judged on this cohort")
+    name="paper-findings", title="Paper findings judged on this cohort", code=findings)
 st.caption("Correlations: Spearman (the paper used Pearson or Spearman 'depending on the "
            "data'); CI by Fisher's z with SE 1/√(n−3), approximate for Spearman. 1C: nadir "
            "fibrinogen vs maximum D-dimer. 3C/S3B: recovered patients only; S3C: treated "
