@@ -72,11 +72,74 @@ class CohortStore:
             ("treatments", cohort.treatments))}
         for name, table in self._arrow.items():
             self._con.register(name, table)
+        self._register_keyed()
+        # per-store derived tables (see cached()), most recently used last
+        self._cached: dict[tuple[object, ...], str] = {}
+        self._cached_n = 0
         self._columns = {t: [r[0] for r in self._con.execute(f"DESCRIBE {t}").fetchall()]
                          for t in ("patients", "labs", "treatments")}
         self._types = dict(self._con.execute("SELECT column_name, data_type FROM "
                                              "information_schema.columns WHERE table_name = "
                                              "'patients'").fetchall())
+
+    def _register_keyed(self) -> None:
+        """Views ``patients_keyed`` and ``labs_keyed``: the tables plus an integer patient key
+        ``_pk`` (the patient's row in the patients table; NULL for lab rows of no patient), so
+        that core modules join 10M lab rows on integers instead of text. No copy: the Arrow
+        columns are shared, only the key column is new."""
+        import numpy as np
+        import pyarrow as pa
+
+        patients, labs = self.cohort.patients, self.cohort.labs
+        self._arrow["patients_keyed"] = self._arrow["patients"].append_column(
+            "_pk", pa.array(np.arange(len(patients), dtype=np.int32)))
+        ids = pd.Index(patients["patient_id"].astype("string").astype(object))
+        first = np.flatnonzero(~ids.duplicated())  # a lab row joins its patient's first row
+        ids = ids[first]
+
+        def rows_of(values: pd.Index) -> np.ndarray:
+            at = ids.get_indexer(values)
+            return np.where(at < 0, -1, first[at]).astype(np.int32)
+
+        key = labs.get("patient_id")
+        if key is None:
+            codes = np.full(len(labs), -1, dtype=np.int32)
+        elif isinstance(key.dtype, pd.CategoricalDtype):
+            lookup = np.append(rows_of(pd.Index(key.cat.categories.astype(str))), -1)
+            codes = lookup[key.cat.codes.to_numpy()]
+        else:
+            codes = rows_of(pd.Index(key.astype("string").astype(object)))
+        pk = pa.array(codes, mask=codes < 0)
+        self._arrow["labs_keyed"] = self._arrow["labs"].append_column("_pk", pk)
+        for name in ("patients_keyed", "labs_keyed"):
+            self._con.register(name, self._arrow[name])
+
+    @property
+    def lock(self) -> threading.RLock:
+        """The store's (re-entrant) lock: hold it across :meth:`cached` and the queries that
+        read the cached table, so no other thread drops the table in between."""
+        return self._lock
+
+    def cached(self, key: tuple[object, ...], sql: str, params: Sequence[object] | None = None,
+               keep: int = 8) -> str:
+        """The name of a table holding ``sql``'s result, computed once per store and ``key``.
+
+        For per-store intermediate results that do not depend on the filter (e.g. each
+        patient's bin means of one analyte), so a filter change reads them instead of every lab
+        row. ``key`` must identify the query and its parameters; at most ``keep`` tables are
+        kept (the least recently used is dropped).
+        """
+        with self._lock:
+            name = self._cached.pop(key, None)
+            if name is None:
+                self._cached_n += 1
+                name = f"_cached_{self._cached_n}"
+                self._con.execute(f"CREATE TEMP TABLE {name} AS {sql}", list(params or []))
+            self._cached[key] = name
+            while len(self._cached) > keep:
+                old = next(iter(self._cached))
+                self._con.execute(f"DROP TABLE IF EXISTS {self._cached.pop(old)}")
+            return name
 
     # ----------------------------------------------------------------------------------------
     def query(self, sql: str, params: Sequence[object] | None = None) -> pd.DataFrame:

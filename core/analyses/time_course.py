@@ -112,23 +112,51 @@ def _check(store: CohortStore, analyte: str, align: Align, group: str | None) ->
         raise ColumnError("Choose an analyte.")
 
 
-def _base(store: CohortStore, flt: CohortFilter | None, analyte: str, align: Align,
-          group: str | None) -> tuple[str, list[object]]:
-    """CTEs ``p`` (filtered patients: patient_id, grp, t0) and ``l`` (their values of the
-    analyte: patient_id, grp, x, value; patients without t0 excluded)."""
-    _check(store, analyte, align, group)
+_VALID = ("l.value IS NOT NULL AND NOT isnan(CAST(l.value AS DOUBLE)) AND l.day IS NOT NULL")
+
+
+def _t0(align: Align) -> str:
+    return "0.0" if align == "infusion" else "CAST(tocilizumab_first_day AS DOUBLE)"
+
+
+def _patients(store: CohortStore, flt: CohortFilter | None, align: Align,
+              group: str | None) -> tuple[str, list[object]]:
+    """SELECT of the filtered patients: ``_pk`` (the store's integer patient key),
+    ``patient_id`` (text), ``grp`` (the group's text, 'missing' when missing; 'all' without a
+    group) and ``t0`` (the day x counts from; NULL: not alignable)."""
     where, wparams = store.where(flt)
     gexpr = ("'all'" if group is None
              else f"COALESCE(CAST({quote_ident(group)} AS VARCHAR), 'missing')")
-    t0 = "0.0" if align == "infusion" else "CAST(tocilizumab_first_day AS DOUBLE)"
-    sql = (f"WITH p AS (SELECT CAST(patient_id AS VARCHAR) AS patient_id, {gexpr} AS grp, "
-           f"{t0} AS t0 FROM patients WHERE {where}), "
-           "l AS (SELECT p.patient_id, p.grp, CAST(l.day AS DOUBLE) - p.t0 AS x, "
-           "CAST(l.value AS DOUBLE) AS value FROM labs l "
-           "JOIN p ON CAST(l.patient_id AS VARCHAR) = p.patient_id "
-           "WHERE l.analyte = ? AND l.value IS NOT NULL AND NOT isnan(CAST(l.value AS DOUBLE)) "
-           "AND l.day IS NOT NULL AND p.t0 IS NOT NULL)")
-    return sql, [*wparams, analyte]
+    return (f"SELECT _pk, CAST(patient_id AS VARCHAR) AS patient_id, {gexpr} AS grp, "
+            f"{_t0(align)} AS t0 FROM patients_keyed WHERE {where}", list(wparams))
+
+
+def _presence(store: CohortStore) -> str:
+    """Per-store table ``_pk, analyte, valued``: each patient's analytes, and whether one of
+    the rows has a value and a day (computed once per store, whatever the filter)."""
+    return store.cached(("time_course.presence",),
+                        f"SELECT l._pk, CAST(l.analyte AS VARCHAR) AS analyte, bool_or({_VALID}) "
+                        "AS valued FROM labs_keyed l WHERE l._pk IS NOT NULL AND l.analyte IS "
+                        "NOT NULL GROUP BY l._pk, l.analyte")
+
+
+def _binned(store: CohortStore, analyte: str, align: Align, x_range: tuple[float, float],
+            daily_until: int = DAILY_UNTIL, width: int = BIN_WIDTH) -> str:
+    """Per-store table ``_pk, bin, v``: each patient's mean of the analyte per day bin, over
+    the values with a day and ``x`` inside ``x_range`` (patients without ``t0`` left out).
+
+    Every patient's, whatever the filter: computed once per store and arguments, so a filter
+    change joins the filtered patients to it instead of reading every lab row again."""
+    bsql, bparams = _bin_sql("x", daily_until, width)
+    lo, hi = float(x_range[0]), float(x_range[1])
+    sql = (f"WITH p AS (SELECT _pk, {_t0(align)} AS t0 FROM patients_keyed), "
+           "l AS (SELECT l._pk, CAST(l.day AS DOUBLE) - p.t0 AS x, CAST(l.value AS DOUBLE) "
+           f"AS value FROM labs_keyed l JOIN p ON l._pk = p._pk WHERE l.analyte = ? AND "
+           f"{_VALID} AND p.t0 IS NOT NULL) "
+           f"SELECT _pk, {bsql} AS bin, avg(value) AS v FROM l WHERE x BETWEEN ? AND ? "
+           "GROUP BY _pk, bin")
+    return store.cached(("time_course.binned", analyte, align, lo, hi, daily_until, width),
+                        sql, [analyte, *bparams, lo, hi])
 
 
 def group_label(group: str | None, raw: object) -> str:
@@ -167,10 +195,11 @@ def _relabel(frame: pd.DataFrame, group: str | None) -> pd.DataFrame:
 
 def analytes(store: CohortStore, flt: CohortFilter | None = None) -> list[str]:
     """Analytes with at least one value among the filtered patients; schema order first."""
-    where, params = store.where(flt)
-    df = store.query("SELECT DISTINCT analyte FROM labs WHERE analyte IS NOT NULL AND "
-                     "CAST(patient_id AS VARCHAR) IN (SELECT CAST(patient_id AS VARCHAR) "
-                     f"FROM patients WHERE {where})", params)
+    with store.lock:
+        where, params = store.where(flt)
+        df = store.query(f"SELECT DISTINCT c.analyte FROM {_presence(store)} c JOIN "
+                         f"(SELECT _pk FROM patients_keyed WHERE {where}) p ON c._pk = p._pk",
+                         params)
     found = set(df["analyte"].astype(str))
     return [a for a in schema.ANALYTES if a in found] + sorted(found - set(schema.ANALYTES))
 
@@ -186,15 +215,18 @@ def counts(store: CohortStore, flt: CohortFilter | None, analyte: str, align: Al
         those, left out for lacking a first tocilizumab day (0 for ``"infusion"``);
         ``in_range``: patients with a value inside ``x_range``.
     """
-    head, params = _base(store, flt, analyte, "infusion", None)
-    total = store.query(head + " SELECT count(DISTINCT patient_id) AS n FROM l", params)
-    n_all = int(total["n"].iloc[0])
-    head, params = _base(store, flt, analyte, align, None)
-    df = store.query(head + " SELECT count(DISTINCT patient_id) AS n, count(DISTINCT "
-                     "patient_id) FILTER (WHERE x BETWEEN ? AND ?) AS r FROM l",
-                     params + [float(x_range[0]), float(x_range[1])])
+    _check(store, analyte, align, None)
+    with store.lock:
+        ps, params = _patients(store, flt, align, None)
+        df = store.query(f"WITH p AS ({ps}) SELECT count(*) AS n_all, count(*) FILTER (WHERE "
+                         f"p.t0 IS NOT NULL) AS n FROM {_presence(store)} c JOIN p ON "
+                         "c._pk = p._pk WHERE c.analyte = ? AND c.valued", params + [analyte])
+        r = store.query(f"WITH p AS ({ps}) SELECT count(DISTINCT b._pk) AS r FROM "
+                        f"{_binned(store, analyte, align, x_range)} b JOIN p ON b._pk = p._pk",
+                        params)
+    n_all = int(df["n_all"].iloc[0])
     return {"with_values": n_all, "unaligned": n_all - int(df["n"].iloc[0]),
-            "in_range": int(df["r"].iloc[0])}
+            "in_range": int(r["r"].iloc[0])}
 
 
 def band(store: CohortStore, flt: CohortFilter | None, analyte: str, *,
@@ -219,16 +251,17 @@ def band(store: CohortStore, flt: CohortFilter | None, analyte: str, *,
         (:func:`bin_x`), ``median``, ``q1``, ``q3`` (of the per-patient bin means), ``n``
         (patients in the bin); sorted by group and bin.
     """
-    head, params = _base(store, flt, analyte, align, group)
-    bsql, bparams = _bin_sql("x", daily_until, width)
-    # the three quantiles in one call: one sort per group and bin, not three (same values)
-    sql = (head + f", b AS (SELECT patient_id, grp, {bsql} AS bin, avg(value) AS v FROM l "
-           "WHERE x BETWEEN ? AND ? GROUP BY patient_id, grp, bin), "
-           "q AS (SELECT grp, bin, quantile_cont(v, [0.5, 0.25, 0.75]) AS qs, count(*) AS n "
-           "FROM b GROUP BY grp, bin) "
-           "SELECT grp, bin, qs[1] AS median, qs[2] AS q1, qs[3] AS q3, n FROM q "
-           "ORDER BY grp, bin")
-    df = store.query(sql, params + bparams + [float(x_range[0]), float(x_range[1])])
+    _check(store, analyte, align, group)
+    with store.lock:
+        ps, params = _patients(store, flt, align, group)
+        binned = _binned(store, analyte, align, x_range, daily_until, width)
+        # the three quantiles in one call: one sort per group and bin, not three (same values)
+        sql = (f"WITH p AS ({ps}), q AS (SELECT p.grp, b.bin, quantile_cont(b.v, [0.5, 0.25, "
+               f"0.75]) AS qs, count(*) AS n FROM {binned} b JOIN p ON b._pk = p._pk "
+               "GROUP BY p.grp, b.bin) "
+               "SELECT grp, bin, qs[1] AS median, qs[2] AS q1, qs[3] AS q3, n FROM q "
+               "ORDER BY grp, bin")
+        df = store.query(sql, params)
     df["bin"] = df["bin"].astype(float)
     df["x"] = bin_x(df["bin"].to_numpy(), daily_until, width)
     df["n"] = df["n"].astype(int)
@@ -247,18 +280,26 @@ def sample_patients(store: CohortStore, flt: CohortFilter | None, analyte: str, 
     """
     if size < 1:
         raise ColumnError("The sample needs at least 1 patient.")
-    head, params = _base(store, flt, analyte, align, None)
-    df = store.query(head + " SELECT DISTINCT patient_id FROM l WHERE x BETWEEN ? AND ? "
-                     "ORDER BY hash(patient_id, ?::BIGINT), patient_id LIMIT ?",
-                     params + [float(x_range[0]), float(x_range[1]), int(seed), int(size)])
+    _check(store, analyte, align, None)
+    with store.lock:
+        ps, params = _patients(store, flt, align, None)
+        df = store.query(f"WITH p AS ({ps}) SELECT DISTINCT p.patient_id FROM "
+                         f"{_binned(store, analyte, align, x_range)} b JOIN p ON b._pk = p._pk "
+                         "ORDER BY hash(p.patient_id, ?::BIGINT), p.patient_id LIMIT ?",
+                         params + [int(seed), int(size)])
     return df["patient_id"].astype(str).tolist()
 
 
 def patient_options(store: CohortStore, flt: CohortFilter | None, analyte: str, *,
                     align: Align = "infusion") -> list[str]:
     """Sorted IDs of the filtered patients with values of the analyte (for a picker)."""
-    head, params = _base(store, flt, analyte, align, None)
-    df = store.query(head + " SELECT DISTINCT patient_id FROM l ORDER BY patient_id", params)
+    _check(store, analyte, align, None)
+    with store.lock:
+        ps, params = _patients(store, flt, align, None)
+        df = store.query(f"WITH p AS ({ps}) SELECT DISTINCT p.patient_id FROM "
+                         f"{_presence(store)} c JOIN p ON c._pk = p._pk WHERE c.analyte = ? "
+                         "AND c.valued AND p.t0 IS NOT NULL ORDER BY p.patient_id",
+                         params + [analyte])
     return df["patient_id"].astype(str).tolist()
 
 
@@ -279,10 +320,15 @@ def curves(store: CohortStore, flt: CohortFilter | None, analyte: str, patient_i
     if not ids:
         return pd.DataFrame({c: pd.Series(dtype=object if c in ("patient_id", "group")
                                           else float) for c in CURVE_COLUMNS}), []
-    head, params = _base(store, flt, analyte, align, group)
-    df = store.query(head + " SELECT patient_id, grp, x, value FROM l WHERE x BETWEEN ? AND ? "
-                     "AND list_contains(?::VARCHAR[], patient_id)",
-                     params + [float(x_range[0]), float(x_range[1]), ids])
+    _check(store, analyte, align, group)
+    ps, params = _patients(store, flt, align, group)
+    df = store.query(f"WITH p AS (SELECT * FROM ({ps}) WHERE list_contains(?::VARCHAR[], "
+                     "patient_id) AND t0 IS NOT NULL), "
+                     "l AS (SELECT p.patient_id, p.grp, CAST(l.day AS DOUBLE) - p.t0 AS x, "
+                     "CAST(l.value AS DOUBLE) AS value FROM labs_keyed l JOIN p ON l._pk = p._pk "
+                     f"WHERE l.analyte = ? AND {_VALID}) "
+                     "SELECT patient_id, grp, x, value FROM l WHERE x BETWEEN ? AND ?",
+                     params + [ids, analyte, float(x_range[0]), float(x_range[1])])
     order = {p: i for i, p in enumerate(ids)}
     df["_o"] = df["patient_id"].map(order)
     df = df.sort_values(["_o", "x"], kind="stable")
