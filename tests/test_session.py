@@ -154,3 +154,14 @@ def test_a_rerun_neither_reads_nor_hashes_the_uploaded_files_again(app_test, mon
     assert reads == []          # the files are known by Streamlit's upload id, not by content
     assert _view(at).store is store                         # nor loaded or stored again
     assert _view(at).n == 13
+    # the Data page's column mapping reads each file once, then shows its remembered preview
+    at.switch_page("views/data.py").run()
+    assert_clean(at)
+    assert sorted(r.split(" by ")[0] for r in reads) == [
+        "demo_labs.csv", "demo_patients.csv", "demo_treatments.csv"]
+    assert {"patients · demo_patients.csv", "labs · demo_labs.csv",
+            "treatments · demo_treatments.csv"} <= {h.value for h in at.subheader}
+    reads.clear()
+    widget(at, "flt_crs_grade").set_value([2]).run()
+    assert_clean(at)
+    assert reads == []

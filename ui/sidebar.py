@@ -135,6 +135,34 @@ def uploads() -> dict:
     return {t: files.get(t) for t in TABLES}
 
 
+def preview(f: Any, table: str) -> ingest.RawTable:  # streamlit UploadedFile
+    """The uploaded file ``f`` as read for ``table``, with its first data row only: headers,
+    how it was read (``describe()``) and an example row, for the Data page's column mapping.
+
+    Read once per upload (keyed by Streamlit's file id) and remembered in this session, so a
+    rerun (a filter change) does not read a 10-million-row file again; only the first row is
+    kept. Raises :class:`~core.errors.CohortError` as :func:`core.ingest.read_table` does
+    (remembered as well).
+    """
+    import dataclasses
+
+    memo: dict = st.session_state.setdefault("_previews", {})
+    key = (f.name, _file_key(f), table)
+    if key not in memo:
+        try:
+            raw = ingest.read_table(f.getvalue(), f.name, table)  # type: ignore[arg-type]
+            memo[key] = dataclasses.replace(raw, frame=raw.frame.head(1).copy(),
+                                            row_problems={}, cell_notes=())
+        except CohortError as exc:
+            memo[key] = exc
+        while len(memo) > 2 * len(TABLES):          # the files of the current upload only
+            memo.pop(next(iter(memo)))
+    value = memo[key]
+    if isinstance(value, CohortError):
+        raise value
+    return value
+
+
 def _fill_slots(slots: dict, dropped: Sequence) -> dict:  # UploadedFile values
     """The three slots, empty ones filled from the files dropped together (with a caption
     saying where each went, and a warning for a file that fits nowhere)."""

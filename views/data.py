@@ -34,7 +34,7 @@ def guarded(what: str, fn: Callable[..., T], *args: Any) -> T | None:
 
 def mapping_editor(table: str, f: Any) -> None:  # noqa: ANN401 - streamlit UploadedFile
     """The column mapping of one uploaded file, editable; "Apply" saves it for the reload."""
-    raw = guarded(f"{table} · {f.name}", ingest.read_table, f.getvalue(), f.name, table)
+    raw = guarded(f"{table} · {f.name}", sidebar.preview, f, table)  # read once per upload
     if raw is None:
         return
     saved = st.session_state.get("mappings", {}).get(table)
