@@ -18,7 +18,7 @@ import pandas as pd
 
 from core import schema
 from core.errors import DataFormatError
-from core.ingest import delimited
+from core.ingest import delimited, packed
 from core.ingest.coded import from_codes
 from core.ingest.delimited import blank_record, used_width
 from core.ingest.filekind import binary_kind, looks_binary, text_kind, zip_kind
@@ -37,7 +37,7 @@ class RawTable:
         the file (from the row after the header to the last non-blank row).
     headers : the original headers (de-duplicated with a ``.2`` suffix where repeated).
     filename : the uploaded file's name.
-    format : "csv" or "xlsx".
+    format : "csv", "xlsx" or "parquet".
     delimiter, decimal, encoding : what was detected (None for xlsx).
     first_row : spreadsheet row number of the first data row (2 when the header is row 1).
     sha256 : content hash of the bytes, used as a per-session cache key.
@@ -54,7 +54,7 @@ class RawTable:
     frame: pd.DataFrame
     headers: tuple[str, ...]
     filename: str
-    format: Literal["csv", "xlsx"]
+    format: Literal["csv", "xlsx", "parquet"]
     delimiter: str | None
     decimal: str
     encoding: str | None
@@ -71,6 +71,8 @@ class RawTable:
         ``Excel workbook, sheet 'Patienten' (of 3: 'Info', 'Patienten', 'Labs')``."""
         if self.format == "xlsx":
             return "Excel workbook, " + sheet_phrase(self.sheet, self.sheets)
+        if self.format == "parquet":
+            return "Parquet"
         dec = "decimal comma" if self.decimal == "," else "decimal point"
         return f"CSV · {delimiter_name(self.delimiter)} separated · {dec} · {self.encoding}"
 
@@ -82,7 +84,9 @@ class RawTable:
 
 def read_table(data: bytes, filename: str, table: schema.TableName | None = None, *,
                coded: bool = False) -> RawTable:
-    """Read CSV, TSV or XLSX bytes into a :class:`RawTable` of text cells.
+    """Read CSV, TSV, XLSX or Parquet bytes into a :class:`RawTable` of text cells; a
+    gzip-compressed file or a ZIP archive holding one such file is unpacked first
+    (:mod:`core.ingest.packed`).
 
     Parameters
     ----------
@@ -108,8 +112,9 @@ def read_table(data: bytes, filename: str, table: schema.TableName | None = None
     ValueError
         ``table`` is not a table of the schema.
     DataFormatError
-        For everything that is not a readable table (empty, binary, PDF, HTML, JSON, ZIP,
-        damaged workbook, ...), with a message that says what the file is and what to do.
+        For everything that is not a readable table (empty, binary, PDF, HTML, JSON, a ZIP
+        archive of several files, damaged workbook, gzip or Parquet file, ...), with a
+        message that says what the file is and what to do.
     """
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise TypeError(f"data must be the file's bytes; got {type(data).__name__}")
@@ -117,6 +122,16 @@ def read_table(data: bytes, filename: str, table: schema.TableName | None = None
         schema.columns_of(table)  # ValueError for a table the schema does not have
     data = bytes(data)
     name = filename or "upload"
+    return _read(data, name, table, coded, depth=0)
+
+
+def _read(data: bytes, name: str, table: schema.TableName | None, coded: bool,
+          depth: int) -> RawTable:
+    """:func:`read_table` of bytes (``depth``: archives unpacked so far)."""
+    if depth < 2 and (inner := packed.unpack(data, name)) is not None:
+        return _read(inner[0], inner[1], table, coded, depth + 1)
+    if data.startswith(packed.PARQUET_MAGIC):
+        return _read_parquet(data, name, coded)
     if coded and (raw := _read_coded(data, name)) is not None:
         return raw
     if not data or not data.strip():
@@ -124,7 +139,7 @@ def read_table(data: bytes, filename: str, table: schema.TableName | None = None
                               "and one row per patient.")
     digest = hashlib.sha256(data).hexdigest()
     if data.startswith(b"PK\x03\x04"):
-        if (problem := zip_kind(data, name)) is not None:
+        if (problem := packed.several_members(data, name) or zip_kind(data, name)) is not None:
             raise DataFormatError(problem)
         return _read_xlsx(data, name, digest, table)
     if (problem := binary_kind(data, name)) is not None:
@@ -210,6 +225,20 @@ def _read_coded(data: bytes, name: str) -> RawTable | None:
                                                  notes=notes))
 
 
+def _read_parquet(data: bytes, name: str, coded: bool) -> RawTable:
+    """A Parquet file as a RawTable of text cells (Categorical columns when ``coded``)."""
+    header, columns = packed.read_parquet(data, name)
+    if coded:
+        frame = pd.DataFrame({i: from_codes(codes, texts)
+                              for i, (codes, texts) in enumerate(columns)})
+    else:
+        frame = pd.DataFrame({i: texts[codes] for i, (codes, texts) in enumerate(columns)},
+                             dtype=object)
+    frame.columns = pd.RangeIndex(len(header))
+    digest = hashlib.sha256(data).hexdigest()
+    return _finish(frame, header, 0, {}, _Source(name, "parquet", None, None, digest))
+
+
 def equals(column: pd.Series, text: str) -> np.ndarray:
     """Where a column of text cells (object or Categorical) holds ``text``; a Categorical
     is compared per distinct text."""
@@ -226,7 +255,7 @@ class _Source:
     """Where records came from (the RawTable fields that are not the table itself)."""
 
     name: str
-    format: Literal["csv", "xlsx"]
+    format: Literal["csv", "xlsx", "parquet"]
     delimiter: str | None
     encoding: str | None
     digest: str
