@@ -17,11 +17,12 @@ import pandas as pd
 import streamlit as st
 
 from core.analyses.endpoints import summarise
+from core.codegen import PATIENTS, Call, Recipe
 from core.endpoints import EndpointSettings, SettingSpec
 from core.endpoints.settings import DEX_EQUIVALENT, SOURCES
 from core.errors import ValidationError
 from ui import session
-from ui.figures import show_table
+from ui.figures import compute, show_code, show_table
 
 PREFIX = "ep_"
 #: section -> its settings (label, unit, step, choices from EndpointSettings' field metadata)
@@ -119,7 +120,8 @@ elif derived is None or not derived.derived:
             "settings below.")
 
 # ------------------------------------------------------------------ summary (filtered)
-sm = summarise(view.patients)
+summary_code = Recipe.of(result=Call(summarise, PATIENTS))
+sm = compute(summary_code, view)
 n, nm = sm.n, sm.n_measured
 iec_basis = derived.endpoints.iec_basis if derived is not None and derived.endpoints else None
 row1, row2 = st.columns(3), st.columns(3)
@@ -166,6 +168,7 @@ if sm.iec_hs is not None:
 if sm.dic5 is not None:
     parts.append(f"DIC score ≥ 5 in {sm.dic5}")
 st.caption("; ".join(parts) + f" · n = {n}")
+show_code(summary_code, key="ep-summary-code")
 st.caption(f"Incidences divide by the {nm} patients in whom fibrinogen was measured"
            f"{'' if nm == n else f' ({n - nm} in view without fibrinogen are left out)'}. "
            "Time to recovery is a time-to-event: the Kaplan-Meier median counts those who never "
