@@ -1,7 +1,8 @@
 """Report page: the figures pinned with "Add to report", edited and built into a meeting pack.
 
-The pack (widescreen PowerPoint, PDF, ZIP with PNG/SVG figures, the filtered patient table and a
-README) is built in memory on click and offered as downloads; nothing is written to disk.
+The pack (widescreen PowerPoint, PDF, ZIP with PNG/SVG figures, the filtered patient, lab and
+treatment tables, a notebook that recomputes every figure, and a README) is built in memory on
+click and offered as downloads; nothing is written to disk.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from core import export
 from core.export import ReportItem
 from ui import report as rs
 from ui import session
+from ui.figures import show_code
 from ui.guard import guard
 
-LABELS = {"pptx": "PowerPoint (16:9)", "pdf": "PDF", "zip": "ZIP: figures, data, README"}
+LABELS = {"pptx": "PowerPoint (16:9)", "pdf": "PDF", "zip": "ZIP: figures, data, notebook, README"}
 ICONS = {"pptx": ":material/slideshow:", "pdf": ":material/picture_as_pdf:",
          "zip": ":material/folder_zip:"}
 
@@ -40,6 +42,8 @@ def _item_card(item: ReportItem, index: int, count: int) -> None:
                           disabled=index == count - 1, on_click=rs.move, args=(item.id, 1))
                 st.button("Remove", key=f"rep-remove-{item.id}", icon=":material/delete:",
                           on_click=rs.remove, args=(item.id,))
+                if item.code is not None:  # the ZIP's notebook recomputes it from this code
+                    show_code(item.code, key=f"rep-code-{item.id}")
 
 
 def _retitle(item_id: str) -> None:
@@ -59,7 +63,9 @@ def _build_section(view: session.CohortView) -> None:
     signature = rs.pack_signature(report, meta)
     st.subheader("Meeting pack")
     st.caption(f"Title slide: {meta.cohort}; {meta.filters}; {meta.when.isoformat()}. "
-               "The ZIP adds every figure as PNG and SVG, the filtered patient table (CSV) "
+               "The ZIP adds every figure as PNG and SVG, the filtered patient, lab and "
+               "treatment tables (CSV), a Jupyter notebook (report.ipynb) that recomputes "
+               "every figure and its statistic from those tables with the app's core library, "
                "and a README with filters, n, date and library versions.")
     if st.button("Build meeting pack", key="rep-build", type="primary",
                  icon=":material/build:"):
