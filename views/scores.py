@@ -14,9 +14,10 @@ from core.analyses import scores as sc
 from core.analyses.common import POOL_CRS_34
 from core.charts.dose import fit_width
 from core.charts.scores import HEMATOTOX_LINE, score_boxplot
+from core.codegen import FLT, STORE, Call, Recipe
 from core.endpoints.scores import KORELL, PENNISI, REJESKI
 from ui import session
-from ui.figures import show_chart, show_table
+from ui.figures import compute, show_chart, show_table
 from ui.format import p_text
 from ui.guard import guard
 
@@ -53,9 +54,10 @@ def draw_panel(score: str, grade: str) -> None:
     """One boxplot of ``score`` by ``grade`` with its test and notes."""
     group_label = GRADE_LABEL[grade]
     title = f"{columns.label(score)} by {group_label}"
+    recipe = Recipe.of(result=Call(sc.score_panel, STORE, FLT, score, grade,
+                                    pool=POOL_CRS_34 if pool and grade == "crs_grade" else None))
     with guard(title, scope="panel") as outcome:
-        gp = session.memo(sc.score_panel, view.store, view.filter, score, grade,
-                          pool=POOL_CRS_34 if pool and grade == "crs_grade" else None)
+        gp = compute(recipe, view)
     if outcome.failed:
         return
     chart = score_boxplot(gp.box, gp.points, value_label=columns.label(score),
@@ -68,7 +70,8 @@ def draw_panel(score: str, grade: str) -> None:
         stat.insert(0, f"{res.test} {p_text(res.pvalue)}")
     if gp.sampled:
         stat.append(f"{len(gp.points)} of {gp.n} points drawn")
-    show_chart(fit_width(chart), name=f"{score}-by-{grade}", title=title, stat=" · ".join(stat))
+    show_chart(fit_width(chart), name=f"{score}-by-{grade}", title=title, stat=" · ".join(stat),
+               code=recipe)
     for n in gp.notes:
         st.caption(("⚠ " if n.level == "warning" else "") + n.text)
 
@@ -76,8 +79,9 @@ def draw_panel(score: str, grade: str) -> None:
 def draw_risk_groups(grade: str) -> None:
     """CAR-HEMATOTOX low / high by ``grade`` with the contingency test."""
     title = f"CAR-HEMATOTOX risk group by {GRADE_LABEL[grade]}"
+    recipe = Recipe.of(result=Call(sc.risk_groups, STORE, FLT, grade))
     with guard(title, scope="panel") as outcome:
-        rg = session.memo(sc.risk_groups, view.store, view.filter, grade)
+        rg = compute(recipe, view)
     if outcome.failed:
         return
     t = rg.table
@@ -85,7 +89,7 @@ def draw_risk_groups(grade: str) -> None:
                           "High (≥ 2)": t["high"], "n": t["n"],
                           "High %": t["high_pct"].map(lambda v: f"{v:.0f}")})
     st.markdown(f"**{title}**")
-    show_table(shown, name=f"hematotox-risk-by-{grade}", title=title)
+    show_table(shown, name=f"hematotox-risk-by-{grade}", title=title, code=recipe)
     if rg.test is not None:
         st.caption(f"{'Fisher exact' if rg.test.test == 'fisher' else 'Chi-square'} test "
                    f"{p_text(rg.test.pvalue)} · n = {rg.test.n}"
@@ -106,11 +110,12 @@ if "car_hematotox_high" in df.columns and df["car_hematotox_high"].notna().any()
 
 if {"score_baseline_rule", "score_missing"} <= set(df.columns):
     with st.expander("Baselines used and components missing"):
+        recipe = Recipe.of(result=Call(sc.baseline_summary, STORE, FLT))
         with guard("Baselines", scope="panel") as outcome:
-            summary = session.memo(sc.baseline_summary, view.store, view.filter)
+            summary = compute(recipe, view)
         if not outcome.failed:
             show_table(summary.rename(columns={"what": "", "value": "Value",
                                                "n": "Patients"}),
-                       name="risk-score-baselines", title="Risk score baselines")
+                       name="risk-score-baselines", title="Risk score baselines", code=recipe)
             st.caption("A score is empty (not 0) when one of its components has no value on "
                        "or before day 0.")
