@@ -165,10 +165,26 @@ class CohortStore:
         return flt.to_sql(self._columns["patients"])
 
     def patients(self, flt: CohortFilter | None = None) -> pd.DataFrame:
-        """Filtered patient rows, in the table's order."""
+        """Filtered patient rows, in the table's order.
+
+        The filter runs in SQL; the rows are taken from the cohort's frame by position and
+        given the types the SQL result had (text as object strings, missing text as None;
+        Int64 stays Int64), which for 100k patients is several times faster than converting
+        the result back from DuckDB. Frames with other column types go through SQL.
+        """
+        frame = self.cohort.patients
         where, params = self.where(flt)
-        return _restore(self.query(f"SELECT * FROM patients WHERE {where}", params),
-                        self.cohort.patients)
+        if not all(_same_from_sql(frame[c]) for c in frame.columns):
+            return _restore(self.query(f"SELECT * FROM patients WHERE {where}", params), frame)
+        rows = self.query(f"SELECT _pk FROM patients_keyed WHERE {where} ORDER BY _pk",
+                          params)["_pk"].to_numpy()
+        out = frame.iloc[rows].reset_index(drop=True)
+        for c in out.columns:
+            if str(out[c].dtype) == "boolean" and not out[c].isna().any():
+                out[c] = out[c].astype(bool)  # as DuckDB returns a BOOLEAN without NULLs
+            elif not _numeric_as_is(out[c].dtype):
+                out[c] = _text(out[c])
+        return out
 
     def count(self, flt: CohortFilter | None = None) -> int:
         where, params = self.where(flt)
@@ -256,6 +272,34 @@ def _for_duckdb(frame: pd.DataFrame) -> pa.Table:
         arrays.append(pa.Array.from_pandas(col))
         names.append(str(c))
     return pa.Table.from_arrays(arrays, names=names)
+
+
+def _numeric_as_is(dt: object) -> bool:
+    """True for dtypes a DuckDB round trip returns unchanged (values and dtype)."""
+    return str(dt) in ("float64", "float32", "int64", "int32", "int16", "int8", "bool",
+                       "boolean", "Int64", "datetime64[ns]")
+
+
+def _same_from_sql(col: pd.Series) -> bool:
+    """Whether :func:`_text` or the column itself gives what ``SELECT`` + :func:`_restore`
+    would: numeric types above, object/string text, Categorical of text."""
+    dt = col.dtype
+    if isinstance(dt, pd.CategoricalDtype):
+        return pd.api.types.infer_dtype(dt.categories, skipna=True) in ("string", "empty")
+    return _numeric_as_is(dt) or pd.api.types.is_object_dtype(dt) or isinstance(
+        dt, pd.StringDtype)
+
+
+def _text(col: pd.Series) -> pd.Series:
+    """A text column as a VARCHAR result gives it: each value's text (``astype("string")``),
+    missing values None, dtype object."""
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        col = col.astype(object)
+    if pd.api.types.infer_dtype(col, skipna=True) != "string":
+        col = col.astype("string").astype(object)
+    values = col.to_numpy(dtype=object, copy=True)
+    values[pd.isna(values)] = None
+    return pd.Series(values, index=col.index, name=col.name, dtype=object)
 
 
 def _rows_of(key: pd.Series, ids: set[str]) -> np.ndarray:
