@@ -91,6 +91,29 @@ def test_lanes_by_crs_grade_ties_by_follow_up_then_id():
     assert list(sw.select_lanes(same, "score")["patient_id"]) == ["C", "A", "B"]
 
 
+def test_first_n_equals_a_full_sort_with_many_ties_and_gaps():
+    # reference: Python's sorted() over (key desc, follow-up desc, ID), missing last
+    rng = np.random.default_rng(3)
+    n = 3000
+    grade = rng.integers(0, 5, n).astype(float)
+    grade[rng.random(n) < 0.1] = np.nan
+    fu = rng.integers(0, 30, n).astype(float)          # many ties
+    fu[rng.random(n) < 0.2] = np.nan
+    p = pd.DataFrame({"patient_id": [f"Q{i:04d}" for i in rng.permutation(n)],
+                      "os_days": fu, "crs_grade": grade})
+
+    def rank(i: int, col: str) -> tuple:
+        v, f = p.at[i, col], p.at[i, "os_days"]
+        return (np.isnan(v), -v if not np.isnan(v) else 0, np.isnan(f),
+                -f if not np.isnan(f) else 0, p.at[i, "patient_id"])
+
+    for col, key in (("crs_grade", "crs_grade"), ("os_days", "follow_up")):
+        for k in (1, 7, 50, 700, 2999):
+            want = [p.at[i, "patient_id"] for i in sorted(range(n), key=lambda i: rank(i, col))]
+            got = list(sw.select_lanes(p, key, max_lanes=k)["patient_id"])
+            assert got == want[:k], (col, k)
+
+
 def test_a_score_column_sorts_when_present():
     p = patients().assign(car_hematotox=[1, 5, 3, NA, 0, 2])
     assert "car_hematotox" in sw.sort_options(p)

@@ -231,8 +231,8 @@ def select_lanes(patients: pd.DataFrame, sort_by: str = FOLLOW_UP, *,
         At most this many lanes (>= 1).
     sample : {"first", "random"}
         Beyond ``max_lanes`` patients: the first ``max_lanes`` in lane order, or a random
-        sample of ``max_lanes`` (``numpy.random.default_rng(seed)``, without replacement) kept
-        in lane order.
+        sample of ``max_lanes`` patients (rows of ``patients`` drawn by
+        ``numpy.random.default_rng(seed).choice``, without replacement), shown in lane order.
     seed : int
 
     Returns
@@ -256,24 +256,41 @@ def select_lanes(patients: pd.DataFrame, sort_by: str = FOLLOW_UP, *,
         raise ColumnError("The patient table has no patient_id column.")
     fu, src = _follow_up(patients)
     key = _sort_value(patients, sort_by, fu)
-    order = pd.DataFrame({"sort_value": key, "follow_up": fu,
-                          "patient_id": _ids(patients["patient_id"]),
-                          "row": np.arange(len(patients))})
-    order = order.sort_values(["sort_value", "follow_up", "patient_id"],
-                              ascending=[False, False, True], na_position="last", kind="stable")
-    n = len(order)
+    n = len(patients)
     k = min(int(max_lanes), n)
     if k < n and sample == "random":
-        pick = np.sort(np.random.default_rng(seed).choice(n, size=k, replace=False))
-        order = order.iloc[pick]
+        cand = np.sort(np.random.default_rng(seed).choice(n, size=k, replace=False))
     else:
-        order = order.iloc[:k]
+        cand = _first_candidates(key, fu, k)
+    order = pd.DataFrame({"sort_value": key[cand], "follow_up": fu[cand],
+                          "patient_id": _ids(patients["patient_id"].iloc[cand]), "row": cand})
+    order = order.sort_values(["sort_value", "follow_up", "patient_id"],
+                              ascending=[False, False, True], na_position="last",
+                              kind="stable").iloc[:k]
     rows = order["row"].to_numpy(np.int64)
     return pd.DataFrame({"patient_id": order["patient_id"].to_numpy(object),
                          "lane": np.arange(k, dtype=np.int64),
                          "sort_value": order["sort_value"].to_numpy(float),
                          "follow_up": order["follow_up"].to_numpy(float),
                          "follow_up_source": src[rows], "row": rows})
+
+
+def _first_candidates(key: np.ndarray, fu: np.ndarray, k: int) -> np.ndarray:
+    """Rows that can be among the first ``k`` by (key descending, follow-up descending, ID),
+    missing values last: every row above the k-th key, and of the rows tied with it those up
+    to the needed follow-up (two partial selections, O(n); only these are sorted in full)."""
+    n = len(key)
+    if k >= n:
+        return np.arange(n)
+    a = np.where(np.isnan(key), np.inf, -key)
+    t = np.partition(a, k - 1)[k - 1]
+    sure = np.flatnonzero(a < t)
+    tied = np.flatnonzero(a == t)
+    need = k - len(sure)
+    if need < len(tied):
+        b = np.where(np.isnan(fu[tied]), np.inf, -fu[tied])
+        tied = tied[b <= np.partition(b, need - 1)[need - 1]]
+    return np.sort(np.concatenate([sure, tied]))
 
 
 # --------------------------------------------------------------------------------------------
@@ -567,8 +584,9 @@ def swimmer_of(patients: pd.DataFrame, store: CohortStore,
     -------
     Swimmer
         As :func:`swimmer`, with ``episodes`` = :func:`core.endpoints.derive` on the lanes'
-        labs and treatments (per-patient endpoints: the same episodes as the derivation over
-        the whole cohort), or the patient table's onset and recovery when there are no labs.
+        fibrinogen values and treatments (per-patient endpoints from the fibrinogen series and
+        the substitutions: the same episodes as the derivation over the whole cohort), or the
+        patient table's onset and recovery when there are no fibrinogen values.
 
     Notes
     -----
@@ -583,6 +601,11 @@ def swimmer_of(patients: pd.DataFrame, store: CohortStore,
     labs = _rows_of(store, "labs", ids) if {"day", "analyte", "value"} <= set(
         store.columns("labs")) else None
     episodes = None
+    if labs is not None and len(labs):   # the episodes need the fibrinogen series only
+        from core.ingest.parse import per_unique
+
+        labs = labs[per_unique(labs["analyte"].astype(object).to_numpy(object),
+                               schema.analyte_named) == "fibrinogen"]
     if labs is not None and len(labs):
         rows = patients.iloc[sel["row"].to_numpy(np.int64)]
         episodes = derive(labs, tx, settings, patients=rows.assign(

@@ -46,15 +46,14 @@ def lane_step(n_lanes: int) -> int:
     return int(max(7, min(20, 900 // max(n_lanes, 1))))
 
 
-def _plain(frame: pd.DataFrame) -> alt.Data:
-    """Inline data for Vega-Lite: object/categorical columns as text, NaN as null."""
+def _plain(frame: pd.DataFrame) -> pd.DataFrame:
+    """Object/categorical columns as text (Vega-Lite JSON); altair sends NaN as null. A frame,
+    not ``alt.Data(values=...)``: altair wraps and deep-copies every inline record."""
     out = frame.copy()
     for c in out.columns:
         if isinstance(out[c].dtype, pd.CategoricalDtype) or out[c].dtype == object:
             out[c] = out[c].astype(str)
-    obj = out.astype(object)
-    obj[out.isna()] = None
-    return alt.Data(values=obj.to_dict("records"))
+    return out
 
 
 def lane_labels(lanes: pd.DataFrame) -> list[str]:
@@ -87,10 +86,10 @@ def swimmer_chart(sw: Swimmer, *, title: str = "", x_max: float | None = None,
     Returns
     -------
     alt.LayerChart
-        Layers: follow-up lines, periods (sub-row per kind, shade by grade), grade labels
+        Layers: follow-up lines, periods (a sub-row per kind present, shade by grade), grade labels
         (up to :data:`GRADE_TEXT_MAX_LANES` lanes), events (shape and colour by kind). Two
         legends: "Period" and "Event". Height: :func:`lane_step` px per lane (a pixel height:
-        each lane is a band split into one sub-row per period kind).
+        each lane is a band split into one sub-row per period kind present).
     """
     if time_scale not in TIME_SCALES:
         raise ValueError(f"time_scale must be one of {TIME_SCALES}; got {time_scale!r}")
@@ -138,8 +137,7 @@ def swimmer_chart(sw: Swimmer, *, title: str = "", x_max: float | None = None,
                                 "G" + periods["grade"].fillna(0).astype(int).astype(str), ""),
             state=np.where(periods["resolved"], "resolved", "not resolved")))
         pbase = alt.Chart(pdata).encode(
-            y=y, yOffset=alt.YOffset("kind:N", sort=list(PERIOD_KINDS),
-                                     scale=alt.Scale(domain=list(PERIOD_KINDS))))
+            y=y, yOffset=alt.YOffset("kind:N", sort=kinds, scale=alt.Scale(domain=kinds)))
         layers.append(pbase.mark_bar(clip=True, cornerRadius=1).encode(
             x=x, x2="end_shown:Q",
             color=alt.Color("kind:N", title="Period", sort=kinds, scale=alt.Scale(
