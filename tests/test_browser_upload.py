@@ -59,6 +59,7 @@ def test_parquet_and_gzip_uploads_show_progress_steps_then_the_cohort(page, serv
         {"name": "labs.csv.gz", "mimeType": "application/gzip", "buffer": labs_gz}])
     page.get_by_text("41 of 41").first.wait_for(timeout=120_000)
     wait_idle(page)
+    page.get_by_text("labs ← labs.csv.gz").first.scroll_into_view_if_needed()
     screenshot(page, "upload-parquet-gzip-loaded")
     assert page.get_by_text("labs ← labs.csv.gz").first.is_visible()
     assert page.get_by_text("patients ← patients.parquet").first.is_visible()
