@@ -3,10 +3,18 @@ profile penalised-likelihood CIs, each under explicit solver budgets.
 
 :func:`core.stats.logistic` uses it when the data are separated (or on request). Coefficients
 and SEs equal brglm2's; p-values and CIs equal logistf's (``tests/test_stats_regression.py``).
+
+From :data:`FAST_MIN_ROWS` patients the fits run on the distinct (predictors, outcome) rows with
+their counts as frequency weights (:func:`collapse`, called by
+:func:`core.stats.regression.logistic`): the penalised likelihood, its score, the
+hat diagonal summed per pattern and the information are the same functions of the coefficients,
+so the estimates, p-values and CIs are too (to rounding: ``tests/test_stats_firth_scale.py``
+checks both paths to 1e-6 and the weighted path against logistf/brglm2).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -44,6 +52,20 @@ FIRTH_CI_ATTEMPTS: tuple[SolverBudget, ...] = (
     SolverBudget(max_iter=2000, tol=1e-4),
 )
 _FIRTH_MAX_STEP = 5.0
+#: From this many rows the Firth fits run on distinct rows with frequency weights (collapse).
+FAST_MIN_ROWS = 5_000
+#: Iterations of every attempt but the last on that path: Newton converges within tens of
+#: steps; an attempt that has not by then sits at its tolerance's rounding floor (a flat
+#: direction of the penalised likelihood, e.g. a group without events among thousands),
+#: where the small-n budgets would spend 1,000 evaluations before the looser retry.
+FAST_MAX_ITER = 100
+
+
+def fast_budgets(attempts: tuple[SolverBudget, ...]) -> tuple[SolverBudget, ...]:
+    """``attempts`` for the large-n path: every attempt but the last capped at FAST_MAX_ITER
+    iterations (tolerances unchanged)."""
+    return tuple(dataclasses.replace(b, max_iter=min(b.max_iter, FAST_MAX_ITER))
+                 for b in attempts[:-1]) + attempts[-1:]
 RETRIED = "even with more iterations and a looser tolerance"
 FIRTH_NOT_CONVERGED = (f"Firth's penalised fit did not converge ({RETRIED}): the odds ratios "
                        "are unreliable, and their p-values and profile-likelihood CIs were not "
@@ -69,6 +91,24 @@ def unscale(values: np.ndarray, scale: np.ndarray) -> np.ndarray:
     return values
 
 
+def collapse(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct rows of (X, y) and how many times each occurs.
+
+    Returns
+    -------
+    (ndarray, ndarray, ndarray)
+        X of the distinct rows, their y, and their counts (float frequency weights); every
+        sum over patients equals the count-weighted sum over these rows.
+    """
+    rows = np.column_stack([X, y])
+    key = np.zeros(len(rows), dtype=np.int64)
+    for column in rows.T:   # one integer per distinct row, column by column (hashing, O(n))
+        codes, levels = pd.factorize(column)
+        key = pd.factorize(key * len(levels) + codes)[0]
+    _, first, counts = np.unique(key, return_index=True, return_counts=True)
+    return X[first], y[first], counts.astype(float)
+
+
 def _firth_model(budget: SolverBudget) -> Any:
     """A FirthLogisticRegression with every solver setting explicit (numpy backend, so the
     numbers do not depend on whether numba happens to be installed)."""
@@ -85,25 +125,28 @@ def _use_budget(model: Any, budget: SolverBudget) -> None:
                      gtol=budget.tol, xtol=budget.xtol, max_step=_FIRTH_MAX_STEP)
 
 
-def _fit_firth(X: np.ndarray, y: np.ndarray) -> Any:
-    """Firth fit under FIRTH_FIT_ATTEMPTS: the first converged model, else the last one."""
+def _fit_firth(X: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None,
+               attempts: tuple[SolverBudget, ...] = FIRTH_FIT_ATTEMPTS) -> Any:
+    """Firth fit under ``attempts``: the first converged model, else the last one
+    (``weights``: frequency weights of the rows, see :func:`collapse`)."""
     model = None
-    for budget in FIRTH_FIT_ATTEMPTS:
+    for budget in attempts:
         with quiet_solver():
-            model = _firth_model(budget).fit(X, y)
+            model = _firth_model(budget).fit(X, y, sample_weight=weights)
         if model.converged_ and np.isfinite(model.loglik_):
             break
     return model
 
 
-def _firth_lrt(model: Any) -> np.ndarray:
+def _firth_lrt(model: Any, attempts: tuple[SolverBudget, ...] = FIRTH_LRT_ATTEMPTS
+               ) -> np.ndarray:
     """Penalised likelihood-ratio p-values (firthmodels order: intercept last).
 
-    Each constrained refit runs under FIRTH_LRT_ATTEMPTS; a p-value still missing after the
-    last attempt stays NaN.
+    Each constrained refit runs under ``attempts``; a p-value still missing after the last
+    attempt stays NaN.
     """
     p = np.full(len(model.coef_) + 1, np.nan)
-    for budget in FIRTH_LRT_ATTEMPTS:
+    for budget in attempts:
         todo = [int(i) for i in np.flatnonzero(np.isnan(p))]
         if not todo:
             break
@@ -118,13 +161,14 @@ def _firth_lrt(model: Any) -> np.ndarray:
     return p
 
 
-def _firth_profile_ci(model: Any) -> np.ndarray:
+def _firth_profile_ci(model: Any, attempts: tuple[SolverBudget, ...] = FIRTH_CI_ATTEMPTS
+                      ) -> np.ndarray:
     """95% profile penalised-likelihood limits (rows in firthmodels order, intercept last).
 
-    Each limit is searched under FIRTH_CI_ATTEMPTS; a limit still missing stays NaN.
+    Each limit is searched under ``attempts``; a limit still missing stays NaN.
     """
     ci = np.full((len(model.coef_) + 1, 2), np.nan)
-    for budget in FIRTH_CI_ATTEMPTS:
+    for budget in attempts:
         todo = [int(i) for i in np.flatnonzero(np.isnan(ci).any(axis=1))]
         if not todo:
             break
@@ -159,21 +203,28 @@ def _blank_notes(names: Sequence[str], ci: np.ndarray, p: np.ndarray) -> list[No
     return out
 
 
-def firth_se(X: np.ndarray, coef: np.ndarray) -> np.ndarray:
-    """brglm2's SE: square roots of the diagonal of the inverse Fisher information at coef."""
+def firth_se(X: np.ndarray, coef: np.ndarray, weights: np.ndarray | None = None
+             ) -> np.ndarray:
+    """brglm2's SE: square roots of the diagonal of the inverse Fisher information at coef
+    (``weights``: frequency weights of the rows)."""
     exog = np.column_stack([np.ones(len(X)), X])
     with np.errstate(all="ignore"):
         p_hat = 1.0 / (1.0 + np.exp(-exog @ coef))
-        info = exog.T @ (exog * (p_hat * (1 - p_hat))[:, None])
+        w = p_hat * (1 - p_hat) if weights is None else weights * p_hat * (1 - p_hat)
+        info = exog.T @ (exog * w[:, None])
         try:
             return np.asarray(np.sqrt(np.diag(np.linalg.pinv(info))))
         except np.linalg.LinAlgError:
             return np.full(len(coef), np.nan)
 
 
-def firth_table(X: np.ndarray, y: np.ndarray, terms: Sequence[str]
-                ) -> tuple[pd.DataFrame, list[Note]]:
+def firth_table(X: np.ndarray, y: np.ndarray, terms: Sequence[str],
+                weights: np.ndarray | None = None) -> tuple[pd.DataFrame, list[Note]]:
     """Firth estimates (intercept first) and notes on what could not be computed.
+
+    ``weights``: the rows are distinct (predictors, outcome) rows with these counts
+    (:func:`collapse`, from FAST_MIN_ROWS patients); the solver budgets are then
+    :func:`fast_budgets` of the usual ones.
 
     Returns
     -------
@@ -188,15 +239,18 @@ def firth_table(X: np.ndarray, y: np.ndarray, terms: Sequence[str]
         The fit failed outright (a singular or non-finite system).
     """
     Xs, scale = scaled(X)
+    fit_, lrt_, ci_ = FIRTH_FIT_ATTEMPTS, FIRTH_LRT_ATTEMPTS, FIRTH_CI_ATTEMPTS
+    if weights is not None:
+        fit_, lrt_, ci_ = fast_budgets(fit_), fast_budgets(lrt_), fast_budgets(ci_)
     try:
-        model = _fit_firth(Xs, y)
+        model = _fit_firth(Xs, y, weights, fit_)
     except (np.linalg.LinAlgError, ValueError, FloatingPointError) as exc:
         raise InsufficientDataError(
             f"Firth's penalised logistic regression could not be fitted ({exc}). Use fewer "
             "predictors or more patients.") from None
     k = X.shape[1]
     if model.converged_ and np.isfinite(model.loglik_):
-        ci, p = _firth_profile_ci(model), _firth_lrt(model)
+        ci, p = _firth_profile_ci(model, ci_), _firth_lrt(model, lrt_)
         notes = _blank_notes([*terms, INTERCEPT], ci, p)
     else:
         ci, p = np.full((k + 1, 2), np.nan), np.full(k + 1, np.nan)
@@ -204,6 +258,7 @@ def firth_table(X: np.ndarray, y: np.ndarray, terms: Sequence[str]
     order = np.r_[k, np.arange(k)]  # firthmodels puts the intercept last: move it first
     coef = unscale(np.r_[model.coef_, model.intercept_][order], scale)
     ci = unscale(ci[order], scale)
-    out = pd.DataFrame({"coef": coef, "se": firth_se(X, coef), "ci_low_coef": ci[:, 0],
+    se = firth_se(X, coef, weights)
+    out = pd.DataFrame({"coef": coef, "se": se, "ci_low_coef": ci[:, 0],
                         "ci_high_coef": ci[:, 1], "pvalue": p[order]})
     return out, notes

@@ -28,6 +28,7 @@ from scipy import stats as _st
 from core.errors import ColumnError, InsufficientDataError
 from core.notes import Note, WithNotes
 from core.stats._common import (
+    DEFAULT_SEED,
     EPV_MIN,
     SolverBudget,
     check_option,
@@ -37,7 +38,7 @@ from core.stats._common import (
     require_columns,
 )
 from core.stats.design import INTERCEPT, Design, check_full_rank, design_matrix
-from core.stats.firth import RETRIED, firth_table, scaled, unscale
+from core.stats.firth import FAST_MIN_ROWS, RETRIED, collapse, firth_table, scaled, unscale
 
 LogisticMethod = Literal["auto", "ml", "firth"]
 LOGISTIC_METHODS: tuple[str, ...] = get_args(LogisticMethod)
@@ -52,6 +53,13 @@ ML_ATTEMPTS: tuple[SolverBudget, ...] = (
 #: Under separation the ML estimate is infinite and no budget converges: 100 Newton steps
 #: show where the estimate runs off to (the numbers are flagged as meaningless).
 ML_SEPARATED = SolverBudget(max_iter=100, tol=1e-12)
+#: From FAST_MIN_ROWS patients the separation check solves its linear programme by row
+#: generation (_separation_lp): first on this many distinct rows, then adding the rows whose
+#: constraint the solution violates (by more than SEPARATION_FEASIBILITY, HiGHS' own primal
+#: feasibility tolerance), for at most SEPARATION_ROUNDS rounds.
+SEPARATION_SUBSET = 2_000
+SEPARATION_FEASIBILITY = 1e-7
+SEPARATION_ROUNDS = 50
 ML_NOT_CONVERGED = (f"The maximum-likelihood fit did not converge ({RETRIED}): its estimates "
                     "are unreliable. Use fewer predictors, or Firth's method.")
 ML_FELL_BACK = (f"The maximum-likelihood fit did not converge ({RETRIED}); Firth's penalised "
@@ -130,22 +138,64 @@ def _outcome(s: pd.Series, name: str) -> np.ndarray:
     return values.astype(float).to_numpy()
 
 
-def detect_separation(X: np.ndarray, y: np.ndarray) -> np.ndarray | None:
+def detect_separation(X: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None
+                      ) -> np.ndarray | None:
     """Which coefficients (intercept last) have an infinite ML estimate.
 
     Linear-programming check of Konis (2007), as R ``detectseparation::detect_separation``
     (via ``firthmodels.detect_separation``), on columns scaled to max |x| = 1 (separation does
     not depend on units; the LP solver does). Returns a boolean array, True = infinite, or None
-    when the LP solver fails.
+    when the LP solver fails. ``weights`` given: the rows are distinct with these counts
+    (:func:`collapse`) and the same programme is solved by row generation
+    (:func:`_separation_lp`).
     """
     from firthmodels import detect_separation as _detect
 
+    Xs = scaled(X)[0]
+    if weights is not None:
+        return _separation_lp(Xs, y, weights)
     try:
         with quiet_solver():
-            res = _detect(scaled(X)[0], y, fit_intercept=True)
+            res = _detect(Xs, y, fit_intercept=True)
     except (RuntimeError, ValueError):
         return None
     return ~np.asarray(res.is_finite, dtype=bool)
+
+
+def _separation_lp(Xs: np.ndarray, y: np.ndarray, weights: np.ndarray) -> np.ndarray | None:
+    """``firthmodels.detect_separation``'s programme for distinct rows with counts ``weights``,
+    solved by row generation.
+
+    The programme: maximise sum_i X̄_i b over all patients (X̄_i = (2 y_i - 1) (x_i, 1)) subject
+    to X̄_i b >= 0 for every row and -1 <= b <= 1; a coefficient with |b| > 1e-4 is infinite.
+    Duplicate rows repeat a constraint, so the distinct rows carry every constraint and the
+    objective weights them by their counts. Row generation: solve with SEPARATION_SUBSET rows
+    (seeded), add every row whose constraint the solution violates, and repeat; a solution
+    that satisfies all rows is optimal for the whole programme (it is optimal over a larger
+    feasible set that contains it). Without separation the optimum (b = 0) is unique, so the
+    answer is the whole programme's; with it, an optimum of the same programme. Rank
+    deficiency was excluded before (``check_full_rank``). None when HiGHS fails or
+    SEPARATION_ROUNDS rounds do not settle it.
+    """
+    from scipy.optimize import linprog
+
+    signed = (2 * y - 1)[:, None] * np.column_stack([Xs, np.ones(len(y))])
+    c = -(weights @ signed)
+    bounds = [(-1.0, 1.0)] * signed.shape[1]
+    rng = np.random.default_rng(DEFAULT_SEED)
+    rows = np.sort(rng.choice(len(y), min(SEPARATION_SUBSET, len(y)), replace=False))
+    for _ in range(SEPARATION_ROUNDS):
+        with quiet_solver():
+            res = linprog(c, A_ub=-signed[rows], b_ub=np.zeros(len(rows)), bounds=bounds,
+                          method="highs")
+        if not res.success:
+            return None
+        beta = np.asarray(res.x, dtype=float)
+        violated = np.flatnonzero(signed @ beta < -SEPARATION_FEASIBILITY)
+        if len(violated) == 0:
+            return np.asarray(np.abs(beta) > 1e-4)
+        rows = np.union1d(rows, violated)
+    return None
 
 
 # ----------------------------------------------------------------------- maximum likelihood
@@ -158,8 +208,10 @@ class _MLFit:
     separation_warning: bool  # statsmodels saw perfect separation
 
 
-def _fit_ml(X: np.ndarray, y: np.ndarray, separated: bool) -> _MLFit:
-    """ML logit by Newton's method, retried with looser tolerances until it converges.
+def _fit_ml(X: np.ndarray, y: np.ndarray, separated: bool,
+            weights: np.ndarray | None = None) -> _MLFit:
+    """ML logit by Newton's method, retried with looser tolerances until it converges
+    (statsmodels; with frequency ``weights`` of distinct rows, :func:`_ml_attempt_weighted`).
 
     Under separation (``separated``, or statsmodels' warning) the ML estimate is infinite:
     there is nothing to converge to, so there is no retry.
@@ -168,7 +220,9 @@ def _fit_ml(X: np.ndarray, y: np.ndarray, separated: bool) -> _MLFit:
     exog = np.column_stack([np.ones(len(Xs)), Xs])
     fit: _MLFit | None = None
     for budget in (ML_SEPARATED,) if separated else ML_ATTEMPTS:
-        fit = _ml_attempt(exog, y, budget, None if fit is None else fit.coef)
+        start = None if fit is None else fit.coef
+        fit = (_ml_attempt(exog, y, budget, start) if weights is None
+               else _ml_attempt_weighted(exog, y, weights, budget, start))
         if fit.converged or fit.separation_warning:
             break
     assert fit is not None  # ML_ATTEMPTS is never empty
@@ -207,10 +261,59 @@ def _ml_attempt(exog: np.ndarray, y: np.ndarray, budget: SolverBudget,
     return _MLFit(params, se, conv, sep)
 
 
-def _ml_table(X: np.ndarray, y: np.ndarray, separated: bool
-              ) -> tuple[pd.DataFrame, list[Note], _MLFit]:
+def _ml_attempt_weighted(exog: np.ndarray, y: np.ndarray, weights: np.ndarray,
+                         budget: SolverBudget, start: np.ndarray | None) -> _MLFit:
+    """:func:`_ml_attempt` on distinct rows with frequency ``weights``.
+
+    statsmodels' Newton iteration (``statsmodels.base.optimizer._fit_newton``: the same
+    start, score and Hessian per observation, ridge 1e-10 on the Hessian's diagonal, stop
+    when no coefficient moves more than ``budget.tol``, converged when that happens within
+    ``budget.max_iter`` steps), its perfect-prediction check after every step
+    (``Logit._check_perfect_pred``, row by row: a pattern's weight does not change whether it
+    is predicted perfectly) and its covariance (inverse of the negative Hessian when positive
+    definite), with every sum over patients a weighted sum over rows.
+    """
+    nan = np.full(exog.shape[1], np.nan)
+    if start is not None and not np.isfinite(start).all():
+        start = None
+    sep = False
+    nobs = float(weights.sum())
+
+    def parts(beta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        p = 1.0 / (1.0 + np.exp(-(exog @ beta)))
+        score = exog.T @ (weights * (y - p))
+        hess = -(exog.T @ (exog * (weights * p * (1 - p))[:, None]))
+        return p, score, hess
+
+    with np.errstate(all="ignore"):
+        new = np.zeros(exog.shape[1]) if start is None else np.asarray(start, dtype=float)
+        old = np.full_like(new, np.inf)
+        iterations = 0
+        try:
+            while iterations < budget.max_iter and np.any(np.abs(new - old) > budget.tol):
+                _, score, hess = parts(new)
+                info = -hess / nobs                     # statsmodels works per observation
+                info[np.diag_indices(len(info))] += 1e-10
+                old, new = new, new + np.linalg.solve(info, score / nobs)
+                p = 1.0 / (1.0 + np.exp(-(exog @ new)))
+                sep = sep or bool(np.allclose(p - y, 0))
+                iterations += 1
+        except (np.linalg.LinAlgError, ValueError):
+            return _MLFit(nan, nan, False, False)
+        info = -parts(new)[2]
+        se = nan
+        if np.isfinite(info).all():
+            values, vectors = np.linalg.eigh(info)
+            if values.min() > 0:
+                se = np.sqrt(np.diag(vectors @ np.diag(1.0 / values) @ vectors.T))
+    conv = iterations < budget.max_iter and bool(np.isfinite(new).all())
+    return _MLFit(new, se, conv, sep)
+
+
+def _ml_table(X: np.ndarray, y: np.ndarray, separated: bool,
+              weights: np.ndarray | None = None) -> tuple[pd.DataFrame, list[Note], _MLFit]:
     """Wald table of the ML fit (intercept first), notes, and the fit itself."""
-    fit = _fit_ml(X, y, separated)
+    fit = _fit_ml(X, y, separated, weights)
     z = _st.norm.ppf(0.975)
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         p = 2 * _st.norm.sf(np.abs(fit.coef / fit.se))
@@ -288,9 +391,14 @@ def _estimate(design: Design, y: np.ndarray, method: str) -> _Estimate:
 
     "auto" fits Firth on separated data (ML is then not fitted at all) and when ML does not
     converge; "ml" and "firth" fit what was asked and say when the data are separated.
+    From FAST_MIN_ROWS patients every fit runs on the distinct (predictors, outcome) rows
+    with their counts as frequency weights (:func:`core.stats.firth.collapse`).
     """
     notes: list[Note] = []
-    infinite = detect_separation(design.X, y)
+    X, weights = design.X, None
+    if len(y) >= FAST_MIN_ROWS:   # distinct rows with their counts: the same likelihoods
+        X, y, weights = collapse(X, y)
+    infinite = detect_separation(X, y, weights)
     if infinite is None:
         notes.append(Note("warning", "separation_check", SEPARATION_UNCHECKED))
         infinite = np.zeros(design.X.shape[1] + 1, dtype=bool)
@@ -298,7 +406,7 @@ def _estimate(design: Design, y: np.ndarray, method: str) -> _Estimate:
     ml_fit: _MLFit | None = None
     ml_notes: list[Note] = []
     if method == "ml" or not infinite.any():  # auto + separation: Firth, ML is not needed
-        ml_table, ml_notes, ml_fit = _ml_table(design.X, y, bool(infinite.any()))
+        ml_table, ml_notes, ml_fit = _ml_table(X, y, bool(infinite.any()), weights)
     separation = bool(infinite.any() or (ml_fit is not None and ml_fit.separation_warning))
     separating = tuple(dict.fromkeys(v for v, inf in zip(design.variables, infinite[:-1],
                                                          strict=True) if inf))
@@ -312,7 +420,7 @@ def _estimate(design: Design, y: np.ndarray, method: str) -> _Estimate:
         return _Estimate(used, separation, separating, ml_table, notes + ml_notes)
     if ml_failed and method == "auto":
         notes.append(Note("warning", "convergence", ML_FELL_BACK))
-    coef_table, fit_notes = firth_table(design.X, y, design.terms)
+    coef_table, fit_notes = firth_table(X, y, design.terms, weights)
     return _Estimate(used, separation, separating, coef_table, notes + fit_notes)
 
 
