@@ -7,7 +7,7 @@ median of 3 runs of each step:
 
 - pyarrow.csv.read_csv of the labs bytes (the physical limit),
 - DuckDB's own read_csv of the same file (the reference of the ratios),
-- ``core.ingest.read_table`` of the labs bytes,
+- ``core.ingest.read_table`` of the labs bytes (``coded=True``, as ``load_upload`` reads them),
 - validate + normalise: ``load_upload`` of patients + labs minus ``read_table`` of the labs and
   minus ``load_upload`` of the patients alone (both timed in the same run),
 - the whole ``load_upload`` (patients, labs, treatments),
@@ -93,7 +93,7 @@ def worker(directory: Path, n_patients: int) -> dict[str, object]:
     step("duckdb read_csv", lambda: con.execute(
         "CREATE OR REPLACE TABLE t AS SELECT * FROM read_csv(?)", [str(labs_path)]))
     con.close()
-    step("read_table (labs)", lambda: read_table(data["labs"], "labs.csv", "labs"))
+    step("read_table (labs)", lambda: read_table(data["labs"], "labs.csv", "labs", coded=True))
     p_up = Upload("patients.csv", data["patients"])
     l_up = Upload("labs.csv", data["labs"])
     t_up = Upload("treatments.csv", data["treatments"])
@@ -127,15 +127,20 @@ def main() -> None:
     ap.add_argument("--big", action="store_true", help="add 10M lab rows")
     ap.add_argument("--worker", nargs=2, metavar=("DIR", "N"), help=argparse.SUPPRESS)
     ap.add_argument("--json", action="store_true", help="print the raw figures as JSON too")
+    ap.add_argument("--dir", type=Path, help="reuse the files written there before (written "
+                    "there when missing) instead of a temporary directory")
     args = ap.parse_args()
     if args.worker:
         print(json.dumps(worker(Path(args.worker[0]), int(args.worker[1]))))
         return
     sizes = list(args.rows) + ([10_000_000] if args.big else [])
-    with tempfile.TemporaryDirectory(prefix="ingest_scale_") as tmp:
+    with tempfile.TemporaryDirectory(prefix="ingest_scale_") as tmp_dir:
+        tmp = str(args.dir or tmp_dir)
         for rows in sizes:
             n = max(1, round(rows / ROWS_PER_PATIENT))
-            write_files(n, Path(tmp))
+            if not (Path(tmp) / f"treatments_{n}.csv").exists():
+                Path(tmp).mkdir(parents=True, exist_ok=True)
+                write_files(n, Path(tmp))
             proc = subprocess.run([sys.executable, __file__, "--worker", tmp, str(n)],
                                   check=True, capture_output=True, text=True)
             res = json.loads(proc.stdout.strip().splitlines()[-1])

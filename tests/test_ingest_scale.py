@@ -142,3 +142,80 @@ def test_categorical_equals_pandas_categorical_of_the_texts() -> None:
     expected = pd.Series(pd.Categorical(["b", "a", None, "a", None, "b", "a", "z"]))
     pd.testing.assert_series_equal(out, expected)
     assert list(out.cat.categories) == ["a", "b", "z"]
+
+
+_DIGITS = st.text(st.sampled_from("0123456789"), min_size=1, max_size=25)
+_NUMBER_TEXT = st.one_of(
+    st.builds(lambda m, a, b: f"{m}{a}.{b}", st.sampled_from(["", "-", "+"]), _DIGITS, _DIGITS),
+    st.builds(lambda m, a, b: f"{m}{a},{b}", st.sampled_from(["", "-"]), _DIGITS, _DIGITS),
+    st.builds(lambda m, a: f"{m}{a}", st.sampled_from(["", "-"]), _DIGITS),
+    st.sampled_from(["1e400", "9" * 400, "-0", "007", "1.234,5", "1,234.5", "<0.5", " 3.5",
+                     "3.5\n", "٣", "NA", "", "1 000", "−3", "inf", "0.1", "12345678901234567890"]),
+)
+
+
+@settings(SETTINGS, max_examples=150)
+@given(st.lists(_NUMBER_TEXT, min_size=64, max_size=200), st.sampled_from([".", ",", None]))
+def test_plain_numbers_read_as_parse_numbers_reads_them(texts: list[str],
+                                                        decimal: str | None) -> None:
+    """The plain-number shortcut of read_numbers gives what the string methods give."""
+    from core.ingest import parse
+
+    cells = pd.Series(texts, dtype=object)
+    fast = parse.read_numbers(cells, decimal)
+    with mock.patch.object(parse, "_plain_numbers", lambda text, mark: np.zeros(len(text), bool)):
+        slow = parse.read_numbers(cells, decimal)
+    for a, b in zip((fast.values, fast.censored, fast.na, fast.failed),
+                    (slow.values, slow.censored, slow.na, slow.failed)):
+        np.testing.assert_array_equal(a, b)
+
+
+# the cell-by-cell date recognition before the per-distinct one (the oracle)
+def _old_date_like_columns(frame: pd.DataFrame) -> list[str]:
+    from core.ingest.dates import _DATE_LIKE
+    from core.ingest.parse import is_na
+
+    cells = pd.Series(frame.to_numpy(dtype=object).ravel(order="F"), dtype=object).astype(str)
+    shape = frame.shape
+    known = (~is_na(cells)).to_numpy().reshape(shape, order="F")
+    dated = cells.str.match(_DATE_LIKE).to_numpy().reshape(shape, order="F") & known
+    n_known = known.sum(axis=0)
+    ratio = np.divide(dated.sum(axis=0), n_known, out=np.zeros(shape[1]), where=n_known > 0)
+    return [c for c, r in zip(frame.columns, ratio) if r >= 0.8]
+
+
+def _old_parse_dates(raw: pd.Series) -> pd.Series | None:
+    from core.ingest.dates import _DATE_FORMATS, _DATE_LIKE
+    from core.ingest.parse import is_na
+
+    cells = raw[~is_na(raw)]
+    if cells.empty or not cells.str.match(_DATE_LIKE).mean() >= 0.8:
+        return None
+    parsed = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
+    for fmt in _DATE_FORMATS:
+        parsed = parsed.fillna(pd.to_datetime(raw.where(~is_na(raw)), format=fmt,
+                                              errors="coerce"))
+    return parsed if parsed[cells.index].notna().mean() >= 0.8 else None
+
+
+_DATE_CELL = st.sampled_from(["2024-01-05", "05.01.2024", "5/1/2024", "05.01.24", "", "NA",
+                              "2024-01-05T10:00:00", "2024-01-05 10:00", "31.02.2024", "x",
+                              "2024-13-01", "12", "n.a.", "2024-01-05 10:00:00", "1.2.3"])
+
+
+@settings(SETTINGS, max_examples=150)
+@given(st.lists(st.lists(_DATE_CELL, min_size=3, max_size=3), min_size=1, max_size=30),
+       st.booleans())
+def test_dates_per_distinct_text_equal_the_cell_by_cell_reading(rows: list[list[str]],
+                                                                coded: bool) -> None:
+    from core.ingest.dates import _date_like_columns, parse_dates
+
+    frame = pd.DataFrame(rows, columns=["a", "b", "c"], dtype=object)
+    if coded:
+        frame = frame.astype("category")
+    assert _date_like_columns(frame) == _old_date_like_columns(frame.astype(object))
+    for name in frame.columns:
+        new, old = parse_dates(frame[name]), _old_parse_dates(frame[name].astype(object))
+        assert (new is None) == (old is None)
+        if new is not None and old is not None:
+            pd.testing.assert_series_equal(new, old)

@@ -31,29 +31,59 @@ _DATE_LIKE = r"^\d{1,4}[-./]\d{1,2}[-./]\d{2,4}"
 
 def _date_like_columns(frame: pd.DataFrame) -> list[str]:
     """Columns where at least 80% of the non-missing cells start like a date: the only ones
-    worth parsing (checked over the whole block at once; wide exports have thousands of
-    columns)."""
+    worth parsing. Checked per distinct cell text of each column, weighted by how often it
+    occurs, over all columns' distinct texts at once (wide exports have thousands of columns,
+    long ones millions of rows)."""
     if frame.shape[1] == 0 or len(frame) == 0:
         return []
-    cells = pd.Series(frame.to_numpy(dtype=object).ravel(order="F"), dtype=object).astype(str)
-    shape = frame.shape
-    known = (~is_na(cells)).to_numpy().reshape(shape, order="F")
-    dated = cells.str.match(_DATE_LIKE).to_numpy().reshape(shape, order="F") & known
-    n_known = known.sum(axis=0)
-    ratio = np.divide(dated.sum(axis=0), n_known, out=np.zeros(shape[1]), where=n_known > 0)
+    texts, counts, starts = [], [], []
+    at = 0
+    for j in range(frame.shape[1]):
+        codes, uniq = _distinct(frame.iloc[:, j])
+        texts.append(uniq)
+        counts.append(np.bincount(codes, minlength=len(uniq)))
+        starts.append(at)
+        at += len(uniq)
+    cells = pd.Series(np.concatenate(texts), dtype=object).astype(str)
+    weight = np.concatenate(counts)
+    known = (~is_na(cells)).to_numpy()
+    dated = cells.str.match(_DATE_LIKE).to_numpy() & known
+    n_known = np.add.reduceat(np.where(known, weight, 0), starts)
+    n_dated = np.add.reduceat(np.where(dated, weight, 0), starts)
+    ratio = np.divide(n_dated, n_known, out=np.zeros(len(starts)), where=n_known > 0)
     return [c for c, r in zip(frame.columns, ratio) if r >= 0.8]
 
 
+def _distinct(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """A column's codes and distinct values (its categories when Categorical; a missing
+    value is a value of its own); every row has a value, so no column is empty of them."""
+    if isinstance(column.dtype, pd.CategoricalDtype) and not column.isna().any():
+        return column.cat.codes.to_numpy(), column.cat.categories.to_numpy(dtype=object)
+    codes, uniq = pd.factorize(column.to_numpy(dtype=object), use_na_sentinel=False)
+    return codes, np.asarray(uniq, dtype=object)
+
+
 def parse_dates(raw: pd.Series) -> pd.Series | None:
-    """Datetimes if at least 80% of the non-missing cells are dates in one known format."""
-    cells = raw[~is_na(raw)]
-    if cells.empty or not cells.str.match(_DATE_LIKE).mean() >= 0.8:
+    """Datetimes if at least 80% of the non-missing cells start like a date and at least 80%
+    are dates in one known format (each distinct cell text parsed once)."""
+    codes, uniq = _distinct(raw)
+    text = pd.Series(uniq, dtype=object)
+    weight = np.bincount(codes, minlength=len(uniq))
+    na = is_na(text.astype(str)).to_numpy(bool)
+    n_known = weight[~na].sum()
+    dated = text[~na].astype(str).str.match(_DATE_LIKE).to_numpy(bool)
+    if not n_known or not weight[~na][dated].sum() / n_known >= 0.8:
         return None
-    parsed = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
+    parsed = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
+    known = text.where(~na)
     for fmt in _DATE_FORMATS:  # each cell takes the first format it fits (dates with and
         parsed = parsed.fillna(  # without times mix in real exports)
-            pd.to_datetime(raw.where(~is_na(raw)), format=fmt, errors="coerce"))
-    return parsed if parsed[cells.index].notna().mean() >= 0.8 else None
+            pd.to_datetime(known, format=fmt, errors="coerce"))
+    if not weight[~na & parsed.notna().to_numpy()].sum() / n_known >= 0.8:
+        return None
+    out = parsed.take(codes)
+    out.index = raw.index
+    return out
 
 
 def _days_since(dates: pd.Series, infusion: pd.Series) -> pd.Series:

@@ -144,10 +144,23 @@ def read_numbers(cells: pd.Series, decimal: str | None = ".", *,
         none = np.zeros(n, bool)
         return Numbers(values, none, np.isnan(values), none.copy())
     text = cells.astype(object).where(cells.notna(), "").astype(str)
-    na = is_na(text).to_numpy(bool)
     # a known decimal mark reads thousands separators; unknown: plain number, then comma
     marks = [(decimal, True)] if decimal else [(".", False), (",", False)]
     values = np.full(n, np.nan)
+    plain = _plain_numbers(text, marks[0][0])
+    if plain.any():  # what parse_numbers gives them, without its string methods
+        number = text[plain]
+        if marks[0][0] == ",":
+            number = number.str.replace(",", ".", regex=False)
+        read = pd.to_numeric(number, errors="coerce").to_numpy(float)
+        values[plain] = np.where(np.isfinite(read), read, np.nan)
+        rest = ~plain
+        na = np.zeros(n, bool)
+        na[rest] = is_na(text[rest]).to_numpy(bool)
+        if not rest.any():
+            return Numbers(values, np.zeros(n, bool), na, np.isnan(values) & ~na)
+    else:
+        na = is_na(text).to_numpy(bool)
     for mark, grouped in marks:
         values = _fill(values, na, text, parse_numbers, mark, grouped)
     cens = np.zeros(n, bool)
@@ -158,6 +171,27 @@ def read_numbers(cells: pd.Series, decimal: str | None = ".", *,
         cens = before & ~np.isnan(values)
     values[na] = np.nan
     return Numbers(values, cens, na, np.isnan(values) & ~na)
+
+
+_PLAIN = {".": "^-?[0-9]+(?:\\.[0-9]+)?$", ",": "^-?[0-9]+(?:,[0-9]+)?$"}
+
+
+def _plain_numbers(text: pd.Series, decimal: str) -> np.ndarray:
+    """Where a text is a plain number in the decimal mark ``decimal`` (ASCII digits, an
+    optional minus and decimal part, nothing else): :func:`parse_numbers` reads such a text
+    as ``pd.to_numeric`` of it (the decimal comma as a point), and it is never a
+    missing-value token or a censored result. Matched by pyarrow over the whole column."""
+    if len(text) < 64:
+        return np.zeros(len(text), bool)
+    import pyarrow as pa  # type: ignore[import-untyped]
+    import pyarrow.compute as pc  # type: ignore[import-untyped]
+
+    try:
+        arr = pa.array(text.to_numpy(dtype=object), type=pa.string())
+    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeEncodeError):
+        return np.zeros(len(text), bool)  # a lone surrogate: every cell the slow way
+    hit = pc.match_substring_regex(arr, _PLAIN[decimal])
+    return np.asarray(hit.to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def _fill(values: np.ndarray, na: np.ndarray, text: pd.Series,
