@@ -214,3 +214,31 @@ def test_other_pages_code_runs_and_gives_the_shown_n(app_test, page, needle, n_o
         if n_of is not None:
             n = n_of(result)
             assert f"n = {n}" in captions or f"{n} patients" in captions, (page, n)
+
+
+# ---------------------------------------------------------------------------------------------
+# st.fragment: panels with their own widgets rerun alone
+# ---------------------------------------------------------------------------------------------
+
+def _fragments(at) -> set[str]:  # noqa: ANN001
+    """Names of the functions the last run registered as st.fragment (AppTest itself reruns
+    the whole script, so the registration is what can be checked here)."""
+    names = set()
+    for wrapped in at._fragment_storage._fragments.values():
+        for cell in wrapped.__closure__ or ():
+            code = getattr(cell.cell_contents, "__code__", None)
+            if code is not None and "/views/" in code.co_filename:
+                names.add(cell.cell_contents.__name__)
+    return names
+
+
+def test_panels_with_their_own_widgets_are_fragments(app_test):
+    at = app_test()
+    assert "hypofibrinogenemia_by_crs" in _fragments(at)
+    toggle = next(t for t in at.toggle if t.label.startswith("Pool CRS grades"))
+    toggle.set_value(False).run()
+    assert_clean(at)
+    shown = next(d.value for d in at.dataframe if "events" in d.value.columns)
+    assert shown["group"].tolist() == ["0", "1", "2", "3", "4"]  # grades 3 and 4 apart
+    at = app_test("views/survival.py")
+    assert {"cox_section", "time_varying_section", "competing_section"} <= _fragments(at)
