@@ -6,6 +6,7 @@ Results are raw numbers; rounding and wording belong to the page.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import get_args
@@ -14,7 +15,7 @@ import pandas as pd
 
 from core import stats as gstats
 from core.analyses.common import DEFAULT_MAX_POINTS
-from core.errors import ColumnError
+from core.errors import ColumnError, InsufficientDataError
 from core.stats import DEFAULT_SEED, CorrelationMethod, CorrelationResult
 
 __all__ = [
@@ -123,12 +124,45 @@ def correlation_matrix(df: pd.DataFrame, columns: Sequence[str],
     Returns
     -------
     DataFrame
-        Columns ``x, y, r, pvalue, n`` (:func:`core.stats.groups.correlation_matrix_frame`).
+        Columns ``x, y, r, pvalue, n``: the rows of
+        :func:`core.stats.groups.correlation_matrix_frame` (the full square in ``columns``
+        order, diagonal r = 1 and p = 0, NaN where a pair cannot be correlated).
 
     Raises
     ------
     ValueError
         ``method`` is not one of :data:`METHODS`.
+    ColumnError
+        Fewer than two columns, a missing column, or text in a column.
+
+    Notes
+    -----
+    Each unordered pair is computed once by :func:`core.stats.correlate` and mirrored: Pearson
+    and Spearman are symmetric, and so are their floating-point results (the same products
+    and sums in the same order), so the frame equals ``correlation_matrix_frame``'s, which
+    computes both orders (half the work at 100k patients).
     """
     check_method(method)
-    return gstats.correlation_matrix_frame(df, columns, method)
+    cols = list(dict.fromkeys(columns))
+    if len(cols) < 2 or any(c not in df.columns for c in cols):
+        return gstats.correlation_matrix_frame(df, cols, method)  # its errors
+    num = pd.DataFrame({c: gstats.numeric(df[c], c) for c in cols}, index=df.index)
+    known = num.notna().to_numpy()
+    cells: dict[tuple[int, int], tuple[float, float, int]] = {}
+    rows = []
+    for i, a in enumerate(cols):
+        for j, b in enumerate(cols):
+            n_pair = int((known[:, i] & known[:, j]).sum())
+            if i == j:
+                cell = (1.0, 0.0, n_pair)
+            elif (j, i) in cells:
+                cell = cells[(j, i)]
+            else:
+                try:
+                    res = gstats.correlate(num, a, b, method)
+                    cell = (res.r, res.pvalue, res.n)
+                except InsufficientDataError:
+                    cell = (math.nan, math.nan, n_pair)
+            cells[(i, j)] = cell
+            rows.append({"x": a, "y": b, "r": cell[0], "pvalue": cell[1], "n": cell[2]})
+    return pd.DataFrame(rows, columns=["x", "y", "r", "pvalue", "n"])
