@@ -242,3 +242,5 @@ def test_panels_with_their_own_widgets_are_fragments(app_test):
     assert shown["group"].tolist() == ["0", "1", "2", "3", "4"]  # grades 3 and 4 apart
     at = app_test("views/survival.py")
     assert {"cox_section", "time_varying_section", "competing_section"} <= _fragments(at)
+    at = app_test("views/correlations.py")
+    assert {"scatter_section", "matrix_section"} <= _fragments(at)
