@@ -41,9 +41,14 @@ class LabSeries:
     inwin: np.ndarray
 
     def in_window(self) -> LabSeries:
-        """Only the rows inside the window."""
-        w = self.inwin
-        return LabSeries(self.P[w], self.A[w], self.D[w], self.V[w], self.inwin[w])
+        """Only the rows inside the window (worked out once; the arrays are never changed
+        in place)."""
+        cached = self.__dict__.get("_in_window")
+        if cached is None:
+            w = self.inwin
+            cached = LabSeries(self.P[w], self.A[w], self.D[w], self.V[w], self.inwin[w])
+            object.__setattr__(self, "_in_window", cached)
+        return cached
 
 
 def summarise_analytes(labs: LabSeries) -> pd.DataFrame:
@@ -100,6 +105,19 @@ def _baselines(kb: np.ndarray, db: np.ndarray, vb: np.ndarray) -> pd.DataFrame:
     sb, _ = _groups(kb)
     last = np.r_[sb[1:], len(kb)] - 1 if len(sb) else np.zeros(0, np.int64)
     return pd.DataFrame({"key": kb[last], "baseline": vb[last], "baseline_day": db[last]})
+
+
+def int64_array(values: np.ndarray) -> pd.api.extensions.ExtensionArray | np.ndarray:
+    """Whole numbers held as floats (NaN: missing) as a pandas ``Int64`` array: what
+    ``pd.array(values, dtype="Float64").astype("Int64")`` gives, built directly (that
+    conversion checks every value in Python-level chunks); a value with a fraction is
+    passed to that conversion, which refuses it."""
+    v = np.asarray(values, dtype=float)
+    missing = np.isnan(v)
+    filled = np.where(missing, 0.0, v)
+    if not np.array_equal(filled, np.trunc(filled)) or (np.abs(filled) >= 2**53).any():
+        return pd.array(v, dtype="Float64").astype("Int64")
+    return pd.arrays.IntegerArray(filled.astype(np.int64), missing)
 
 
 def per_patient(summary: pd.DataFrame, analyte: str, column: str, n: int) -> np.ndarray:

@@ -129,7 +129,7 @@ def _frame_for(df: pd.DataFrame, name_col: str, value_col: str) -> pd.DataFrame:
 def _common_checks(table: str, f: pd.DataFrame, df: pd.DataFrame, known: set[str] | None,
                    iss: Issues) -> np.ndarray:
     """Patient ID and day checks shared by labs and treatments; returns the usable mask."""
-    f["pid"] = parse.patient_ids(df["patient_id"]).to_numpy(object)
+    f["pid"] = patient_ids(df["patient_id"]).to_numpy(object)
     day = parse.read_numbers(df["day"], None).values
     f["day"] = day
     texts = _id_day_texts(table)
@@ -216,7 +216,7 @@ class _Coded:
     def of(cls, labs: pd.DataFrame) -> _Coded:
         pc, pcats = _codes(labs["patient_id"])
         # patient_ids once per distinct cell; cells meaning one ID (" 7", 7.0) share a code
-        cell_ids = parse.patient_ids(pd.Series(_with_none(pcats), dtype=object))
+        cell_ids = patient_ids(pd.Series(_with_none(pcats), dtype=object))
         id_of_cell, ids = pd.factorize(cell_ids.to_numpy(object), use_na_sentinel=True)
         idc = id_of_cell.astype(np.int32)[pc]  # code -1 (missing cell) reads the appended None
         ac, acats = _codes(labs["analyte"])
@@ -239,6 +239,18 @@ def _codes(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     codes, uniq = pd.factorize(pd.Series(col.to_numpy(object), dtype=object),
                                use_na_sentinel=True)
     return codes, np.asarray(uniq, dtype=object)
+
+
+def patient_ids(values: pd.Series) -> pd.Series:
+    """:func:`core.ingest.parse.patient_ids` (stripped text, ``7.0`` -> ``"7"``, missing or
+    empty -> None), worked out once per distinct cell (a Categorical's categories): text
+    cells, as the loader gives them, only need stripping."""
+    codes, uniq = _codes(values)
+    if all(type(u) is str for u in uniq):
+        table = _with_none(np.array([u.strip() or None for u in uniq], dtype=object))
+    else:
+        table = parse.patient_ids(pd.Series(_with_none(uniq), dtype=object)).to_numpy(object)
+    return pd.Series(table[codes], index=values.index, dtype=object)
 
 
 def _with_none(values: np.ndarray) -> np.ndarray:
@@ -429,16 +441,22 @@ class LabRows:
 
 @dataclass(frozen=True)
 class _Rows:
-    """Usable lab rows sorted by patient, analyte, day and value; ``src`` their input
-    positions, ``same_day`` True where a row has the patient, analyte and day of the row
-    before it."""
+    """Usable lab rows sorted by patient, analyte, day and value: ``order`` into the usable
+    rows, ``src`` the usable rows' input positions (None: every input row is usable);
+    ``same_day`` True where a row has the patient, analyte and day of the row before it."""
 
     pcode: np.ndarray
     acode: np.ndarray
     day: np.ndarray
     value: np.ndarray
-    src: np.ndarray
+    order: np.ndarray
+    src: np.ndarray | None
     same_day: np.ndarray
+
+    def source(self, where: np.ndarray | slice) -> np.ndarray:
+        """The input positions of the sorted rows ``where`` selects."""
+        o = self.order[where]
+        return o if self.src is None else self.src[o]
 
 
 def _sorted_codes(c: _Coded, day_all: np.ndarray, value: np.ndarray, ok: np.ndarray,
@@ -446,15 +464,21 @@ def _sorted_codes(c: _Coded, day_all: np.ndarray, value: np.ndarray, ok: np.ndar
     """The usable rows coded and sorted by patient, analyte, day and value (stable), with
     messages about row order, times of day and days before infusion; and the patient IDs
     (patients numbered in the order of their first usable row)."""
-    src = np.flatnonzero(ok)
-    pcode, used = pd.factorize(c.idc[src])   # patients in the order of their first usable row
+    src: np.ndarray | None = None
+    if ok.all():   # a clean table: no copies
+        idc, acode, day, val = c.idc, c.acode, day_all, value
+    else:
+        src = np.flatnonzero(ok)
+        idc, acode, day, val = c.idc[src], c.acode[src], day_all[src], value[src]
+    pcode, used = pd.factorize(idc)   # patients in the order of their first usable row
     na = len(ANAMES)
-    day, val = day_all[src], value[src]
-    o, k, d, same_day = _order(pcode.astype(np.int64) * na + c.acode[src], day, val)
-    if len(src):
+    wide = np.dtype(np.int32 if len(used) * na < 2**31 else np.int64)
+    key = pcode.astype(wide) * np.asarray(na, dtype=wide) + acode.astype(wide, copy=False)
+    o, k, d, same, same_day = _order(key, day, val)
+    if len(o):
         # input not in day order within a patient's analyte <=> the sort moved a later day
         # in front of an earlier one
-        if ((k[1:] == k[:-1]) & (d[1:] != d[:-1]) & (o[1:] < o[:-1])).any():
+        if (same & (d[1:] != d[:-1]) & (o[1:] < o[:-1])).any():
             iss.messages.append("Lab rows were not in day order; they were sorted (results do "
                                 "not depend on row order).")
         n_frac = int(np.count_nonzero(day != np.floor(day)))
@@ -466,16 +490,17 @@ def _sorted_codes(c: _Coded, day_all: np.ndarray, value: np.ndarray, ok: np.ndar
         if n_neg:
             iss.messages.append(f"{n_neg} lab rows lie before infusion (day < 0);"
                                 " they count for baselines only.")
-    rows = _Rows(k // na, k % na, d, val[o], src[o], same_day)
+    rows = _Rows(k // na, k % na, d, val[o], o, src, same_day)
     return rows, c.ids[np.asarray(used, dtype=np.int64)]
 
 
 def _order(key: np.ndarray, day: np.ndarray, val: np.ndarray,
-           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The permutation ``np.lexsort((val, day, key))`` (stable), without its cost: one stable
     sort of the integer ``key``, a second one over (key, day rank) only when days are out of
     order within a key, and a sort by value only among rows sharing key and day. Returns it
-    with the sorted keys and days and where a row has the key and day of the row before."""
+    with the sorted keys and days, where a row has the key of the row before (one shorter),
+    and where it has its key and day."""
     o = _stable_argsort(key)
     k, d = key[o], day[o]
     same = k[1:] == k[:-1]
@@ -486,7 +511,7 @@ def _order(key: np.ndarray, day: np.ndarray, val: np.ndarray,
             drank = pd.factorize(day, sort=True)[0].astype(np.int64)
         nd = int(drank.max()) + 1
         if (int(key.max()) + 1) * nd < 2**62:
-            o = _stable_argsort(key * nd + drank)
+            o = _stable_argsort(key.astype(np.int64) * nd + drank)
         else:
             o = np.lexsort((day, key))
         k, d = key[o], day[o]
@@ -496,13 +521,13 @@ def _order(key: np.ndarray, day: np.ndarray, val: np.ndarray,
         run = np.cumsum(~tie)
         t = np.flatnonzero(tie | np.r_[tie[1:], False])
         o[t] = o[t][np.lexsort((val[o[t]], run[t]))]
-    return o, k, d, tie
+    return o, k, d, same, tie
 
 
 def _stable_argsort(key: np.ndarray) -> np.ndarray:
     """``np.argsort(key, kind="stable")`` of non-negative integers, in 32 bits when they fit
     (twice as fast)."""
-    if len(key) and int(key.max()) < 2**31:
+    if key.dtype != np.int32 and len(key) and int(key.max()) < 2**31:
         key = key.astype(np.int32)
     return np.argsort(key, kind="stable")
 
@@ -510,10 +535,11 @@ def _stable_argsort(key: np.ndarray) -> np.ndarray:
 def _merge_same_day(rows: _Rows, raw: RawCells, iss: Issues) -> LabRows:
     """Count exact duplicates once and replace different values of one patient, analyte and
     day by their mean; list both."""
-    pcode, acode, day, val, src = rows.pcode, rows.acode, rows.day, rows.value, rows.src
+    pcode, acode, day, val = rows.pcode, rows.acode, rows.day, rows.value
     same_day = rows.same_day
     if not same_day.any():
         return LabRows(pcode, acode, day, val)
+    src = rows.source(slice(None))
     exact = same_day & np.r_[False, val[1:] == val[:-1]]
     if exact.any():
         iss.add_at("labs", raw, src[exact], "exact duplicate of another row: counted once",

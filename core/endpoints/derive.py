@@ -13,8 +13,21 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from core.endpoints.analytes import LabSeries, per_patient, summarise_analytes, summary_frame
-from core.endpoints.clean import Issues, LabRows, clean_labs, clean_treatments, require_columns
+from core.endpoints.analytes import (
+    LabSeries,
+    int64_array,
+    per_patient,
+    summarise_analytes,
+    summary_frame,
+)
+from core.endpoints.clean import (
+    Issues,
+    LabRows,
+    clean_labs,
+    clean_treatments,
+    patient_ids,
+    require_columns,
+)
 from core.endpoints.dic import DIC_COLUMNS, dic_score_max, dic_scores
 from core.endpoints.fibrinogen import EPISODE_COLUMNS, Fibrinogen, fibrinogen_endpoints
 from core.endpoints.iec_hs import LAB, TIED, iec_hs
@@ -26,7 +39,7 @@ from core.endpoints.scores import (
 )
 from core.endpoints.settings import SUBSTITUTES, EndpointSettings
 from core.endpoints.treatments import days_to_onset, steroid_table, treatment_endpoints
-from core.ingest.parse import patient_ids, read_numbers
+from core.ingest.parse import read_numbers
 
 #: Per-patient min/max columns: column -> (analyte, "min" | "max").
 ANALYTE_ENDPOINTS: dict[str, tuple[str, Literal["min", "max"]]] = {
@@ -271,15 +284,14 @@ def _substitutions(tx: pd.DataFrame | None, index: pd.Index) -> tuple[np.ndarray
 
 def _patient_frame(cols: dict[str, np.ndarray], index: pd.Index) -> pd.DataFrame:
     """``patient_id`` and :data:`ENDPOINT_COLUMNS` (counts and grades as ``Int64``)."""
-    out = pd.DataFrame({"patient_id": index.to_numpy(object)})
+    out: dict[str, object] = {"patient_id": index.to_numpy(object)}
     for c in ENDPOINT_COLUMNS:
         if c in SCORE_TEXT_COLUMNS:   # text: the scores' baseline rule and missing components
             out[c] = cols[c]
             continue
         vals = np.asarray(cols[c], dtype=float)
-        out[c] = pd.array(vals, dtype="Float64").astype("Int64") if c in _INTEGER_COLUMNS \
-            else vals
-    return out
+        out[c] = int64_array(vals) if c in _INTEGER_COLUMNS else vals
+    return pd.DataFrame(out)
 
 
 def _dic_frame(dic: pd.DataFrame, index: pd.Index) -> pd.DataFrame:

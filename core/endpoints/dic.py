@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from core.endpoints.analytes import ACODE, LabSeries
+from core.endpoints.analytes import ACODE, LabSeries, int64_array
 from core.endpoints.settings import EndpointSettings
 
 DIC_COLUMNS = ("patient_id", "day", "platelets_pts", "d_dimer_pts", "pt_pts", "fibrinogen_pts",
@@ -36,35 +36,49 @@ _SCALE, _OFFSET = 1e5, 100.0
 def dic_scores(labs: LabSeries, s: EndpointSettings) -> pd.DataFrame:
     """Points per component, score and number of components per patient position (``pid``)
     and draw time (``day``); ``labs`` are the rows in the window."""
-    sel = np.isin(labs.A, [ACODE[a] for a in COMPONENTS])
-    P, A, D, V = labs.P[sel], labs.A[sel], labs.D[sel], labs.V[sel]
-    if not len(P):
+    # per component its rows (sorted by patient and day: its keys are sorted) and points
+    comps = {}
+    for a in COMPONENTS:
+        m = labs.A == ACODE[a]
+        if m.any():
+            comps[a] = (labs.P[m] * _SCALE + labs.D[m] + _OFFSET,
+                        _component_points(a, labs.V[m], s).astype(float))
+    if not comps:
         return pd.DataFrame({"pid": pd.Series(dtype=np.int64),
                              **{c: pd.Series(dtype="Int64") for c in DIC_COLUMNS[2:6]},
                              "day": pd.Series(dtype=float), "score": pd.Series(dtype=np.int64),
                              "n_components": pd.Series(dtype=np.int64)})
-    pts = _points(A, V, s)
-    tkeys = np.unique(P * _SCALE + D + _OFFSET)
+    tkeys = np.unique(np.concatenate([k for k, _ in comps.values()]))
     tp = (tkeys // _SCALE).astype(np.int64)
     res = pd.DataFrame({"pid": tp, "day": np.round(tkeys - tp * _SCALE - _OFFSET, 9)})
     window = s.dic_window_hours / 24.0
-    parts = []
+    score = np.zeros(len(tkeys), int)
+    n_comp = np.zeros(len(tkeys), int)
     for a, c in COMPONENTS.items():
-        m = A == ACODE[a]
         v = np.full(len(tkeys), np.nan)
-        if m.any():
-            # rows arrive sorted by patient, analyte, day: the keys of one analyte are sorted
-            k, pa = P[m] * _SCALE + D[m] + _OFFSET, pts[m].astype(float)
+        if a in comps:
+            k, pa = comps[a]
             i = np.searchsorted(k, tkeys + 1e-9, side="right") - 1   # last draw at or before
             j = np.maximum(i, 0)
             ok = (i >= 0) & (k[j] // _SCALE == tp) & (tkeys - k[j] <= window + 1e-9)
             v = np.where(ok, pa[j], np.nan)
-        res[c] = pd.array(v, dtype="Float64").astype("Int64")
-        parts.append(v)
-    m = np.vstack(parts)
-    res["score"] = np.nansum(m, axis=0).astype(int)
-    res["n_components"] = (~np.isnan(m)).sum(axis=0).astype(int)
+            score += np.where(ok, pa[j], 0.0).astype(int)
+            n_comp += ok
+        res[c] = int64_array(v)
+    res["score"] = score
+    res["n_components"] = n_comp
     return res
+
+
+def _component_points(a: str, V: np.ndarray, s: EndpointSettings) -> np.ndarray:
+    """ISTH points of values of one component (as :func:`_points`)."""
+    if a == "platelets":
+        return np.select([V > s.dic_platelets_mild, V >= s.dic_platelets_severe], [0, 1], 2)
+    if a == "d_dimer":
+        return np.select([V > s.dic_d_dimer_strong, V > s.dic_d_dimer_moderate], [3, 2], 0)
+    if a == "inr":
+        return np.select([V > s.dic_inr_strong, V > s.dic_inr_moderate], [2, 1], 0)
+    return np.where(V < s.dic_fibrinogen, 1, 0)
 
 
 def _points(A: np.ndarray, V: np.ndarray, s: EndpointSettings) -> np.ndarray:

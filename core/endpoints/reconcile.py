@@ -10,11 +10,11 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
+from core.endpoints.clean import patient_ids
 from core.endpoints.derive import ENDPOINT_COLUMNS, Endpoints, derive
 from core.endpoints.settings import EndpointSettings
 from core.ingest import parse
 from core.ingest.cohort import Cohort
-from core.ingest.parse import patient_ids
 
 DISAGREEMENT_COLUMNS = ("patient_id", "column", "uploaded", "derived")
 
