@@ -54,17 +54,21 @@ FIRTH_CI_ATTEMPTS: tuple[SolverBudget, ...] = (
 _FIRTH_MAX_STEP = 5.0
 #: From this many rows the Firth fits run on distinct rows with frequency weights (collapse).
 FAST_MIN_ROWS = 5_000
-#: Iterations of every attempt but the last on that path: Newton converges within tens of
-#: steps; an attempt that has not by then sits at its tolerance's rounding floor (a flat
-#: direction of the penalised likelihood, e.g. a group without events among thousands),
-#: where the small-n budgets would spend 1,000 evaluations before the looser retry.
-FAST_MAX_ITER = 100
+#: Iterations and step-halvings of every attempt but the last on that path: Newton converges
+#: within tens of steps, and a step halved 20 times is a millionth of itself; an attempt that
+#: needs more sits at its tolerance's rounding floor (a flat direction of the penalised
+#: likelihood, e.g. a group without events among thousands of patients), where the small-n
+#: budgets would spend thousands of evaluations before the looser retry.
+FAST_MAX_ITER = 50
+FAST_MAX_HALFSTEP = 20
 
 
 def fast_budgets(attempts: tuple[SolverBudget, ...]) -> tuple[SolverBudget, ...]:
     """``attempts`` for the large-n path: every attempt but the last capped at FAST_MAX_ITER
-    iterations (tolerances unchanged)."""
-    return tuple(dataclasses.replace(b, max_iter=min(b.max_iter, FAST_MAX_ITER))
+    iterations and FAST_MAX_HALFSTEP halvings (tolerances unchanged; the last attempt as
+    it is)."""
+    return tuple(dataclasses.replace(b, max_iter=min(b.max_iter, FAST_MAX_ITER),
+                                     max_halfstep=min(b.max_halfstep, FAST_MAX_HALFSTEP))
                  for b in attempts[:-1]) + attempts[-1:]
 RETRIED = "even with more iterations and a looser tolerance"
 FIRTH_NOT_CONVERGED = (f"Firth's penalised fit did not converge ({RETRIED}): the odds ratios "
