@@ -337,6 +337,16 @@ def test_page_shows_the_code_that_recomputes_it(app_test):
     assert "swimmer_of(patients, store, settings, sort_by='follow_up', max_lanes=50" in code
 
 
+def test_page_figure_goes_into_the_report(app_test):
+    at = app_test(PAGE)
+    widget(at, "fig-swimmer-add").click().run()
+    assert_clean(at)
+    at.switch_page("views/report.py").run()
+    assert_clean(at)
+    assert [t.value for t in at.text_input] == ["CAR-T cohort report", "Swimmer plot"]
+    assert len(at.get("vega_lite_chart")) == 1                    # its preview
+
+
 def test_page_follows_the_sidebar_filter(app_test):
     at = app_test(PAGE)
     widget(at, "flt_crs_grade").set_value([3, 4]).run()
