@@ -3,8 +3,9 @@
 The app pins figures (AppTest, the real pages, a filter and a non-default endpoint setting),
 builds the pack, and the ZIP's report.ipynb is executed with nbclient in the .venv's python3
 kernel, from the unzipped folder with the repository on sys.path. Every recomputed statistic
-must equal what the app showed: the incidence table and its "k/n patients" line, and the
-grade counts behind "n = ... with a recorded grade".
+must equal what the app showed: the incidence table and its "k/n patients" line, the grade
+counts behind "n = ... with a recorded grade", and for every pinned figure (Cohort, Survival,
+Correlations, Lab values) the result of its "Show code" on the whole demo.
 """
 
 from __future__ import annotations
@@ -27,13 +28,14 @@ from core.export.tables import safe_csv
 
 ROOT = Path(__file__).resolve().parent.parent
 SETTINGS = EndpointSettings(fibrinogen_lln=180.0)
+PAGES = ("views/survival.py", "views/correlations.py", "views/lab_values.py")
 
 
 def _button(at, key: str):  # noqa: ANN001, ANN202 - AppTest element
     return next(b for b in at.button if b.key == key)
 
 
-def _pinned_pack(app_test) -> tuple[bytes, dict]:  # noqa: ANN001
+def _pinned_pack(app_test) -> tuple[bytes, dict, object]:  # noqa: ANN001
     """Pin two Cohort-page figures under CRS 1-3 and fibrinogen LLN 180 mg/dL; build."""
     at = app_test()
     at.session_state["endpoint_settings"] = SETTINGS
@@ -49,10 +51,16 @@ def _pinned_pack(app_test) -> tuple[bytes, dict]:  # noqa: ANN001
     _button(at, "fig-crs-grades-add").click().run()
     _button(at, "fig-hypofibrinogenemia-by-crs-add").click().run()
     assert_clean(at)
+    for page in PAGES:  # the first figure of three more pages
+        at.switch_page(page).run()
+        assert_clean(at)
+        next(b for b in at.button if b.key.startswith("fig-") and b.key.endswith("-add")) \
+            .click().run()
+    assert len(at.session_state["report"]) == 2 + len(PAGES)
     at.switch_page("views/report.py").run()
     _button(at, "rep-build").click().run()
     assert_clean(at)
-    return at.session_state["_report_pack"].files["zip"], shown
+    return at.session_state["_report_pack"].files["zip"], shown, at.session_state["report"]
 
 
 def _execute(zip_bytes: bytes, folder: Path, monkeypatch) -> dict:  # noqa: ANN001
@@ -69,13 +77,13 @@ def _execute(zip_bytes: bytes, folder: Path, monkeypatch) -> dict:  # noqa: ANN0
 
 
 def test_executed_notebook_reproduces_the_apps_statistics(app_test, tmp_path, monkeypatch):
-    zip_bytes, shown = _pinned_pack(app_test)
+    zip_bytes, shown, report = _pinned_pack(app_test)
     names = zipfile.ZipFile(io.BytesIO(zip_bytes)).namelist()
     assert "report.ipynb" in names
     assert any(n.startswith("labs_") for n in names) and any(n.startswith("treatments_")
                                                              for n in names)
     results = _execute(zip_bytes, tmp_path, monkeypatch)
-    assert sorted(results) == ["1", "2"]
+    assert sorted(results) == ["1", "2", "3", "4", "5"]
 
     # 01: CRS grade counts; the app said "n = <sum> with a recorded grade" (CRS 1-3 only)
     counts = results["1"]
@@ -96,9 +104,17 @@ def test_executed_notebook_reproduces_the_apps_statistics(app_test, tmp_path, mo
     assert inc["event_label"] == "Hypofibrinogenemia"
     assert [row[0] for row in inc["table"]["rows"]] == ["1", "2", "3"]  # not pooled
 
+    # every figure: the notebook's result (from the pack's CSVs) equals the result of the
+    # figure's "Show code" run on the whole demo (tests/test_codegen.py: that code gives the
+    # page's numbers)
+    for i, item in enumerate(report, start=1):
+        ns: dict = {}
+        exec(item.code.text(), ns)  # noqa: S102 - the app's own code
+        assert results[str(i)] == summary(ns[item.code.recipe.result_name]), item.figure.title
+
 
 def test_notebook_says_how_to_run_and_carries_filter_and_settings(app_test):
-    zip_bytes, _ = _pinned_pack(app_test)
+    zip_bytes, _, _ = _pinned_pack(app_test)
     archive = zipfile.ZipFile(io.BytesIO(zip_bytes))
     nb = json.loads(archive.read("report.ipynb"))
     assert nb["nbformat"] == 4 and nb["metadata"]["kernelspec"]["name"] == "python3"
