@@ -20,11 +20,15 @@ import nbformat
 import pandas as pd
 from nbclient import NotebookClient
 
+import export_cases as cases
 from conftest import assert_clean, widget
-from core.codegen import summary
+from core.analyses.cohort import grade_counts
+from core.codegen import PATIENTS, Call, PanelCode, Recipe, summary
 from core.endpoints import EndpointSettings
-from core.export.notebook import csv_dtypes, read_pack_csv
+from core.export import Report, ReportItem
+from core.export.notebook import build_notebook, csv_dtypes, read_pack_csv
 from core.export.tables import safe_csv
+from core.filters import CohortFilter
 
 ROOT = Path(__file__).resolve().parent.parent
 SETTINGS = EndpointSettings(fibrinogen_lln=180.0)
@@ -137,3 +141,30 @@ def test_read_pack_csv_gives_back_text_ids_and_guarded_cells(tmp_path):
     assert back["value"].iloc[0] == 0.1 + 0.2  # full precision, not 0.3
     assert back["grade"].dtype == "Int64" and back["grade"].isna().tolist() == [False, True,
                                                                                 False]
+
+
+def test_items_without_printable_code_are_listed_not_recomputed():
+    chart = cases.charts()["single"]
+    good = PanelCode(Recipe.of(result=Call(grade_counts, PATIENTS["crs_grade"])),
+                     CohortFilter().where("crs_grade", [1, 2]), EndpointSettings())
+    bad = PanelCode(Recipe.of(result=Call(grade_counts, pd.Series([1, 2]))), CohortFilter(),
+                    EndpointSettings())
+    report = Report()
+    for title, code in (("No recipe", None), ("Bad", bad), ("Good", good)):
+        report = report.add(ReportItem(cases.spec(chart, title=title), code=code))
+    nb = json.loads(build_notebook(report, cases.meta(),
+                                   {"patients": ("patients.csv", {"patient_id": "str"})}))
+    cells = [(c["cell_type"], "".join(c["source"])) for c in nb["cells"]]
+    assert all("id" in c for c in nb["cells"]) and nb["nbformat_minor"] == 5
+    kinds = [k for k, _ in cells]
+    # intro, path, heading, load; then: 01 text; 02 text + why not; 03 text + code
+    assert kinds == ["markdown", "code", "markdown", "code", "markdown", "markdown", "markdown",
+                     "markdown", "code"]
+    assert "no recipe to recompute it" in cells[4][1]
+    assert "Not recomputed" in cells[6][1] and "bind it to a Ref" in cells[6][1]
+    assert "read_pack_csv('patients.csv', {'patient_id': 'str'})" in cells[3][1]
+    assert "labs = None" in cells[3][1]
+    assert cells[8][1].endswith("results[3] = result\nresult")
+    assert "flt = CohortFilter().where('crs_grade', [1, 2])" in cells[8][1]
+    # every figure was pinned under the meta's filter caption: no "another filter" note
+    assert not any("another filter" in text for _, text in cells)

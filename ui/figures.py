@@ -125,10 +125,17 @@ def show_code(recipe: Recipe | PanelCode, *, key: str | None = None) -> None:
         Widget key (unique on the page).
     """
     code = recipe if isinstance(recipe, PanelCode) else panel_code(recipe)
+    try:
+        text = code.text()
+    except ValueError:  # an argument that cannot be printed: say so, never break the panel
+        text = None
     with st.popover("Show code", icon=":material/code:", type="tertiary", key=key):
+        if text is None:
+            st.caption("This panel's arguments cannot be written as code.")
+            return
         st.caption("Recomputes this panel with the app's core library (the repository's "
                    "folder on sys.path), with the filter and settings in use.")
-        st.code(code.text(), language="python")
+        st.code(text, language="python")
 
 
 def figure_spec(chart: alt.TopLevelMixin, *, name: str, title: str,

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from core.codegen import import_lines, literal
+from core.codegen import PanelCode, import_lines, literal
 from core.export.figures import SYNTHETIC_LABEL
 from core.export.report import Report, ReportMeta
 from core.export.tables import FORMULA_TRIGGERS
@@ -194,18 +194,28 @@ def _item_cells(report: Report, meta: ReportMeta) -> list[tuple[str, str]]:
                          f"({meta.filters or 'none'}): the tables hold only the pack's "
                          f"patients, so the numbers differ unless this filter is narrower._"]
         cells.append(("markdown", "\n".join(text)))
-        imports: set[tuple[str, str]] = set()
-        body = [f"settings = {literal(code.settings, imports)}",
-                "store = store_for(settings)",
-                f"flt = {literal(code.flt, imports)}"]
-        for name in ("patients", "labs", "treatments"):
-            if name in code.recipe.refs():
-                body.append(f"{name} = store.{name}(flt)")
-        body += [f"{name} = {step.expr(imports)}" for name, step in code.recipe.steps]
-        result = code.recipe.result_name
-        body += [f"results[{i}] = {result}", result]
-        cells.append(("code", "\n".join([*import_lines(imports), "", *body])))
+        try:
+            source = _item_code(i, code)
+        except ValueError as exc:  # an argument that cannot be written as code
+            cells.append(("markdown", f"_Not recomputed: {exc}_"))
+            continue
+        cells.append(("code", source))
     return cells
+
+
+def _item_code(i: int, code: PanelCode) -> str:
+    """The code cell of item ``i``: settings, store, filter, the recipe's steps, the result."""
+    imports: set[tuple[str, str]] = set()
+    body = [f"settings = {literal(code.settings, imports)}",
+            "store = store_for(settings)",
+            f"flt = {literal(code.flt, imports)}"]
+    for name in ("patients", "labs", "treatments"):
+        if name in code.recipe.refs():
+            body.append(f"{name} = store.{name}(flt)")
+    body += [f"{name} = {step.expr(imports)}" for name, step in code.recipe.steps]
+    result = code.recipe.result_name
+    body += [f"results[{i}] = {result}", result]
+    return "\n".join([*import_lines(imports), "", *body])
 
 
 def build_notebook(report: Report, meta: ReportMeta,
