@@ -29,7 +29,7 @@ from core.errors import ColumnError, InsufficientDataError
 from core.notes import Note, WithNotes
 from core.stats._common import EPV_MIN, SolverBudget, check_reference
 from core.stats.design import Design, check_full_rank, design_matrix
-from core.stats.efron import FAST_MIN_ROWS, efron, efron_fast
+from core.stats.efron import FAST_MIN_ROWS, efron, efron_fast, efron_order
 from core.stats.ph_test import ph_test
 from core.stats.survival import survival_data, survival_times
 
@@ -299,7 +299,8 @@ def _newton_fit(Z: np.ndarray, t: np.ndarray, e: np.ndarray, beta: np.ndarray,
     information matrix."""
     with np.errstate(all="ignore"):
         beta = np.array(beta, dtype=float)
-        cur = efron_fast(Z, t, e, beta, None, start)[0]
+        prepared = efron_order(t, e, start)
+        cur = efron_fast(Z, t, e, beta, None, start, prepared)[0]
         if not np.isfinite(cur.loglik):
             return None
         converged = False
@@ -311,7 +312,7 @@ def _newton_fit(Z: np.ndarray, t: np.ndarray, e: np.ndarray, beta: np.ndarray,
             if not np.isfinite(step).all():
                 return None
             for _ in range(budget.max_halfstep + 1):
-                new = efron_fast(Z, t, e, beta + step, None, start)[0]
+                new = efron_fast(Z, t, e, beta + step, None, start, prepared)[0]
                 if np.isfinite(new.loglik) and (new.loglik >= cur.loglik
                                                 or np.abs(step).max() <= budget.xtol):
                     break

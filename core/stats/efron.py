@@ -155,20 +155,49 @@ def _efron(X: np.ndarray, t: np.ndarray, e: np.ndarray, beta: np.ndarray,
     return fit, (ZphBlocks(ug, ibg, igg) if g is not None else None)
 
 
-def _at_least(times: np.ndarray, order: np.ndarray, weights: np.ndarray, at: np.ndarray
-              ) -> np.ndarray:
-    """For each value s of ``at``: the sum of ``weights`` (rows; any trailing shape) over the
-    rows with ``times >= s`` (``order``: the rows sorted by increasing ``times``), as reverse
-    cumulative sums (the largest times first, so small late risk sets are summed exactly)."""
+@dataclass(frozen=True)
+class EfronOrder:
+    """What :func:`efron_fast` needs of the times alone (the same at every beta): the rows by
+    increasing stop (and start), the deaths by time, the distinct event times, where each
+    death's group starts, the group sizes, and for each event time how many rows have
+    stop >= s (and start >= s)."""
+
+    order: np.ndarray
+    n_stop: np.ndarray
+    order0: np.ndarray | None
+    n_start: np.ndarray | None
+    dead: np.ndarray
+    first: np.ndarray
+    d: np.ndarray
+    times: np.ndarray
+
+
+def efron_order(t: np.ndarray, e: np.ndarray, start: np.ndarray | None = None) -> EfronOrder:
+    """The beta-free part of :func:`efron_fast` (computed once per Newton-Raphson fit)."""
+    dead = np.flatnonzero(e == 1)
+    dead = dead[np.argsort(t[dead], kind="stable")]
+    times, first, d = np.unique(t[dead], return_index=True, return_counts=True)
+    order = np.argsort(t, kind="stable")
+    n_stop = len(t) - np.searchsorted(t[order], times, side="left")
+    order0 = n_start = None
+    if start is not None:
+        order0 = np.argsort(start, kind="stable")
+        n_start = len(t) - np.searchsorted(start[order0], times, side="left")
+    return EfronOrder(order, n_stop, order0, n_start, dead, first, d, times)
+
+
+def _at_least(order: np.ndarray, weights: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """Sums of ``weights`` (rows; any trailing shape) over the last ``count`` rows of
+    ``order`` (rows by increasing time: those with time >= s), as reverse cumulative sums
+    (the largest times first, so small late risk sets are summed exactly)."""
     sorted_w = weights[order][::-1]
     tail = np.concatenate([np.zeros((1, *weights.shape[1:])), np.cumsum(sorted_w, axis=0)])
-    first = np.searchsorted(times[order], at, side="left")     # rows >= s: first..n-1
-    return np.asarray(tail[len(times) - first])
+    return np.asarray(tail[count])
 
 
 def efron_fast(X: np.ndarray, t: np.ndarray, e: np.ndarray, beta: np.ndarray,
-               g: np.ndarray | None = None, start: np.ndarray | None = None
-               ) -> tuple[EfronFit, ZphBlocks | None]:
+               g: np.ndarray | None = None, start: np.ndarray | None = None,
+               prepared: EfronOrder | None = None) -> tuple[EfronFit, ZphBlocks | None]:
     """The sums of :func:`_efron` / :func:`_efron_counting`, vectorised in O(n p^2).
 
     Parameters
@@ -184,6 +213,8 @@ def efron_fast(X: np.ndarray, t: np.ndarray, e: np.ndarray, beta: np.ndarray,
     start : ndarray of shape (n,), optional
         Start of each row's interval; the risk set at s is then start < s <= stop, the sums
         over stop >= s minus those over start >= s (start < stop on every row).
+    prepared : EfronOrder, optional
+        ``efron_order(t, e, start)``, when the caller evaluates many betas.
 
     Returns
     -------
@@ -197,24 +228,21 @@ def efron_fast(X: np.ndarray, t: np.ndarray, e: np.ndarray, beta: np.ndarray,
     (death k of d at time s: denominator S0 - k/d * D0, and so on). Equal to the loops to
     rounding (``tests/test_stats_efron.py``: 1e-9) and to R ``coxph`` / ``cox.zph``.
     """
+    o = prepared if prepared is not None else efron_order(t, e, start)
+    dead, first, d, times = o.dead, o.first, o.d, o.times
     p = X.shape[1]
     eta = X @ beta
     shift = eta.max() if len(eta) else 0.0
     r = np.exp(eta - shift)
     rx = r[:, None] * X
     rxx = rx[:, :, None] * X[:, None, :]
-    dead = np.flatnonzero(e == 1)
-    dead = dead[np.argsort(t[dead], kind="stable")]
-    times, first, d = np.unique(t[dead], return_index=True, return_counts=True)
-    order = np.argsort(t, kind="stable")
-    s0 = _at_least(t, order, r, times)
-    s1 = _at_least(t, order, rx, times)
-    s2 = _at_least(t, order, rxx, times)
-    if start is not None:
-        order0 = np.argsort(start, kind="stable")
-        s0 = s0 - _at_least(start, order0, r, times)
-        s1 = s1 - _at_least(start, order0, rx, times)
-        s2 = s2 - _at_least(start, order0, rxx, times)
+    s0 = _at_least(o.order, r, o.n_stop)
+    s1 = _at_least(o.order, rx, o.n_stop)
+    s2 = _at_least(o.order, rxx, o.n_stop)
+    if o.order0 is not None and o.n_start is not None:
+        s0 = s0 - _at_least(o.order0, r, o.n_start)
+        s1 = s1 - _at_least(o.order0, rx, o.n_start)
+        s2 = s2 - _at_least(o.order0, rxx, o.n_start)
     d0 = np.add.reduceat(r[dead], first) if len(dead) else np.zeros(0)
     d1 = np.add.reduceat(rx[dead], first, axis=0) if len(dead) else np.zeros((0, p))
     d2 = np.add.reduceat(rxx[dead], first, axis=0) if len(dead) else np.zeros((0, p, p))
