@@ -49,7 +49,7 @@ if not outcome.failed:
                                 sw.events], ignore_index=True))
     for note in sw.notes:
         if note.kind != "capped":
-            st.caption(f"ⓘ {note.text}")
+            st.caption(note.text)
     st.caption("Lanes: grey line = follow-up (os_days; pfs_days when no OS time), ending at "
                "death (✕) or last contact. Bars: CRS, ICANS and hypofibrinogenemia periods, "
                "darker for a higher grade (CTCAE v5 for fibrinogen, ASTCT for CRS/ICANS; the "

@@ -25,8 +25,8 @@ EVENT_STYLE: dict[str, tuple[str, str]] = {   # kind -> (shape, colour)
     "Tocilizumab": ("triangle-up", "#0f766e"),
     "Corticosteroid": ("diamond", "#4338ca"),
     "Anakinra": ("triangle-down", "#be185d"),
-    "Fibrinogen concentrate": ("circle", "#0891b2"),
-    "Cryoprecipitate": ("triangle-left", "#0e7490"),
+    "Fibrinogen concentrate": ("circle", "#d97706"),
+    "Cryoprecipitate": ("triangle-left", "#92400e"),
     "FFP": ("triangle-right", "#65a30d"),
     "Progression": ("square", "#dc2626"),
     "Death": ("cross", "#111827"),
@@ -160,10 +160,12 @@ def swimmer_chart(sw: Swimmer, *, title: str = "", x_max: float | None = None,
         edata = _plain(events.assign(start=events["day"],
                                      angle=np.where(events["kind"] == "Death", 45, 0)))
         layers.append(alt.Chart(edata).mark_point(
-            filled=True, size=55 if len(order) <= 60 else 30, opacity=0.95, clip=True).encode(
+            filled=True, size=55 if len(order) <= 60 else 30, opacity=0.95, clip=True,
+            stroke="white", strokeWidth=0.6).encode(
             y=y, x=x,
             color=alt.Color("kind:N", title="Event", sort=ekinds, scale=alt.Scale(
-                domain=ekinds, range=[EVENT_STYLE[k][1] for k in ekinds])),
+                domain=ekinds, range=[EVENT_STYLE[k][1] for k in ekinds]),
+                legend=alt.Legend(symbolStrokeWidth=0, symbolSize=80)),
             shape=alt.Shape("kind:N", title="Event", sort=ekinds, scale=alt.Scale(
                 domain=ekinds, range=[EVENT_STYLE[k][0] for k in ekinds])),
             angle=alt.Angle("angle:Q", scale=None),
