@@ -13,10 +13,12 @@ it prints the median of ``RUNS`` runs of
 - its ``clean_labs`` step alone,
 
 with the ratio to the baseline and the process's peak RSS (ru_maxrss; it only grows, so each
-figure is the peak so far). ``--object`` runs the same with plain object key columns (as
-frames built by hand have them).
+figure is the peak so far), and the same medians in CPU seconds of this process (steadier on
+a shared machine). ``--object`` runs the same with plain object key columns (as frames built
+by hand have them); ``--split 6`` splits every patient into 6 by day (day mod 6, lab and
+treatment rows alike), for the registry's shape: 10M rows of ~109,000 patients.
 
-Run: ``.venv/bin/python benchmarks/derive_scale.py [--sizes 1 10] [--object]``.
+Run: ``.venv/bin/python benchmarks/derive_scale.py [--sizes 1 10] [--object] [--split 6]``.
 """
 
 from __future__ import annotations
@@ -47,14 +49,16 @@ def _peak_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2  # KiB on Linux
 
 
-def _median_s(fn: Callable[[], object], runs: int = RUNS) -> float:
-    times = []
+def _median_s(fn: Callable[[], object], runs: int = RUNS) -> tuple[float, float]:
+    """Median wall and CPU seconds of ``runs`` calls."""
+    wall, cpu = [], []
     for _ in range(runs):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         out = fn()
-        times.append(time.perf_counter() - t0)
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
         del out
-    return statistics.median(times)
+    return statistics.median(wall), statistics.median(cpu)
 
 
 def load_1m() -> object:
@@ -107,6 +111,25 @@ def tile(cohort: object, k: int) -> object:
     return dataclasses.replace(cohort, **kw)
 
 
+def split(cohort: object, k: int) -> object:
+    """Every patient as ``k`` patients (IDs suffixed ``~j``), row by row by day mod ``k``."""
+    if k == 1:
+        return cohort
+    kw = {}
+    pats = cohort.patients  # type: ignore[attr-defined]
+    kw["patients"] = pd.concat([pats.assign(patient_id=pats["patient_id"].astype(str) + f"~{j}")
+                                for j in range(k)], ignore_index=True)
+    for table in ("labs", "treatments"):
+        df = getattr(cohort, table)
+        j = (df["day"].fillna(0).to_numpy() // 1 % k).astype(int).astype(str)
+        out = df.assign(patient_id=df["patient_id"].astype(str).to_numpy(object) + "~"
+                        + j.astype(object))
+        if isinstance(df["patient_id"].dtype, pd.CategoricalDtype):
+            out["patient_id"] = out["patient_id"].astype("category")
+        kw[table] = out
+    return dataclasses.replace(cohort, **kw)
+
+
 def run(cohort: object, label: str) -> None:
     from core.endpoints import apply_to_cohort
     from core.endpoints.clean import Issues, clean_labs
@@ -123,9 +146,11 @@ def run(cohort: object, label: str) -> None:
     rows.append(("apply_to_cohort", t, _peak_gb()))
     print(f"\n{label}: {len(labs):,} lab rows, {len(cohort.patients):,} patients; "  # type: ignore[attr-defined]
           f"median of {RUNS} runs")
-    print(f"{'step':40s}{'seconds':>10s}{'x baseline':>12s}{'peak RSS GB':>13s}")
-    for name, secs, gb in rows:
-        print(f"{name:40s}{secs:10.3f}{secs / base:12.1f}{gb:13.2f}")
+    print(f"{'step':36s}{'wall s':>9s}{'x base':>8s}{'CPU s':>9s}{'x base':>8s}"
+          f"{'peak RSS GB':>13s}")
+    for name, (wall, cpu), gb in rows:
+        print(f"{name:36s}{wall:9.3f}{wall / base[0]:8.1f}{cpu:9.3f}{cpu / base[1]:8.1f}"
+              f"{gb:13.2f}")
 
 
 def main() -> None:
@@ -134,9 +159,13 @@ def main() -> None:
                     help="copies of the 1M-row cohort (default 1 10)")
     ap.add_argument("--object", action="store_true",
                     help="object key columns instead of categorical ones")
+    ap.add_argument("--split", type=int, default=1,
+                    help="split every patient into this many by day (6: ~109k patients at 10M)")
     args = ap.parse_args()
-    one = as_dtype(load_1m(), not args.object)
+    one = as_dtype(split(load_1m(), args.split), not args.object)
     kind = "object keys" if args.object else "categorical keys"
+    if args.split > 1:
+        kind += f", patients split in {args.split}"
     for k in args.sizes:
         cohort = tile(one, k)
         run(cohort, f"{k}x the 1M cohort ({kind})")

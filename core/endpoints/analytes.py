@@ -70,12 +70,19 @@ def summarise_analytes(labs: LabSeries) -> pd.DataFrame:
     win = _window_stats(key[labs.inwin], labs.D[labs.inwin], labs.V[labs.inwin])
     pre = labs.D <= 0
     base = _baselines(key[pre], labs.D[pre], labs.V[pre])
-    out = base.merge(win, on="key", how="outer")
-    out["key"] = out["key"].astype(np.int64)
-    out["n"] = out["n"].fillna(0).astype(int)
-    out["pid"] = (out["key"] // na).astype(np.int64)
-    out["analyte"] = (out["key"] % na).astype(np.int64)
-    return out.sort_values("key").reset_index(drop=True)
+    # the outer join of the two on key, sorted by key (each key once on either side)
+    kb, kw = base["key"].to_numpy(np.int64), win["key"].to_numpy(np.int64)
+    keys = np.union1d(kb, kw).astype(np.int64)
+    ib, iw = np.searchsorted(keys, kb), np.searchsorted(keys, kw)
+    out: dict[str, np.ndarray] = {"key": keys}
+    for side, at, cols in ((base, ib, ("baseline", "baseline_day")),
+                           (win, iw, ("n", "last_day", "min", "min_day", "max", "max_day"))):
+        for c in cols:
+            col = np.zeros(len(keys), int) if c == "n" else np.full(len(keys), np.nan)
+            col[at] = side[c].to_numpy(col.dtype)
+            out[c] = col
+    out["pid"], out["analyte"] = keys // na, keys % na
+    return pd.DataFrame(out)
 
 
 def _groups(k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -132,7 +139,21 @@ def per_patient(summary: pd.DataFrame, analyte: str, column: str, n: int) -> np.
 def summary_frame(summary: pd.DataFrame, patient_ids: np.ndarray) -> pd.DataFrame:
     """:func:`summarise_analytes` with patient IDs and analyte names, in
     :data:`SUMMARY_COLUMNS` order, sorted by patient and analyte."""
-    out = summary.assign(patient_id=patient_ids[summary["pid"].to_numpy()],
-                         analyte=np.asarray(ANAMES, dtype=object)[summary["analyte"].to_numpy()])
-    return out.loc[:, list(SUMMARY_COLUMNS)].sort_values(
-        ["patient_id", "analyte"]).reset_index(drop=True)
+    pid, aco = summary["pid"].to_numpy(), summary["analyte"].to_numpy()
+    names = np.asarray(ANAMES, dtype=object)
+    ids = np.asarray(patient_ids, dtype=object)
+    if pd.api.types.infer_dtype(ids, skipna=False) not in ("string", "empty"):
+        out = summary.assign(patient_id=ids[pid], analyte=names[aco])
+        return out.loc[:, list(SUMMARY_COLUMNS)].sort_values(
+            ["patient_id", "analyte"]).reset_index(drop=True)
+    # sorted by the texts: each ID and name ranked once (patient and analyte pairs are unique)
+    o = np.lexsort((_ranks(names)[aco], _ranks(ids)[pid]))
+    cols = {c: summary[c].to_numpy()[o] for c in SUMMARY_COLUMNS[2:]}
+    return pd.DataFrame({"patient_id": ids[pid[o]], "analyte": names[aco[o]], **cols})
+
+
+def _ranks(texts: np.ndarray) -> np.ndarray:
+    """Each text's position in the sorted texts (ties keep their order)."""
+    rank = np.empty(len(texts), np.int64)
+    rank[np.argsort(texts, kind="stable")] = np.arange(len(texts))
+    return rank

@@ -246,8 +246,10 @@ def patient_ids(values: pd.Series) -> pd.Series:
     empty -> None), worked out once per distinct cell (a Categorical's categories): text
     cells, as the loader gives them, only need stripping."""
     codes, uniq = _codes(values)
-    if all(type(u) is str for u in uniq):
-        table = _with_none(np.array([u.strip() or None for u in uniq], dtype=object))
+    if len(uniq) and pd.api.types.infer_dtype(uniq, skipna=False) == "string":
+        stripped = pd.Series(uniq, dtype=object).str.strip().to_numpy(object)
+        stripped[stripped == ""] = None
+        table = _with_none(stripped)
     else:
         table = parse.patient_ids(pd.Series(_with_none(uniq), dtype=object)).to_numpy(object)
     return pd.Series(table[codes], index=values.index, dtype=object)

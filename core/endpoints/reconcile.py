@@ -69,14 +69,20 @@ def reconcile(uploaded_patients: pd.DataFrame, derived: Endpoints | pd.DataFrame
     cols = [c for c in ENDPOINT_COLUMNS if c in uploaded_patients.columns and c in d.columns]
     if not cols:
         return _no_disagreement()
-    up = uploaded_patients.assign(patient_id=patient_ids(uploaded_patients["patient_id"]))
+    up = uploaded_patients[cols].assign(patient_id=patient_ids(uploaded_patients["patient_id"]))
     m = up[["patient_id", *cols]].merge(d[["patient_id", *cols]], on="patient_id",
                                         suffixes=("__u", "__d"))
     rows = [r for c in cols if (r := _disagreements(m, c, rtol)) is not None]
     if not rows:
         return _no_disagreement()
-    return pd.concat(rows, ignore_index=True).sort_values("patient_id", kind="stable",
-                                                          ignore_index=True)
+    out = pd.concat(rows, ignore_index=True)
+    codes, uniq = pd.factorize(out["patient_id"])
+    if codes.min() < 0 or pd.api.types.infer_dtype(uniq, skipna=False) != "string":
+        return out.sort_values("patient_id", kind="stable", ignore_index=True)
+    # the same stable sort by ID: each distinct ID ranked once, rows sorted by rank
+    rank = np.empty(len(uniq), np.int64)
+    rank[np.argsort(np.asarray(uniq, dtype=object), kind="stable")] = np.arange(len(uniq))
+    return out.take(np.argsort(rank[codes], kind="stable")).reset_index(drop=True)
 
 
 def _disagreements(m: pd.DataFrame, c: str, rtol: float) -> pd.DataFrame | None:
