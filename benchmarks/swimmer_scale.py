@@ -3,10 +3,12 @@
 
 Builds the same stores as ``benchmarks/pages_scale.py`` (41 demo patients, 10,000 generated,
 100,000 = the 10k cohort tiled with new IDs) and times (median of RUNS) what the page computes
-on a filter change: the filtered patients, the lane choice (sort of every patient in view), the
-shown lanes' treatment and lab rows (semi-join on IDs), the whole ``swimmer_of`` (lanes, their
-episodes derived, marks) for the first N and for a seeded sample, and the chart (Streamlit sends
-its frames as Arrow, so the page does not pay altair's validation of inline data).
+on a filter change: the page's path (lanes, their treatments, the session's derived episodes,
+marks), and its parts: the filtered patients, the lane choice (a partial selection over every
+patient in view), the shown lanes' treatment and lab rows (semi-join on IDs), the whole
+``swimmer_of`` (what Show code prints: lanes, their episodes derived from the lab table, marks)
+for the first N, a seeded sample and 200 lanes, and the chart (Streamlit sends its frames as
+Arrow, so the page does not pay altair's validation of inline data).
 
 Run: `.venv/bin/python benchmarks/swimmer_scale.py [N ...]` (default: 41 10000 100000). The goal
 is <= 1 s per row at 100k.
@@ -17,6 +19,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
+
+import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -38,7 +42,21 @@ def steps(store: CohortStore) -> dict[str, Callable[[], object]]:
     ids = list(swimmer.select_lanes(p, max_lanes=LANES)["patient_id"])
     s = EndpointSettings()
     sw = swimmer.swimmer_of(p, store, s, max_lanes=LANES)
+    # the session's derived episodes, as many rows as patients (only their size matters here)
+    n = len(store.cohort.patients)
+    episodes = pd.DataFrame({"patient_id": store.cohort.patients["patient_id"].astype(str),
+                             "episode": 1, "onset_day": 5.0, "grade": 2, "recovery_day": 20.0,
+                             "last_day": 30.0}, index=range(n))
+
+    def page() -> object:
+        """What views/swimmer.py runs: lanes, their treatments, derived episodes, marks."""
+        ids = tuple(swimmer.select_lanes(p, max_lanes=LANES)["patient_id"])
+        tx = swimmer.lane_treatments(store, ids)
+        ep = episodes[episodes["patient_id"].isin(ids)].reset_index(drop=True)
+        return swimmer.swimmer(p, tx, ep, max_lanes=LANES)
+
     return {
+        "page (derived episodes)": page,
         "filtered patients (store)": lambda: store.patients(FILTER),
         f"select_lanes ({LANES}, by follow-up)": lambda: swimmer.select_lanes(p, max_lanes=LANES),
         "select_lanes (by CRS grade)": lambda: swimmer.select_lanes(p, "crs_grade",

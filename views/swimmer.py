@@ -10,7 +10,7 @@ from core.analyses import swimmer
 from core.charts.swimmer import swimmer_chart
 from core.codegen import PATIENTS, SETTINGS, STORE, Call, Recipe
 from ui import session
-from ui.figures import compute, show_chart, show_table
+from ui.figures import show_chart, show_table
 from ui.guard import guard
 
 SAMPLE_LABELS = {"first": "First N by the sort key", "random": "Random sample (seeded)"}
@@ -36,10 +36,30 @@ time_scale = c4.radio("Time axis", list(TIME_LABELS), key="sw_time",
 window: str = c5.selectbox("Days shown", list(WINDOWS), key="sw_window",
                            format_func=lambda w: WINDOWS[w]) or "all"
 
+# Show code prints swimmer_of, which reads the lanes' labs from the store and derives their
+# episodes (what a notebook has). The page already holds the session's derived episodes, so it
+# skips that scan of the lab table (~1 s at 10 million rows): the same frames
+# (tests/test_swimmer.py::test_swimmer_of_a_store_matches_the_whole_cohort_derivation).
 recipe = Recipe.of(result=Call(swimmer.swimmer_of, PATIENTS, STORE, SETTINGS, sort_by=sort_by,
                                max_lanes=max_lanes, sample=sample))
+
+
+def episodes_of(ids: tuple[str, ...]) -> pd.DataFrame | None:
+    """The session's derived hypofibrinogenemia episodes of ``ids`` (None: nothing derived)."""
+    derived = session.derived()
+    if derived is None or derived.endpoints is None:
+        return None
+    ep = derived.endpoints.episodes
+    return ep[ep["patient_id"].astype(str).isin(ids)].reset_index(drop=True)
+
+
 with guard(TITLE, scope="panel") as outcome:
-    sw = compute(recipe, view)
+    lanes = session.memo(swimmer.select_lanes, view.patients, sort_by, max_lanes=max_lanes,
+                         sample=sample)
+    ids = tuple(lanes["patient_id"])
+    tx = session.memo(swimmer.lane_treatments, view.store, ids)
+    sw = session.memo(swimmer.swimmer, view.patients, tx, episodes_of(ids), sort_by=sort_by,
+                      max_lanes=max_lanes, sample=sample)
 if not outcome.failed:
     x_max = None if window == "all" else float(window)
     chart = swimmer_chart(sw, title=TITLE, x_max=x_max, time_scale=time_scale)
