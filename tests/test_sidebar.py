@@ -311,3 +311,23 @@ def test_an_upload_shows_its_steps_on_a_bar_that_is_gone_when_loaded(app_test, m
     widget(at, "flt_crs_grade").set_value([1]).run()
     assert seen == []
     assert metric(at) == "13 of 41"
+
+
+def test_streamlits_per_run_copy_of_an_upload_shares_its_bytes():
+    import copy
+
+    from streamlit.runtime.uploaded_file_manager import UploadedFile, UploadedFileRec
+
+    import ui.sidebar  # noqa: F401 - installs the sharing copy
+
+    data = b"patient_id,age\nP1,60\n" * 1000
+    f = UploadedFile(UploadedFileRec("id-1", "patients.csv", "text/csv", data), None)
+    f.read(7)
+    twin = copy.deepcopy(f)                   # what Streamlit does to a widget value each run
+    assert twin is not f and twin.getvalue() is data        # the same bytes, not a copy
+    assert (twin.file_id, twin.name, twin.type, twin.size) == ("id-1", "patients.csv",
+                                                               "text/csv", len(data))
+    assert twin.tell() == 7 and twin.read(3) == b"_id"      # its own read position
+    assert f.tell() == 7
+    pair = copy.deepcopy([f, f])
+    assert pair[0] is pair[1]                                # one copy per object (memo)

@@ -65,6 +65,37 @@ SLOTS_KEY = "_upload_slots"
 PT_NORMAL_KEY = "pt_normal_seconds"
 
 
+def _share_upload_bytes() -> None:
+    """Make Streamlit's per-run copy of an uploaded file share its bytes.
+
+    Streamlit deep-copies every widget's value on every run, so that a script cannot change
+    the stored value; for ``st.file_uploader`` that copied each uploaded file's whole buffer
+    on every rerun (0.15-0.2 s and the file's size in memory again for a 300 MB lab file, on
+    every filter change). The copy made here is a new file object (its own read position)
+    over the same immutable bytes: ``io.BytesIO`` shares bytes it is given until written to.
+    """
+    import io
+
+    from streamlit.runtime.uploaded_file_manager import UploadedFile, UploadedFileRec
+
+    if getattr(UploadedFile, "_shares_bytes", False):
+        return
+
+    def copy(self: UploadedFile, memo: dict) -> UploadedFile:
+        data = io.BytesIO.getvalue(self)  # the buffer's own bytes object, not copied
+        twin = UploadedFile(UploadedFileRec(self.file_id, self.name, self.type, data),
+                            self._file_urls)
+        twin.seek(self.tell())
+        memo[id(self)] = twin
+        return twin
+
+    UploadedFile.__deepcopy__ = copy  # type: ignore[attr-defined]
+    UploadedFile._shares_bytes = True  # type: ignore[attr-defined]
+
+
+_share_upload_bytes()
+
+
 def render() -> None:
     """Draw the sidebar and update the session's data source and filter.
 
