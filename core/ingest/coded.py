@@ -19,7 +19,8 @@ def is_coded(column: pd.Series) -> bool:
     return isinstance(column.dtype, pd.CategoricalDtype)
 
 
-def categorical(codes: np.ndarray, per_code: np.ndarray, index: pd.Index) -> pd.Series:
+def categorical(codes: np.ndarray, per_code: np.ndarray, index: pd.Index, *,
+                counts: np.ndarray | None = None) -> pd.Series:
     """The Series of ``per_code[codes]`` (text, or None/NaN for missing; a code of -1 is
     missing too) as a pandas Categorical whose categories are the sorted distinct texts the
     rows use. Only the codes are touched per row.
@@ -29,6 +30,7 @@ def categorical(codes: np.ndarray, per_code: np.ndarray, index: pd.Index) -> pd.
     codes : integer array, per row the position in ``per_code`` (or -1).
     per_code : object array of text (equal texts may repeat) or missing values.
     index : the result's index.
+    counts : ``np.bincount(codes)`` when the caller has it (codes >= 0).
 
     Returns
     -------
@@ -39,8 +41,12 @@ def categorical(codes: np.ndarray, per_code: np.ndarray, index: pd.Index) -> pd.
     values = np.asarray(per_code, dtype=object)
     codes = np.asarray(codes)
     n = len(values)
-    used = np.bincount(codes[codes >= 0] if n and (codes < 0).any() else codes,
-                       minlength=n)[:n] > 0 if len(codes) else np.zeros(n, dtype=bool)
+    if counts is None and len(codes):
+        counts = np.bincount(codes[codes >= 0] if n and (codes < 0).any() else codes,
+                             minlength=n)
+    used = np.zeros(n, dtype=bool)
+    if counts is not None:
+        used[:min(n, len(counts))] = counts[:n] > 0
     present = used & pd.notna(values)
     texts = [str(v) for v in values[present]]
     cats = np.array(sorted(set(texts)), dtype=object)

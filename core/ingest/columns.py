@@ -116,6 +116,9 @@ class BatchCollector(Collector):
 
     _cells: list[tuple[np.ndarray, object, object, object]] = field(default_factory=list)
     _rejects: list[tuple[np.ndarray, str | np.ndarray]] = field(default_factory=list)
+    #: the patient IDs as distinct texts and codes; when given, ``ids`` is not read (a
+    #: column of millions of IDs need not be made to list a few rows)
+    id_codes: Distinct | None = None
 
     def cell(self, pos: int | np.integer, column: str, value: str, problem: str) -> None:
         values = np.empty(1, dtype=object)
@@ -143,6 +146,8 @@ class BatchCollector(Collector):
         return np.unique(np.concatenate([p for p, _ in self._rejects]))
 
     def _ids_at(self, positions: np.ndarray) -> np.ndarray:
+        if self.id_codes is not None:
+            return per_text(self.id_codes.cells(positions), short)
         return per_text(self.ids.iloc[positions].to_numpy(dtype=object), short)
 
     def rejected_frame(self) -> pd.DataFrame:
@@ -292,6 +297,8 @@ def _to_canonical_unit(values: pd.Series, d: Distinct, column: str, header: str,
 
 def _whole(values: pd.Series, d: Distinct, column: str, c: Collector) -> pd.Series:
     frac = values.notna() & (values % 1 != 0)
+    if not frac.any():
+        return values
     _list(c, np.flatnonzero(frac.to_numpy()), column, d, "expected a whole number; set missing")
     return values.where(~frac)
 
@@ -301,6 +308,8 @@ def _in_range(values: pd.Series, d: Distinct, spec: schema.Column,
     lo = spec.lo if spec.lo is not None else -np.inf
     hi = spec.hi if spec.hi is not None else np.inf
     out_of_range = values.notna() & ((values < lo) | (values > hi))
+    if not out_of_range.any():
+        return values
     unit = f" {spec.unit}" if spec.unit and spec.unit != "day" else ""
     _list(c, np.flatnonzero(out_of_range.to_numpy()), spec.name, d,
           f"outside the plausible range {lo:g}-{hi:g}{unit}; set missing")

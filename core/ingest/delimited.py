@@ -268,7 +268,22 @@ def read_coded(data: bytes, delimiter: str
     elif data.find(b"\n\n", 0, end) >= 0 or data.find(b"\n\r\n", 0, end) >= 0:
         return None
     header = [str(texts[codes[0]]) for codes, texts in cols]
-    return header, [(codes[1:stop], texts) for codes, texts in cols]
+    return header, [_without_header(codes, texts, stop) for codes, texts in cols]
+
+
+def _without_header(codes: np.ndarray, texts: np.ndarray, stop: int
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """The data rows ``1..stop-1`` of a coded column, the header's text no longer among the
+    texts when no data row holds it (it is moved to the end and dropped)."""
+    head, body = int(codes[0]), codes[1:stop]
+    last = len(texts) - 1
+    if (body == head).any():
+        return body, texts
+    if head != last:
+        body[body == last] = head
+        texts = texts.copy()
+        texts[head] = texts[last]
+    return body, texts[:last]
 
 
 def split(line: str, delimiter: str, quoting: Literal[0, 1, 2, 3] = csv.QUOTE_MINIMAL

@@ -163,7 +163,7 @@ def _read(data: bytes, name: str, table: schema.TableName | None, coded: bool,
     fast = delimited.read_columns(text, delimiter)
     if fast is not None:  # the same table as the csv module's, parsed by pyarrow
         header, columns = fast
-        frame = pd.DataFrame(dict(enumerate(columns)), columns=range(len(header)))
+        frame = pd.DataFrame(dict(enumerate(columns)), columns=range(len(header)), copy=False)
         return _finish(frame, header, 0, {}, _Source(name, "csv", delimiter, encoding, digest,
                                                      notes=notes))
     rows, problems = delimited.read_records(text, delimiter, name)
@@ -219,7 +219,7 @@ def _read_coded(data: bytes, name: str) -> RawTable | None:
         return None
     header, columns = coded
     frame = pd.DataFrame({i: from_codes(codes, texts)
-                          for i, (codes, texts) in enumerate(columns)})
+                          for i, (codes, texts) in enumerate(columns)}, copy=False)
     encoding = "UTF-8 with BOM" if bom else "UTF-8"
     return _finish(frame, header, 0, {}, _Source(name, "csv", delimiter, encoding, digest[0],
                                                  notes=notes))
@@ -230,10 +230,10 @@ def _read_parquet(data: bytes, name: str, coded: bool) -> RawTable:
     header, columns = packed.read_parquet(data, name)
     if coded:
         frame = pd.DataFrame({i: from_codes(codes, texts)
-                              for i, (codes, texts) in enumerate(columns)})
+                              for i, (codes, texts) in enumerate(columns)}, copy=False)
     else:
         frame = pd.DataFrame({i: texts[codes] for i, (codes, texts) in enumerate(columns)},
-                             dtype=object)
+                             dtype=object, copy=False)
     frame.columns = pd.RangeIndex(len(header))
     digest = hashlib.sha256(data).hexdigest()
     return _finish(frame, header, 0, {}, _Source(name, "parquet", None, None, digest))
@@ -396,6 +396,10 @@ def _repeated_headers(frame: pd.DataFrame, originals: Mapping[str, str]) -> list
     named = {h: o for h, o in originals.items() if o}
     if not len(frame) or not named:
         return []
+    coded = [h for h in named if isinstance(frame[h].dtype, pd.CategoricalDtype)]
+    if coded and not any(o in frame[h].cat.categories for h, o in named.items() if h in coded) \
+            and len(coded) == len(named):
+        return []  # no column holds its header text
     matches = np.zeros(len(frame), dtype=np.intp)
     for h, o in named.items():
         matches += equals(frame[h], o)

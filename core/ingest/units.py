@@ -412,16 +412,18 @@ def _convert_coded(labs: pd.DataFrame, pt_normal_seconds: float | None,
     converted = value * applied[pair]
     hit, said = _contradictions_coded(labs, pair, present, name, text, converted,
                                       applied, ~given | ok)
-    mult = np.where(ok, factor, 1.0)[pair]
-    mult[hit] = 1.0  # contradicted rows keep their value and unit: the derivation lists them
-    unit_ok = [schema.ANALYTES[a].unit if o and a is not None else t
+    converted[hit] = value[hit]  # contradicted rows keep their value and unit: the
+    unit_ok = [schema.ANALYTES[a].unit if o and a is not None else t  # derivation lists them
                for a, t, o in zip(name, text, ok)]
-    unit_code = pair.astype(np.int64)
-    unit_code[hit] += n_pairs
+    unit_code = pair
+    if len(hit):
+        unit_code = pair.copy()
+        unit_code[hit] += np.int32(n_pairs)
     out = {c: labs[c] for c in labs.columns}
-    out["value"] = pd.Series(value * mult, index=labs.index)
-    out["analyte"] = categorical(pair, np.array(name, dtype=object), labs.index)
-    out["unit"] = categorical(unit_code, np.array(unit_ok + text, dtype=object), labs.index)
+    out["value"] = pd.Series(converted, index=labs.index)
+    out["analyte"] = categorical(pair, np.array(name, dtype=object), labs.index, counts=counts)
+    out["unit"] = categorical(unit_code, np.array(unit_ok + text, dtype=object), labs.index,
+                              counts=None if len(hit) else counts)
     frame = pd.DataFrame(out, index=labs.index, copy=False)
     return frame, [s for s in sentences + said if s]
 

@@ -55,7 +55,9 @@ def validate(raw: RawTable, mapping: Mapping[str, str | None], table: schema.Tab
     distinct = {h: Distinct.of(raw.frame[h]) for h, t in mapping.items() if t}
     ids = distinct[id_header]
     stripped = ids.uniq.str.strip()
-    c = BatchCollector(rows, ids.text_column(stripped))
+    stripped_ids = Distinct(ids.codes, stripped, ids.index, ids.coded)
+    c = BatchCollector(rows, ids.series(stripped) if not ids.coded else
+                       pd.Series(dtype=object), id_codes=stripped_ids)
     conversions: list[str] = []
     typed, names = _typed_columns(raw, mapping, table, c, conversions, distinct)
     notes += _renamed_note(names, mapping)
@@ -66,7 +68,7 @@ def validate(raw: RawTable, mapping: Mapping[str, str | None], table: schema.Tab
                    values, problems)
     if not len(raw.frame):
         notes.append(f"{raw.label} has a header row but no data rows.")
-    _reject_rows(raw, Distinct(ids.codes, stripped, ids.index), typed, table, known_patients, c)
+    _reject_rows(raw, stripped_ids, typed, table, known_patients, c)
     return _loaded(raw, table, typed, c, mapping, conversions, notes)
 
 
@@ -89,10 +91,11 @@ def _loaded(raw: RawTable, table: str, typed: pd.DataFrame, c: BatchCollector,
     rejected_at = c.rejected_positions()
     keep[rejected_at] = False
     if len(rejected_at):
-        loaded = typed[keep].reset_index(drop=True)
-        for name in loaded.columns:  # a rejected row's category is no category of the table
-            if isinstance(loaded[name].dtype, pd.CategoricalDtype):
-                loaded[name] = loaded[name].cat.remove_unused_categories()
+        at = np.flatnonzero(keep)
+        index = pd.RangeIndex(len(at))
+        # a rejected row's category is no category of the table
+        loaded = pd.DataFrame({name: _kept(col, at, index) for name, col in typed.items()},
+                              index=index, columns=typed.columns, copy=False)
     elif typed.index.equals(pd.RangeIndex(len(typed))):
         loaded = typed  # every row loaded: no copy
     else:
@@ -102,6 +105,15 @@ def _loaded(raw: RawTable, table: str, typed: pd.DataFrame, c: BatchCollector,
     report = LoadReport(table, raw.filename, raw.describe(), len(raw.frame), len(loaded),
                         rejected, cells, dict(mapping), tuple(conversions), (*raw.notes, *notes))
     return loaded, report
+
+
+def _kept(column: pd.Series, at: np.ndarray, index: pd.Index) -> pd.Series:
+    """The rows ``at`` of a column, on ``index``; a Categorical without the categories no
+    kept row has."""
+    out = pd.Series(column.array.take(at), index=index, name=column.name)
+    if isinstance(out.dtype, pd.CategoricalDtype):
+        out = out.cat.remove_unused_categories()
+    return out
 
 
 def _usable_mapping(raw: RawTable, mapping: Mapping[str, str | None],
@@ -174,7 +186,7 @@ def _typed_columns(raw: RawTable, mapping: Mapping[str, str | None], table: sche
     for header in extras:
         out[names[header]] = converted[header]
     out = {names[h]: out[names[h]] for h in raw.headers}  # file order
-    return pd.DataFrame(out, index=raw.frame.index), names
+    return pd.DataFrame(out, index=raw.frame.index, copy=False), names
 
 
 def _reject_rows(raw: RawTable, ids: Distinct, typed: pd.DataFrame, table: schema.TableName,
