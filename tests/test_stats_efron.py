@@ -263,3 +263,29 @@ def test_fast_cox_no_information_is_an_error(fast_everywhere):
     aml = pd.read_csv(FIX / "aml.csv")
     with pytest.raises(InsufficientDataError, match="same value"):
         cox(aml.assign(k=1.0), "time", "status", ["x", "k"])
+
+
+@pytest.mark.parametrize("n, m", [(60, 2), (2_000, 3), (6_000, 32)])
+def test_concordance_by_counts_equals_lifelines(n, m):
+    # the same pairs as lifelines' tree (deaths and censorings tied in time, tied scores),
+    # so the same C to the last bit
+    from lifelines.utils import concordance_index
+
+    rng = np.random.default_rng(n)
+    t = rng.integers(1, 40, n).astype(float)
+    e = (rng.random(n) < 0.5).astype(float)
+    pred = rng.integers(0, m, n) * 0.37
+    assert cox_model._concordance_few(t, e, pred) == concordance_index(t, pred, e)
+    assert cox_model._concordance_few(t, e, np.arange(n) % 33 * 1.0) is None  # lifelines'
+    assert np.isnan(cox_model._concordance_few(t, np.zeros(n), pred))   # no pairs
+
+
+def test_cox_with_a_grouping_covariate_has_lifelines_concordance(veteran, monkeypatch):
+    # veteran tiled past the switch, one binary covariate: two risk scores, counted
+    data = _tile(veteran, 40)
+    fast = cox(data, "time", "status", ["trt"])
+    monkeypatch.setattr(efron, "FAST_MIN_ROWS", 10**9)
+    monkeypatch.setattr(cox_model, "FAST_MIN_ROWS", 10**9)
+    slow = cox(data, "time", "status", ["trt"])
+    assert fast.concordance == slow.concordance
+    _same(fast, slow)

@@ -27,7 +27,7 @@ from scipy import stats as _st
 
 from core.errors import ColumnError, InsufficientDataError
 from core.notes import Note, WithNotes
-from core.stats._common import EPV_MIN, SolverBudget, check_reference
+from core.stats._common import EPV_MIN, SolverBudget, check_reference, distinct_rows
 from core.stats.design import Design, check_full_rank, design_matrix
 from core.stats.efron import FAST_MIN_ROWS, efron, efron_fast, efron_order
 from core.stats.ph_test import ph_test
@@ -50,6 +50,9 @@ COX_NEWTON_ATTEMPTS: tuple[SolverBudget, ...] = (
     SolverBudget(max_iter=50, tol=1e-13, xtol=1e-10, max_halfstep=60),
     SolverBudget(max_iter=200, tol=1e-9, xtol=1e-8, max_halfstep=60),
 )
+#: Distinct risk scores up to which the large-n concordance counts pairs per score
+#: (_concordance_few); above, lifelines' O(n log n) tree.
+CONCORDANCE_FEW = 32
 _INFINITE_Z = 10.0  # |coefficient per SD| beyond which a hazard ratio counts as infinite
 COX_NO_INFORMATION = (
     "The Cox model cannot be estimated: whenever an event happened, the patients still at risk "
@@ -352,16 +355,55 @@ def _fit_cox(Z: np.ndarray, t: np.ndarray, e: np.ndarray, start: np.ndarray | No
 
 def _concordance(t: np.ndarray, e: np.ndarray, eta: np.ndarray) -> float:
     """Harrell's C as R ``coxph``'s concordance (lifelines' concordance_index on the risk
-    scores; missing without comparable pairs)."""
+    scores; missing without comparable pairs). From FAST_MIN_ROWS rows with at most
+    CONCORDANCE_FEW distinct risk scores, :func:`_concordance_few` counts the same pairs."""
+    if len(t) >= FAST_MIN_ROWS and np.isfinite(eta).all():
+        found = _concordance_few(t, e, -eta)
+        if found is not None:
+            return found
     try:
         return float(concordance_index(t, -eta, e))
     except ZeroDivisionError:
         return float("nan")
 
 
+def _concordance_few(t: np.ndarray, e: np.ndarray, pred: np.ndarray) -> float | None:
+    """lifelines' ``_concordance_summary_statistics`` for few distinct predictions ``pred``
+    (None for more than CONCORDANCE_FEW): each row is compared with the deaths before it
+    (strictly before for a death, up to its time for a censored row); a pair is correct when
+    the death's prediction is the smaller, tied when equal; C = (correct + tied / 2) / pairs
+    (missing without pairs). The counts are exact integers, O(n log n + n m) for m distinct
+    predictions, so the result is lifelines' to the last bit."""
+    levels, code = np.unique(pred, return_inverse=True)
+    m = len(levels)
+    if m > CONCORDANCE_FEW:
+        return None
+    code = np.ravel(code)
+    dead = e == 1
+    times, rank = np.unique(t, return_inverse=True)
+    rank = np.ravel(rank)
+    # deaths per (distinct time, prediction), cumulated over time: row k = deaths before the
+    # k-th distinct time
+    counts = np.bincount(rank[dead] * m + code[dead], minlength=len(times) * m)
+    cum = np.vstack([np.zeros((1, m), dtype=np.int64),
+                     np.cumsum(counts.reshape(len(times), m), axis=0)])
+    before = np.where(dead[:, None], cum[rank], cum[rank + 1])  # deaths before each row
+    pairs = int(before.sum())
+    if pairs == 0:
+        return float("nan")
+    rows = np.arange(len(t))
+    below = np.cumsum(before, axis=1)
+    correct = int(np.where(code > 0, below[rows, np.maximum(code - 1, 0)], 0).sum())
+    tied = int(before[rows, code].sum())
+    return float((np.int64(correct) + np.int64(tied) / 2) / np.int64(pairs))
+
+
 def _linear_predictor(Z: np.ndarray, beta: np.ndarray) -> np.ndarray:
     """Z @ beta with identical rows given identical values: some BLAS kernels (OpenBLAS
     Prescott/Katmai) round rows differently, which would break ties in the concordance."""
+    if len(Z) >= FAST_MIN_ROWS:   # the same grouping by hashing rows (no sort of rows)
+        first, group = distinct_rows(Z)
+        return (Z[first] @ beta)[group]
     rows, inverse = np.unique(Z, axis=0, return_inverse=True)
     return (rows @ beta)[np.ravel(inverse)]
 

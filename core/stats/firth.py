@@ -23,7 +23,7 @@ import pandas as pd
 
 from core.errors import InsufficientDataError
 from core.notes import Note
-from core.stats._common import SolverBudget, quiet_solver
+from core.stats._common import SolverBudget, distinct_rows, quiet_solver
 from core.stats.design import INTERCEPT
 
 #: Firth fit attempts (gradient tol, step xtol), tightest first: a tolerance can sit at the
@@ -104,13 +104,8 @@ def collapse(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.n
         X of the distinct rows, their y, and their counts (float frequency weights); every
         sum over patients equals the count-weighted sum over these rows.
     """
-    rows = np.column_stack([X, y])
-    key = np.zeros(len(rows), dtype=np.int64)
-    for column in rows.T:   # one integer per distinct row, column by column (hashing, O(n))
-        codes, levels = pd.factorize(column)
-        key = pd.factorize(key * len(levels) + codes)[0]
-    _, first, counts = np.unique(key, return_index=True, return_counts=True)
-    return X[first], y[first], counts.astype(float)
+    first, group = distinct_rows(np.column_stack([X, y]))
+    return X[first], y[first], np.bincount(group, minlength=len(first)).astype(float)
 
 
 def _firth_model(budget: SolverBudget) -> Any:
