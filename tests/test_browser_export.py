@@ -21,7 +21,8 @@ pytestmark = pytest.mark.browser
 
 def _chart_block(page, n: int):  # noqa: ANN001, ANN202
     """The n-th chart's action row: its Download popover and Add-to-report button."""
-    return (page.locator('[data-testid="stPopover"]').nth(n).locator("button").first,
+    return (page.locator('[data-testid="stPopover"]').filter(has_text="Download").nth(n)
+            .locator("button").first,
             page.get_by_role("button", name="Add to report").nth(n))
 
 
