@@ -322,6 +322,12 @@ def test_page_on_the_demo(app_test):
     # the demo has no CRS/ICANS days: said, and the rest is drawn
     assert any("Not in the data" in c and "crs_onset_day" in c for c in captions)
     assert len(at.get("vega_lite_chart")) == 1
+    # the CAR-HEMATOTOX score (derived on the demo) sorts the lanes
+    assert "CAR-HEMATOTOX score" in widget(at, "sw_sort").options     # labels
+    widget(at, "sw_sort").set_value("car_hematotox").run()
+    assert_clean(at)
+    assert "All 41 patients, by CAR-HEMATOTOX score, highest first" in [
+        c.value for c in at.caption]
     widget(at, "sw_sort").set_value("crs_grade").run()
     widget(at, "sw_lanes").set_value(10).run()
     widget(at, "sw_sample").set_value("random").run()
