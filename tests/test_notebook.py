@@ -152,8 +152,10 @@ def test_items_without_printable_code_are_listed_not_recomputed():
     report = Report()
     for title, code in (("No recipe", None), ("Bad", bad), ("Good", good)):
         report = report.add(ReportItem(cases.spec(chart, title=title), code=code))
-    nb = json.loads(build_notebook(report, cases.meta(),
-                                   {"patients": ("patients.csv", {"patient_id": "str"})}))
+    raw = build_notebook(report, cases.meta(),
+                         {"patients": ("patients.csv", {"patient_id": "str"})})
+    nbformat.validate(nbformat.reads(raw.decode("utf-8"), as_version=4))  # nbformat's schema
+    nb = json.loads(raw)
     cells = [(c["cell_type"], "".join(c["source"])) for c in nb["cells"]]
     assert all("id" in c for c in nb["cells"]) and nb["nbformat_minor"] == 5
     kinds = [k for k, _ in cells]
