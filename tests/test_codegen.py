@@ -194,6 +194,11 @@ def test_endpoints_page_code_gives_the_summary(app_test):
     sm = _one(codes, "summarise(")["result"]
     shown = next(m.value for m in at.metric if m.label == "Fibrinogen measured")
     assert shown == f"{sm.n_measured} of {sm.n}"
+    derived = _one(codes, "derived = apply_to_cohort(cohort, settings)")["derived"]
+    per_patient = derived.endpoints.patients
+    table = next(d.value for d in at.dataframe
+                 if list(d.value.columns) == list(per_patient.columns))
+    assert summary(table) == summary(per_patient)  # no filter: every patient
 
 
 @pytest.mark.parametrize("page, needle, n_of", [

@@ -17,8 +17,8 @@ import pandas as pd
 import streamlit as st
 
 from core.analyses.endpoints import summarise
-from core.codegen import PATIENTS, Call, Recipe
-from core.endpoints import EndpointSettings, SettingSpec
+from core.codegen import PATIENTS, SETTINGS, Call, Recipe, Ref
+from core.endpoints import EndpointSettings, SettingSpec, apply_to_cohort
 from core.endpoints.settings import DEX_EQUIVALENT, SOURCES
 from core.errors import ValidationError
 from ui import session
@@ -233,11 +233,15 @@ ids = set(view.patients["patient_id"].astype(str))
 st.subheader("Derived endpoints per patient")
 per_patient = ep.patients[ep.patients["patient_id"].astype(str).isin(ids)]
 show_table(per_patient, name="derived-endpoints", title="Derived endpoints")
+show_code(Recipe.of(derived=Call(apply_to_cohort, Ref("cohort"), SETTINGS)),
+          key="ep-derived-code")
 st.caption(f"{len(per_patient)} patients in view · derived from the lab and treatment tables "
            "with the settings above. hypofibrinogenemia_episodes counts the episodes below the "
            "LLN; fibrinogen_recovered = 1 when the last one ended (sustained recovery), else "
            "fibrinogen_recovery_day is the last fibrinogen day (censored); "
-           "dic_score_components < 4 marks a DIC maximum that is a lower bound.")
+           "dic_score_components < 4 marks a DIC maximum that is a lower bound. In code "
+           "(Show code): derived.endpoints.patients, .episodes, .steroids, .dic and .issues; "
+           "derived.disagreements (the tables below are those rows of the patients in view).")
 with st.expander("Hypofibrinogenemia episodes"):
     episodes = ep.episodes[ep.episodes["patient_id"].astype(str).isin(ids)]
     show_table(pd.DataFrame(episodes), name="hypofibrinogenemia-episodes",
