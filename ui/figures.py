@@ -25,6 +25,7 @@ import pandas as pd
 import streamlit as st
 
 from core import export
+from core.analyses import columns
 from core.codegen import Call, PanelCode, Recipe
 from core.export import MIME_TYPES, FigureSpec, ImageFormat, RenderMemo
 from ui import report as report_state
@@ -70,17 +71,32 @@ def _invoke(owner: Any, name: str, *args: Any, **kwargs: Any) -> Any:
     return getattr(owner, name)(*args, **kwargs)
 
 
-def _memo_step(step: Call, names: Mapping[str, Any]) -> Any:
-    """One recipe step through :func:`ui.session.memo` (same key as a direct memo call)."""
+def _memo_step(view: session.CohortView, step: Call, names: Mapping[str, Any]) -> Any:
+    """One recipe step through :func:`ui.session.memo` (same key as a direct memo call).
+
+    A step that reads a frame or series other than the view's patients (or a column subset of
+    them), e.g. an indicator made by an earlier step, runs directly: memoising it would hash
+    every row on every rerun, which costs about what the step does.
+    """
     args, kwargs = step.resolve(names)
+    if any(_hashed(v, view) for v in (*args, *kwargs.values())):
+        return step.fn(*args, **kwargs)
     owner = getattr(step.fn, "__self__", None)
     if owner is not None and not isinstance(owner, type):
         return session.memo(_invoke, owner, step.fn.__name__, *args, **kwargs)
     return session.memo(step.fn, *args, **kwargs)
 
 
+def _hashed(value: Any, view: session.CohortView) -> bool:
+    """Whether :func:`ui.session.memo` would hash ``value`` row by row."""
+    if isinstance(value, pd.DataFrame):
+        return not (value is view.patients or columns.subset_source(value) is view.patients)
+    return isinstance(value, pd.Series)
+
+
 def compute(recipe: Recipe, view: session.CohortView | None = None) -> Any:
-    """Run ``recipe`` on the session's view (each step memoised) and return its result.
+    """Run ``recipe`` on the session's view (each step memoised, see :func:`_memo_step`) and
+    return its result.
 
     Parameters
     ----------
@@ -94,8 +110,9 @@ def compute(recipe: Recipe, view: session.CohortView | None = None) -> Any:
     Any
         The last step's result.
     """
-    names = _ViewNames(view or session.cohort())
-    return recipe.run(names, call=_memo_step)[recipe.result_name]
+    view = view or session.cohort()
+    ran = recipe.run(_ViewNames(view), call=lambda step, names: _memo_step(view, step, names))
+    return ran[recipe.result_name]
 
 
 def panel_code(recipe: Recipe, view: session.CohortView | None = None) -> PanelCode:
