@@ -72,7 +72,8 @@ def summarise_analytes(labs: LabSeries) -> pd.DataFrame:
     base = _baselines(key[pre], labs.D[pre], labs.V[pre])
     # the outer join of the two on key, sorted by key (each key once on either side)
     kb, kw = base["key"].to_numpy(np.int64), win["key"].to_numpy(np.int64)
-    keys = np.union1d(kb, kw).astype(np.int64)
+    keys = np.sort(np.concatenate([kb, kw]))   # np.union1d: numpy 2.4 hashes integers, slowly
+    keys = keys[np.r_[True, keys[1:] != keys[:-1]]] if len(keys) else keys
     ib, iw = np.searchsorted(keys, kb), np.searchsorted(keys, kw)
     out: dict[str, np.ndarray] = {"key": keys}
     for side, at, cols in ((base, ib, ("baseline", "baseline_day")),

@@ -59,7 +59,7 @@ def iec_hs(labs: LabSeries, low_patients: np.ndarray, low_days: np.ndarray,
             day = positive - pp * _SCALE - _OFFSET
             res = crs_resolution[pp]
             positive = positive[np.isnan(res) | (day > res + 1e-9)]
-        result[np.unique((positive // _SCALE).astype(int))] = 1.0
+        result[(positive // _SCALE).astype(int)] = 1.0
     return result
 
 
