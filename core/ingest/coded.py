@@ -50,6 +50,8 @@ def categorical(codes: np.ndarray, per_code: np.ndarray, index: pd.Index, *,
     present = used & pd.notna(values)
     texts = [str(v) for v in values[present]]
     cats = np.array(sorted(set(texts)), dtype=object)
+    if present.all() and len(cats) == n and all(a == b for a, b in zip(cats, values)):
+        return pd.Series(from_codes(codes, cats), index=index)  # sorted texts, all used
     remap = np.full(n + 1, -1, dtype=np.int32)  # the last entry: code -1 stays missing
     if len(cats):
         pos = {t: i for i, t in enumerate(cats)}

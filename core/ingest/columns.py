@@ -66,7 +66,13 @@ class Distinct:
 
     def rows(self, per_value: np.ndarray) -> np.ndarray:
         """A per-distinct-value array spread to the rows."""
-        return np.asarray(per_value)[self.codes]
+        per_value = np.asarray(per_value)
+        if per_value.dtype == bool and len(per_value) and self.coded:
+            if not per_value.any():  # the same for every row: no pass over the codes
+                return np.zeros(len(self.codes), dtype=bool)
+            if per_value.all():
+                return np.ones(len(self.codes), dtype=bool)
+        return per_value[self.codes]
 
     def series(self, per_value: pd.Series) -> pd.Series:
         """A per-distinct-value Series (any dtype) spread to the rows, on the column's index."""

@@ -239,7 +239,7 @@ def read_coded(data: bytes, delimiter: str
     if table.num_columns != n or table.num_rows < 2:
         return None
     table = table.unify_dictionaries()
-    cols: list[tuple[np.ndarray, np.ndarray]] = []
+    raws: list[tuple[np.ndarray, np.ndarray]] = []  # per column: codes, stripped text per code
     blank: np.ndarray | None = None
     for raw in table.columns:
         if raw.null_count:
@@ -249,15 +249,12 @@ def read_coded(data: bytes, delimiter: str
         if pc.any(pc.match_substring(words, "\n")).as_py():
             return None
         indices = np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in chunks])
-        # strip white space per distinct text; texts equal once stripped share one code
-        stripped = pc.dictionary_encode(pc.utf8_trim(words, characters=WHITESPACE))
-        remap = stripped.indices.to_numpy(zero_copy_only=False).astype(np.int32)
-        texts = np.asarray(stripped.dictionary.to_numpy(zero_copy_only=False), dtype=object)
-        codes = remap[indices]
-        empty = np.flatnonzero(texts == "")
-        is_blank = codes == empty[0] if len(empty) else np.zeros(len(codes), dtype=bool)
+        texts = np.asarray(pc.utf8_trim(words, characters=WHITESPACE)
+                           .to_numpy(zero_copy_only=False), dtype=object)
+        empty = texts == ""
+        is_blank = empty[indices] if empty.any() else np.zeros(len(indices), dtype=bool)
         blank = is_blank if blank is None else blank & is_blank
-        cols.append((codes, texts))
+        raws.append((indices, texts))
     assert blank is not None
     keep = np.flatnonzero(~blank)
     if not len(keep) or keep[0] != 0 or keep[-1] == 0:
@@ -267,23 +264,20 @@ def read_coded(data: bytes, delimiter: str
         pass  # no blank row in the body, so no blank line either
     elif data.find(b"\n\n", 0, end) >= 0 or data.find(b"\n\r\n", 0, end) >= 0:
         return None
-    header = [str(texts[codes[0]]) for codes, texts in cols]
-    return header, [_without_header(codes, texts, stop) for codes, texts in cols]
+    header = [str(texts[indices[0]]) for indices, texts in raws]
+    return header, [_sorted_codes(indices[1:stop], texts) for indices, texts in raws]
 
 
-def _without_header(codes: np.ndarray, texts: np.ndarray, stop: int
-                    ) -> tuple[np.ndarray, np.ndarray]:
-    """The data rows ``1..stop-1`` of a coded column, the header's text no longer among the
-    texts when no data row holds it (it is moved to the end and dropped)."""
-    head, body = int(codes[0]), codes[1:stop]
-    last = len(texts) - 1
-    if (body == head).any():
-        return body, texts
-    if head != last:
-        body[body == last] = head
-        texts = texts.copy()
-        texts[head] = texts[last]
-    return body, texts[:last]
+def _sorted_codes(indices: np.ndarray, texts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A column's codes into its distinct stripped texts, sorted, every one used by a row
+    (``texts``: the stripped text of each of pyarrow's codes, equal texts may repeat); one
+    pass over the rows."""
+    used = np.bincount(indices, minlength=len(texts)) > 0
+    distinct = sorted(set(texts[used].tolist()))
+    at = {t: i for i, t in enumerate(distinct)}
+    remap = np.full(len(texts), -1, dtype=np.int32)
+    remap[used] = [at[t] for t in texts[used].tolist()]
+    return remap[indices], np.array(distinct, dtype=object)
 
 
 def split(line: str, delimiter: str, quoting: Literal[0, 1, 2, 3] = csv.QUOTE_MINIMAL
