@@ -6,8 +6,13 @@ The flow for one uploaded file::
     mapping = suggest_mapping(raw.headers, "patients")   # header -> canonical name or None
     frame, report = validate(raw, mapping, "patients")   # typed frame + what happened to every row
 
-and for a whole cohort ``load_upload(Upload(...), ...)``, ``load_frames(df, ...)`` (a notebook's
-frames) or ``load_demo()``. Nothing is dropped silently: every data row is either in ``frame``
+and for a whole cohort ``load_upload(Upload(...), ..., progress=...)``, ``load_frames(df, ...)``
+(a notebook's frames) or ``load_demo()``. At registry scale (ten million lab rows) the lab and
+treatment files are read dictionary-encoded (``read_table(..., coded=True)``) and checked once
+per distinct cell text; their text key columns (labs: patient_id, analyte, unit; treatments:
+patient_id, drug, unit) come out as pandas Categorical with sorted categories.
+
+Nothing is dropped silently: every data row is either in ``frame``
 or listed in ``report.rejected`` with the reason; every cell that could not be used is listed in
 ``report.cell_issues`` (its row is kept, the cell set missing). Nothing touches disk.
 
@@ -16,7 +21,9 @@ module          concept
 ==============  ===========================================================================
 ``read``        bytes -> :class:`RawTable`: header row, rows that do not fit it
 ``filekind``    what a file that is not a table is (PDF, image, archive, HTML, JSON, ...)
-``delimited``   text decoding, delimiter, records, decimal mark
+``packed``      gzip-compressed files, ZIP archives of one table, Parquet files
+``delimited``   text decoding, delimiter, records, decimal mark; the pyarrow fast path
+``coded``       dictionary-encoded (Categorical) text columns, built from codes
 ``workbook``    Excel worksheets, the sheet that holds the table
 ``mapping``     header -> canonical column; names for extra columns
 ``dates``       dates -> days after infusion (dates dropped)

@@ -38,8 +38,11 @@ class Cohort:
     Attributes
     ----------
     patients : one row per patient, canonical columns first, extra columns after.
-    labs : long lab table (patient_id, day, analyte, value, unit); may be empty.
-    treatments : long treatment table (patient_id, day, drug, dose, unit); may be empty.
+    labs : long lab table (patient_id, day, analyte, value, unit); may be empty. From
+        :func:`load_upload`, patient_id, analyte and unit are pandas Categorical (sorted
+        categories, every one used); from :func:`load_frames`, object columns.
+    treatments : long treatment table (patient_id, day, drug, dose, unit); may be empty; its
+        text columns Categorical from :func:`load_upload` as the labs'.
     source : "Synthetic demo cohort" or the uploaded file names.
     synthetic : True for the demo cohort (every view says so).
     reports : LoadReport per uploaded table (empty for the demo).
