@@ -250,16 +250,27 @@ class _Slot:
         self.emptied += 1
 
 
+class _Where:
+    """A container whose ``empty()`` adds a recorded placeholder."""
+
+    def __init__(self) -> None:
+        self.slots: list[_Slot] = []
+
+    def empty(self) -> _Slot:
+        self.slots.append(_Slot())
+        return self.slots[-1]
+
+
 def test_progress_maps_each_phase_into_its_share_and_never_moves_back():
     import threading
 
     from ui.session import PHASES, Progress
 
     assert PHASES == {"ingest": (0.0, 0.7), "derive": (0.7, 0.9), "store": (0.9, 1.0)}
-    slot = _Slot()
-    bar = Progress(slot)
+    where = _Where()
+    bar = Progress(where)
     bar.done()
-    assert slot.emptied == 0                            # nothing shown: nothing to remove
+    assert where.slots == []                            # nothing shown: no element added
     ingest = bar.phase("ingest")
     ingest("Reading labs.csv", 0.0)
     ingest("Reading labs.csv", 0.005)                   # < 1% further, same step: skipped
@@ -270,6 +281,8 @@ def test_progress_maps_each_phase_into_its_share_and_never_moves_back():
     worker.join()                                       # another thread: ignored
     bar.phase("derive")("Deriving endpoints", 0.0)
     bar.phase("store")("Building the database", 0.5)    # 0.9 + 0.1 * 0.5
+    assert len(where.slots) == 1                        # one placeholder, updated in place
+    slot = where.slots[0]
     assert slot.shown == [(0.0, "Reading labs.csv"), (0.35, "Checking values in labs.csv"),
                           (0.35, "Converting units"), (0.7, "Deriving endpoints"),
                           (0.95, "Building the database")]

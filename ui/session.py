@@ -53,17 +53,20 @@ class Progress:
     """A progress bar with the step's name while an upload is loaded (read and checked by
     :func:`core.ingest.load_upload`, endpoints derived, the database built).
 
-    Nothing is drawn until the first step reports; :meth:`done` removes the bar. Updates
-    from another thread than the one that made the bar (a worker inside the core) are
-    ignored, and the bar never moves back.
+    Nothing is drawn until the first step reports: then a placeholder is added where the
+    bar goes (``where.empty()``); :meth:`done` empties it. So a rerun that loads nothing adds
+    no element. Updates from another thread than the one that made the bar (a worker inside
+    the core) are ignored, and the bar never moves back.
 
     Parameters
     ----------
-    slot : an ``st.empty()`` placeholder where the bar goes.
+    where : the container the bar goes into (a Streamlit DeltaGenerator), e.g. the top of
+        the main area, which stays in view while the sidebar is scrolled.
     """
 
-    def __init__(self, slot: Any) -> None:
-        self._slot = slot
+    def __init__(self, where: Any) -> None:
+        self._where = where
+        self._slot: Any = None
         self._thread = threading.get_ident()
         self._label = ""
         self._fraction = -1.0
@@ -87,11 +90,13 @@ class Progress:
         if label != self._label:
             self.steps.append(label)
         self._label, self._fraction = label, fraction
+        if self._slot is None:
+            self._slot = self._where.empty()
         self._slot.progress(fraction, text=label)
 
     def done(self) -> None:
-        """Remove the bar (when nothing was shown, the placeholder stays empty)."""
-        if self._label:
+        """Remove the bar (nothing to do when no step was shown)."""
+        if self._slot is not None:
             self._slot.empty()
 
 

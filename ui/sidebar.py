@@ -142,7 +142,9 @@ def _data_source() -> session.Progress | None:
     st.caption(size_note())
     files = _fill_slots(slots, dropped or [])
     st.session_state[SLOTS_KEY] = files
-    bar = session.Progress(st.empty())
+    # the bar goes at the top of the main area (the sidebar runs before the page), in view
+    # wherever the sidebar is scrolled to; it is added only when a step starts
+    bar = session.Progress(st._main)
     _load_uploads(files["patients"], files["labs"], files["treatments"], bar)
     if st.session_state.get("uploaded_cohort") is not None:
         st.caption(LEAVE_NOTE)
