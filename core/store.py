@@ -21,8 +21,8 @@ Pages never write SQL; core modules call :meth:`CohortStore.query` with paramete
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, TypeVar
 
 import pandas as pd
 
@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 from core.errors import ColumnError
 from core.filters import CohortFilter, Scalar, python_value, quote_ident
 from core.ingest import Cohort
+
+T = TypeVar("T")
 
 SAFE_CONFIG: dict[str, str | bool | int | float | list[str]] = {
     "enable_external_access": False,
@@ -76,6 +78,7 @@ class CohortStore:
         # per-store derived tables (see cached()), most recently used last
         self._cached: dict[tuple[object, ...], str] = {}
         self._cached_n = 0
+        self._memo: dict[tuple[object, ...], object] = {}
         self._columns = {t: [r[0] for r in self._con.execute(f"DESCRIBE {t}").fetchall()]
                          for t in ("patients", "labs", "treatments")}
         self._types = dict(self._con.execute("SELECT column_name, data_type FROM "
@@ -141,11 +144,35 @@ class CohortStore:
                 self._con.execute(f"DROP TABLE IF EXISTS {self._cached.pop(old)}")
             return name
 
+    def memo(self, key: tuple[object, ...], compute: Callable[[], T], keep: int = 4) -> T:
+        """``compute()``, computed once per store and ``key`` and kept in Python (at most
+        ``keep`` values, least recently used dropped): for arrays that several filter changes
+        reuse, e.g. a cached table read once into numpy."""
+        with self._lock:
+            value = self._memo.pop(key) if key in self._memo else compute()
+            self._memo[key] = value
+            while len(self._memo) > keep:
+                del self._memo[next(iter(self._memo))]
+            return value  # type: ignore[return-value]
+
     # ----------------------------------------------------------------------------------------
     def query(self, sql: str, params: Sequence[object] | None = None) -> pd.DataFrame:
         """Run a parameterised query under the store's lock and return a DataFrame."""
         with self._lock:
             return self._con.execute(sql, list(params or [])).df()
+
+    def query_with(self, frames: dict[str, pd.DataFrame], sql: str,
+                   params: Sequence[object] | None = None) -> pd.DataFrame:
+        """:meth:`query` with ``frames`` readable under their names for this query only (e.g.
+        rows a core module selected with numpy, for an aggregate DuckDB computes)."""
+        with self._lock:
+            for name, frame in frames.items():
+                self._con.register(name, frame)
+            try:
+                return self._con.execute(sql, list(params or [])).df()
+            finally:
+                for name in frames:
+                    self._con.unregister(name)
 
     def columns(self, table: str = "patients") -> list[str]:
         return list(self._columns[table])

@@ -159,6 +159,46 @@ def _binned(store: CohortStore, analyte: str, align: Align, x_range: tuple[float
                         sql, [analyte, *bparams, lo, hi])
 
 
+def _binned_arrays(store: CohortStore, analyte: str, align: Align,
+                   x_range: tuple[float, float], daily_until: int,
+                   width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_binned` as numpy arrays ``_pk, bin, v`` (read once per store and arguments)."""
+    def load() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        with store.lock:
+            name = _binned(store, analyte, align, x_range, daily_until, width)
+            df = store.query(f"SELECT _pk, bin, v FROM {name}")
+        return (df["_pk"].to_numpy(np.int64), df["bin"].to_numpy(float),
+                df["v"].to_numpy(float))
+
+    key = ("time_course.binned_arrays", analyte, align, float(x_range[0]), float(x_range[1]),
+           daily_until, width)
+    return store.memo(key, load)
+
+
+def _quartiles(store: CohortStore, pk: np.ndarray, bins: np.ndarray, values: np.ndarray,
+               p_pk: np.ndarray, p_grp: np.ndarray) -> pd.DataFrame:
+    """Median, q1, q3 and n of the bin means per group and bin (``grp, bin, median, q1, q3,
+    n``, sorted by grp then bin), for the patients ``p_pk`` in groups ``p_grp``.
+
+    The filtered patients' rows are picked with numpy (a lookup by the integer key), then
+    DuckDB's ``quantile_cont`` aggregates them: the same function on the same values as a
+    join in SQL, without the join."""
+    groups = np.array(sorted(set(p_grp)), dtype=object)
+    code = np.full(len(store.cohort.patients), -1, dtype=np.int32)
+    code[p_pk] = pd.Categorical(p_grp, categories=groups).codes
+    g = code[pk]
+    keep = g >= 0
+    rows = pd.DataFrame({"g": g[keep], "bin": bins[keep], "v": values[keep]})
+    # the three quantiles in one call: one sort per group and bin, not three (same values)
+    df = store.query_with({"_band_rows": rows},
+                          "SELECT g, bin, qs[1] AS median, qs[2] AS q1, qs[3] AS q3, n FROM "
+                          "(SELECT g, bin, quantile_cont(v, [0.5, 0.25, 0.75]) AS qs, "
+                          "count(*) AS n FROM _band_rows GROUP BY g, bin) ORDER BY g, bin")
+    df.insert(0, "grp", groups[df.pop("g").to_numpy(np.int64)] if len(df) else
+              pd.Series(dtype=object))
+    return df
+
+
 def group_label(group: str | None, raw: object) -> str:
     """Legend label of a group value: ``"Tocilizumab given: yes"``, ``"CRS grade: 2"``."""
     if group is None:
@@ -252,16 +292,11 @@ def band(store: CohortStore, flt: CohortFilter | None, analyte: str, *,
         (patients in the bin); sorted by group and bin.
     """
     _check(store, analyte, align, group)
-    with store.lock:
-        ps, params = _patients(store, flt, align, group)
-        binned = _binned(store, analyte, align, x_range, daily_until, width)
-        # the three quantiles in one call: one sort per group and bin, not three (same values)
-        sql = (f"WITH p AS ({ps}), q AS (SELECT p.grp, b.bin, quantile_cont(b.v, [0.5, 0.25, "
-               f"0.75]) AS qs, count(*) AS n FROM {binned} b JOIN p ON b._pk = p._pk "
-               "GROUP BY p.grp, b.bin) "
-               "SELECT grp, bin, qs[1] AS median, qs[2] AS q1, qs[3] AS q3, n FROM q "
-               "ORDER BY grp, bin")
-        df = store.query(sql, params)
+    pk, bins, values = _binned_arrays(store, analyte, align, x_range, daily_until, width)
+    ps, params = _patients(store, flt, align, group)
+    p = store.query(f"SELECT _pk, grp FROM ({ps})", params)
+    df = _quartiles(store, pk, bins, values, p["_pk"].to_numpy(np.int64),
+                    p["grp"].astype(str).to_numpy(dtype=object))
     df["bin"] = df["bin"].astype(float)
     df["x"] = bin_x(df["bin"].to_numpy(), daily_until, width)
     df["n"] = df["n"].astype(int)
