@@ -289,3 +289,16 @@ def test_cox_with_a_grouping_covariate_has_lifelines_concordance(veteran, monkey
     slow = cox(data, "time", "status", ["trt"])
     assert fast.concordance == slow.concordance
     _same(fast, slow)
+
+
+@pytest.mark.parametrize("n, kind", [(50, "tied"), (999, "continuous"), (3_001, "few times")])
+def test_concordance_by_sorting_equals_lifelines(n, kind):
+    # any predictions: the same pairs as lifelines' tree, so the same C to the last bit
+    from lifelines.utils import concordance_index
+
+    rng = np.random.default_rng(n)
+    t = rng.integers(1, 4 if kind == "few times" else 500, n).astype(float)
+    e = (rng.random(n) < 0.5).astype(float)
+    pred = rng.integers(0, 40, n) * 0.37 if kind == "tied" else rng.normal(size=n)
+    assert cox_model._concordance_sorted(t, e, pred) == concordance_index(t, pred, e)
+    assert np.isnan(cox_model._concordance_sorted(t, np.zeros(n), pred))   # no pairs
