@@ -14,15 +14,20 @@ contingency_tests  contingency (chi-square, Fisher; test choice)
 fisher_exact       Fisher 2x2 p and the exact r x c enumeration
 multiplicity       holm
 design             design_matrix (treatment coding), collinearity
-regression         logistic (ML, separation)
-firth              Firth's penalised logistic fit, LRT p, profile CIs
+regression         logistic (ML, separation; from firth.FAST_MIN_ROWS patients on distinct rows
+                   with counts, separation LP by row generation)
+firth              Firth's penalised logistic fit, LRT p, profile CIs (frequency weights at
+                   large n: collapse)
 survival           kaplan_meier (lifelines KaplanMeierFitter; R's median rule), time/event checks
 logrank            log-rank and pairwise log-rank (lifelines multivariate_logrank_test)
-cox_model          cox (lifelines CoxPHFitter, Efron ties; CoxTimeVaryingFitter for start-stop)
-efron              Efron partial likelihood blocks for cox.zph and the information check
+cox_model          cox (lifelines CoxPHFitter, Efron ties; CoxTimeVaryingFitter for start-stop;
+                   from efron.FAST_MIN_ROWS rows its own Newton-Raphson on vectorised sums)
+efron              Efron partial likelihood, score, information and cox.zph blocks (loops;
+                   vectorised efron_fast from FAST_MIN_ROWS rows)
 ph_test            cox.zph
 competing          cumulative_incidence (Aalen-Johansen, cmprsk variance), Gray's test
-_common            complete cases, option checks, solver budgets, shared constants
+_common            complete cases, option checks, solver budgets, shared constants,
+                   distinct_rows
 
 Example (``df`` a patient table; the README's runnable example is checked by
 ``tests/test_readme.py``)::
