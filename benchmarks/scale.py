@@ -242,9 +242,8 @@ def report(results: list[dict[str, Any]]) -> None:
             cells.append(f"{s:>10.3f}{mark} ({s / duck:5.1f}x / {s / pdb:5.2f}x)")
         print(f"{step:44s}" + "".join(cells))
     last = by_size[-1]
-    over = [s for s in steps if s in last and last[s][0] > 1.0
-            and s not in ("DuckDB read_csv (labs)", "pandas read_csv + groupby (labs)")
-            and not s.startswith(("load_upload", "apply_to", "whole", "  "))]
+    pages = {step for _p, step, *_ in results[-1]["rows"] if _p == "page"}
+    over = [s for s in steps if s in pages and last[s][0] > 1.0]
     print(f"page computations over 1 s at n = {sizes[-1]:,}: {', '.join(over) or 'none'}")
 
 

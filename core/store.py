@@ -24,10 +24,10 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
+import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
-    import numpy as np
     import pyarrow as pa  # type: ignore[import-untyped]
 
 from core.errors import ColumnError
@@ -90,7 +90,6 @@ class CohortStore:
         ``_pk`` (the patient's row in the patients table; NULL for lab rows of no patient), so
         that core modules join 10M lab rows on integers instead of text. No copy: the Arrow
         columns are shared, only the key column is new."""
-        import numpy as np
         import pyarrow as pa
 
         patients, labs = self.cohort.patients, self.cohort.labs
@@ -235,7 +234,7 @@ class CohortStore:
         ids = self.query(f"SELECT DISTINCT patient_id FROM patients WHERE {where} AND "
                          "patient_id IS NOT NULL", params)["patient_id"]
         keep = _rows_of(frame["patient_id"], set(ids.astype(str)))
-        return _restore(frame.loc[keep].reset_index(drop=True), frame, as_text=True)
+        return _restore(_take(frame, np.flatnonzero(keep)), frame, as_text=True)
 
     def labs(self, flt: CohortFilter | None = None) -> pd.DataFrame:
         """Lab rows of the filtered patients."""
@@ -329,10 +328,24 @@ def _text(col: pd.Series) -> pd.Series:
     return pd.Series(values, index=col.index, name=col.name, dtype=object)
 
 
+def _take(frame: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
+    """``frame.iloc[rows]`` with a fresh RangeIndex, column by column on the arrays
+    (Categorical by its codes): several times faster than ``iloc`` on 10M rows."""
+    cols: dict[str, object] = {}
+    for c in frame.columns:
+        col = frame[c]
+        if isinstance(col.dtype, pd.CategoricalDtype):
+            cols[c] = pd.Categorical.from_codes(  # type: ignore[call-arg]
+                col.cat.codes.to_numpy()[rows], dtype=col.dtype, validate=False)
+        elif isinstance(col.dtype, np.dtype):
+            cols[c] = col.to_numpy()[rows]
+        else:
+            cols[c] = col.array.take(rows)
+    return pd.DataFrame(cols, columns=frame.columns, copy=False)
+
+
 def _rows_of(key: pd.Series, ids: set[str]) -> np.ndarray:
     """Boolean mask of the rows whose key, as text (what DuckDB compares), is in ``ids``."""
-    import numpy as np
-
     if isinstance(key.dtype, pd.CategoricalDtype):
         cats = key.cat.categories
         hit = np.fromiter((str(c) in ids for c in cats), dtype=bool, count=len(cats))
