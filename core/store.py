@@ -293,9 +293,12 @@ def _for_duckdb(frame: pd.DataFrame) -> pa.Table:
     arrays, names = [], []
     for c in frame.columns:
         col = frame[c]
-        if col.dtype == object:
-            col = col.astype("string")
-        arrays.append(pa.Array.from_pandas(col))
+        if col.dtype == object and pd.api.types.infer_dtype(col, skipna=True) == "string":
+            # text and missing values only: straight to Arrow strings (what astype gives)
+            arrays.append(pa.array(col.to_numpy(), type=pa.string(), from_pandas=True))
+        else:
+            arrays.append(pa.Array.from_pandas(col.astype("string") if col.dtype == object
+                                               else col))
         names.append(str(c))
     return pa.Table.from_arrays(arrays, names=names)
 
