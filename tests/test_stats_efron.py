@@ -302,3 +302,21 @@ def test_concordance_by_sorting_equals_lifelines(n, kind):
     pred = rng.integers(0, 40, n) * 0.37 if kind == "tied" else rng.normal(size=n)
     assert cox_model._concordance_sorted(t, e, pred) == concordance_index(t, pred, e)
     assert np.isnan(cox_model._concordance_sorted(t, np.zeros(n), pred))   # no pairs
+
+
+def test_fast_cox_retries_and_says_when_it_does_not_converge(lung, monkeypatch):
+    from core.stats._common import SolverBudget
+    from core.stats.ph_test import PH_NOT_FINITE
+
+    tiny = SolverBudget(max_iter=1, tol=1e-300, xtol=1e-300, max_halfstep=0)
+    data = _tile(lung, 25)
+    monkeypatch.setattr(cox_model, "COX_NEWTON_ATTEMPTS",
+                        (tiny, *cox_model.COX_NEWTON_ATTEMPTS))
+    res = cox(data, "time", "status", ["age", "sex", "ph.ecog"])
+    # the R values of test_fast_cox_tiled_lung_matches_coxph
+    _check(res, {"sex": (-0.5550295539406, 0.03354407819578, -0.62077473909895,
+                         -0.4892843687823)})
+    assert res.messages == ()
+    monkeypatch.setattr(cox_model, "COX_NEWTON_ATTEMPTS", (tiny, tiny))
+    res = cox(data, "time", "status", ["age", "sex", "ph.ecog"])
+    assert res.messages == (cox_model.COX_NOT_CONVERGED, PH_NOT_FINITE)

@@ -17,6 +17,7 @@ import pytest
 from firthmodels import detect_separation as firthmodels_separation
 
 from core.stats import LogisticResult, firth, logistic, regression
+from core.stats._common import SolverBudget
 
 FIX = Path(__file__).parent / "fixtures" / "stats_models"
 REL = 1e-6
@@ -167,3 +168,26 @@ def test_separation_by_row_generation_equals_the_whole_programme(subset, monkeyp
         Xu, yu, w = firth.collapse(X, y)
         found = regression.detect_separation(Xu, yu, w)
         assert found is not None and list(found) == list(expected)
+
+
+TINY = SolverBudget(max_iter=1, tol=1e-300, xtol=1e-300, max_halfstep=0)
+
+
+def test_fast_firth_retries_when_the_first_budget_fails(monkeypatch):
+    # a first attempt that cannot converge stands for a CPU whose rounding floor lies above
+    # the tolerance: the large-n path's retries must still give R's numbers (test above)
+    monkeypatch.setattr(firth, "FIRTH_FIT_ATTEMPTS", (TINY, *firth.FIRTH_FIT_ATTEMPTS))
+    monkeypatch.setattr(firth, "FIRTH_LRT_ATTEMPTS", (TINY, *firth.FIRTH_LRT_ATTEMPTS))
+    monkeypatch.setattr(firth, "FIRTH_CI_ATTEMPTS", (TINY, *firth.FIRTH_CI_ATTEMPTS))
+    res = logistic(_tile(pd.read_csv(FIX / "endometrial.csv"), 70), "HG", ["NV", "PI", "EH"])
+    _check(res, "PI", -0.0420809602867, 0.00528941922131, -0.0525670972091,
+           -0.0318067517311, 1.14589412229e-16, rel=1e-7)
+    assert not any("could not be computed" in m for m in res.messages)
+
+
+def test_fast_budgets_cap_all_but_the_last_attempt():
+    fast = firth.fast_budgets(firth.FIRTH_FIT_ATTEMPTS)
+    assert [b.max_iter for b in fast] == [firth.FAST_MAX_ITER] * (len(fast) - 1) + \
+        [firth.FIRTH_FIT_ATTEMPTS[-1].max_iter]
+    assert [(b.tol, b.xtol) for b in fast] == [(b.tol, b.xtol) for b in firth.FIRTH_FIT_ATTEMPTS]
+    assert fast[-1] == firth.FIRTH_FIT_ATTEMPTS[-1]
