@@ -41,8 +41,8 @@ Scope = Literal["page", "panel"]
 HINTS: tuple[tuple[type[CohortError], str], ...] = (
     (InsufficientDataError, "Widen the filter in the sidebar or choose other columns."),
     (ColumnError, "Choose another column, or correct the column mapping on the Data page."),
-    (DataFormatError, "Save the file as CSV (UTF-8) or .xlsx and upload it again; the Data "
-                      "page has templates."),
+    (DataFormatError, "Save the file as CSV (UTF-8, also as .csv.gz or in a .zip), .xlsx or "
+                      "Parquet and upload it again; the Data page has templates."),
     (ValidationError, "Correct the file (the Data page lists the problems) and upload it "
                       "again."),
     (ExportError, "Remove the figure from the report, or try again with fewer figures."),
