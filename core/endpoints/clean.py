@@ -315,16 +315,20 @@ def _convert_units(raw: RawCells, c: _Coded, value: np.ndarray, ok: np.ndarray,
                    iss: Issues) -> tuple[np.ndarray, np.ndarray]:
     """Convert values to canonical units; set aside unknown units and units the patient's
     values contradict. Returns the converted values and the usable mask."""
-    factor, given = _unit_factors(c)
-    stated = ok & given
-    bad_unit = stated & np.isnan(factor)
+    pair_factor, pair_given, pair = _unit_factors(c)
+    bad_unit = ok & (pair_given & np.isnan(pair_factor))[pair]
     iss.add_at("labs", raw, bad_unit,
                [f"unknown unit for {ANAMES[a]}: not used; use one of "
                 f"{units.accepted_units(ANAMES[a])}" for a in c.acode[bad_unit]],
                "{n} lab rows have a unit core cannot convert and were not used (see issues).")
+    # the factor applied: the unit's where one was given (a bad unit's: 1), else 1
+    applied = np.where(pair_given, np.nan_to_num(pair_factor, nan=1.0), 1.0)
+    if (applied == 1.0).all():   # every unit canonical (as the loader leaves them): no product
+        factor = None
+    else:
+        factor = np.where(ok, applied[pair], 1.0)
+        value = value * factor
     ok = ok & ~bad_unit
-    factor = np.where(stated, np.nan_to_num(factor, nan=1.0), 1.0)
-    value = value * factor
     pos, problem = _contradicted(c, value, factor, ok)
     iss.add_at("labs", raw, pos, problem, "{n} lab rows carry values that contradict their "
                "unit (e.g. fibrinogen in g/L labelled mg/dL) and were not used (see issues).")
@@ -332,27 +336,31 @@ def _convert_units(raw: RawCells, c: _Coded, value: np.ndarray, ok: np.ndarray,
     return value, ok
 
 
-def _unit_factors(c: _Coded) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`core.ingest.units.lab_factors` per row, computed once per (analyte, unit cell)
-    pair that occurs."""
+def _unit_factors(c: _Coded) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`core.ingest.units.lab_factors` once per (analyte, unit cell) pair that occurs:
+    per pair the factor and whether a unit was given, and per row its pair."""
     na, nu = len(ANAMES) + 1, len(c.units) + 1   # last of each: unknown analyte, no unit
-    pair = (np.where(c.acode < 0, na - 1, c.acode).astype(np.int64) * nu
-            + np.where(c.ucode < 0, nu - 1, c.ucode))
-    if na * nu <= 4 * len(pair) + 1024:
-        uniq, inv = np.arange(na * nu), pair
-        if na * nu > 4096:
-            seen = np.bincount(pair, minlength=na * nu) > 0
-            uniq = np.flatnonzero(seen)
-            inv = (np.cumsum(seen) - 1)[pair]
-    else:
-        inv, uniq = pd.factorize(pair)
+    wide = np.dtype(np.int32 if na * nu < 2**31 else np.int64)
+    pair: np.ndarray = c.acode.astype(wide)
+    pair[pair < 0] = na - 1
+    pair *= nu
+    unit: np.ndarray = c.ucode.astype(wide)
+    unit[unit < 0] = nu - 1
+    pair += unit
     names = np.array([*ANAMES, None], dtype=object)
     cells = _with_none(c.units)
+    if na * nu <= 4 * len(pair) + 1024:   # a pair's number is its place in the full table
+        uniq = np.flatnonzero(np.bincount(pair, minlength=na * nu))
+        factor, given = units.lab_factors(names[uniq // nu], cells[uniq % nu])
+        full_f, full_g = np.ones(na * nu), np.zeros(na * nu, bool)
+        full_f[uniq], full_g[uniq] = factor, given
+        return full_f, full_g, pair
+    inv, uniq = pd.factorize(pair)
     factor, given = units.lab_factors(names[uniq // nu], cells[uniq % nu])
-    return factor[inv], given[inv]
+    return factor, given, inv
 
 
-def _contradicted(c: _Coded, value: np.ndarray, factor: np.ndarray,
+def _contradicted(c: _Coded, value: np.ndarray, factor: np.ndarray | None,
                   ok: np.ndarray) -> tuple[np.ndarray, list[str]]:
     """The rows :func:`core.ingest.units.contradicted_units` names, and why.
 
@@ -366,7 +374,7 @@ def _contradicted(c: _Coded, value: np.ndarray, factor: np.ndarray,
     lo, hi = np.full(na + 1, -np.inf), np.full(na + 1, np.inf)   # others: never outside
     for name, (t_lo, t_hi) in units.TYPICAL.items():
         typical[ACODE[name]], lo[ACODE[name]], hi[ACODE[name]] = True, t_lo, t_hi
-    outside = ok & ((value < lo[c.acode]) | (value > hi[c.acode]))
+    outside = _outside(value, c.acode, lo, hi) & ok
     if not outside.any():
         return np.zeros(0, np.int64), []
     flagged = np.zeros(len(c.ids) + 1, bool)   # the last: no patient ID (never usable)
@@ -396,7 +404,8 @@ def _contradicted(c: _Coded, value: np.ndarray, factor: np.ndarray,
         return sel, []
     cells = _with_none(c.units)
     problem = units.contradicted_units(c.ids[c.idc[sel]], np.asarray(ANAMES, dtype=object)[
-        c.acode[sel]], cells[c.ucode[sel]], value[sel], factor[sel]).to_numpy(object)
+        c.acode[sel]], cells[c.ucode[sel]], value[sel],
+        np.ones(len(sel)) if factor is None else factor[sel]).to_numpy(object)
     hit = problem != ""
     return sel[hit], list(problem[hit])
 
@@ -406,13 +415,24 @@ def _plausible(raw: RawCells, c: _Coded, value: np.ndarray, ok: np.ndarray,
     """Set aside values outside the analyte's plausible range."""
     lo = np.array([ANALYTES[a].plausible[0] for a in ANAMES] + [-np.inf], dtype=float)
     hi = np.array([ANALYTES[a].plausible[1] for a in ANAMES] + [np.inf], dtype=float)
-    implaus = ok & ((value < lo[c.acode]) | (value > hi[c.acode]))
+    implaus = _outside(value, c.acode, lo, hi) & ok
     iss.add_at("labs", raw, implaus, [
         f"outside the plausible range {ANALYTES[a].plausible[0]:g}-"
         f"{ANALYTES[a].plausible[1]:g} {ANALYTES[a].unit}: not used; check for a typo or the "
         "unit" for a in (ANAMES[i] for i in c.acode[implaus])],
         "{n} lab values outside the plausible range were not used (see issues).")
     return ok & ~implaus
+
+
+def _outside(value: np.ndarray, code: np.ndarray, lo: np.ndarray,
+             hi: np.ndarray) -> np.ndarray:
+    """``(value < lo[code]) | (value > hi[code])`` with one row-long buffer for both bounds
+    (code -1 reads the last entry)."""
+    bound = np.take(lo, code)
+    out = value < bound
+    np.take(hi, code, out=bound)
+    out |= value > bound
+    return out
 
 
 @dataclass(frozen=True)
@@ -474,8 +494,9 @@ def _sorted_codes(c: _Coded, day_all: np.ndarray, value: np.ndarray, ok: np.ndar
         idc, acode, day, val = c.idc[src], c.acode[src], day_all[src], value[src]
     pcode, used = pd.factorize(idc)   # patients in the order of their first usable row
     na = len(ANAMES)
-    wide = np.dtype(np.int32 if len(used) * na < 2**31 else np.int64)
-    key = pcode.astype(wide) * np.asarray(na, dtype=wide) + acode.astype(wide, copy=False)
+    key: np.ndarray = pcode.astype(np.int32 if len(used) * na < 2**31 else np.int64)
+    key *= na
+    key += acode
     o, k, d, same, same_day = _order(key, day, val)
     if len(o):
         # input not in day order within a patient's analyte <=> the sort moved a later day
@@ -492,7 +513,8 @@ def _sorted_codes(c: _Coded, day_all: np.ndarray, value: np.ndarray, ok: np.ndar
         if n_neg:
             iss.messages.append(f"{n_neg} lab rows lie before infusion (day < 0);"
                                 " they count for baselines only.")
-    rows = _Rows(k // na, k % na, d, val[o], o, src, same_day)
+    pc, ac = np.divmod(k, na)
+    rows = _Rows(pc, ac, d, val[o], o, src, same_day)
     return rows, c.ids[np.asarray(used, dtype=np.int64)]
 
 
