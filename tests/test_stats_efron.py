@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.errors import InsufficientDataError
-from core.stats import CoxResult, cox, cox_model, efron
+from core.errors import ColumnError, InsufficientDataError
+from core.stats import CoxResult, cox, cox_model, efron, firth, regression
 
 FIX = Path(__file__).parent / "fixtures" / "stats_models"
 REL = 1e-6
@@ -320,3 +320,41 @@ def test_fast_cox_retries_and_says_when_it_does_not_converge(lung, monkeypatch):
     monkeypatch.setattr(cox_model, "COX_NEWTON_ATTEMPTS", (tiny, tiny))
     res = cox(data, "time", "status", ["age", "sex", "ph.ecog"])
     assert res.messages == (cox_model.COX_NOT_CONVERGED, PH_NOT_FINITE)
+
+
+def _outcome(call, df: pd.DataFrame) -> object:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")           # no warning may reach the user either way
+        try:
+            return call(df)
+        except (InsufficientDataError, ColumnError) as exc:
+            return (type(exc), str(exc))
+
+
+def test_degenerate_data_give_the_same_result_or_message_on_both_paths(monkeypatch):
+    # test_stats_survival's degenerate cohorts (none, one patient, no events, one event time,
+    # separation...) through cox and logistic: the same errors and messages on both paths,
+    # and the same numbers except where both say a hazard ratio is infinite (then the
+    # estimate only shows where the divergence has got to)
+    from test_stats_survival import CALLS, DEGENERATE
+
+    calls = {k: c for k, c in CALLS.items() if not k.startswith("kaplan")}
+    paths = []
+    for threshold in (10**9, 0):
+        for module in (efron, cox_model, firth, regression):
+            monkeypatch.setattr(module, "FAST_MIN_ROWS", threshold)
+        paths.append({(d, c): _outcome(call, df) for d, df in DEGENERATE.items()
+                      for c, call in calls.items()})
+    slow, fast = paths
+    for case, s in slow.items():
+        f = fast[case]
+        if isinstance(s, tuple) or isinstance(f, tuple):
+            assert s == f, case
+            continue
+        assert s.messages == f.messages, case
+        if any("infinite" in m for m in s.messages):
+            continue
+        a, b = (r.table.select_dtypes("number").to_numpy(float) for r in (s, f))
+        assert np.allclose(a, b, rtol=1e-6, equal_nan=True), case
