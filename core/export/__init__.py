@@ -15,7 +15,11 @@ report        :class:`Report` (the pinned figures, immutable), :class:`ReportIte
               :class:`ReportMeta` (cohort, filters, n, date, versions)
 layout        placing a rendered PNG on a slide or page (shared by pptx and pdf)
 pptx, pdf     :func:`build_pptx`, :func:`build_pdf`
-archive       :func:`build_zip`: figures as PNG + SVG, tables, patient list, README
+archive       :func:`build_zip`: figures as PNG + SVG, tables, the filtered patients (with their
+              lab and treatment rows), the notebook, README
+notebook      :func:`~core.export.notebook.build_notebook`: ``report.ipynb``, which reads the
+              pack's CSVs and recomputes every pinned figure from its
+              :class:`~core.codegen.PanelCode` (the same calls as the page's "Show code")
 pack          :func:`build_pack`: all three, each figure rendered once
 ============  ==================================================================================
 
