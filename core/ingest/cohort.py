@@ -241,10 +241,11 @@ def _load_patients(up: Upload, mapping: Mapping[str, str | None] | None,
     Raises :class:`ValidationError` when no patient row could be loaded."""
     step = step or _Steps(None, [])
     step(f"Reading {up.name}", up, "read")
-    raw = read_table(up.data, up.name, "patients")
+    raw = read_table(up.data, up.name, "patients", coded=True)
     step(f"Checking values in {up.name}", up, "check")
     raw, infusion, date_notes = patients_dates(raw)
     frame, report = validate(raw, merge_mapping(mapping, raw.headers, "patients"), "patients")
+    frame = _object_text(frame)  # one row per patient: text columns stay plain objects
     if frame.empty:
         raise ValidationError(_nothing_loaded(raw, report))
     return frame, _with_notes(report, date_notes), infusion
@@ -271,6 +272,24 @@ def _load_long(table: schema.TableName, up: Upload, mapping: Mapping[str, str | 
         frame, doses = units.convert_dose_units(frame)
         report = replace(report, conversions=report.conversions + tuple(doses))
     return frame, report
+
+
+def _object_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its Categorical columns as object columns (None where missing)."""
+    coded = [c for c in frame.columns if is_coded(frame[c])]
+    if not coded:
+        return frame
+    out = {}
+    for name in frame.columns:
+        col = frame[name]
+        if name in coded:
+            codes, texts = codes_and_texts(col)
+            table = np.empty(len(texts) + 1, dtype=object)  # code -1: the last entry, None
+            table[:-1] = texts
+            values = table[codes]
+            col = pd.Series(values, index=frame.index, dtype=object, name=name)
+        out[name] = col
+    return pd.DataFrame(out, index=frame.index, columns=frame.columns, copy=False)
 
 
 def _with_notes(report: LoadReport, notes: list[str]) -> LoadReport:
