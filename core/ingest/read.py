@@ -207,6 +207,8 @@ def _read_coded(data: bytes, name: str) -> RawTable | None:
     if name.lower().endswith((".xlsx", ".xlsm")):
         notes = (f"'{name}' is named like an Excel workbook but is a text file; it was read "
                  "as CSV.",)
+    if len(head) == len(body):
+        text = text.rstrip("\x1a")  # as read_table sniffs the whole text without it
     delimiter = delimited.sniff_delimiter(text)
     digest: list[str] = []  # hashed while pyarrow parses (hashlib releases the GIL)
     hasher = threading.Thread(target=lambda: digest.append(hashlib.sha256(data).hexdigest()))
