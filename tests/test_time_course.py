@@ -194,3 +194,31 @@ def test_ctcae_lines():
     lines = tc.ctcae_lines(180)
     assert list(lines["value"]) == [180, 135, 90, 45]
     assert list(lines["label"]) == ["G1 < 180", "G2 < 135", "G3 < 90", "G4 < 45"]
+
+
+# ------------------------------------------------------------------ per-store tables (issue 13)
+
+def test_filter_changes_reuse_the_store_tables_with_categorical_keys(big):  # noqa: ANN001
+    """The per-store tables (each patient's bin means, each patient's analytes) are computed
+    once and serve every filter: each filter's band and counts equal pandas on its patients,
+    also when the labs' keys are Categorical (as the ingest delivers them at scale)."""
+    import dataclasses
+
+    cohort, _ = big
+    store = CohortStore(dataclasses.replace(cohort, labs=cohort.labs.astype(
+        {"patient_id": "category", "analyte": "category", "unit": "category"})))
+    lab = cohort.labs[cohort.labs["analyte"] == "fibrinogen"].dropna(subset=["value", "day"])
+    for grades in ([0], [1, 2], [3, 4], [1, 2]):
+        flt = CohortFilter().where("crs_grade", grades)
+        mask = cohort.patients["crs_grade"].isin(grades)
+        sql = tc.band(store, flt, "fibrinogen", align="infusion", group="tocilizumab",
+                      x_range=(-7, 60))
+        check_band(sql, pandas_band(cohort, "fibrinogen", align="infusion", group="tocilizumab",
+                                    x_range=(-7, 60), flt=mask))
+        ids = set(cohort.patients.loc[mask, "patient_id"])
+        with_values = set(lab["patient_id"]) & ids
+        in_range = set(lab.loc[lab["day"].between(-7, 60), "patient_id"]) & ids
+        assert tc.counts(store, flt, "fibrinogen", "infusion", (-7, 60)) == {
+            "with_values": len(with_values), "unaligned": 0, "in_range": len(in_range)}
+        assert tc.patient_options(store, flt, "fibrinogen") == sorted(with_values)
+        assert set(tc.sample_patients(store, flt, "fibrinogen", size=10**6)) == in_range
