@@ -157,15 +157,13 @@ def _efron(X: np.ndarray, t: np.ndarray, e: np.ndarray, beta: np.ndarray,
 
 @dataclass(frozen=True)
 class EfronOrder:
-    """What :func:`efron_fast` needs of the times alone (the same at every beta): the rows by
-    increasing stop (and start), the deaths by time, the distinct event times, where each
-    death's group starts, the group sizes, and for each event time how many rows have
-    stop >= s (and start >= s)."""
+    """What :func:`efron_fast` needs of the times alone (the same at every beta): the deaths
+    by time, where each event time's deaths start among them, how many there are, the
+    distinct event times, and each row's bucket: how many event times are <= its stop (and
+    its start), so that stop >= s_k (start >= s_k) is bucket > k."""
 
-    order: np.ndarray
-    n_stop: np.ndarray
-    order0: np.ndarray | None
-    n_start: np.ndarray | None
+    bucket_stop: np.ndarray
+    bucket_start: np.ndarray | None
     dead: np.ndarray
     first: np.ndarray
     d: np.ndarray
@@ -177,22 +175,21 @@ def efron_order(t: np.ndarray, e: np.ndarray, start: np.ndarray | None = None) -
     dead = np.flatnonzero(e == 1)
     dead = dead[np.argsort(t[dead], kind="stable")]
     times, first, d = np.unique(t[dead], return_index=True, return_counts=True)
-    order = np.argsort(t, kind="stable")
-    n_stop = len(t) - np.searchsorted(t[order], times, side="left")
-    order0 = n_start = None
-    if start is not None:
-        order0 = np.argsort(start, kind="stable")
-        n_start = len(t) - np.searchsorted(start[order0], times, side="left")
-    return EfronOrder(order, n_stop, order0, n_start, dead, first, d, times)
+    bucket_stop = np.searchsorted(times, t, side="right")
+    bucket_start = None if start is None else np.searchsorted(times, start, side="right")
+    return EfronOrder(bucket_stop, bucket_start, dead, first, d, times)
 
 
-def _at_least(order: np.ndarray, weights: np.ndarray, count: np.ndarray) -> np.ndarray:
-    """Sums of ``weights`` (rows; any trailing shape) over the last ``count`` rows of
-    ``order`` (rows by increasing time: those with time >= s), as reverse cumulative sums
-    (the largest times first, so small late risk sets are summed exactly)."""
-    sorted_w = weights[order][::-1]
-    tail = np.concatenate([np.zeros((1, *weights.shape[1:])), np.cumsum(sorted_w, axis=0)])
-    return np.asarray(tail[count])
+def _at_least(bucket: np.ndarray, weights: np.ndarray, m: int) -> np.ndarray:
+    """For each of the m event times s_k: the sum of ``weights`` (rows; any trailing shape)
+    over the rows with bucket > k (time >= s_k): summed per bucket, then cumulated from the
+    last bucket (the largest times first, so small late risk sets are summed exactly)."""
+    flat = weights.reshape(len(weights), -1)
+    c = flat.shape[1]
+    index = (bucket[:, None] * c + np.arange(c)).ravel()
+    per_bucket = np.bincount(index, flat.ravel(), minlength=(m + 1) * c).reshape(m + 1, c)
+    tail = np.cumsum(per_bucket[::-1], axis=0)[::-1]        # buckets >= b
+    return np.asarray(tail[1:].reshape(m, *weights.shape[1:]))
 
 
 def efron_fast(X: np.ndarray, t: np.ndarray, e: np.ndarray, beta: np.ndarray,
@@ -223,10 +220,11 @@ def efron_fast(X: np.ndarray, t: np.ndarray, e: np.ndarray, beta: np.ndarray,
 
     Notes
     -----
-    Risk-set sums S0, S1, S2 at each distinct event time from reverse cumulative sums; the
-    death sums by event time from sorted group sums; the Efron terms of all deaths at once
-    (death k of d at time s: denominator S0 - k/d * D0, and so on). Equal to the loops to
-    rounding (``tests/test_stats_efron.py``: 1e-9) and to R ``coxph`` / ``cox.zph``.
+    Risk-set sums S0, S1, S2 at each distinct event time from sums per bucket of rows between
+    consecutive event times, cumulated from the last; the death sums by event time from
+    sorted group sums; the Efron terms of all deaths at once (death k of d at time s:
+    denominator S0 - k/d * D0, and so on). Equal to the loops to rounding
+    (``tests/test_stats_efron.py``: 1e-9) and to R ``coxph`` / ``cox.zph``.
     """
     o = prepared if prepared is not None else efron_order(t, e, start)
     dead, first, d, times = o.dead, o.first, o.d, o.times
@@ -236,13 +234,14 @@ def efron_fast(X: np.ndarray, t: np.ndarray, e: np.ndarray, beta: np.ndarray,
     r = np.exp(eta - shift)
     rx = r[:, None] * X
     rxx = rx[:, :, None] * X[:, None, :]
-    s0 = _at_least(o.order, r, o.n_stop)
-    s1 = _at_least(o.order, rx, o.n_stop)
-    s2 = _at_least(o.order, rxx, o.n_stop)
-    if o.order0 is not None and o.n_start is not None:
-        s0 = s0 - _at_least(o.order0, r, o.n_start)
-        s1 = s1 - _at_least(o.order0, rx, o.n_start)
-        s2 = s2 - _at_least(o.order0, rxx, o.n_start)
+    m = len(times)
+    s0 = _at_least(o.bucket_stop, r, m)
+    s1 = _at_least(o.bucket_stop, rx, m)
+    s2 = _at_least(o.bucket_stop, rxx, m)
+    if o.bucket_start is not None:
+        s0 = s0 - _at_least(o.bucket_start, r, m)
+        s1 = s1 - _at_least(o.bucket_start, rx, m)
+        s2 = s2 - _at_least(o.bucket_start, rxx, m)
     d0 = np.add.reduceat(r[dead], first) if len(dead) else np.zeros(0)
     d1 = np.add.reduceat(rx[dead], first, axis=0) if len(dead) else np.zeros((0, p))
     d2 = np.add.reduceat(rxx[dead], first, axis=0) if len(dead) else np.zeros((0, p, p))
