@@ -167,7 +167,8 @@ def _binned_arrays(store: CohortStore, analyte: str, align: Align,
         with store.lock:
             name = _binned(store, analyte, align, x_range, daily_until, width)
             df = store.query(f"SELECT _pk, bin, v FROM {name}")
-        return (df["_pk"].to_numpy(np.int64), df["bin"].to_numpy(float),
+        # bins are whole days (exact in float32); the means stay float64
+        return (df["_pk"].to_numpy(np.int32), df["bin"].to_numpy(np.float32),
                 df["v"].to_numpy(float))
 
     key = ("time_course.binned_arrays", analyte, align, float(x_range[0]), float(x_range[1]),
