@@ -219,3 +219,19 @@ def test_dates_per_distinct_text_equal_the_cell_by_cell_reading(rows: list[list[
         assert (new is None) == (old is None)
         if new is not None and old is not None:
             pd.testing.assert_series_equal(new, old)
+
+
+@pytest.mark.parametrize("encoding", ["cp1252", "utf-16", "utf-8-sig"])
+def test_coded_read_of_other_encodings_equals_the_cell_by_cell_path(encoding: str) -> None:
+    rows = [[f"Pä{i % 7}", str(i % 30), "Fibrinogen" if i % 2 else "CRP", f"{i % 500},5",
+             "mg/dL"] for i in range(300)]
+    text = _csv(["patient_id", "Tag", "analyte", "Wert", "Einheit"], rows, ";").decode()
+    data = text.encode(encoding)
+    coded = read_table(data, "labs.csv", "labs", coded=True)
+    assert all(isinstance(dt, pd.CategoricalDtype) for dt in coded.frame.dtypes)
+    with cell_by_cell():
+        raw = read_table(data, "labs.csv", "labs")
+    pd.testing.assert_frame_equal(plain(coded.frame), raw.frame)
+    assert replace(coded, frame=raw.frame) == raw
+    assert coded.encoding == {"cp1252": "cp1252", "utf-16": "UTF-16",
+                              "utf-8-sig": "UTF-8 with BOM"}[encoding]

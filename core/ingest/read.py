@@ -160,7 +160,12 @@ def _read(data: bytes, name: str, table: schema.TableName | None, coded: bool,
                  "as CSV.",)
     text = text.rstrip("\x1a")  # DOS end-of-file mark
     delimiter = delimited.sniff_delimiter(text)
-    fast = delimited.read_columns(text, delimiter)
+    if coded:  # (cp1252, UTF-16, ... text: decoded, then read coded as UTF-8)
+        raw = _coded_text(text, delimiter, _Source(name, "csv", delimiter, encoding, digest,
+                                                   notes=notes))
+        if raw is not None:
+            return raw
+    fast = None if coded else delimited.read_columns(text, delimiter)  # (coded: tried)
     if fast is not None:  # the same table as the csv module's, parsed by pyarrow
         header, columns = fast
         frame = pd.DataFrame(dict(enumerate(columns)), columns=range(len(header)), copy=False)
@@ -239,6 +244,21 @@ def _read_parquet(data: bytes, name: str, coded: bool) -> RawTable:
     frame.columns = pd.RangeIndex(len(header))
     digest = hashlib.sha256(data).hexdigest()
     return _finish(frame, header, 0, {}, _Source(name, "parquet", None, None, digest))
+
+
+def _coded_text(text: str, delimiter: str, src: _Source) -> RawTable | None:
+    """:func:`core.ingest.delimited.read_coded` of decoded text, or None."""
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate
+        return None
+    coded = delimited.read_coded(data, delimiter)
+    if coded is None:
+        return None
+    header, columns = coded
+    frame = pd.DataFrame({i: from_codes(codes, texts)
+                          for i, (codes, texts) in enumerate(columns)}, copy=False)
+    return _finish(frame, header, 0, {}, src)
 
 
 def equals(column: pd.Series, text: str) -> np.ndarray:
