@@ -235,3 +235,23 @@ def test_coded_read_of_other_encodings_equals_the_cell_by_cell_path(encoding: st
     assert replace(coded, frame=raw.frame) == raw
     assert coded.encoding == {"cp1252": "cp1252", "utf-16": "UTF-16",
                               "utf-8-sig": "UTF-8 with BOM"}[encoding]
+
+
+def test_lab_dates_become_days_as_on_the_cell_by_cell_path() -> None:
+    patients = _csv(["patient_id", "infusion date"],
+                    [[f"P{i}", f"2024-01-{i % 28 + 1:02d}"] for i in range(40) if i != 3])
+    rng = np.random.default_rng(2)
+    rows = [[f"P{int(rng.integers(0, 40))}",
+             f"2024-02-{int(rng.integers(1, 29)):02d} {int(rng.integers(0, 24)):02d}:30",
+             "fibrinogen", f"{rng.uniform(100, 400):.1f}", "mg/dL"] for _ in range(3000)]
+    labs = _csv(["patient_id", "date", "analyte", "value", "unit"], rows, ";")
+    ups = (Upload("patients.csv", patients), Upload("labs.csv", labs))
+    new = load_upload(*ups)
+    with cell_by_cell():
+        old = load_upload(*ups)
+    assert_same((new.labs, new.reports["labs"]), (old.labs, old.reports["labs"]))
+    # by hand: P1's infusion on 2024-01-02; a sample on 2024-02-01 12:30 is day 30.520833
+    assert "rows whose patient has no infusion date" in " ".join(new.reports["labs"].notes)
+    first = new.labs[new.labs["patient_id"] == "P1"].iloc[0]
+    taken = pd.Timestamp(rows[[r[0] for r in rows].index("P1")][1])
+    assert first["day"] == round((taken - pd.Timestamp("2024-01-02")).total_seconds() / 86400, 6)

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from core import schema
+from core.ingest.coded import categorical
 from core.ingest.mapping import suggest_mapping
 from core.ingest.parse import is_na
 from core.ingest.read import RawTable
@@ -116,15 +117,20 @@ def patients_dates(raw: RawTable) -> tuple[RawTable, pd.Series | None, list[str]
     return replace(raw, frame=frame, headers=tuple(frame.columns)), by_id, notes
 
 
-def _day_texts(days: pd.Series, decimal: str) -> pd.Series:
+def _day_texts(days: pd.Series, decimal: str, *, coded: bool = False) -> pd.Series:
     """Days as text cells in the file's decimal mark, never with a thousands separator that
-    the number reader would misread (``77.275`` with a decimal comma was read as 77275)."""
+    the number reader would misread (``77.275`` with a decimal comma was read as 77275);
+    written once per distinct day (a Categorical when ``coded``)."""
     def text(v: float) -> str:
         if pd.isna(v):
             return ""
         t = f"{v:.6f}".rstrip("0").rstrip(".")
         return t.replace(".", ",") if decimal == "," else t
-    return days.map(text)
+    codes, uniq = pd.factorize(days.to_numpy(dtype=float), use_na_sentinel=False)
+    texts = np.array([text(v) for v in uniq], dtype=object)
+    if coded:
+        return categorical(codes, texts, days.index)
+    return pd.Series(texts[codes], index=days.index, dtype=object)
 
 
 def _dates_to_days(frame: pd.DataFrame, headers: list[str],
@@ -189,9 +195,13 @@ def long_dates(raw: RawTable, table: schema.TableName,
                      "infusion date to convert them to days; add an 'infusion_date' column to "
                      "the patient table or a 'day' column here.")
     else:
-        inf = frame[id_header].str.strip().map(infusion)
+        codes, ids = _distinct(frame[id_header])  # the infusion date per distinct ID
+        per_id = pd.Series(ids, dtype=object).str.strip().map(infusion)
+        inf = per_id.take(codes)
+        inf.index = frame.index
         days = _days_since(dates, pd.to_datetime(inf))
-        frame["day"] = _day_texts(days, raw.decimal)
+        frame["day"] = _day_texts(days, raw.decimal, coded=isinstance(
+            frame[id_header].dtype, pd.CategoricalDtype))
         missing = int((dates.notna() & inf.isna()).sum())
         notes.append(f"{table}: '{date_header}' converted to days after infusion; the dates "
                      "were dropped." + (f" {missing} rows whose patient has no infusion date "
