@@ -66,15 +66,13 @@ def summarise_analytes(labs: LabSeries) -> pd.DataFrame:
         before day 0, in the window or not.
     """
     na = len(ANAMES)
-    key = labs.P.astype(np.int64) * na + labs.A
-    win = _window_stats(key[labs.inwin], labs.D[labs.inwin], labs.V[labs.inwin])
-    pre = labs.D <= 0
-    base = _baselines(key[pre], labs.D[pre], labs.V[pre])
+    w = labs.in_window()
+    win = _window_stats(w.P.astype(np.int64) * na + w.A, w.D, w.V)
+    pre = np.flatnonzero(labs.D <= 0)
+    base = _baselines(labs.P[pre].astype(np.int64) * na + labs.A[pre], labs.D[pre], labs.V[pre])
     # the outer join of the two on key, sorted by key (each key once on either side)
     kb, kw = base["key"].to_numpy(np.int64), win["key"].to_numpy(np.int64)
-    keys = np.sort(np.concatenate([kb, kw]))   # np.union1d: numpy 2.4 hashes integers, slowly
-    keys = keys[np.r_[True, keys[1:] != keys[:-1]]] if len(keys) else keys
-    ib, iw = np.searchsorted(keys, kb), np.searchsorted(keys, kw)
+    keys, ib, iw = _union(kb, kw)
     out: dict[str, np.ndarray] = {"key": keys}
     for side, at, cols in ((base, ib, ("baseline", "baseline_day")),
                            (win, iw, ("n", "last_day", "min", "min_day", "max", "max_day"))):
@@ -86,31 +84,53 @@ def summarise_analytes(labs: LabSeries) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def _groups(k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Start of each run of equal keys, and each row's run number."""
-    edge = np.r_[True, k[1:] != k[:-1]] if len(k) else np.zeros(0, bool)
-    return np.flatnonzero(edge), np.cumsum(edge) - 1
+def _union(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The sorted distinct keys of ``a`` and ``b`` (non-negative, each distinct within its
+    array) and where each key of ``a`` and of ``b`` lies in them. Marks in a table when the
+    keys are dense (patients x analytes), else one sort (not np.union1d: numpy 2.4 hashes
+    integers, 100 times slower than sorting them)."""
+    top = int(max(a.max(initial=-1), b.max(initial=-1))) + 1
+    if top <= 4 * (len(a) + len(b)) + 1_000_000:
+        seen = np.zeros(top, bool)
+        seen[a] = True
+        seen[b] = True
+        keys = np.flatnonzero(seen)
+        at = np.cumsum(seen) - 1
+        return keys, at[a], at[b]
+    keys = np.sort(np.concatenate([a, b]))
+    keys = keys[np.r_[True, keys[1:] != keys[:-1]]] if len(keys) else keys
+    return keys, np.searchsorted(keys, a), np.searchsorted(keys, b)
+
+
+def _starts(k: np.ndarray) -> np.ndarray:
+    """Start of each run of equal keys."""
+    if not len(k):
+        return np.zeros(0, np.int64)
+    edge = np.empty(len(k), bool)
+    edge[0] = True
+    np.not_equal(k[1:], k[:-1], out=edge[1:])
+    return np.flatnonzero(edge)
 
 
 def _window_stats(kw: np.ndarray, dw: np.ndarray, vw: np.ndarray) -> pd.DataFrame:
     """n, last day, min and max with the first day each occurred, per key."""
-    st, gid = _groups(kw)
+    st = _starts(kw)
     if not len(st):
         return pd.DataFrame({c: pd.Series(dtype=float) for c in (
             "key", "n", "last_day", "min", "min_day", "max", "max_day")})
-    ends = np.r_[st[1:], len(kw)] - 1
-    stats = {"key": kw[st], "n": np.diff(np.r_[st, len(kw)]), "last_day": dw[ends]}
+    n = np.diff(np.r_[st, len(kw)])
+    stats = {"key": kw[st], "n": n, "last_day": dw[st + n - 1]}
     for name, red in (("min", np.minimum), ("max", np.maximum)):
         ext = red.reduceat(vw, st)
-        idx = np.flatnonzero(vw == ext[gid])
-        first = idx[np.r_[True, gid[idx][1:] != gid[idx][:-1]]]
+        idx = np.flatnonzero(vw == np.repeat(ext, n))   # where a run's extreme occurs
+        first = idx[np.searchsorted(idx, st)]   # each run holds its extreme: the first one
         stats[name], stats[name + "_day"] = ext, dw[first]
     return pd.DataFrame(stats)
 
 
 def _baselines(kb: np.ndarray, db: np.ndarray, vb: np.ndarray) -> pd.DataFrame:
     """The last value (and its day) per key of rows on or before day 0."""
-    sb, _ = _groups(kb)
+    sb = _starts(kb)
     last = np.r_[sb[1:], len(kb)] - 1 if len(sb) else np.zeros(0, np.int64)
     return pd.DataFrame({"key": kb[last], "baseline": vb[last], "baseline_day": db[last]})
 
@@ -132,8 +152,8 @@ def per_patient(summary: pd.DataFrame, analyte: str, column: str, n: int) -> np.
     """One column of :func:`summarise_analytes` for one analyte as an array over the ``n``
     patient positions (NaN where the patient has no value)."""
     arr = np.full(n, np.nan)
-    sub = summary[summary["analyte"] == ACODE[analyte]]
-    arr[sub["pid"].to_numpy()] = sub[column].to_numpy(float)
+    sel = summary["analyte"].to_numpy() == ACODE[analyte]   # two columns, not the frame
+    arr[summary["pid"].to_numpy()[sel]] = summary[column].to_numpy(float)[sel]
     return arr
 
 
