@@ -102,8 +102,12 @@ def render() -> None:
     While an upload is read, its endpoints derived and its store built, a progress bar under
     the uploaders names the step; it is removed when the cohort is ready.
     """
+    # an upload's progress bar goes at the top of the main area (the sidebar runs before the
+    # page), in view wherever the sidebar is scrolled to: its placeholder is made here, outside
+    # the sidebar, and stays empty unless a load step starts
+    top = st.empty() if st.session_state.get("data_source") == "upload" else None
     with st.sidebar:
-        bar = _data_source()
+        bar = _data_source(top)
         try:
             s = session.store(progress=bar)
         finally:
@@ -116,9 +120,9 @@ def render() -> None:
 
 
 # --------------------------------------------------------------------------------------------
-def _data_source() -> session.Progress | None:
+def _data_source(top: Any = None) -> session.Progress | None:
     """The data source radio and, for an upload, the uploaders; the progress bar of a load
-    (None on the demo)."""
+    (None on the demo), drawn in ``top`` (a placeholder; None: here, in the sidebar)."""
     st.radio("Data", ["demo", "upload"], key="data_source", horizontal=True,
              format_func={"demo": "Demo cohort", "upload": "Upload"}.get)
     if st.session_state["data_source"] == "demo":
@@ -142,9 +146,7 @@ def _data_source() -> session.Progress | None:
     st.caption(size_note())
     files = _fill_slots(slots, dropped or [])
     st.session_state[SLOTS_KEY] = files
-    # the bar goes at the top of the main area (the sidebar runs before the page), in view
-    # wherever the sidebar is scrolled to; it is added only when a step starts
-    bar = session.Progress(st._main)
+    bar = session.Progress(top if top is not None else st)
     _load_uploads(files["patients"], files["labs"], files["treatments"], bar)
     if st.session_state.get("uploaded_cohort") is not None:
         st.caption(LEAVE_NOTE)
