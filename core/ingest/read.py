@@ -94,9 +94,11 @@ def read_table(data: bytes, filename: str, table: schema.TableName | None = None
     filename : used for messages (the format is recognised from the content).
     table : the table being loaded (patients when None); in a workbook it picks the sheet
         whose header names that table's required columns.
-    coded : a clean delimited file read by pyarrow (:func:`core.ingest.delimited.read_coded`)
-        comes with every column a pandas Categorical of its stripped texts (the same cells,
-        dictionary-encoded; nothing is made per cell); other files as without it.
+    coded : a clean UTF-8 delimited file read by pyarrow
+        (:func:`core.ingest.delimited.read_coded`) or a Parquet file comes with every column
+        a pandas Categorical of its stripped texts (the same cells, dictionary-encoded;
+        nothing is made per cell); other files (other encodings, files the fast path
+        declines, workbooks) as without it.
 
     Returns
     -------
@@ -160,12 +162,7 @@ def _read(data: bytes, name: str, table: schema.TableName | None, coded: bool,
                  "as CSV.",)
     text = text.rstrip("\x1a")  # DOS end-of-file mark
     delimiter = delimited.sniff_delimiter(text)
-    if coded:  # (cp1252, UTF-16, ... text: decoded, then read coded as UTF-8)
-        raw = _coded_text(text, delimiter, _Source(name, "csv", delimiter, encoding, digest,
-                                                   notes=notes))
-        if raw is not None:
-            return raw
-    fast = None if coded else delimited.read_columns(text, delimiter)  # (coded: tried)
+    fast = delimited.read_columns(text, delimiter)
     if fast is not None:  # the same table as the csv module's, parsed by pyarrow
         header, columns = fast
         frame = pd.DataFrame(dict(enumerate(columns)), columns=range(len(header)), copy=False)
@@ -244,21 +241,6 @@ def _read_parquet(data: bytes, name: str, coded: bool) -> RawTable:
     frame.columns = pd.RangeIndex(len(header))
     digest = hashlib.sha256(data).hexdigest()
     return _finish(frame, header, 0, {}, _Source(name, "parquet", None, None, digest))
-
-
-def _coded_text(text: str, delimiter: str, src: _Source) -> RawTable | None:
-    """:func:`core.ingest.delimited.read_coded` of decoded text, or None."""
-    try:
-        data = text.encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate
-        return None
-    coded = delimited.read_coded(data, delimiter)
-    if coded is None:
-        return None
-    header, columns = coded
-    frame = pd.DataFrame({i: from_codes(codes, texts)
-                          for i, (codes, texts) in enumerate(columns)}, copy=False)
-    return _finish(frame, header, 0, {}, src)
 
 
 def equals(column: pd.Series, text: str) -> np.ndarray:
