@@ -168,7 +168,8 @@ def summary_frame(summary: pd.DataFrame, patient_ids: np.ndarray) -> pd.DataFram
         return out.loc[:, list(SUMMARY_COLUMNS)].sort_values(
             ["patient_id", "analyte"]).reset_index(drop=True)
     # sorted by the texts: each ID and name ranked once (patient and analyte pairs are unique)
-    o = np.lexsort((_ranks(names)[aco], _ranks(ids)[pid]))
+    rank = _ranks(ids)[pid] * len(names) + _ranks(names)[aco]   # distinct per row
+    o = np.argsort(rank) if len(rank) and (np.diff(rank) < 0).any() else np.arange(len(rank))
     cols = {c: summary[c].to_numpy()[o] for c in SUMMARY_COLUMNS[2:]}
     return pd.DataFrame({"patient_id": ids[pid[o]], "analyte": names[aco[o]], **cols})
 
