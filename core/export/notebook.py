@@ -77,7 +77,9 @@ def read_pack_csv(path: str | Path, dtypes: Mapping[str, str] | None = None) -> 
     Notes
     -----
     The guard follows the OWASP CSV-injection advice that :mod:`core.export.tables` cites; this
-    undoes exactly that prefix (``'`` before one of :data:`FORMULA_TRIGGERS`).
+    undoes exactly that prefix (``'`` before one of :data:`FORMULA_TRIGGERS`). A text that
+    itself began with ``'=`` (or ``'+``, ...) cannot be told apart from a guarded one and
+    loses its quote.
     """
     dtypes = dict(dtypes or {})
     raw = pd.read_csv(path, encoding="utf-8-sig", keep_default_na=False, na_values=[""],
