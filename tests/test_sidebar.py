@@ -71,12 +71,24 @@ def test_bad_upload_shows_a_message_not_a_traceback(app_test):
 
 
 def _files_under(*roots: Path) -> set[Path]:
+    """Files under ``roots`` (os.walk: folders that other processes delete while we walk,
+    as in a shared /tmp, are skipped instead of failing the walk)."""
+    import os
+
+    skip = {".venv", "test-artifacts", "__pycache__", ".pytest_cache"}
     out: set[Path] = set()
     for root in roots:
-        out |= {p for p in root.rglob("*") if p.is_file() and ".venv" not in p.parts
-                and "test-artifacts" not in p.parts and "__pycache__" not in p.parts
-                and ".pytest_cache" not in p.parts}
+        for folder, dirs, files in os.walk(root, onerror=lambda _: None):
+            dirs[:] = [d for d in dirs if d not in skip]
+            out |= {Path(folder) / f for f in files}
     return out
+
+
+def _holds(path: Path, marker: bytes) -> bool:
+    try:
+        return path.is_file() and path.stat().st_size < 5_000_000 and marker in path.read_bytes()
+    except OSError:  # gone or unreadable meanwhile (another process's temporary file)
+        return False
 
 
 def test_an_upload_stays_in_its_session_and_touches_no_disk(app_test):
@@ -92,8 +104,7 @@ def test_an_upload_stays_in_its_session_and_touches_no_disk(app_test):
     bob = app_test()   # a second browser session, started after Alice's upload
     assert metric(bob) == "41 of 41"
     assert marker not in set(bob.session_state["_view"].patients["patient_id"])
-    written = [p for p in _files_under(*roots)
-               if p.stat().st_size < 5_000_000 and marker.encode() in p.read_bytes()]
+    written = [p for p in _files_under(*roots) if _holds(p, marker.encode())]
     assert written == []
 
 
