@@ -165,3 +165,25 @@ def test_a_rerun_neither_reads_nor_hashes_the_uploaded_files_again(app_test, mon
     widget(at, "flt_crs_grade").set_value([2]).run()
     assert_clean(at)
     assert reads == []
+
+
+def test_a_big_upload_keeps_one_derived_cohort_a_small_one_four(app_test, monkeypatch):
+    from core.endpoints import EndpointSettings
+    from ui import session
+
+    at = app_test()
+    upload(at, "demo_patients.csv", (DATA / "demo_patients.csv").read_bytes())
+    upload(at, "demo_labs.csv", (DATA / "demo_labs.csv").read_bytes(), slot=1)
+    for lln in (150.0, 160.0, 170.0, 180.0, 190.0):        # five settings, one after another
+        at.session_state[session.SETTINGS_KEY] = replace(EndpointSettings(),
+                                                         fibrinogen_lln=lln)
+        at.run()
+    assert_clean(at)
+    assert len(at.session_state["_derived"]) == 4           # the last four (demo-size labs)
+    monkeypatch.setattr(session, "_BIG_LAB_ROWS", 1_000)    # the demo's labs count as big
+    at.session_state[session.SETTINGS_KEY] = replace(EndpointSettings(), fibrinogen_lln=200.0)
+    at.run()
+    assert_clean(at)
+    derived = at.session_state["_derived"]
+    assert len(derived) == 1
+    assert next(iter(derived))[1].fibrinogen_lln == 200.0   # the one in use

@@ -39,6 +39,9 @@ SYNTHETIC_NOTE = "synthetic demo cohort"
 _MEMO_SIZE = 64
 _SHARED_MEMO_SIZE = 512
 _DERIVED_SIZE = 4
+#: from this many lab rows on, a session keeps one derived cohort only (each holds its own
+#: cleaned lab table: ~0.3 GB at 10 million rows; going back to a setting re-derives)
+_BIG_LAB_ROWS = 1_000_000
 #: st.session_state key of the session's EndpointSettings (edited on the Endpoints page)
 SETTINGS_KEY = "endpoint_settings"
 
@@ -247,7 +250,8 @@ def derived(progress: Progress | None = None) -> DerivedCohort | None:
                                                              "derived"]), settings,
                               fingerprint(c), error=str(exc))
     cache[key] = value
-    while len(cache) > _DERIVED_SIZE:
+    size = 1 if len(c.labs) >= _BIG_LAB_ROWS else _DERIVED_SIZE
+    while len(cache) > size:
         cache.popitem(last=False)
     return value
 
