@@ -68,6 +68,7 @@ def test_bad_upload_shows_a_message_not_a_traceback(app_test):
     upload(at, "x.csv", (UPLOADS / "no_patient_id.csv").read_bytes())
     assert not at.exception
     assert any("no column for patient_id" in e.value for e in at.error)
+    assert len(at.get("progress")) == 0                 # the failed load's bar is removed
 
 
 def _files_under(*roots: Path) -> set[Path]:
