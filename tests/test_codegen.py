@@ -249,3 +249,5 @@ def test_panels_with_their_own_widgets_are_fragments(app_test):
     assert {"cox_section", "time_varying_section", "competing_section"} <= _fragments(at)
     at = app_test("views/correlations.py")
     assert {"scatter_section", "matrix_section"} <= _fragments(at)
+    at = app_test("views/time_course.py")
+    assert "time_course_panel" in _fragments(at)
