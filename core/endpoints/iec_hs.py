@@ -68,10 +68,11 @@ def _events(labs: LabSeries, ulns: dict[str, float], factor: float, summary: pd.
     """Sorted keys of the values above ``factor x max(ULN, the patient's baseline)``."""
     keys = []
     for a, uln in ulns.items():
-        m = labs.A == ACODE[a]
+        rows = np.flatnonzero(labs.A == ACODE[a])   # the analyte's rows only
         ref = np.fmax(uln, per_patient(summary, a, "baseline", n))
-        hit = m & (labs.V > factor * ref[labs.P])
-        keys.append(labs.P[hit] * _SCALE + labs.D[hit] + _OFFSET)
+        p = labs.P[rows]
+        hit = labs.V[rows] > factor * ref[p]
+        keys.append(p[hit] * _SCALE + labs.D[rows[hit]] + _OFFSET)
     return np.sort(np.concatenate(keys))
 
 
