@@ -18,7 +18,7 @@ import numpy as np
 
 #: From this many rows, :func:`efron` and :func:`efron_zph` use the vectorised sums
 #: (:func:`efron_fast`); below it, the loop over event times.
-FAST_MIN_ROWS = 5_000
+FAST_MIN_ROWS = 1_000
 
 
 @dataclass(frozen=True)

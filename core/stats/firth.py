@@ -53,7 +53,7 @@ FIRTH_CI_ATTEMPTS: tuple[SolverBudget, ...] = (
 )
 _FIRTH_MAX_STEP = 5.0
 #: From this many rows the Firth fits run on distinct rows with frequency weights (collapse).
-FAST_MIN_ROWS = 5_000
+FAST_MIN_ROWS = 1_000
 #: Iterations and step-halvings of every attempt but the last on that path: Newton converges
 #: within tens of steps, and a step halved 20 times is a millionth of itself; an attempt that
 #: needs more sits at its tolerance's rounding floor (a flat direction of the penalised
