@@ -17,7 +17,8 @@ median of 3 runs of each step:
 with the ratio to DuckDB's read and the process's peak RSS after each step (ru_maxrss: it
 only grows, so each figure is the peak so far).
 
-Run: ``.venv/bin/python benchmarks/ingest_scale.py [--rows 23000 1000000] [--big]``.
+Run: ``.venv/bin/python benchmarks/ingest_scale.py [--rows 23000 1000000] [--big] [--dir D]``
+(``--dir``: write the files there once and reuse them; ``--rows --big``: 10M rows only).
 """
 
 from __future__ import annotations
