@@ -242,15 +242,21 @@ def _clean_labs(labs: pd.DataFrame | None, known: set[str] | None,
 
 def _lab_series(lab: LabRows, puniq: np.ndarray, index: pd.Index,
                 s: EndpointSettings) -> LabSeries:
-    """The cleaned lab rows as arrays over the output's patient positions, with the window."""
+    """The cleaned lab rows as arrays over the output's patient positions, sorted by position,
+    analyte and day (the DIC score's look-ups need that order), with the window."""
     pos = index.get_indexer(pd.Index(puniq)) if len(puniq) else np.array([], dtype=np.int64)
     P = pos[lab.pid] if len(lab) else np.array([], dtype=np.int64)
-    D = np.asarray(lab.day, dtype=float)
+    A = np.asarray(lab.analyte, dtype=np.int64)
+    D, V = np.asarray(lab.day, dtype=float), np.asarray(lab.value, dtype=float)
+    if len(pos) > 1 and (pos[1:] < pos[:-1]).any():
+        # the patient table lists the patients in another order than the lab rows: put the
+        # rows (sorted by patient in lab order, analyte, day) in the table's order
+        o = np.argsort(P, kind="stable")
+        P, A, D, V = P[o], A[o], D[o], V[o]
     inwin = D >= s.window_start
     if s.window_end is not None:
         inwin &= D <= s.window_end
-    return LabSeries(P, np.asarray(lab.analyte, dtype=np.int64), D,
-                     np.asarray(lab.value, dtype=float), inwin)
+    return LabSeries(P, A, D, V, inwin)
 
 
 def _endpoint_columns(series: LabSeries, summary: pd.DataFrame, tx: pd.DataFrame | None,
