@@ -391,9 +391,12 @@ def _read(patients: ingest.Upload, labs: ingest.Upload | None,
           bar: session.Progress | None) -> ingest.Cohort:
     """:func:`core.ingest.load_upload`, its steps (``progress(step_label, fraction)``)
     shown on ``bar``."""
-    return ingest.load_upload(patients, labs, treatments, mappings,
-                              pt_normal_seconds=pt_normal,
-                              progress=bar.phase("ingest") if bar is not None else None)
+    cohort = ingest.load_upload(patients, labs, treatments, mappings,
+                                pt_normal_seconds=pt_normal,
+                                progress=bar.phase("ingest") if bar is not None else None)
+    if bar is not None:  # what comes next (its cache key hashes the new cohort's rows first)
+        bar.phase("derive")(session.DERIVE_STEP, 0.0)
+    return cohort
 
 
 # --------------------------------------------------------------------------------------------
