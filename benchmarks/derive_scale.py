@@ -33,6 +33,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -112,21 +113,25 @@ def tile(cohort: object, k: int) -> object:
 
 
 def split(cohort: object, k: int) -> object:
-    """Every patient as ``k`` patients (IDs suffixed ``~j``), row by row by day mod ``k``."""
+    """Every patient as ``k`` patients (IDs suffixed ``~j``), row by row by day mod ``k``; the
+    patient table lists them patient by patient and the long tables are sorted by patient in
+    that order (as a registry export is)."""
     if k == 1:
         return cohort
-    kw = {}
     pats = cohort.patients  # type: ignore[attr-defined]
-    kw["patients"] = pd.concat([pats.assign(patient_id=pats["patient_id"].astype(str) + f"~{j}")
-                                for j in range(k)], ignore_index=True)
+    rep = pats.iloc[np.repeat(np.arange(len(pats)), k)].reset_index(drop=True)
+    j = np.tile(np.arange(k), len(pats))
+    kw = {"patients": rep.assign(patient_id=rep["patient_id"].astype(str).to_numpy(object)
+                                 + np.char.add("~", j.astype(str)).astype(object))}
+    place = {p: i for i, p in enumerate(pats["patient_id"].astype(str))}
     for table in ("labs", "treatments"):
         df = getattr(cohort, table)
-        j = (df["day"].fillna(0).to_numpy() // 1 % k).astype(int).astype(str)
-        out = df.assign(patient_id=df["patient_id"].astype(str).to_numpy(object) + "~"
-                        + j.astype(object))
-        if isinstance(df["patient_id"].dtype, pd.CategoricalDtype):
-            out["patient_id"] = out["patient_id"].astype("category")
-        kw[table] = out
+        jj = (df["day"].fillna(0).to_numpy() // 1 % k).astype(int)
+        ids = df["patient_id"].astype(str).to_numpy(object)
+        order = np.argsort(np.array([place.get(p, len(place)) for p in ids]) * k + jj,
+                           kind="stable")
+        out = df.assign(patient_id=ids + np.char.add("~", jj.astype(str)).astype(object))
+        kw[table] = out.iloc[order].reset_index(drop=True)
     return dataclasses.replace(cohort, **kw)
 
 

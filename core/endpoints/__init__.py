@@ -7,8 +7,10 @@ plus the per-day DIC score and a list of every input row that could not be used 
 :func:`reconcile` lists where an uploaded patient table disagrees with the derived values, and
 :func:`apply_derived` puts the derived values into the patient table.
 
-Everything is vectorised (pandas/numpy); there is no Python loop over patients, so 5000 patients
-with ~3 million lab rows take a few seconds.
+Everything is vectorised (pandas/numpy) on integer codes (the loader's Categorical key columns,
+or one factorize of plain text ones); there is no Python loop over patients or rows, and the
+lab table is never copied. 10 million lab rows take about 1.5 s of CPU for 18,000 patients and
+about 3 s for 109,000 (``benchmarks/derive_scale.py``).
 
 ==============  ===========================================================================
 module          concept

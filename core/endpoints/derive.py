@@ -227,7 +227,8 @@ def _patient_ids(patients: pd.DataFrame | None) -> tuple[list[str], set[str] | N
     if patients is None:
         return [], None
     require_columns(patients, "patient", ("patient_id",))
-    ids = list(dict.fromkeys(x for x in patient_ids(patients["patient_id"]) if x is not None))
+    cells = patient_ids(patients["patient_id"]).to_numpy(object)
+    ids = list(pd.unique(cells[pd.notna(cells)]))   # first occurrence kept, in order
     return ids, set(ids)
 
 
