@@ -13,10 +13,12 @@ it prints the median of ``RUNS`` runs of
 - its ``clean_labs`` step alone,
 
 with the ratio to the baseline and the process's peak RSS (ru_maxrss; it only grows, so each
-figure is the peak so far), and the same medians in CPU seconds of this process (steadier on
-a shared machine). ``--object`` runs the same with plain object key columns (as frames built
-by hand have them); ``--split 6`` splits every patient into 6 by day (day mod 6, lab and
-treatment rows alike), for the registry's shape: 10M rows of ~109,000 patients.
+figure is the peak so far), the same medians in CPU seconds of this process (steadier on
+a shared machine), and the most memory the call itself held at once (tracemalloc, one more
+run: numpy and pandas allocations included). ``--object`` runs the same with plain object
+key columns (as frames built by hand have them); ``--split 6`` splits every patient into 6 by
+day (day mod 6, lab and treatment rows alike), for the registry's shape: 10M rows of ~109,000
+patients.
 
 Run: ``.venv/bin/python benchmarks/derive_scale.py [--sizes 1 10] [--object] [--split 6]``.
 """
@@ -60,6 +62,17 @@ def _median_s(fn: Callable[[], object], runs: int = RUNS) -> tuple[float, float]
         cpu.append(time.process_time() - c0)
         del out
     return statistics.median(wall), statistics.median(cpu)
+
+
+def _held_gb(fn: Callable[[], object]) -> float:
+    """The most memory ``fn`` held at once while it ran (tracemalloc), GB."""
+    import tracemalloc
+    tracemalloc.start()
+    out = fn()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    del out
+    return peak / 1024**3
 
 
 def load_1m() -> object:
@@ -144,18 +157,19 @@ def run(cohort: object, label: str) -> None:
     known = set(cohort.patients["patient_id"])  # type: ignore[attr-defined]
     base = _median_s(lambda: labs.groupby(["patient_id", "analyte"], observed=True, sort=False)
                      ["value"].agg(["min", "max"]))
-    rows = [("pandas groupby min/max (baseline)", base, _peak_gb())]
+    rows = [("pandas groupby min/max (baseline)", base, _peak_gb(), float("nan"))]
     t = _median_s(lambda: clean_labs(labs, known, Issues()))
-    rows.append(("clean_labs", t, _peak_gb()))
+    rows.append(("clean_labs", t, _peak_gb(), _held_gb(lambda: clean_labs(labs, known, Issues()))))
     t = _median_s(lambda: apply_to_cohort(cohort))  # type: ignore[arg-type]
-    rows.append(("apply_to_cohort", t, _peak_gb()))
+    rows.append(("apply_to_cohort", t, _peak_gb(),
+                 _held_gb(lambda: apply_to_cohort(cohort))))  # type: ignore[arg-type]
     print(f"\n{label}: {len(labs):,} lab rows, {len(cohort.patients):,} patients; "  # type: ignore[attr-defined]
           f"median of {RUNS} runs")
     print(f"{'step':36s}{'wall s':>9s}{'x base':>8s}{'CPU s':>9s}{'x base':>8s}"
-          f"{'peak RSS GB':>13s}")
-    for name, (wall, cpu), gb in rows:
+          f"{'peak RSS GB':>13s}{'held GB':>9s}")
+    for name, (wall, cpu), gb, held in rows:
         print(f"{name:36s}{wall:9.3f}{wall / base[0]:8.1f}{cpu:9.3f}{cpu / base[1]:8.1f}"
-              f"{gb:13.2f}")
+              f"{gb:13.2f}{held:9.2f}")
 
 
 def main() -> None:
