@@ -43,7 +43,8 @@ def main() -> None:
             sections.setdefault(section, []).append(
                 st.Page(str(ROOT / path), title=title, icon=icon,
                         default=path == "views/cohort.py"))
-    nav = st.navigation(sections)
+    # all 13 pages listed: folded behind 'View 3 more', Survival and Report were easy to miss
+    nav = st.navigation(sections, expanded=True)
     sidebar.render()
     nav.run()
 
