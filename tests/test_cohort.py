@@ -221,3 +221,20 @@ def test_note_states_the_denominator_and_explains_the_dash_only_when_used(demo):
     assert "Kruskal-Wallis" in tested and "not tested" not in tested
     small = table1.note(table1.table_one(demo, by="product"))   # CD19/CD20: 1 patient
     assert 'p-value "—": not tested (a test needs at least 3 patients' in small
+
+
+def test_frame_digest_follows_content_and_is_cached_per_frame():
+    from core.ingest.cohort import _DIGESTS, frame_digest
+
+    df = pd.DataFrame({"patient_id": pd.Categorical(["P1", "P2", "P1"]), "day": [0.0, 1.0, 2.0],
+                       "value": [1.5, float("nan"), 3.0], "unit": ["g/L", None, "mg/dL"]})
+    same = df.copy()
+    assert frame_digest(df) == frame_digest(same)  # equal content, another object
+    assert id(df) in _DIGESTS and _DIGESTS[id(df)][0]() is df
+    for column, new in (("day", [0.0, 1.0, 2.5]),
+                        ("patient_id", pd.Categorical(["P1", "P2", "P2"])),
+                        ("unit", ["g/L", None, "g/L"]), ("value", [1.5, 2.0, 3.0])):
+        changed = df.copy()
+        changed[column] = new
+        assert frame_digest(changed) != frame_digest(df), column
+    assert frame_digest(df.rename(columns={"day": "tag"})) != frame_digest(df)
