@@ -8,7 +8,7 @@ fibrinogen, treatment, DIC and IEC-HS endpoints (one module each) and assemble t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -301,9 +301,9 @@ def _patient_frame(cols: dict[str, np.ndarray], index: pd.Index) -> pd.DataFrame
     return pd.DataFrame(out)
 
 
-def _dic_frame(dic: pd.DataFrame, index: pd.Index) -> pd.DataFrame:
-    """The daily DIC scores with patient IDs, in :data:`DIC_COLUMNS` order."""
-    dic = dic.copy()
-    dic.insert(0, "patient_id", index.to_numpy(object)[dic.pop("pid").to_numpy()]
-               if len(dic) else pd.Series(dtype=object))
-    return dic.loc[:, list(DIC_COLUMNS)]
+def _dic_frame(dic: dict[str, Any], index: pd.Index) -> pd.DataFrame:
+    """The daily DIC scores (:func:`core.endpoints.dic.dic_scores`) with patient IDs, in
+    :data:`DIC_COLUMNS` order (one frame built once from the arrays)."""
+    pid = dic["pid"]
+    ids = index.to_numpy(object)[pid] if len(pid) else np.array([], dtype=object)
+    return pd.DataFrame({"patient_id": ids, **{c: dic[c] for c in DIC_COLUMNS[1:]}})
