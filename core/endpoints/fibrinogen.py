@@ -129,7 +129,9 @@ def fibrinogen_endpoints(labs: LabSeries, summary: pd.DataFrame, n: int,
     Pf, Df, Vf = labs.P[fsel], labs.D[fsel], labs.V[fsel]
     g, thr = grades(Vf, base[Pf], s)
     grade = np.full(n, -1)
-    np.maximum.at(grade, Pf, g)
+    if len(Pf):   # rows sorted by patient: one run each
+        st = np.flatnonzero(np.r_[True, Pf[1:] != Pf[:-1]])
+        grade[Pf[st]] = np.maximum.reduceat(g, st)
     low = g >= 1
     hi = (Vf >= thr) & ~low
     sp = np.array([], np.int64) if sub_p is None else np.asarray(sub_p, np.int64)
@@ -140,13 +142,15 @@ def fibrinogen_endpoints(labs: LabSeries, summary: pd.DataFrame, n: int,
     nadir = per_patient(summary, "fibrinogen", "min", n)
     nadir_day = per_patient(summary, "fibrinogen", "min_day", n)
     last_fib = per_patient(summary, "fibrinogen", "last_day", n)
-    count = np.bincount(episodes["pid"].to_numpy(np.int64), minlength=n).astype(float)
-    first = episodes.drop_duplicates("pid", keep="first")
-    last = episodes.drop_duplicates("pid", keep="last")
+    ep_pid = episodes["pid"]
+    count = np.bincount(ep_pid, minlength=n).astype(float)
     onset = np.full(n, np.nan)
-    onset[first["pid"].to_numpy(np.int64)] = first["onset_day"].to_numpy(float)
     rec = np.full(n, np.nan)
-    rec[last["pid"].to_numpy(np.int64)] = last["recovery_day"].to_numpy(float)
+    if len(ep_pid):   # episodes sorted by patient and number: the first and last of each
+        new = np.r_[True, ep_pid[1:] != ep_pid[:-1]]
+        end = np.r_[new[1:], True]
+        onset[ep_pid[new]] = episodes["onset_day"][new]
+        rec[ep_pid[end]] = episodes["recovery_day"][end]
     hypo = count > 0
     columns = {
         "fibrinogen_baseline": base,
@@ -159,21 +163,22 @@ def fibrinogen_endpoints(labs: LabSeries, summary: pd.DataFrame, n: int,
                                             np.nan),
         "fibrinogen_recovered": np.where(hypo, (~np.isnan(rec)).astype(float), np.nan),
     }
-    episodes["last_day"] = last_fib[episodes["pid"].to_numpy(np.int64)]
-    return Fibrinogen(columns, episodes, Pf[low], Df[low])
+    episodes["last_day"] = last_fib[ep_pid]
+    return Fibrinogen(columns, pd.DataFrame(episodes), Pf[low], Df[low])
 
 
 def _episodes(P: np.ndarray, D: np.ndarray, V: np.ndarray, g: np.ndarray, low: np.ndarray,
-              rec_start: np.ndarray, n: int) -> pd.DataFrame:
-    """One row per episode (see :class:`Fibrinogen`), from the values sorted by patient and
-    day: an episode opens at a low value not preceded (within the patient) by another low
-    value since the last recovery start, and closes at the next recovery start."""
+              rec_start: np.ndarray, n: int) -> dict[str, np.ndarray]:
+    """One entry per episode (the columns of :attr:`Fibrinogen.episodes` but ``last_day``),
+    sorted by patient and episode, from the values sorted by patient and day: an episode opens
+    at a low value not preceded (within the patient) by another low value since the last
+    recovery start, and closes at the next recovery start. Each episode's values are one run
+    of rows: its figures are ``reduceat`` over the runs."""
     ev = np.flatnonzero(low | rec_start)
-    ep_cols = ["pid", "episode", "onset_day", "nadir", "nadir_day", "grade", "recovery_day",
-               "recovered"]
-    if not len(ev):
-        return pd.DataFrame({c: pd.Series(dtype=float) for c in ep_cols}).astype(
-            {"pid": np.int64, "episode": np.int64})
+    if not low.any():
+        return {"pid": np.zeros(0, np.int64), "episode": np.zeros(0, np.int64),
+                **{c: np.zeros(0) for c in ("onset_day", "nadir", "nadir_day", "grade",
+                                             "recovery_day", "recovered")}}
     is_low = low[ev]
     same = np.r_[False, P[ev][1:] == P[ev][:-1]]
     prev_low = np.r_[False, is_low[:-1]] & same
@@ -196,19 +201,18 @@ def _episodes(P: np.ndarray, D: np.ndarray, V: np.ndarray, g: np.ndarray, low: n
     before = np.where(start, cum - opened, 0)
     epno_all = cum - np.maximum.accumulate(np.where(start, before, 0))
     ins = np.flatnonzero(inside)
-    frame = pd.DataFrame({"pid": P[ins], "episode": epno_all[ins], "day": D[ins],
-                          "value": V[ins], "g": g[ins]})
-    grp = frame.groupby(["pid", "episode"], sort=True)
-    out = grp.agg(onset_day=("day", "first"), grade=("g", "max"),
-                  nadir=("value", "min")).reset_index()
-    nad = frame.loc[frame["value"] == frame.groupby(["pid", "episode"])["value"].transform("min")]
-    nad = nad.drop_duplicates(["pid", "episode"], keep="first")
-    out = out.merge(nad[["pid", "episode", "day"]].rename(columns={"day": "nadir_day"}),
-                    on=["pid", "episode"], how="left")
+    p, ep, d, v = P[ins].astype(np.int64), epno_all[ins], D[ins], V[ins]
+    # runs of one patient's episode (episode numbers never fall within a patient)
+    gst = np.flatnonzero(np.r_[True, (p[1:] != p[:-1]) | (ep[1:] != ep[:-1])])
+    nadir = np.minimum.reduceat(v, gst)
+    at_min = np.flatnonzero(v == np.repeat(nadir, np.diff(np.r_[gst, len(v)])))
+    first_min = at_min[np.searchsorted(at_min, gst)]   # each run holds its minimum
+    # the recovery (close) of an episode: its patient's and number's run
+    width = int(ep.max()) + 1
+    gkey = p[gst] * width + ep[gst]
     cl = ev[closes]
-    ends = pd.DataFrame({"pid": P[cl], "episode": epno_all[cl], "recovery_day": D[cl]})
-    out = out.merge(ends, on=["pid", "episode"], how="left")
-    out["recovered"] = out["recovery_day"].notna().astype(np.int64)
-    out["pid"] = out["pid"].astype(np.int64)
-    out["episode"] = out["episode"].astype(np.int64)
-    return out.loc[:, ep_cols].sort_values(["pid", "episode"]).reset_index(drop=True)
+    recovery = np.full(len(gst), np.nan)
+    recovery[np.searchsorted(gkey, P[cl].astype(np.int64) * width + epno_all[cl])] = D[cl]
+    return {"pid": p[gst], "episode": ep[gst], "onset_day": d[gst], "nadir": nadir,
+            "nadir_day": d[first_min], "grade": np.maximum.reduceat(g[ins], gst),
+            "recovery_day": recovery, "recovered": (~np.isnan(recovery)).astype(np.int64)}
