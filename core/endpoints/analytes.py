@@ -71,14 +71,14 @@ def summarise_analytes(labs: LabSeries) -> pd.DataFrame:
     pre = np.flatnonzero(labs.D <= 0)
     base = _baselines(labs.P[pre].astype(np.int64) * na + labs.A[pre], labs.D[pre], labs.V[pre])
     # the outer join of the two on key, sorted by key (each key once on either side)
-    kb, kw = base["key"].to_numpy(np.int64), win["key"].to_numpy(np.int64)
+    kb, kw = np.asarray(base["key"], np.int64), np.asarray(win["key"], np.int64)
     keys, ib, iw = _union(kb, kw)
     out: dict[str, np.ndarray] = {"key": keys}
     for side, at, cols in ((base, ib, ("baseline", "baseline_day")),
                            (win, iw, ("n", "last_day", "min", "min_day", "max", "max_day"))):
         for c in cols:
             col = np.zeros(len(keys), int) if c == "n" else np.full(len(keys), np.nan)
-            col[at] = side[c].to_numpy(col.dtype)
+            col[at] = np.asarray(side[c], col.dtype)
             out[c] = col
     out["pid"], out["analyte"] = keys // na, keys % na
     return pd.DataFrame(out)
@@ -112,27 +112,30 @@ def _starts(k: np.ndarray) -> np.ndarray:
     return np.flatnonzero(edge)
 
 
-def _window_stats(kw: np.ndarray, dw: np.ndarray, vw: np.ndarray) -> pd.DataFrame:
+def _window_stats(kw: np.ndarray, dw: np.ndarray, vw: np.ndarray) -> dict[str, np.ndarray]:
     """n, last day, min and max with the first day each occurred, per key."""
     st = _starts(kw)
     if not len(st):
-        return pd.DataFrame({c: pd.Series(dtype=float) for c in (
-            "key", "n", "last_day", "min", "min_day", "max", "max_day")})
+        return {c: np.zeros(0) for c in (
+            "key", "n", "last_day", "min", "min_day", "max", "max_day")}
     n = np.diff(np.r_[st, len(kw)])
     stats = {"key": kw[st], "n": n, "last_day": dw[st + n - 1]}
+    run = np.zeros(len(kw), np.int32 if len(st) < 2**31 else np.int64)   # each row's run
+    run[st[1:]] = 1
+    np.cumsum(run, out=run)
     for name, red in (("min", np.minimum), ("max", np.maximum)):
         ext = red.reduceat(vw, st)
-        idx = np.flatnonzero(vw == np.repeat(ext, n))   # where a run's extreme occurs
+        idx = np.flatnonzero(vw == ext[run])   # where a run's extreme occurs
         first = idx[np.searchsorted(idx, st)]   # each run holds its extreme: the first one
         stats[name], stats[name + "_day"] = ext, dw[first]
-    return pd.DataFrame(stats)
+    return stats
 
 
-def _baselines(kb: np.ndarray, db: np.ndarray, vb: np.ndarray) -> pd.DataFrame:
+def _baselines(kb: np.ndarray, db: np.ndarray, vb: np.ndarray) -> dict[str, np.ndarray]:
     """The last value (and its day) per key of rows on or before day 0."""
     sb = _starts(kb)
     last = np.r_[sb[1:], len(kb)] - 1 if len(sb) else np.zeros(0, np.int64)
-    return pd.DataFrame({"key": kb[last], "baseline": vb[last], "baseline_day": db[last]})
+    return {"key": kb[last], "baseline": vb[last], "baseline_day": db[last]}
 
 
 def int64_array(values: np.ndarray) -> pd.api.extensions.ExtensionArray | np.ndarray:
