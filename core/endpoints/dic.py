@@ -57,10 +57,10 @@ def dic_scores(labs: LabSeries, s: EndpointSettings) -> dict[str, Any]:
     # per component its rows (sorted by patient and day) and points
     comps = {}
     for a in COMPONENTS:
-        m = labs.A == ACODE[a]
-        if m.any():
-            comps[a] = (np.asarray(labs.P[m], np.int64), labs.D[m],
-                        _component_points(a, labs.V[m], s).astype(np.int64))
+        m = np.flatnonzero(labs.A == ACODE[a])
+        if len(m):
+            comps[a] = (labs.P.take(m).astype(np.int64, copy=False), labs.D.take(m),
+                        _component_points(a, labs.V.take(m), s).astype(np.int64))
     if not comps:
         return {"pid": np.zeros(0, np.int64), "day": np.zeros(0),
                 **{c: int64_array(np.zeros(0)) for c in DIC_COLUMNS[2:6]},

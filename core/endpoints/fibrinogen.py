@@ -93,12 +93,19 @@ def substituted(P: np.ndarray, D: np.ndarray, sub_p: np.ndarray, sub_d: np.ndarr
     out = np.zeros(len(P), bool)
     if not len(sub_p) or not len(P):
         return out
+    # only the values of patients with a substitution can be affected
+    top = int(max(P.max(), sub_p.max())) + 1
+    has = np.zeros(top, bool)
+    has[sub_p] = True
+    rows = np.flatnonzero(has[P])
+    P, D = P[rows], D[rows]
     scale, offset = 1e5, 100.0          # days lie within -60..3650: a key's patient is k // scale
     keys = np.sort(sub_p * scale + sub_d + offset)
     k = P * scale + D + offset
     i = np.searchsorted(keys, k + 1e-9, side="right") - 1   # last substitution on or before
     last = keys[np.maximum(i, 0)]
-    return (i >= 0) & (last // scale == P) & (k - last <= days + 1e-9)
+    out[rows] = (i >= 0) & (last // scale == P) & (k - last <= days + 1e-9)
+    return out
 
 
 def _sustained_starts(P: np.ndarray, hi: np.ndarray, affected: np.ndarray,
@@ -125,8 +132,8 @@ def fibrinogen_endpoints(labs: LabSeries, summary: pd.DataFrame, n: int,
     docstring); ``sub_p, sub_d``: patient positions and days of fibrinogen concentrate,
     cryoprecipitate and FFP."""
     base = per_patient(summary, "fibrinogen", "baseline", n)
-    fsel = labs.inwin & (labs.A == ACODE["fibrinogen"])
-    Pf, Df, Vf = labs.P[fsel], labs.D[fsel], labs.V[fsel]
+    fsel = np.flatnonzero(labs.inwin & (labs.A == ACODE["fibrinogen"]))
+    Pf, Df, Vf = labs.P.take(fsel), labs.D.take(fsel), labs.V.take(fsel)
     g, thr = grades(Vf, base[Pf], s)
     grade = np.full(n, -1)
     if len(Pf):   # rows sorted by patient: one run each
