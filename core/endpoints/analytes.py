@@ -52,7 +52,7 @@ class LabSeries:
         return cached
 
 
-def summarise_analytes(labs: LabSeries) -> pd.DataFrame:
+def summarise_analytes(labs: LabSeries) -> dict[str, np.ndarray]:
     """Per (patient position, analyte code): n, baseline, min, max (first day), last day.
 
     Rows must be contiguous per (patient, analyte) and sorted by day within (as returned by
@@ -60,9 +60,11 @@ def summarise_analytes(labs: LabSeries) -> pd.DataFrame:
 
     Returns
     -------
-    DataFrame
-        ``key, baseline, baseline_day, n, last_day, min, min_day, max, max_day, pid,
-        analyte`` (``pid`` a patient position, ``analyte`` a code), sorted by key. ``n``,
+    dict of str -> ndarray
+        Columns ``key, baseline, baseline_day, n, last_day, min, min_day, max, max_day,
+        pid, analyte`` (``pid`` a patient position, ``analyte`` a code), sorted by key; arrays,
+        not a frame (the endpoints read a few columns; :func:`summary_frame` builds the one
+        frame the user sees). ``n``,
         ``min`` ... count the rows in the window; the baseline is the last value on or
         before day 0, in the window or not.
     """
@@ -82,7 +84,7 @@ def summarise_analytes(labs: LabSeries) -> pd.DataFrame:
             col[at] = np.asarray(side[c], col.dtype)
             out[c] = col
     out["pid"], out["analyte"] = keys // na, keys % na
-    return pd.DataFrame(out)
+    return out
 
 
 def _union(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -152,29 +154,30 @@ def int64_array(values: np.ndarray) -> pd.api.extensions.ExtensionArray | np.nda
     return pd.arrays.IntegerArray(filled.astype(np.int64), missing)
 
 
-def per_patient(summary: pd.DataFrame, analyte: str, column: str, n: int) -> np.ndarray:
+def per_patient(summary: dict[str, np.ndarray], analyte: str, column: str,
+                n: int) -> np.ndarray:
     """One column of :func:`summarise_analytes` for one analyte as an array over the ``n``
     patient positions (NaN where the patient has no value)."""
     arr = np.full(n, np.nan)
-    sel = summary["analyte"].to_numpy() == ACODE[analyte]   # two columns, not the frame
-    arr[summary["pid"].to_numpy()[sel]] = summary[column].to_numpy(float)[sel]
+    sel = np.flatnonzero(summary["analyte"] == ACODE[analyte])
+    arr[summary["pid"][sel]] = np.asarray(summary[column], float)[sel]
     return arr
 
 
-def summary_frame(summary: pd.DataFrame, patient_ids: np.ndarray) -> pd.DataFrame:
+def summary_frame(summary: dict[str, np.ndarray], patient_ids: np.ndarray) -> pd.DataFrame:
     """:func:`summarise_analytes` with patient IDs and analyte names, in
     :data:`SUMMARY_COLUMNS` order, sorted by patient and analyte."""
-    pid, aco = summary["pid"].to_numpy(), summary["analyte"].to_numpy()
+    pid, aco = summary["pid"], summary["analyte"]
     names = np.asarray(ANAMES, dtype=object)
     ids = np.asarray(patient_ids, dtype=object)
     if pd.api.types.infer_dtype(ids, skipna=False) not in ("string", "empty"):
-        out = summary.assign(patient_id=ids[pid], analyte=names[aco])
+        out = pd.DataFrame(summary).assign(patient_id=ids[pid], analyte=names[aco])
         return out.loc[:, list(SUMMARY_COLUMNS)].sort_values(
             ["patient_id", "analyte"]).reset_index(drop=True)
     # sorted by the texts: each ID and name ranked once (patient and analyte pairs are unique)
     rank = _ranks(ids)[pid] * len(names) + _ranks(names)[aco]   # distinct per row
     o = np.argsort(rank) if len(rank) and (np.diff(rank) < 0).any() else np.arange(len(rank))
-    cols = {c: summary[c].to_numpy()[o] for c in SUMMARY_COLUMNS[2:]}
+    cols = {c: summary[c][o] for c in SUMMARY_COLUMNS[2:]}
     return pd.DataFrame({"patient_id": ids[pid[o]], "analyte": names[aco[o]], **cols})
 
 

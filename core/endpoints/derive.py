@@ -260,7 +260,7 @@ def _lab_series(lab: LabRows, puniq: np.ndarray, index: pd.Index,
     return LabSeries(P, A, D, V, inwin)
 
 
-def _endpoint_columns(series: LabSeries, summary: pd.DataFrame, tx: pd.DataFrame | None,
+def _endpoint_columns(series: LabSeries, summary: dict[str, np.ndarray], tx: pd.DataFrame | None,
                       index: pd.Index, s: EndpointSettings, crs_resolution: np.ndarray | None,
                       ) -> tuple[dict[str, np.ndarray], Fibrinogen]:
     """Every endpoint column but the DIC score, as arrays over the patient positions, and the

@@ -75,8 +75,8 @@ def dic_scores(labs: LabSeries, s: EndpointSettings) -> dict[str, Any]:
     score = np.zeros(nt, np.int64)
     n_comp = np.zeros(nt, np.int64)
     for a, c in COMPONENTS.items():
-        if a not in comps:
-            out[c] = int64_array(np.full(nt, np.nan))
+        if a not in comps:   # never drawn: missing throughout
+            out[c] = pd.arrays.IntegerArray(np.zeros(nt, np.int64), np.ones(nt, bool))
             continue
         p, d, pa = comps[a]
         # the component's last draw at or before each time: its row number carried forward

@@ -125,7 +125,7 @@ def _sustained_starts(P: np.ndarray, hi: np.ndarray, affected: np.ndarray,
     return hi & (run_end - idx + 1 >= k) & (nxt_ok <= run_end)
 
 
-def fibrinogen_endpoints(labs: LabSeries, summary: pd.DataFrame, n: int,
+def fibrinogen_endpoints(labs: LabSeries, summary: dict[str, np.ndarray], n: int,
                          s: EndpointSettings, sub_p: np.ndarray | None = None,
                          sub_d: np.ndarray | None = None) -> Fibrinogen:
     """Baseline, nadir, grade, episodes, onset and recovery of ``n`` patients (module

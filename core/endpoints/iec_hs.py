@@ -15,7 +15,6 @@ onset/resolution days alone, so a patient without a resolution day keeps the lab
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from core.endpoints.analytes import ACODE, LabSeries, per_patient
 from core.endpoints.settings import EndpointSettings
@@ -29,7 +28,7 @@ TIED, LAB = "CRS timing", "laboratory screen"
 
 
 def iec_hs(labs: LabSeries, low_patients: np.ndarray, low_days: np.ndarray,
-           summary: pd.DataFrame, n: int, s: EndpointSettings,
+           summary: dict[str, np.ndarray], n: int, s: EndpointSettings,
            crs_resolution: np.ndarray | None = None) -> np.ndarray:
     """1/0 per patient position, NaN when an ingredient was never measured.
 
@@ -63,8 +62,8 @@ def iec_hs(labs: LabSeries, low_patients: np.ndarray, low_days: np.ndarray,
     return result
 
 
-def _events(labs: LabSeries, ulns: dict[str, float], factor: float, summary: pd.DataFrame,
-            n: int) -> np.ndarray:
+def _events(labs: LabSeries, ulns: dict[str, float], factor: float,
+            summary: dict[str, np.ndarray], n: int) -> np.ndarray:
     """Sorted keys of the values above ``factor x max(ULN, the patient's baseline)``."""
     keys = []
     for a, uln in ulns.items():
