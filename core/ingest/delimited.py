@@ -197,17 +197,14 @@ def read_coded(data: bytes, delimiter: str
     columns dictionary-encoded, and white space is stripped per distinct text. None where
     :func:`read_columns` is None, or the bytes are not valid UTF-8.
     """
+    import threading
+
     end = len(data)
     while end and data[end - 1] == 0x1A:  # text.rstrip("\x1a")
         end -= 1
     while end and data[end - 1] in (0x0A, 0x0D):  # body = text.rstrip("\r\n")
         end -= 1
-    if (not end or b"\x00" in data or data.startswith(b"\xef\xbb\xbf")
-            or (b'"' in data and data.count(b'"', 0, end) % 2)):
-        return None  # (an odd number of quotation marks: one may never be closed)
-    if b"\r" in data and data.count(b"\r") != data.count(b"\r\n"):
-        return None
-    if data.startswith((b"\n", b"\r\n")):
+    if not end or data.startswith((b"\xef\xbb\xbf", b"\n", b"\r\n")) or b"\x00" in data:
         return None
     nl = data.find(b"\n", 0, end)
     try:
@@ -222,26 +219,35 @@ def read_coded(data: bytes, delimiter: str
     import pyarrow.compute as pc  # type: ignore[import-untyped]
     import pyarrow.csv as pacsv  # type: ignore[import-untyped]
 
+    # Without quotation marks no value can hold a line break: pyarrow then splits the lines
+    # in parallel and does not look for quotes (the same table, ~15% less work).
+    quoted = data.find(b'"', 0, end) >= 0
+    plain: list[bool] = []  # the scans of the bytes, run while pyarrow parses them
+    scanner = threading.Thread(target=lambda: plain.append(_plain_bytes(data, end, quoted)))
+    scanner.start()
     try:
         table = pacsv.read_csv(
             pa.BufferReader(pa.py_buffer(data).slice(0, end)),
             read_options=pacsv.ReadOptions(autogenerate_column_names=True),
-            parse_options=pacsv.ParseOptions(delimiter=delimiter, quote_char='"',
+            parse_options=pacsv.ParseOptions(delimiter=delimiter,
+                                             quote_char='"' if quoted else False,
                                              double_quote=True, escape_char=False,
-                                             newlines_in_values=True,
+                                             newlines_in_values=quoted,
                                              ignore_empty_lines=False),
             convert_options=pacsv.ConvertOptions(
                 column_types={f"f{i}": pa.dictionary(pa.int32(), pa.string())
                               for i in range(n)},
                 strings_can_be_null=False, quoted_strings_can_be_null=False))
     except (pa.ArrowInvalid, ValueError):
-        return None
-    if table.num_columns != n or table.num_rows < 2:
+        table = None
+    finally:
+        scanner.join()
+    if table is None or not plain[0] or table.num_columns != n or table.num_rows < 2:
         return None
     table = table.unify_dictionaries()
     raws: list[tuple[np.ndarray, np.ndarray]] = []  # per column: codes, stripped text per code
-    blank: np.ndarray | None = None
-    for raw in table.columns:
+    blank: np.ndarray | None = None  # None: no row is blank (a column without empty texts)
+    for pos, raw in enumerate(table.columns):
         if raw.null_count:
             return None
         chunks = [c for c in raw.chunks if len(c)]
@@ -252,32 +258,50 @@ def read_coded(data: bytes, delimiter: str
         texts = np.asarray(pc.utf8_trim(words, characters=WHITESPACE)
                            .to_numpy(zero_copy_only=False), dtype=object)
         empty = texts == ""
-        is_blank = empty[indices] if empty.any() else np.zeros(len(indices), dtype=bool)
-        blank = is_blank if blank is None else blank & is_blank
+        if pos == 0 or blank is not None:
+            is_blank = empty[indices] if empty.any() else None
+            blank = is_blank if pos == 0 or is_blank is None else blank & is_blank
         raws.append((indices, texts))
-    assert blank is not None
-    keep = np.flatnonzero(~blank)
-    if not len(keep) or keep[0] != 0 or keep[-1] == 0:
-        return None  # a blank header, or no data row
-    stop = int(keep[-1]) + 1
-    if not blank[:stop].any():
-        pass  # no blank row in the body, so no blank line either
-    elif data.find(b"\n\n", 0, end) >= 0 or data.find(b"\n\r\n", 0, end) >= 0:
-        return None
+    stop = len(raws[0][0])
+    if blank is not None:
+        keep = np.flatnonzero(~blank)
+        if not len(keep) or keep[0] != 0 or keep[-1] == 0:
+            return None  # a blank header, or no data row
+        stop = int(keep[-1]) + 1
+        if blank[:stop].any() and (data.find(b"\n\n", 0, end) >= 0
+                                   or data.find(b"\n\r\n", 0, end) >= 0):
+            return None  # a blank line in the body (read_table's rows differ)
     header = [str(texts[indices[0]]) for indices, texts in raws]
-    return header, [_sorted_codes(indices[1:stop], texts) for indices, texts in raws]
+    return header, [_sorted_codes(indices, texts, stop) for indices, texts in raws]
 
 
-def _sorted_codes(indices: np.ndarray, texts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """A column's codes into its distinct stripped texts, sorted, every one used by a row
-    (``texts``: the stripped text of each of pyarrow's codes, equal texts may repeat); one
-    pass over the rows."""
-    used = np.bincount(indices, minlength=len(texts)) > 0
+def _plain_bytes(data: bytes, end: int, quoted: bool) -> bool:
+    """No quotation mark may be left open (their number up to ``end`` is even; ``quoted``:
+    there is one) and every carriage return starts a Windows line break (``\\r\\n``)."""
+    if quoted and data.count(b'"', 0, end) % 2:
+        return False
+    return b"\r" not in data or data.count(b"\r") == data.count(b"\r\n")
+
+
+def _sorted_codes(indices: np.ndarray, texts: np.ndarray,
+                  stop: int) -> tuple[np.ndarray, np.ndarray]:
+    """The codes of rows ``1..stop-1`` of a column (row 0 is the header) into their distinct
+    stripped texts, sorted, every one used by a row (``texts``: the stripped text of each of
+    pyarrow's codes, equal texts may repeat; every code is used by some row of the column, as
+    pyarrow's dictionaries hold only the values read); one pass over the rows."""
+    body = indices[1:stop]
+    outside = np.unique(np.concatenate([indices[:1], indices[stop:]]))
+    if len(texts) > len(body):
+        used = np.bincount(body, minlength=len(texts)) > 0
+    else:  # only codes of the header and of blank rows after the last data row may be unused
+        used = np.ones(len(texts), dtype=bool)
+        for code in outside.tolist():
+            used[code] = bool((body == code).any())
     distinct = sorted(set(texts[used].tolist()))
     at = {t: i for i, t in enumerate(distinct)}
     remap = np.full(len(texts), -1, dtype=np.int32)
     remap[used] = [at[t] for t in texts[used].tolist()]
-    return remap[indices], np.array(distinct, dtype=object)
+    return remap[body], np.array(distinct, dtype=object)
 
 
 def split(line: str, delimiter: str, quoting: Literal[0, 1, 2, 3] = csv.QUOTE_MINIMAL
