@@ -617,8 +617,15 @@ def clean_treatments(tx: pd.DataFrame, known: set[str] | None, iss: Issues) -> p
             " they are kept (see issues).")
     ok &= ~unknown
     ok = _doses(tx, f, ok, iss)
-    good = f.loc[ok, ["pid", "drug", "day", "dose"]]
-    return good.sort_values(["pid", "day"], kind="stable").reset_index(drop=True)
+    rows = np.flatnonzero(ok)
+    pid = f["pid"].to_numpy(object)[rows]
+    day = f["day"].to_numpy(float)[rows]
+    # sort_values(["pid", "day"], kind="stable") on ranks: each distinct ID ranked once
+    codes, uniq = pd.factorize(pid)
+    rank = np.empty(len(uniq), np.int64)
+    rank[np.argsort(np.asarray(uniq, dtype=object), kind="stable")] = np.arange(len(uniq))
+    o = rows[np.lexsort((day, rank[codes]))]
+    return pd.DataFrame({c: f[c].to_numpy()[o] for c in ("pid", "drug", "day", "dose")})
 
 
 def _doses(tx: pd.DataFrame, f: pd.DataFrame, ok: np.ndarray, iss: Issues) -> np.ndarray:

@@ -99,11 +99,17 @@ def _counted_steroids(tx: pd.DataFrame, threshold: float) -> np.ndarray:
     """Mask over ``tx``: corticosteroid rows that count (day >= 0, day's dose >= threshold or a
     dose missing)."""
     st = _steroid_days(tx)
-    ok = (st["day"].to_numpy(float) >= 0) & (
-        (st["day_total"].to_numpy(float) >= threshold - 1e-9) | st["no_dose"].to_numpy(bool))
+    ok = _counts(st, threshold)
     out = np.zeros(len(tx), bool)
     out[tx.index.get_indexer(st.index[ok])] = True
     return out
+
+
+def _counts(st: pd.DataFrame, threshold: float) -> np.ndarray:
+    """Per row of :func:`_steroid_days`: it counts (day >= 0, the day's dose >= threshold or
+    a dose missing)."""
+    return (st["day"].to_numpy(float) >= 0) & (
+        (st["day_total"].to_numpy(float) >= threshold - 1e-9) | st["no_dose"].to_numpy(bool))
 
 
 def steroid_table(tx: pd.DataFrame | None, s: EndpointSettings) -> pd.DataFrame:
@@ -113,7 +119,7 @@ def steroid_table(tx: pd.DataFrame | None, s: EndpointSettings) -> pd.DataFrame:
     if tx is None or not len(tx):
         return pd.DataFrame({c: pd.Series(dtype=object) for c in STEROID_COLUMNS})
     st = _steroid_days(tx)
-    counted = _counted_steroids(tx, s.steroid_dex_mg)[tx.index.get_indexer(st.index)]
+    counted = _counts(st, s.steroid_dex_mg)
     pre = st["day"].to_numpy(float) < 0
     why = np.where(pre, "premedication (before day 0): not counted",
                    np.where(counted, np.where(st["no_dose"].to_numpy(bool),
