@@ -143,9 +143,14 @@ def fibrinogen_endpoints(labs: LabSeries, summary: dict[str, np.ndarray], n: int
     hi = (Vf >= thr) & ~low
     sp = np.array([], np.int64) if sub_p is None else np.asarray(sub_p, np.int64)
     sd = np.array([], float) if sub_d is None else np.asarray(sub_d, float)
-    affected = substituted(Pf, Df, sp, sd, s.substitution_days)
-    rec_start = _sustained_starts(Pf, hi, affected, int(s.recovery_values))
-    episodes = _episodes(Pf, Df, Vf, g, low, rec_start, n)
+    # episodes: only the values of patients with a low value (each patient's rows whole)
+    lowp = np.zeros(n, bool)
+    lowp[Pf[low]] = True
+    e = np.flatnonzero(lowp[Pf])
+    Pe, De = Pf.take(e), Df.take(e)
+    affected = substituted(Pe, De, sp, sd, s.substitution_days)
+    rec_start = _sustained_starts(Pe, hi.take(e), affected, int(s.recovery_values))
+    episodes = _episodes(Pe, De, Vf.take(e), g.take(e), low.take(e), rec_start, n)
     nadir = per_patient(summary, "fibrinogen", "min", n)
     nadir_day = per_patient(summary, "fibrinogen", "min_day", n)
     last_fib = per_patient(summary, "fibrinogen", "last_day", n)
