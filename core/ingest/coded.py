@@ -48,6 +48,10 @@ def categorical(codes: np.ndarray, per_code: np.ndarray, index: pd.Index, *,
     if counts is not None:
         used[:min(n, len(counts))] = counts[:n] > 0
     present = used & pd.notna(values)
+    if n and present.all() and pd.api.types.infer_dtype(values, skipna=False) == "string" \
+            and (n == 1 or bool((values[1:] > values[:-1]).all())):
+        # distinct texts, sorted, all used (a column as read): the codes as they are
+        return pd.Series(from_codes(codes, values), index=index)
     texts = [str(v) for v in values[present]]
     cats = np.array(sorted(set(texts)), dtype=object)
     if present.all() and len(cats) == n and all(a == b for a, b in zip(cats, values)):
