@@ -113,7 +113,8 @@ def _day_grid(comps: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
     for k in keys.values():
         seen[k] = True
     grid = np.flatnonzero(seen)
-    rank = np.cumsum(seen, dtype=np.int32) - 1
+    rank = np.empty(top, np.int32)   # read only at marked cells (a cumsum is 10x slower)
+    rank[grid] = np.arange(len(grid), dtype=np.int32)
     tp, dd = np.divmod(grid, nd)
     return tp, dd + lo, {a: rank[k] for a, k in keys.items()}
 
