@@ -183,7 +183,7 @@ def clean_labs(labs: pd.DataFrame, known: set[str] | None,
     raw = RawCells(labs, "analyte", "value")
     c = _Coded.of(labs)
     ok, day = _lab_checks(raw, c, known, iss)
-    present = np.bincount(c.idc[ok], minlength=len(c.ids)) > 0
+    present = np.bincount(c.idc if ok.all() else c.idc[ok], minlength=len(c.ids)) > 0
     everyone = c.ids[present]  # patients that belong in the output, usable values or not
     ok = _known_analytes(raw, c, ok, iss)
     value, ok = _numeric_values(labs, raw, ok, iss)
@@ -513,7 +513,8 @@ def _sorted_codes(c: _Coded, day_all: np.ndarray, value: np.ndarray, ok: np.ndar
         if n_neg:
             iss.messages.append(f"{n_neg} lab rows lie before infusion (day < 0);"
                                 " they count for baselines only.")
-    pc, ac = np.divmod(k, na)
+    # the sorted patient and analyte codes (what divmod(k, na) gives, by two gathers)
+    pc, ac = pcode.take(o).astype(k.dtype), acode.take(o).astype(k.dtype, copy=False)
     rows = _Rows(pc, ac, d, val[o], o, src, same_day)
     return rows, c.ids[np.asarray(used, dtype=np.int64)]
 
