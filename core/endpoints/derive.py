@@ -306,4 +306,5 @@ def _dic_frame(dic: dict[str, Any], index: pd.Index) -> pd.DataFrame:
     :data:`DIC_COLUMNS` order (one frame built once from the arrays)."""
     pid = dic["pid"]
     ids = index.to_numpy(object)[pid] if len(pid) else np.array([], dtype=object)
-    return pd.DataFrame({"patient_id": ids, **{c: dic[c] for c in DIC_COLUMNS[1:]}})
+    return pd.DataFrame({"patient_id": ids, **{c: dic[c] for c in DIC_COLUMNS[1:]}},
+                        copy=False)   # fresh columns: not stacked into blocks
