@@ -50,7 +50,7 @@ def episodes_of(ids: tuple[str, ...]) -> pd.DataFrame | None:
     if derived is None or derived.endpoints is None:
         return None
     ep = derived.endpoints.episodes
-    return ep[ep["patient_id"].astype(str).isin(ids)].reset_index(drop=True)
+    return ep[ep["patient_id"].isin(ids)].reset_index(drop=True)  # IDs are text
 
 
 with guard(TITLE, scope="panel") as outcome:
