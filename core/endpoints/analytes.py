@@ -70,7 +70,11 @@ def summarise_analytes(labs: LabSeries) -> dict[str, np.ndarray]:
     """
     na = len(ANAMES)
     w = labs.in_window()
-    win = _window_stats(w.P.astype(np.int64) * na + w.A, w.D, w.V)
+    wide = np.dtype(np.int32 if (int(labs.P.max(initial=0)) + 1) * na < 2**31 else np.int64)
+    kw: np.ndarray = w.P.astype(wide)   # key = patient x na + analyte, built in place
+    kw *= na
+    kw += w.A
+    win = _window_stats(kw, w.D, w.V)
     pre = np.flatnonzero(labs.D <= 0)
     base = _baselines(labs.P[pre].astype(np.int64) * na + labs.A[pre], labs.D[pre], labs.V[pre])
     # the outer join of the two on key, sorted by key (each key once on either side)
