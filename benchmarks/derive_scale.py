@@ -20,7 +20,13 @@ key columns (as frames built by hand have them); ``--split 6`` splits every pati
 day (day mod 6, lab and treatment rows alike), for the registry's shape: 10M rows of ~109,000
 patients.
 
-Run: ``.venv/bin/python benchmarks/derive_scale.py [--sizes 1 10] [--object] [--split 6]``.
+``--files DIR`` instead loads the ``patients_N.csv``, ``labs_N.csv`` and ``treatments_N.csv``
+of ``DIR`` (as ``benchmarks/scale.py:write_files`` writes them, e.g. ``/tmp/s100k``: 100,000
+patients, 10.1M lab rows) with ``load_upload`` and adds DuckDB's ``read_csv`` of the labs file
+(the ingest's yardstick) beside the baseline.
+
+Run: ``.venv/bin/python benchmarks/derive_scale.py [--sizes 1 10] [--object] [--split 6]``
+or ``.venv/bin/python benchmarks/derive_scale.py --files /tmp/s100k``.
 """
 
 from __future__ import annotations
@@ -148,7 +154,29 @@ def split(cohort: object, k: int) -> object:
     return dataclasses.replace(cohort, **kw)
 
 
-def run(cohort: object, label: str) -> None:
+def load_files(d: Path) -> tuple[object, Path]:
+    """The cohort of the three CSV files in ``d`` as ``load_upload`` returns it, and the labs
+    file's path."""
+    from core.ingest import Upload, load_upload
+
+    paths = {t: sorted(d.glob(f"{t}_*.csv"))[0] for t in ("patients", "labs", "treatments")}
+    cohort = load_upload(*[Upload(f"{t}.csv", p.read_bytes()) for t, p in paths.items()])
+    return cohort, paths["labs"]
+
+
+def _duckdb_read(path: Path) -> Callable[[], object]:
+    """DuckDB reading the whole CSV file into a table (what the ingest is measured against)."""
+    def read() -> object:
+        import duckdb
+        con = duckdb.connect()
+        try:
+            return con.execute(f"CREATE TABLE t AS SELECT * FROM read_csv('{path}')").fetchall()
+        finally:
+            con.close()
+    return read
+
+
+def run(cohort: object, label: str, labs_csv: Path | None = None) -> None:
     from core.endpoints import apply_to_cohort
     from core.endpoints.clean import Issues, clean_labs
 
@@ -158,6 +186,9 @@ def run(cohort: object, label: str) -> None:
     base = _median_s(lambda: labs.groupby(["patient_id", "analyte"], observed=True, sort=False)
                      ["value"].agg(["min", "max"]))
     rows = [("pandas groupby min/max (baseline)", base, _peak_gb(), float("nan"))]
+    if labs_csv is not None:
+        rows.append(("DuckDB read_csv of the labs file", _median_s(_duckdb_read(labs_csv)),
+                     _peak_gb(), float("nan")))
     t = _median_s(lambda: clean_labs(labs, known, Issues()))
     rows.append(("clean_labs", t, _peak_gb(), _held_gb(lambda: clean_labs(labs, known, Issues()))))
     t = _median_s(lambda: apply_to_cohort(cohort))  # type: ignore[arg-type]
@@ -180,7 +211,13 @@ def main() -> None:
                     help="object key columns instead of categorical ones")
     ap.add_argument("--split", type=int, default=1,
                     help="split every patient into this many by day (6: ~109k patients at 10M)")
+    ap.add_argument("--files", type=Path, default=None,
+                    help="load the cohort from this directory's CSV files instead")
     args = ap.parse_args()
+    if args.files is not None:
+        cohort, labs_csv = load_files(args.files)
+        run(cohort, f"the cohort of {args.files}", labs_csv)
+        return
     one = as_dtype(split(load_1m(), args.split), not args.object)
     kind = "object keys" if args.object else "categorical keys"
     if args.split > 1:

@@ -48,13 +48,15 @@ def grades(v: np.ndarray, base: np.ndarray,
     """
     lln = s.fibrinogen_lln
     rel = (s.abnormal_baseline == "relative") & ~np.isnan(base) & (base < lln)
-    # below fraction x LLN: at least that grade
-    g_lln = sum((v < f * lln).astype(int) for _, f in CTCAE_FIBRINOGEN_FRACTIONS)
-    with np.errstate(invalid="ignore"):
+    # below fraction x LLN: at least that grade (the number of limits above the value)
+    limits = np.sort([f * lln for _, f in CTCAE_FIBRINOGEN_FRACTIONS])
+    g = len(limits) - np.searchsorted(limits, v, side="right")
+    r = np.flatnonzero(rel)
+    if len(r):
+        vr, br = v[r], base[r]
         # the fall from baseline: "< 25 %" is grade 1, so each limit itself is the next grade
-        g_rel = (v < base).astype(int) + sum((v <= f * base).astype(int)
-                                             for _, f in CTCAE_FIBRINOGEN_FRACTIONS[1:])
-    g = np.where(rel, g_rel, g_lln)
+        g[r] = (vr < br).astype(int) + sum((vr <= f * br).astype(int)
+                                           for _, f in CTCAE_FIBRINOGEN_FRACTIONS[1:])
     g = np.where(v < s.g4_absolute, 4, g)
     thr = np.where(rel, base, lln)
     return np.asarray(g).astype(int), thr
