@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import weakref
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -225,17 +226,26 @@ def load_upload(patients: Upload, labs: Upload | None = None,
             raise TypeError(f"uploads must be Upload(name, data); got {type(up).__name__}")
     mappings = mappings or {}
     step = _Steps(progress, [u for u in (patients, labs, treatments) if u is not None])
-    frame, report, infusion = _load_patients(patients, mappings.get("patients"), step)
-    frames, reports = {"patients": frame}, {"patients": report}
-    known = set(frame["patient_id"])
     long_tables: tuple[tuple[schema.TableName, Upload | None], ...] = (
         ("labs", labs), ("treatments", treatments))
-    for table, up in long_tables:
-        if up is None:
-            frames[table] = empty_table(table)
-            continue
-        frames[table], reports[table] = _load_long(table, up, mappings.get(table), infusion,
-                                                   known, pt_normal_seconds, step)
+    # The lab and treatment files are parsed (pyarrow and hashlib release the GIL) while the
+    # patient table is checked; each is used, or its error raised, where it was read before.
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-read")
+    try:
+        reads = {table: pool.submit(read_table, up.data, up.name, table, coded=True)
+                 for table, up in long_tables if up is not None}
+        frame, report, infusion = _load_patients(patients, mappings.get("patients"), step)
+        frames, reports = {"patients": frame}, {"patients": report}
+        known = set(frame["patient_id"])
+        for table, up in long_tables:
+            if up is None:
+                frames[table] = empty_table(table)
+                continue
+            frames[table], reports[table] = _load_long(table, up, mappings.get(table), infusion,
+                                                       known, pt_normal_seconds, step,
+                                                       reads[table])
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     names = ", ".join(u.name for u in (patients, labs, treatments) if u is not None)
     step.done()
     return Cohort(frames["patients"], frames["labs"], frames["treatments"], names, False, reports)
@@ -293,12 +303,14 @@ def _load_patients(up: Upload, mapping: Mapping[str, str | None] | None,
 def _load_long(table: schema.TableName, up: Upload, mapping: Mapping[str, str | None] | None,
                infusion: pd.Series | None, known: set[str],
                pt_normal_seconds: float | None = None,
-               step: _Steps | None = None) -> tuple[pd.DataFrame, LoadReport]:
+               step: _Steps | None = None,
+               reading: Future[RawTable] | None = None) -> tuple[pd.DataFrame, LoadReport]:
     """A lab or treatment table (rows of patients not in ``known`` rejected) and its report;
-    lab analytes and units normalised."""
+    lab analytes and units normalised (``reading``: the file's ``read_table``, under way)."""
     step = step or _Steps(None, [])
     step(f"Reading {up.name}", up, "read")
-    raw = read_table(up.data, up.name, table, coded=True)
+    raw = (reading.result() if reading is not None
+           else read_table(up.data, up.name, table, coded=True))
     step(f"Checking values in {up.name}", up, "check")
     raw, date_notes = long_dates(raw, table, infusion)
     frame, report = validate(raw, merge_mapping(mapping, raw.headers, table), table,
