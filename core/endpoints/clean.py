@@ -129,7 +129,8 @@ def _frame_for(df: pd.DataFrame, name_col: str, value_col: str) -> pd.DataFrame:
 def _common_checks(table: str, f: pd.DataFrame, df: pd.DataFrame, known: set[str] | None,
                    iss: Issues) -> np.ndarray:
     """Patient ID and day checks shared by labs and treatments; returns the usable mask."""
-    f["pid"] = patient_ids(df["patient_id"]).to_numpy(object)
+    codes, id_of = _id_codes(df["patient_id"])
+    f["pid"] = id_of[codes]
     day = parse.read_numbers(df["day"], None).values
     f["day"] = day
     texts = _id_day_texts(table)
@@ -141,7 +142,8 @@ def _common_checks(table: str, f: pd.DataFrame, df: pd.DataFrame, known: set[str
     iss.add(table, f, out_day, *texts[2])
     ok = ~(no_id | bad_day | out_day)
     if known is not None:
-        unknown = ok & ~f["pid"].isin(known).to_numpy()
+        is_known = np.array([x in known for x in id_of], dtype=bool)   # once per ID
+        unknown = ok & ~is_known[codes]
         iss.add(table, f, unknown, *texts[3])
         ok &= ~unknown
     return ok
@@ -245,6 +247,13 @@ def patient_ids(values: pd.Series) -> pd.Series:
     """:func:`core.ingest.parse.patient_ids` (stripped text, ``7.0`` -> ``"7"``, missing or
     empty -> None), worked out once per distinct cell (a Categorical's categories): text
     cells, as the loader gives them, only need stripping."""
+    codes, table = _id_codes(values)
+    return pd.Series(table[codes], index=values.index, dtype=object)
+
+
+def _id_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`patient_ids` as codes (-1: missing cell) and the ID of each code (the last
+    entry, None, is what -1 reads)."""
     codes, uniq = _codes(values)
     if len(uniq) and pd.api.types.infer_dtype(uniq, skipna=False) == "string":
         stripped = pd.Series(uniq, dtype=object).str.strip().to_numpy(object)
@@ -252,7 +261,7 @@ def patient_ids(values: pd.Series) -> pd.Series:
         table = _with_none(stripped)
     else:
         table = parse.patient_ids(pd.Series(_with_none(uniq), dtype=object)).to_numpy(object)
-    return pd.Series(table[codes], index=values.index, dtype=object)
+    return codes, table
 
 
 def _with_none(values: np.ndarray) -> np.ndarray:
