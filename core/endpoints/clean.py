@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from core import schema
-from core.endpoints.analytes import ACODE, ANAMES
+from core.endpoints.analytes import ACODE, ANAMES, text_ranks
 from core.errors import ColumnError
 from core.ingest import parse, units
 from core.schema import ANALYTES, DAY_HI, DAY_LO, DRUGS
@@ -632,8 +632,7 @@ def clean_treatments(tx: pd.DataFrame, known: set[str] | None, iss: Issues) -> p
     day = f["day"].to_numpy(float)[rows]
     # sort_values(["pid", "day"], kind="stable") on ranks: each distinct ID ranked once
     codes, uniq = pd.factorize(pid)
-    rank = np.empty(len(uniq), np.int64)
-    rank[np.argsort(np.asarray(uniq, dtype=object), kind="stable")] = np.arange(len(uniq))
+    rank = text_ranks(np.asarray(uniq, dtype=object))
     o = rows[np.lexsort((day, rank[codes]))]
     return pd.DataFrame({c: f[c].to_numpy()[o] for c in ("pid", "drug", "day", "dose")})
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
+from core.endpoints.analytes import text_ranks
 from core.endpoints.clean import patient_ids
 from core.endpoints.derive import ENDPOINT_COLUMNS, Endpoints, derive
 from core.endpoints.settings import EndpointSettings
@@ -80,8 +81,7 @@ def reconcile(uploaded_patients: pd.DataFrame, derived: Endpoints | pd.DataFrame
     if codes.min() < 0 or pd.api.types.infer_dtype(uniq, skipna=False) != "string":
         return out.sort_values("patient_id", kind="stable", ignore_index=True)
     # the same stable sort by ID: each distinct ID ranked once, rows sorted by rank
-    rank = np.empty(len(uniq), np.int64)
-    rank[np.argsort(np.asarray(uniq, dtype=object), kind="stable")] = np.arange(len(uniq))
+    rank = text_ranks(np.asarray(uniq, dtype=object))
     return out.take(np.argsort(rank[codes], kind="stable")).reset_index(drop=True)
 
 
