@@ -10,7 +10,8 @@ plus the per-day DIC score and a list of every input row that could not be used 
 Everything is vectorised (pandas/numpy) on integer codes (the loader's Categorical key columns,
 or one factorize of plain text ones); there is no Python loop over patients or rows, and the
 lab table is never copied. 10 million lab rows take about 1.5 s of CPU for 18,000 patients and
-about 3 s for 109,000 (``benchmarks/derive_scale.py``).
+about 2-2.5 s for 100,000 (``benchmarks/derive_scale.py --files /tmp/s100k``: 10.1M rows;
+DuckDB reads that labs file in 1.2-2 s on the same shared 2-core machine).
 
 ==============  ===========================================================================
 module          concept
