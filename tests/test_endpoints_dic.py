@@ -89,3 +89,27 @@ def test_window_starting_before_infusion_scores_negative_days() -> None:
     assert row["dic_score_max"] == 5 and row["dic_score_components"] == 2
     assert res.dic.loc[res.dic["patient_id"] == "P", "day"].tolist() == [-1.5, -1.0]
     assert one(res, "Q")["dic_score_max"] == 0
+
+
+def test_whole_days_of_several_patients_never_borrow_a_draw() -> None:
+    # whole-number days (the patients x days grid); worked by hand:
+    # A day 1: platelets 40 (2) + D-dimer 6 (3) = 5 of 2
+    # B day 1: INR 1.6 (2); A's platelets and D-dimer of the same day are not B's: 2 of 1
+    # B day 2: platelets 120 (0) + day 1's INR, 24 h old (inclusive), 2 = 2 of 2
+    # B day 4: D-dimer 0.4 (0); INR 3 days and platelets 2 days old are not carried: 0 of 1
+    # fibrinogen is never drawn: its points are missing on every draw
+    res = ep.derive(labs(("A", 1, "platelets", 40), ("A", 1, "d_dimer", 6.0),
+                         ("B", 1, "inr", 1.6), ("B", 2, "platelets", 120),
+                         ("B", 4, "d_dimer", 0.4)))
+    d = res.dic
+    assert list(zip(d["patient_id"], d["day"], strict=True)) == [
+        ("A", 1.0), ("B", 1.0), ("B", 2.0), ("B", 4.0)]
+    assert list(d["score"]) == [5, 2, 2, 0]
+    assert list(d["n_components"]) == [2, 1, 2, 1]
+    assert list(d["platelets_pts"].fillna(-1)) == [2, -1, 0, -1]
+    assert list(d["d_dimer_pts"].fillna(-1)) == [3, -1, -1, 0]
+    assert list(d["pt_pts"].fillna(-1)) == [-1, 2, 2, -1]
+    assert d["fibrinogen_pts"].isna().all() and str(d["fibrinogen_pts"].dtype) == "Int64"
+    a, b = one(res, "A"), one(res, "B")
+    assert a["dic_score_max"] == 5 and a["dic_score_components"] == 2
+    assert b["dic_score_max"] == 2 and b["dic_score_components"] == 2
