@@ -9,7 +9,9 @@ median of 3 runs of each step:
 - DuckDB's own read_csv of the same file (the reference of the ratios),
 - ``core.ingest.read_table`` of the labs bytes (``coded=True``, as ``load_upload`` reads them),
 - validate + normalise: ``load_upload`` of patients + labs minus ``read_table`` of the labs and
-  minus ``load_upload`` of the patients alone (both timed in the same run),
+  minus ``load_upload`` of the patients alone (both timed in the same run); ``load_upload``
+  parses the lab file in a background thread while it checks the patient table, so this
+  difference is a lower bound (the overlap is subtracted twice),
 - the whole ``load_upload`` (patients, labs, treatments),
 - endpoint derivation (``core.endpoints.apply_to_cohort``),
 - the store build (``core.store.CohortStore``),
