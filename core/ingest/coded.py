@@ -41,11 +41,12 @@ def categorical(codes: np.ndarray, per_code: np.ndarray, index: pd.Index, *,
     values = np.asarray(per_code, dtype=object)
     codes = np.asarray(codes)
     n = len(values)
-    if counts is None and len(codes):
-        counts = np.bincount(codes[codes >= 0] if n and (codes < 0).any() else codes,
-                             minlength=n)
     used = np.zeros(n, dtype=bool)
-    if counts is not None:
+    if counts is None and len(codes):
+        marked = np.zeros(n + 1, dtype=bool)  # one pass, no copy: code -1 marks the last
+        marked[codes] = True
+        used = marked[:n]
+    elif counts is not None:
         used[:min(n, len(counts))] = counts[:n] > 0
     present = used & pd.notna(values)
     if n and present.all() and pd.api.types.infer_dtype(values, skipna=False) == "string" \
