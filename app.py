@@ -45,8 +45,9 @@ def main() -> None:
                         default=path == "views/cohort.py"))
     # all 13 pages listed: folded behind 'View 3 more', Survival and Report were easy to miss
     nav = st.navigation(sections, expanded=True)
-    sidebar.render()
-    nav.run()
+    body = sidebar.render()
+    with body.container():  # emptied when an upload starts loading
+        nav.run()
 
 
 main()

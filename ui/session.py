@@ -74,6 +74,11 @@ class Progress:
         self._label = ""
         self._fraction = -1.0
         self.steps: list[str] = []  #: step labels shown, in order (for tests and benchmarks)
+        self._on_start: list[Callable[[], object]] = []
+
+    def on_start(self, fn: Callable[[], object]) -> None:
+        """Call ``fn`` when the first step is shown (e.g. clear the last page's content)."""
+        self._on_start.append(fn)
 
     def phase(self, name: str) -> Callable[[str, float], None]:
         """A ``progress(step_label, fraction)`` hook for one phase of :data:`PHASES`: its
@@ -95,6 +100,8 @@ class Progress:
         self._label, self._fraction = label, fraction
         if self._slot is None:
             self._slot = self._where.empty()
+            for fn in self._on_start:
+                fn()
         self._slot.progress(fraction, text=label)
 
     def done(self) -> None:

@@ -96,18 +96,25 @@ def _share_upload_bytes() -> None:
 _share_upload_bytes()
 
 
-def render() -> None:
+def render() -> Any:
     """Draw the sidebar and update the session's data source and filter.
 
-    While an upload is read, its endpoints derived and its store built, a progress bar under
-    the uploaders names the step; it is removed when the cohort is ready.
+    While an upload is read, its endpoints derived and its store built, a progress bar at the
+    top of the main area names the step; it is removed when the cohort is ready.
+
+    Returns
+    -------
+    The placeholder the page is drawn into (``with render().container(): page.run()``): when a
+    load starts it is emptied, so the last page (e.g. "No cohort loaded yet") does not stay
+    on screen under the progress bar.
     """
     # an upload's progress bar goes at the top of the main area (the sidebar runs before the
     # page), in view wherever the sidebar is scrolled to: its placeholder is made here, outside
     # the sidebar, and stays empty unless a load step starts
     top = st.empty() if st.session_state.get("data_source") == "upload" else None
+    body = st.empty()
     with st.sidebar:
-        bar = _data_source(top)
+        bar = _data_source(top, body)
         try:
             s = session.store(progress=bar)
         finally:
@@ -117,12 +124,14 @@ def render() -> None:
             _sync_filter_state(s)
             _filters(s)
         leave_guard(_at_stake())
+    return body
 
 
 # --------------------------------------------------------------------------------------------
-def _data_source(top: Any = None) -> session.Progress | None:
+def _data_source(top: Any = None, body: Any = None) -> session.Progress | None:
     """The data source radio and, for an upload, the uploaders; the progress bar of a load
-    (None on the demo), drawn in ``top`` (a placeholder; None: here, in the sidebar)."""
+    (None on the demo), drawn in ``top`` (a placeholder; None: here, in the sidebar). ``body``
+    (the page's placeholder) is emptied when a load starts."""
     st.radio("Data", ["demo", "upload"], key="data_source", horizontal=True,
              format_func={"demo": "Demo cohort", "upload": "Upload"}.get)
     if st.session_state["data_source"] == "demo":
@@ -147,6 +156,8 @@ def _data_source(top: Any = None) -> session.Progress | None:
     files = _fill_slots(slots, dropped or [])
     st.session_state[SLOTS_KEY] = files
     bar = session.Progress(top if top is not None else st)
+    if body is not None:
+        bar.on_start(body.empty)
     _load_uploads(files["patients"], files["labs"], files["treatments"], bar)
     if st.session_state.get("uploaded_cohort") is not None:
         st.caption(LEAVE_NOTE)
